@@ -1,0 +1,178 @@
+// CPU kernel benchmarks at GLM shapes. FLOP-bound kernels report a FLOP/s rate counter
+// (FLOPs per iteration x iterations, kIsRate); memory-bound ones report bytes/s.
+//   ./glm3d_bench --benchmark_filter=Linear      (OMP_NUM_THREADS sets the thread count)
+#include "core/cpu/attention.h"
+#include "core/cpu/cross_entropy.h"
+#include "core/cpu/layernorm.h"
+#include "core/cpu/matmul.h"
+
+#include <benchmark/benchmark.h>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace glm3d::cpu;
+
+std::vector<float> random_floats(int64_t n, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 gen(12345); // fixed: benchmarks need repeatable inputs, not fresh ones
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v)
+    x = d(gen);
+  return v;
+}
+
+void set_flops(benchmark::State& state, double flops_per_iter) {
+  state.counters["FLOP/s"] =
+      benchmark::Counter(flops_per_iter * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+// y[N,out] = x[N,in] W[out,in]^T; args: N, in, out, precision (0 f32, 1 bf16).
+void BM_LinearForward(benchmark::State& state) {
+  const int64_t N = state.range(0), in = state.range(1), out = state.range(2);
+  const Precision prec = state.range(3) ? Precision::bf16 : Precision::f32;
+  auto x = random_floats(N * in), W = random_floats(out * in);
+  std::vector<float> y(static_cast<size_t>(N * out));
+  linear_forward<float>(x.data(), W.data(), nullptr, y.data(), N, in, out, prec); // warm-up: creates the primitive
+  for (auto _ : state) {
+    linear_forward<float>(x.data(), W.data(), nullptr, y.data(), N, in, out, prec);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_flops(state, 2.0 * double(N) * double(in) * double(out));
+  state.SetLabel(prec == Precision::bf16 ? "bf16" : "f32");
+}
+// `small`-like FFN (hidden 1024 -> 4096) at 2048 tokens, and a GLM-130B tp-8 QKV slice
+// (hidden 12288 -> 3 * 12288 / 8) at 2048 tokens.
+BENCHMARK(BM_LinearForward)
+    ->Args({2048, 1024, 4096, 0})
+    ->Args({2048, 1024, 4096, 1})
+    ->Args({2048, 12288, 4608, 0})
+    ->Args({2048, 12288, 4608, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// dx = dy W and dW += dy^T x (no bias): 4 N in out FLOPs.
+void BM_LinearBackward(benchmark::State& state) {
+  const int64_t N = state.range(0), in = state.range(1), out = state.range(2);
+  const Precision prec = state.range(3) ? Precision::bf16 : Precision::f32;
+  auto x = random_floats(N * in), W = random_floats(out * in), dy = random_floats(N * out);
+  std::vector<float> dx(static_cast<size_t>(N * in)), dW(static_cast<size_t>(out * in), 0.0f);
+  linear_backward<float>(dy.data(), x.data(), W.data(), dx.data(), dW.data(), nullptr, N, in, out, false, prec);
+  for (auto _ : state) {
+    linear_backward<float>(dy.data(), x.data(), W.data(), dx.data(), dW.data(), nullptr, N, in, out, false,
+                           prec);
+    benchmark::DoNotOptimize(dW.data());
+  }
+  set_flops(state, 4.0 * double(N) * double(in) * double(out));
+  state.SetLabel(prec == Precision::bf16 ? "bf16" : "f32");
+}
+BENCHMARK(BM_LinearBackward)
+    ->Args({2048, 1024, 4096, 0})
+    ->Args({2048, 1024, 4096, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// args: rows, C. Bytes: x read, y written (forward).
+void BM_LayerNormForward(benchmark::State& state) {
+  const int64_t N = state.range(0), C = state.range(1);
+  auto x = random_floats(N * C), g = random_floats(C), b = random_floats(C);
+  std::vector<float> y(static_cast<size_t>(N * C)), mean(static_cast<size_t>(N)),
+      rstd(static_cast<size_t>(N));
+  for (auto _ : state) {
+    layernorm_forward<float>(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), N, C, 1e-5);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * 2 * N * C * int64_t(sizeof(float)));
+}
+BENCHMARK(BM_LayerNormForward)->Args({2048, 1024})->Args({2048, 12288})->UseRealTime();
+
+// Bytes: dy, x read, dx written.
+void BM_LayerNormBackward(benchmark::State& state) {
+  const int64_t N = state.range(0), C = state.range(1);
+  auto x = random_floats(N * C), g = random_floats(C), b = random_floats(C), dy = random_floats(N * C);
+  std::vector<float> y(static_cast<size_t>(N * C)), mean(static_cast<size_t>(N)),
+      rstd(static_cast<size_t>(N));
+  std::vector<float> dx(static_cast<size_t>(N * C)), dg(static_cast<size_t>(C)), db(static_cast<size_t>(C));
+  layernorm_forward<float>(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), N, C, 1e-5);
+  for (auto _ : state) {
+    layernorm_backward<float>(dy.data(), x.data(), g.data(), mean.data(), rstd.data(), dx.data(), dg.data(),
+                              db.data(), N, C, false);
+    benchmark::DoNotOptimize(dx.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * 3 * N * C * int64_t(sizeof(float)));
+}
+BENCHMARK(BM_LayerNormBackward)->Args({2048, 1024})->Args({2048, 12288})->UseRealTime();
+
+// Attention FLOPs counted over visible (b, h, i, j) pairs only: 4 hd per pair forward (q.k and
+// p v), 8 hd backward (dp, dv, dq, dk). args: B, S, nh, hd; sep = S / 2.
+double visible_pairs(int64_t S, int64_t sep) {
+  double n = 0;
+  for (int64_t i = 0; i < S; ++i)
+    n += double(std::max(sep, i + 1));
+  return n;
+}
+
+void BM_AttentionForward(benchmark::State& state) {
+  const int64_t B = state.range(0), S = state.range(1), nh = state.range(2), hd = state.range(3);
+  auto qkv = random_floats(B * S * nh * 3 * hd);
+  std::vector<int32_t> sep(static_cast<size_t>(B), int32_t(S / 2));
+  std::vector<float> out(static_cast<size_t>(B * S * nh * hd)), probs(static_cast<size_t>(B * nh * S * S));
+  glm_attention_forward<float>(qkv.data(), sep.data(), out.data(), probs.data(), B, S, nh, hd); // warm-up
+  for (auto _ : state) {
+    glm_attention_forward<float>(qkv.data(), sep.data(), out.data(), probs.data(), B, S, nh, hd);
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_flops(state, 4.0 * double(hd) * double(B * nh) * visible_pairs(S, S / 2));
+}
+BENCHMARK(BM_AttentionForward)
+    ->Args({1, 2048, 16, 64})
+    ->Args({1, 2048, 12, 128})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_AttentionBackward(benchmark::State& state) {
+  const int64_t B = state.range(0), S = state.range(1), nh = state.range(2), hd = state.range(3);
+  auto qkv = random_floats(B * S * nh * 3 * hd), dout = random_floats(B * S * nh * hd);
+  std::vector<int32_t> sep(static_cast<size_t>(B), int32_t(S / 2));
+  std::vector<float> out(static_cast<size_t>(B * S * nh * hd)), probs(static_cast<size_t>(B * nh * S * S));
+  std::vector<float> dqkv(qkv.size());
+  glm_attention_forward<float>(qkv.data(), sep.data(), out.data(), probs.data(), B, S, nh, hd);
+  glm_attention_backward<float>(dout.data(), qkv.data(), probs.data(), sep.data(), dqkv.data(), B, S, nh, hd);
+  for (auto _ : state) {
+    glm_attention_backward<float>(dout.data(), qkv.data(), probs.data(), sep.data(), dqkv.data(), B, S, nh,
+                                  hd);
+    benchmark::DoNotOptimize(dqkv.data());
+  }
+  set_flops(state, 8.0 * double(hd) * double(B * nh) * visible_pairs(S, S / 2));
+}
+BENCHMARK(BM_AttentionBackward)
+    ->Args({1, 2048, 16, 64})
+    ->Args({1, 2048, 12, 128})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Forward + backward over one tp-8 vocab slice of GLM-130B (150528 / 8 = 18816 ids) at 2048
+// tokens; bytes: logits read, probs written, probs read, dlogits written.
+void BM_CrossEntropy(benchmark::State& state) {
+  const int64_t N = state.range(0), Vl = state.range(1);
+  auto logits = random_floats(N * Vl, -4.0f, 4.0f);
+  std::vector<int32_t> targets(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n)
+    targets[n] = int32_t((n * 7919) % Vl);
+  std::vector<uint8_t> mask(static_cast<size_t>(N), 1);
+  std::vector<float> losses(static_cast<size_t>(N)), probs(static_cast<size_t>(N * Vl)),
+      dloss(static_cast<size_t>(N), 1.0f);
+  for (auto _ : state) {
+    vocab_parallel_ce_forward<float>(logits.data(), targets.data(), mask.data(), losses.data(), probs.data(),
+                                     N, Vl, 0, Vl, VocabReduce<float>::local());
+    vocab_parallel_ce_backward<float>(probs.data(), targets.data(), mask.data(), dloss.data(), probs.data(),
+                                      N, Vl, 0, Vl);
+    benchmark::DoNotOptimize(probs.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * 4 * N * Vl * int64_t(sizeof(float)));
+}
+BENCHMARK(BM_CrossEntropy)->Args({2048, 18816})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+} // namespace

@@ -1,0 +1,302 @@
+#include "core/cpu/matmul.h"
+
+#include "core/check.h"
+#include "core/cpu/onednn.h"
+
+#include <algorithm>
+#include <cstring>
+#include <dnnl.hpp>
+#include <mutex>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+namespace glm3d::cpu {
+namespace {
+
+// ------------------------------------------------------------------ oneDNN matmul cache
+// A primitive is created once per (layout, scale, accumulate, input dtype) and kept;
+// transposes and views are expressed as memory-descriptor strides, so no operand is copied.
+struct MatmulKey {
+  detail::MatmulLayout layout;
+  float alpha;
+  bool accumulate;
+  dnnl::memory::data_type in_type;
+  bool operator==(const MatmulKey& o) const {
+    const auto& x = layout;
+    const auto& y = o.layout;
+    return x.batch == y.batch && x.M == y.M && x.N == y.N && x.K == y.K && std::equal(x.a, x.a + 3, y.a) &&
+           std::equal(x.b, x.b + 3, y.b) && std::equal(x.c, x.c + 3, y.c) && alpha == o.alpha &&
+           accumulate == o.accumulate && in_type == o.in_type;
+  }
+};
+
+struct MatmulKeyHash {
+  size_t operator()(const MatmulKey& k) const {
+    size_t h = 0;
+    auto mix = [&h](int64_t v) {
+      h ^= std::hash<int64_t>()(v) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    };
+    const auto& l = k.layout;
+    for (int64_t v : {l.batch, l.M, l.N, l.K})
+      mix(v);
+    for (int i = 0; i < 3; ++i)
+      mix(l.a[i]), mix(l.b[i]), mix(l.c[i]);
+    uint32_t alpha_bits;
+    std::memcpy(&alpha_bits, &k.alpha, 4);
+    mix(alpha_bits);
+    mix(int64_t(k.accumulate) | int64_t(k.in_type) << 1);
+    return h;
+  }
+};
+
+struct MatmulEntry {
+  dnnl::matmul prim;
+  dnnl::memory::desc a_md, b_md, c_md, scratch_md;
+};
+
+// The engine and the cache live in one function-local static (thread-safe initialisation);
+// the cache is guarded by a mutex and never shrinks, so references to entries stay valid.
+// Streams and scratchpads are per calling thread.
+struct OneDnn {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  std::mutex mutex;
+  std::unordered_map<MatmulKey, MatmulEntry, MatmulKeyHash> cache;
+};
+
+OneDnn& onednn() {
+  static OneDnn instance;
+  return instance;
+}
+
+// 2D descriptors when batch == 1 (the common linear-layer case), 3D [batch, rows, cols] otherwise.
+dnnl::memory::desc strided_md(int64_t batch, int64_t rows, int64_t cols, const int64_t* st,
+                              dnnl::memory::data_type t) {
+  using dims = dnnl::memory::dims;
+  if (batch == 1)
+    return dnnl::memory::desc(dims{rows, cols}, t, dims{st[1], st[2]});
+  return dnnl::memory::desc(dims{batch, rows, cols}, t, dims{st[0], st[1], st[2]});
+}
+
+const MatmulEntry& matmul_entry(const MatmulKey& k) {
+  OneDnn& o = onednn();
+  std::lock_guard<std::mutex> lock(o.mutex);
+  auto it = o.cache.find(k);
+  if (it != o.cache.end())
+    return it->second;
+  const auto& l = k.layout;
+  dnnl::memory::desc a_md = strided_md(l.batch, l.M, l.K, l.a, k.in_type);
+  dnnl::memory::desc b_md = strided_md(l.batch, l.K, l.N, l.b, k.in_type);
+  dnnl::memory::desc c_md = strided_md(l.batch, l.M, l.N, l.c, dnnl::memory::data_type::f32);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (k.alpha != 1.0f)
+    attr.set_output_scales(0, {k.alpha});
+  if (k.accumulate) {
+    dnnl::post_ops po;
+    po.append_sum(1.0f);
+    attr.set_post_ops(po);
+  }
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, o.engine);
+  MatmulEntry e{dnnl::matmul(pd), a_md, b_md, c_md, pd.scratchpad_desc()};
+  return o.cache.emplace(k, std::move(e)).first->second;
+}
+
+void onednn_matmul(const detail::MatmulLayout& l, const void* A, const void* B, float* C, float alpha,
+                   bool accumulate, dnnl::memory::data_type in_type) {
+  const MatmulEntry& e = matmul_entry({l, alpha, accumulate, in_type});
+  OneDnn& o = onednn();
+  thread_local dnnl::stream stream(onednn().engine);
+  thread_local std::vector<std::byte> scratch;
+  if (scratch.size() < e.scratch_md.get_size())
+    scratch.resize(e.scratch_md.get_size());
+  dnnl::memory a(e.a_md, o.engine, const_cast<void*>(A));
+  dnnl::memory b(e.b_md, o.engine, const_cast<void*>(B));
+  dnnl::memory c(e.c_md, o.engine, C);
+  dnnl::memory s(e.scratch_md, o.engine, scratch.data());
+  e.prim.execute(stream,
+                 {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}, {DNNL_ARG_SCRATCHPAD, s}});
+  stream.wait();
+}
+
+// Row-major gemm on oneDNN: a transpose swaps the row and column strides of the stored matrix.
+void onednn_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const void* A, const void* B,
+                 float* C, float beta, dnnl::memory::data_type in_type) {
+  GLM3D_CHECK(beta == 0.0f || beta == 1.0f) << "gemm: beta must be 0 or 1, got " << beta;
+  GLM3D_CHECK(M >= 0 && N >= 0 && K >= 0) << "gemm: negative size " << M << "x" << N << "x" << K;
+  if (M == 0 || N == 0)
+    return;
+  if (K == 0) { // empty sum: C = beta * C
+    if (beta == 0.0f)
+      std::fill(C, C + M * N, 0.0f);
+    return;
+  }
+  detail::MatmulLayout l{1,
+                         M,
+                         N,
+                         K,
+                         {M * K, trans_a ? 1 : K, trans_a ? M : 1},
+                         {K * N, trans_b ? 1 : N, trans_b ? K : 1},
+                         {M * N, N, 1}};
+  onednn_matmul(l, A, B, C, 1.0f, beta != 0.0f, in_type);
+}
+
+// ------------------------------------------------------------------ f64: own loop
+// Used by the gradient tests; op(B) is packed row-major once so the inner loop is a
+// contiguous axpy over a row of C, blocked over K so a slab of op(B) stays in cache.
+void gemm_f64(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const double* A, const double* B,
+              double* C, double beta) {
+  GLM3D_CHECK(beta == 0.0 || beta == 1.0) << "gemm: beta must be 0 or 1, got " << beta;
+  if (M == 0 || N == 0)
+    return;
+  std::vector<double> packed;
+  const double* Bp = B; // op(B) [K,N] row-major
+  if (trans_b) {
+    packed.resize(size_t(K * N));
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < N; ++j)
+        packed[k * N + j] = B[j * K + k];
+    Bp = packed.data();
+  }
+  constexpr int64_t kBlock = 128;
+#pragma omp parallel
+  {
+    std::vector<double> acc(static_cast<size_t>(N));
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < M; ++i) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t k0 = 0; k0 < K; k0 += kBlock) {
+        const int64_t k1 = std::min(K, k0 + kBlock);
+        for (int64_t k = k0; k < k1; ++k) {
+          const double a = trans_a ? A[k * M + i] : A[i * K + k];
+          const double* brow = Bp + k * N;
+#pragma omp simd
+          for (int64_t j = 0; j < N; ++j)
+            acc[j] += a * brow[j];
+        }
+      }
+      double* c = C + i * N;
+      if (beta == 0.0)
+        for (int64_t j = 0; j < N; ++j)
+          c[j] = acc[j];
+      else
+        for (int64_t j = 0; j < N; ++j)
+          c[j] += acc[j];
+    }
+  }
+}
+
+// Rounds n floats to bf16 into a per-thread buffer that is reused across calls.
+const bf16* to_bf16(const float* x, int64_t n, std::vector<bf16>& buf) {
+  if (buf.size() < size_t(n))
+    buf.resize(size_t(n));
+  bf16* out = buf.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = bf16(x[i]);
+  return out;
+}
+
+// Adds bias b[out] to every row of y[N,out].
+template <class T> void add_bias(T* y, const T* b, int64_t N, int64_t out) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    T* row = y + n * out;
+#pragma omp simd
+    for (int64_t j = 0; j < out; ++j)
+      row[j] += b[j];
+  }
+}
+
+// db[out] += column sums of dy[N,out]; each thread owns a block of columns, so no races and
+// a fixed summation order (deterministic for a given thread count and shape).
+template <class T> void bias_grad(const T* dy, T* db, int64_t N, int64_t out) {
+  constexpr int64_t kCols = 256;
+  const int64_t nblocks = (out + kCols - 1) / kCols;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < nblocks; ++blk) {
+    const int64_t j0 = blk * kCols, j1 = std::min(out, j0 + kCols);
+    double acc[kCols] = {};
+    for (int64_t n = 0; n < N; ++n) {
+      const T* row = dy + n * out;
+      for (int64_t j = j0; j < j1; ++j)
+        acc[j - j0] += double(row[j]);
+    }
+    for (int64_t j = j0; j < j1; ++j)
+      db[j] += T(acc[j - j0]);
+  }
+}
+
+} // namespace
+
+namespace detail {
+void strided_matmul_f32(const MatmulLayout& layout, const float* A, const float* B, float* C, float alpha,
+                        bool accumulate) {
+  GLM3D_CHECK(layout.batch > 0 && layout.M > 0 && layout.N > 0 && layout.K > 0)
+      << "strided matmul: empty sizes " << layout.batch << "x" << layout.M << "x" << layout.N << "x"
+      << layout.K;
+  onednn_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::f32);
+}
+
+size_t onednn_matmul_cache_size() {
+  OneDnn& o = onednn();
+  std::lock_guard<std::mutex> lock(o.mutex);
+  return o.cache.size();
+}
+} // namespace detail
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C,
+          float beta, Precision prec) {
+  if constexpr (std::is_same_v<T, double>) {
+    gemm_f64(trans_a, trans_b, M, N, K, A, B, C, double(beta)); // f64 ignores prec
+  } else if (prec == Precision::bf16) {
+    thread_local std::vector<bf16> abuf, bbuf;
+    const bf16* a = to_bf16(A, M * K, abuf);
+    const bf16* b = to_bf16(B, K * N, bbuf);
+    gemm_bf16(trans_a, trans_b, M, N, K, a, b, C, beta);
+  } else {
+    onednn_gemm(trans_a, trans_b, M, N, K, A, B, C, beta, dnnl::memory::data_type::f32);
+  }
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, const float*, const float*, float*, float,
+                          Precision);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, const double*, const double*, double*,
+                           float, Precision);
+
+void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const bf16* A, const bf16* B,
+               float* C, float beta) {
+  onednn_gemm(trans_a, trans_b, M, N, K, A, B, C, beta, dnnl::memory::data_type::bf16);
+}
+
+template <class T>
+void linear_forward(const T* x, const T* W, const T* b, T* y, int64_t N, int64_t in, int64_t out,
+                    Precision prec) {
+  gemm<T>(false, true, N, out, in, x, W, y, 0.0f, prec); // [N,in] · [out,in]^T
+  if (b)
+    add_bias(y, b, N, out);
+}
+
+template <class T>
+void linear_backward(const T* dy, const T* x, const T* W, T* dx, T* dW, T* db, int64_t N, int64_t in,
+                     int64_t out, bool accumulate_dx, Precision prec) {
+  if (dx)
+    gemm<T>(false, false, N, in, out, dy, W, dx, accumulate_dx ? 1.0f : 0.0f, prec); // [N,out]·[out,in]
+  if (dW)
+    gemm<T>(true, false, out, in, N, dy, x, dW, 1.0f, prec); // [N,out]^T · [N,in]
+  if (db)
+    bias_grad(dy, db, N, out);
+}
+
+template void linear_forward<float>(const float*, const float*, const float*, float*, int64_t, int64_t,
+                                    int64_t, Precision);
+template void linear_forward<double>(const double*, const double*, const double*, double*, int64_t, int64_t,
+                                     int64_t, Precision);
+template void linear_backward<float>(const float*, const float*, const float*, float*, float*, float*,
+                                     int64_t, int64_t, int64_t, bool, Precision);
+template void linear_backward<double>(const double*, const double*, const double*, double*, double*, double*,
+                                      int64_t, int64_t, int64_t, bool, Precision);
+
+} // namespace glm3d::cpu

@@ -1,0 +1,275 @@
+#include "data/prep.h"
+
+#include "core/check.h"
+#include "data/token_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+namespace glm3d {
+
+namespace fs = std::filesystem;
+
+namespace {
+// MPI when it is initialised, else the group of one (so unit tests and tools can call
+// run_prep without mpirun).
+bool mpi_active() {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  return init && !fin;
+}
+
+void comm_rank_size(MPI_Comm comm, int& rank, int& size) {
+  rank = 0, size = 1;
+  if (!mpi_active())
+    return;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+}
+
+void bcast_string(MPI_Comm comm, std::string& s, int root) {
+  if (!mpi_active())
+    return;
+  uint64_t n = s.size();
+  MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm);
+  s.resize(n);
+  for (uint64_t at = 0; at < n; at += (1u << 30)) // below INT_MAX elements per call
+    MPI_Bcast(s.data() + at, int(std::min<uint64_t>(n - at, 1u << 30)), MPI_CHAR, root, comm);
+}
+
+void sum_u64(MPI_Comm comm, uint64_t* v, int n) {
+  if (mpi_active())
+    MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_UINT64_T, MPI_SUM, comm);
+}
+
+// Concatenation of every rank's string on root (rank order).
+std::string gather_strings(MPI_Comm comm, const std::string& mine, int root) {
+  if (!mpi_active())
+    return mine;
+  int rank = 0, size = 1;
+  comm_rank_size(comm, rank, size);
+  int len = int(mine.size());
+  std::vector<int> lens(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
+  MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, comm);
+  int total = 0;
+  for (int r = 0; r < size; ++r)
+    displs[size_t(r)] = total, total += lens[size_t(r)];
+  std::string all(rank == root ? size_t(total) : 0, '\0');
+  MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, root, comm);
+  return all;
+}
+} // namespace
+
+void run_agreed(MPI_Comm comm, const std::function<void()>& fn) {
+  int kind = 0; // 0 ok, 1 UsageError, 2 other
+  std::string msg;
+  try {
+    fn();
+  } catch (const UsageError& e) {
+    kind = 1, msg = e.what();
+  } catch (const std::exception& e) {
+    kind = 2, msg = e.what();
+  }
+  int rank = 0, size = 1;
+  comm_rank_size(comm, rank, size);
+  int first = kind ? rank : size;
+  if (mpi_active()) {
+    int mine = first;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  }
+  if (first == size)
+    return;
+  if (mpi_active()) {
+    MPI_Bcast(&kind, 1, MPI_INT, first, comm);
+    bcast_string(comm, msg, first);
+  }
+  if (kind == 1)
+    throw UsageError(msg);
+  throw Error(msg);
+}
+
+namespace {
+
+std::string shard_name(size_t file_index, size_t part) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "shard-%05zu-%04zu.h5", file_index, part);
+  return buf;
+}
+
+// Tokenizes one input file's documents (<eos> after each) and writes its shards.
+std::vector<ShardInfo> write_file_shards(const std::vector<std::string>& docs, const Tokenizer& tok,
+                                         size_t file_index, const std::string& dir, uint64_t shard_tokens) {
+  std::vector<std::vector<int32_t>> ids(docs.size());
+  // SentencePiece encoding is const and thread-safe: spread the documents over the cores.
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t d = 0; d < int64_t(docs.size()); ++d)
+    ids[size_t(d)] = tok.encode(docs[size_t(d)]);
+
+  std::vector<ShardInfo> shards;
+  std::vector<uint32_t> tokens;
+  std::vector<uint64_t> offsets{0};
+  auto flush = [&] {
+    if (tokens.empty())
+      return;
+    shards.push_back(write_shard(dir, shard_name(file_index, shards.size()), tokens, offsets,
+                                 tok.vocab_size(), tok.sha256()));
+    tokens.clear();
+    offsets.assign(1, 0);
+  };
+  for (const auto& doc : ids) {
+    tokens.insert(tokens.end(), doc.begin(), doc.end());
+    tokens.push_back(uint32_t(tok.special().eos));
+    offsets.push_back(tokens.size());
+    if (tokens.size() >= shard_tokens)
+      flush();
+  }
+  flush();
+  return shards;
+}
+
+std::string serialize(const std::vector<ShardInfo>& shards) {
+  std::ostringstream os;
+  for (const ShardInfo& s : shards)
+    os << s.file << " " << s.n_tokens << " " << s.n_docs << " " << s.tokens_crc32 << " "
+       << s.doc_offsets_crc32 << "\n";
+  return os.str();
+}
+
+std::vector<ShardInfo> deserialize(const std::string& text) {
+  std::vector<ShardInfo> out;
+  std::istringstream is(text);
+  ShardInfo s;
+  while (is >> s.file >> s.n_tokens >> s.n_docs >> s.tokens_crc32 >> s.doc_offsets_crc32)
+    out.push_back(s);
+  return out;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+  out.close();
+  GLM3D_USAGE_CHECK(out.good()) << "cannot write " << path;
+}
+
+} // namespace
+
+PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  comm_rank_size(comm, rank, size);
+  run_agreed(comm, [&] {
+    GLM3D_USAGE_CHECK(!opts.inputs.empty()) << "glm3d prep: no input files (--input FILE...)";
+    GLM3D_USAGE_CHECK(!opts.out_dir.empty()) << "glm3d prep: --out DIR is required";
+    GLM3D_USAGE_CHECK(opts.train_tokenizer != !opts.tokenizer_path.empty())
+        << "glm3d prep: give exactly one of --tokenizer MODEL and --train-tokenizer";
+    GLM3D_USAGE_CHECK(opts.shard_tokens > 0) << "glm3d prep: --shard-tokens must be positive";
+    GLM3D_USAGE_CHECK(opts.overwrite || !fs::exists(opts.out_dir))
+        << "glm3d prep: output " << opts.out_dir << " already exists (use --overwrite to replace it)";
+  });
+
+  // The temp dir sits next to DIR (same filesystem, so the final rename is atomic).
+  std::string tmp;
+  run_agreed(comm, [&] {
+    if (rank != 0)
+      return;
+    const fs::path out = fs::absolute(opts.out_dir).lexically_normal();
+    const fs::path parent = out.has_filename() ? out.parent_path() : out.parent_path().parent_path();
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    tmp = (parent / (out.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
+    fs::remove_all(tmp, ec);
+    GLM3D_USAGE_CHECK(fs::create_directory(tmp, ec))
+        << "glm3d prep: cannot create " << tmp << ": " << ec.message();
+  });
+  bcast_string(comm, tmp, 0);
+
+  PrepResult res;
+  auto cleanup_on_failure = [&](const std::function<void()>& fn) {
+    try {
+      run_agreed(comm, fn);
+    } catch (...) {
+      std::error_code ec;
+      if (rank == 0)
+        fs::remove_all(tmp, ec);
+      throw;
+    }
+  };
+
+  // Tokenizer: loaded or trained on rank 0, then the same bytes everywhere.
+  std::string model;
+  cleanup_on_failure([&] {
+    if (rank != 0)
+      return;
+    if (!opts.train_tokenizer) {
+      model = Tokenizer::load(opts.tokenizer_path).model_bytes();
+      return;
+    }
+    std::vector<std::string> all;
+    for (const std::string& in : opts.inputs) {
+      auto docs = read_documents(in, opts.format, opts.json_field);
+      all.insert(all.end(), std::make_move_iterator(docs.begin()), std::make_move_iterator(docs.end()));
+    }
+    model = train_tokenizer(all, opts.train);
+  });
+  bcast_string(comm, model, 0);
+  std::optional<Tokenizer> tok;
+  cleanup_on_failure([&] {
+    tok.emplace(
+        Tokenizer::from_bytes(model, opts.tokenizer_path.empty() ? "(trained)" : opts.tokenizer_path));
+  });
+
+  std::vector<ShardInfo> mine;
+  uint64_t counts[3] = {0, 0, 0}; // files, docs, tokens
+  cleanup_on_failure([&] {
+    for (size_t i = size_t(rank); i < opts.inputs.size(); i += size_t(size)) {
+      const auto docs = read_documents(opts.inputs[i], opts.format, opts.json_field);
+      auto shards = write_file_shards(docs, *tok, i, tmp, opts.shard_tokens);
+      counts[0] += 1;
+      for (const ShardInfo& s : shards)
+        counts[1] += s.n_docs, counts[2] += s.n_tokens;
+      mine.insert(mine.end(), shards.begin(), shards.end());
+    }
+  });
+  sum_u64(comm, counts, 3);
+
+  const std::string all = gather_strings(comm, serialize(mine), 0);
+  cleanup_on_failure([&] {
+    if (rank != 0)
+      return;
+    Manifest m;
+    m.vocab_size = tok->vocab_size();
+    m.tokenizer_sha256 = tok->sha256();
+    m.shards = deserialize(all);
+    // Shard names sort by (input file index, part): the manifest order is the input order.
+    std::sort(m.shards.begin(), m.shards.end(),
+              [](const ShardInfo& a, const ShardInfo& b) { return a.file < b.file; });
+    for (const ShardInfo& s : m.shards)
+      m.total_tokens += s.n_tokens;
+    write_bytes((fs::path(tmp) / k_tokenizer_name).string(), model);
+    write_manifest((fs::path(tmp) / k_manifest_name).string(), m);
+    std::error_code ec;
+    if (fs::exists(opts.out_dir))
+      fs::remove_all(opts.out_dir, ec);
+    fs::rename(tmp, opts.out_dir, ec);
+    GLM3D_USAGE_CHECK(!ec) << "glm3d prep: cannot rename " << tmp << " to " << opts.out_dir << ": "
+                           << ec.message();
+  });
+
+  res.files = counts[0];
+  res.docs = counts[1];
+  res.tokens = counts[2];
+  res.shards = 0;
+  res.shards = mine.size();
+  sum_u64(comm, &res.shards, 1);
+  res.vocab_size = tok->vocab_size();
+  res.tokenizer_sha256 = tok->sha256();
+  return res;
+}
+
+} // namespace glm3d

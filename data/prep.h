@@ -1,0 +1,44 @@
+#pragma once
+// `glm3d prep`: raw text / JSONL -> (trained or given) tokenizer -> sharded HDF5 token store.
+// Parallel over the ranks of `comm`: input file i is read, tokenized and written by rank
+// i % size, as shards named after the file index, so the store is the same for any number of
+// ranks. Everything is written into DIR.tmp-<pid> and renamed to DIR only when every rank
+// succeeded; any failure on any rank ends every rank with the same error (nothing half-written).
+#include "data/text_input.h"
+#include "data/tokenizer.h"
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace glm3d {
+
+struct PrepOptions {
+  std::vector<std::string> inputs;
+  std::string out_dir;
+  uint64_t shard_tokens = uint64_t(1) << 24; // a shard closes at the first document end past this
+  InputFormat format = InputFormat::auto_detect;
+  std::string json_field = "text";
+  std::string tokenizer_path;   // use this tokenizer ...
+  bool train_tokenizer = false; // ... or train one on all inputs (on rank 0)
+  TokenizerTrainOptions train;
+  bool overwrite = false; // replace an existing DIR
+};
+
+struct PrepResult {
+  uint64_t files = 0, docs = 0, tokens = 0, shards = 0;
+  int64_t vocab_size = 0;
+  std::string tokenizer_sha256;
+};
+
+PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm);
+
+// Runs fn on every rank of comm and agrees on the outcome: when any rank threw, every rank
+// throws the error of the lowest failing rank (UsageError stays UsageError), so no rank is left
+// waiting in a later collective.
+void run_agreed(MPI_Comm comm, const std::function<void()>& fn);
+
+} // namespace glm3d

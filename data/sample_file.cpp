@@ -1,0 +1,137 @@
+#include "data/sample_file.h"
+
+#include "data/h5_attr.h"
+#include "data/h5_check.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace glm3d {
+
+namespace {
+// Copies one per-position field of every sample into a row-major [N, S] int32 matrix.
+template <class Get> std::vector<int32_t> gather(const std::vector<Sample>& samples, size_t S, Get get) {
+  std::vector<int32_t> m(samples.size() * S);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const auto& v = get(samples[i]);
+    GLM3D_CHECK(v.size() == S) << "samples of different lengths (" << v.size() << " vs " << S << ")";
+    std::copy(v.begin(), v.end(), m.begin() + ptrdiff_t(i * S));
+  }
+  return m;
+}
+
+void write_matrix(hid_t file, const char* name, const std::vector<int32_t>& data, hsize_t rows,
+                  hsize_t cols) {
+  const hsize_t dims[2] = {rows, cols};
+  h5::Handle space(H5_CHECK(H5Screate_simple(cols ? 2 : 1, dims, nullptr)), H5Sclose);
+  h5::Handle d(
+      H5_CHECK(H5Dcreate2(file, name, H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
+      H5Dclose);
+  if (!data.empty())
+    H5_CHECK(H5Dwrite(d.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()));
+}
+
+std::vector<int32_t> read_matrix(hid_t file, const char* name, hsize_t rows, hsize_t cols,
+                                 const std::string& path) {
+  h5::Handle d(H5_CHECK(H5Dopen2(file, name, H5P_DEFAULT)), H5Dclose);
+  h5::Handle space(H5_CHECK(H5Dget_space(d.get())), H5Sclose);
+  hsize_t dims[2] = {0, 0};
+  const int nd = H5_CHECK(H5Sget_simple_extent_dims(space.get(), dims, nullptr));
+  GLM3D_USAGE_CHECK(dims[0] == rows && (cols == 0 ? nd == 1 : nd == 2 && dims[1] == cols))
+      << "sample file " << path << ": dataset " << name << " has the wrong shape";
+  std::vector<int32_t> out(size_t(rows * (cols ? cols : 1)));
+  if (!out.empty())
+    H5_CHECK(H5Dread(d.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()));
+  return out;
+}
+} // namespace
+
+void write_sample_file(const std::string& path, const std::vector<Sample>& samples,
+                       const std::map<std::string, std::string>& attrs) {
+  const hsize_t n = samples.size();
+  const hsize_t S = n ? samples[0].tokens.size() : 0;
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    auto lock = h5::library_lock();
+    h5::Handle f;
+    try {
+      f = h5::Handle(H5_CHECK(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)), H5Fclose);
+    } catch (const Error& e) {
+      GLM3D_USAGE_FAIL() << "cannot create sample file " << tmp << ": " << e.what();
+    }
+    write_matrix(f.get(), "tokens",
+                 gather(
+                     samples, S, [](const Sample& s) -> auto& { return s.tokens; }),
+                 n, S);
+    write_matrix(f.get(), "position_ids",
+                 gather(
+                     samples, S, [](const Sample& s) -> auto& { return s.position_ids; }),
+                 n, S);
+    write_matrix(f.get(), "block_position_ids",
+                 gather(
+                     samples, S, [](const Sample& s) -> auto& { return s.block_position_ids; }),
+                 n, S);
+    write_matrix(f.get(), "targets",
+                 gather(
+                     samples, S, [](const Sample& s) -> auto& { return s.targets; }),
+                 n, S);
+    write_matrix(f.get(), "loss_mask",
+                 gather(
+                     samples, S, [](const Sample& s) -> auto& { return s.loss_mask; }),
+                 n, S);
+    std::vector<int32_t> sep(n), kind(n);
+    for (hsize_t i = 0; i < n; ++i)
+      sep[i] = samples[i].sep, kind[i] = samples[i].kind;
+    write_matrix(f.get(), "sep", sep, n, 0);
+    write_matrix(f.get(), "kind", kind, n, 0);
+    h5::write_attr_i64(f.get(), "format_version", k_sample_file_version);
+    h5::write_attr_i64(f.get(), "seq_len", int64_t(S));
+    for (const auto& [k, v] : attrs)
+      h5::write_attr_str(f.get(), k, v);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  GLM3D_USAGE_CHECK(!ec) << "cannot rename " << tmp << " to " << path << ": " << ec.message();
+}
+
+std::vector<Sample> read_sample_file(const std::string& path) {
+  GLM3D_USAGE_CHECK(std::filesystem::exists(path)) << "sample file " << path << " does not exist";
+  auto lock = h5::library_lock();
+  try {
+    h5::Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
+    const int64_t S = h5::read_attr_i64(f.get(), "seq_len");
+    h5::Handle d(H5_CHECK(H5Dopen2(f.get(), "sep", H5P_DEFAULT)), H5Dclose);
+    h5::Handle space(H5_CHECK(H5Dget_space(d.get())), H5Sclose);
+    hsize_t dims[1] = {0};
+    H5_CHECK(H5Sget_simple_extent_dims(space.get(), dims, nullptr));
+    const hsize_t n = dims[0];
+    std::vector<Sample> out(n);
+    auto scatter = [&](const char* name, auto field) {
+      const std::vector<int32_t> m = read_matrix(f.get(), name, n, hsize_t(S), path); // [N, S]
+      for (hsize_t i = 0; i < n; ++i) {
+        const auto row = m.begin() + ptrdiff_t(i * hsize_t(S));
+        field(out[i]).assign(row, row + S);
+      }
+    };
+    scatter(
+        "tokens", [](Sample & s) -> auto& { return s.tokens; });
+    scatter(
+        "position_ids", [](Sample & s) -> auto& { return s.position_ids; });
+    scatter(
+        "block_position_ids", [](Sample & s) -> auto& { return s.block_position_ids; });
+    scatter(
+        "targets", [](Sample & s) -> auto& { return s.targets; });
+    scatter(
+        "loss_mask", [](Sample & s) -> auto& { return s.loss_mask; });
+    const auto sep = read_matrix(f.get(), "sep", n, 0, path);
+    const auto kind = read_matrix(f.get(), "kind", n, 0, path);
+    for (hsize_t i = 0; i < n; ++i)
+      out[i].sep = sep[i], out[i].kind = kind[i];
+    return out;
+  } catch (const Error& e) {
+    GLM3D_USAGE_FAIL() << "sample file " << path << " is not a glm3d sample file: " << e.what();
+  }
+}
+
+} // namespace glm3d

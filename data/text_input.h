@@ -1,0 +1,31 @@
+#pragma once
+// Raw input documents for `glm3d prep`: plain text (one document per block of lines separated
+// by blank lines) or JSONL (one JSON object per line, the document in a string field).
+// Every error is a glm3d::UsageError naming the file (and line / byte where it applies).
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace glm3d {
+
+enum class InputFormat { auto_detect, text, jsonl }; // auto: ".jsonl" / ".json" -> jsonl, else text
+
+InputFormat parse_input_format(const std::string& name); // "auto" | "text" | "jsonl"
+
+// Byte offset of the first invalid UTF-8 sequence in s (overlongs, surrogates and code points
+// above U+10FFFF are invalid), or std::string_view::npos when s is valid.
+size_t find_invalid_utf8(std::string_view s);
+
+// Splits plain text into documents: blocks of non-blank lines; lines joined with '\n'.
+std::vector<std::string> split_text_documents(std::string_view text);
+
+// The string value of `field` in one JSON object (escapes decoded to UTF-8). Throws
+// std::invalid_argument with the reason when the line is not such an object.
+std::string json_string_field(std::string_view line, std::string_view field);
+
+// Reads, validates (UTF-8, non-empty) and splits one input file.
+std::vector<std::string> read_documents(const std::string& path, InputFormat format,
+                                        const std::string& json_field = "text");
+
+} // namespace glm3d

@@ -1,0 +1,95 @@
+#pragma once
+// One rank's share of a GLM: the layers of its pipeline chunks, split over the
+// tensor-parallel group, with explicit forward and backward (no autograd).
+//
+// Parameters, gradients: one flat buffer each, laid out by ParamTable. Gradients
+// accumulate (+=) over micro-batches; activation gradients are overwritten.
+//
+// Per layer (T = B*S tokens of a micro-batch, H hidden, tp ranks, Hl = H/tp,
+// Ul = up width / tp, Fl = F/tp), DeepNorm as in GLM-130B:
+//   h   = LN1(x)                                   [T, H]
+//   qkv = h Wqkv^T + b        -> RoPE              [T, 3Hl] = [B, S, heads/tp, 3, hd]
+//   ctx = attention(qkv, sep)                      [T, Hl]
+//   x1  = h * alpha + allreduce_tp(ctx Wo^T) + bo  [T, H]
+//   h2  = LN2(x1)
+//   u   = h2 Wup^T + bup                           [T, Ul]
+//   a   = gelu(u) | geglu(u)                       [T, Fl]
+//   out = h2 * alpha + allreduce_tp(a Wdown^T) + bdown
+// First chunk of the model: x = allreduce_tp(embedding(tokens)) (vocab-parallel).
+// Last chunk: hf = LNf(x); logits = hf We^T [T, Vpad/tp]; vocab-parallel cross-entropy.
+#include "core/cpu/matmul.h"
+#include "data/sample.h"
+#include "model/config.h"
+#include "model/microbatch.h"
+#include "model/param_table.h"
+#include "parallel/communicator.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace glm3d {
+
+template <class T> class GlmModel {
+public:
+  GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp_comm,
+           cpu::Precision prec = cpu::Precision::f32);
+  ~GlmModel();
+
+  const ModelConfig& config() const { return cfg_; }
+  const ParamTable& table() const { return table_; }
+  const StagePlan& plan() const { return plan_; }
+  T* params() { return params_.data(); }
+  T* grads() { return grads_.data(); }
+  const T* params() const { return params_.data(); }
+  const T* grads() const { return grads_.data(); }
+  int64_t num_params() const { return table_.total(); }
+  void init(uint64_t seed); // counter-based init, layout independent
+  void zero_grads();
+
+  int num_chunks() const { return int(plan_.chunks.size()); }
+  bool chunk_has_input_embedding(int chunk) const { return plan_.chunks[chunk].first == 0; }
+  bool chunk_has_head(int chunk) const;
+  // Elements of the activation passed between pipeline stages for one micro-batch: [B, S, H].
+  int64_t activation_size(int microbatch) const;
+
+  // The step's micro-batches (kept by pointer) and the loss weight: 1 / (target tokens
+  // in the global batch), so that the summed loss is the mean over all target tokens.
+  void set_batch(const std::vector<MicroBatch>* mbs, double loss_weight);
+  // in: [B,S,H] from the previous stage (ignored by the embedding chunk);
+  // out: [B,S,H] to the next stage (ignored by the head chunk).
+  void forward(int chunk, int microbatch, const T* in, T* out);
+  // dout: [B,S,H] from the next stage (ignored by the head chunk);
+  // din: [B,S,H] to the previous stage (ignored by the embedding chunk; may be null there).
+  void backward(int chunk, int microbatch, const T* dout, T* din);
+  // Sum of weighted target losses of the micro-batches run through the head since set_batch.
+  double loss_sum() const { return loss_sum_; }
+  // Called after each layer's backward with (layer, microbatch): the data-parallel
+  // reducer uses it to start bucket all-reduces as soon as a layer's grads are final.
+  std::function<void(int layer, int microbatch)> on_layer_backward_done;
+
+private:
+  struct LayerActs;
+  struct ChunkActs;
+  struct Weights;
+  Weights layer_weights(int layer, bool grads);
+  void layer_forward(int layer, const MicroBatch& mb, const T* x, T* out, LayerActs& a);
+  void layer_backward(int layer, const MicroBatch& mb, const T* dout, T* dx, LayerActs& a);
+  void tp_sum(T* buf, int64_t n);
+
+  ModelConfig cfg_;
+  StagePlan plan_;
+  ParamTable table_;
+  Communicator& tp_;
+  cpu::Precision prec_;
+  std::vector<T> params_, grads_;
+  const std::vector<MicroBatch>* mbs_ = nullptr;
+  double loss_weight_ = 0, loss_sum_ = 0;
+  std::map<std::pair<int, int>, std::unique_ptr<ChunkActs>> acts_; // (chunk, microbatch) in flight
+};
+
+// The stage plan of a single-rank model holding every layer.
+StagePlan single_rank_plan(const ModelConfig& cfg);
+
+} // namespace glm3d

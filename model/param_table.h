@@ -1,0 +1,68 @@
+#pragma once
+// The size table of one rank's parameters: every tensor's full logical shape, how
+// it is split over the tensor-parallel group, and where its local shard lives in
+// the rank's one flat parameter buffer (gradients and optimizer state use the same
+// offsets). Names follow ChatGLM's, so weight files map one to one.
+#include "model/config.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace glm3d {
+
+// How a [rows, cols] tensor is split over tp ranks.
+enum class Split {
+  replicated, // every rank holds all of it (LayerNorms, row-parallel biases)
+  rows,       // dim 0 in tp contiguous blocks (column-parallel weights/biases, vocab-parallel embedding)
+  cols,       // dim 1 in tp contiguous blocks (row-parallel weights)
+  glu_rows,   // dim 0 = two halves [a | g], each split in tp blocks; a rank holds [a_r | g_r]
+};
+
+enum class Init { zeros, ones, normal, xavier, qkv_xavier };
+
+struct ParamInfo {
+  std::string name;
+  int64_t rows = 0, cols = 1; // full logical shape; vectors have cols == 1
+  Split split = Split::replicated;
+  int64_t local_rows = 0, local_cols = 1;
+  int64_t offset = 0; // into the rank's flat buffer, in elements
+  bool weight_decay = false;
+  Init init = Init::zeros;
+  double gain = 1.0; // Xavier gain (DeepNorm beta for v, out, FFN); std for Init::normal
+  int layer = -1;    // transformer layer, -1 for embedding / final LN
+  bool tp_replicated() const { return split == Split::replicated; }
+  int64_t numel() const { return local_rows * local_cols; }
+  int64_t full_numel() const { return rows * cols; }
+  // Global (full-tensor, row-major) index of local element i on tensor-parallel rank tp_rank.
+  int64_t global_index(int64_t i, int tp_rank, int tp) const;
+};
+
+
+struct StagePlan {
+  int tp = 1, tp_rank = 0;
+  std::vector<std::pair<int, int>> chunks; // (first_layer, num_layers) per model chunk on this rank
+  bool has_embedding = false;              // first pipeline stage (input) or last (tied LM head)
+};
+
+class ParamTable {
+public:
+  ParamTable(const ModelConfig& cfg, const StagePlan& plan);
+  const std::vector<ParamInfo>& params() const { return params_; }
+  const ParamInfo& get(const std::string& name) const;
+  const ParamInfo* find(const std::string& name) const;
+  int64_t total() const { return total_; } // elements in the flat buffer (padded to 16)
+  int64_t padded_vocab() const { return vpad_; }
+  // Range [begin, end) of layer l's parameters in the flat buffer (layers are contiguous).
+  std::pair<int64_t, int64_t> layer_range(int layer) const;
+
+private:
+  void add(const std::string& name, int64_t rows, int64_t cols, Split split, bool wd, Init init, double gain,
+           int layer, const StagePlan& plan);
+  std::vector<ParamInfo> params_;
+  int64_t total_ = 0, vpad_ = 0;
+};
+
+std::string layer_param_name(int layer, const char* suffix); // "layers.3.attention.dense.weight"
+
+} // namespace glm3d

@@ -1,0 +1,149 @@
+// glm3d prep as a library call (no mpirun: the group of one): contents of the store, the
+// trained tokenizer, and every bad-input case with nothing left behind.
+#include "data/prep.h"
+#include "data/token_store.h"
+#include "data_fixture.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace glm3d {
+namespace {
+
+namespace fs = std::filesystem;
+
+PrepOptions options(const std::vector<std::string>& inputs, const std::string& out) {
+  PrepOptions o;
+  o.inputs = inputs;
+  o.out_dir = out;
+  o.tokenizer_path = test::tokenizer_path();
+  o.shard_tokens = 2000;
+  return o;
+}
+
+TEST(Prep, StoreHoldsEveryDocumentThenEos) {
+  const std::string d = test::temp_dir("prep");
+  const auto docs_a = test::bilingual_docs(120, 11), docs_b = test::bilingual_docs(80, 12);
+  test::write_text_file(d + "/a.txt", docs_a);
+  test::write_jsonl_file(d + "/b.jsonl", docs_b);
+  const PrepResult r = run_prep(options({d + "/a.txt", d + "/b.jsonl"}, d + "/store"), MPI_COMM_WORLD);
+  EXPECT_EQ(r.files, 2u);
+  EXPECT_EQ(r.docs, 200u);
+
+  std::vector<uint32_t> expect;
+  for (const auto* docs : {&docs_a, &docs_b})
+    for (const auto& doc : *docs) {
+      for (int32_t id : test::tokenizer().encode(doc))
+        expect.push_back(uint32_t(id));
+      expect.push_back(uint32_t(test::tokenizer().special().eos));
+    }
+  EXPECT_EQ(r.tokens, expect.size());
+  const TokenStore store = TokenStore::open(d + "/store");
+  ASSERT_EQ(store.total_tokens(), expect.size());
+  std::vector<uint32_t> got(expect.size());
+  store.read(0, got.size(), got.data());
+  EXPECT_EQ(got, expect);
+  // Shards close at the first document end past 2000 tokens; one file never shares a shard.
+  EXPECT_GE(r.shards, expect.size() / 2500);
+  for (const ShardInfo& s : store.manifest().shards)
+    EXPECT_LT(s.n_tokens, 2000u + 200u) << s.file;
+  EXPECT_EQ(store.manifest().shards.front().file, "shard-00000-0000.h5");
+  EXPECT_EQ(store.manifest().shards.back().file.substr(0, 12), "shard-00001-");
+  EXPECT_EQ(verify_store(d + "/store").docs, 200u);
+  EXPECT_EQ(store.tokenizer().sha256(), test::tokenizer().sha256());
+  // Nothing but the store is left in the parent directory.
+  for (const auto& e : fs::directory_iterator(d))
+    EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos);
+}
+
+TEST(Prep, TrainsABilingualTokenizerWithSpecialTokensAndByteFallback) {
+  const std::string d = test::temp_dir("prep");
+  test::write_text_file(d + "/a.txt", test::bilingual_docs(200, 3));
+  PrepOptions o = options({d + "/a.txt"}, d + "/store");
+  o.tokenizer_path.clear();
+  o.train_tokenizer = true;
+  o.train.vocab_size = 350;
+  o.train.num_threads = 1;
+  run_prep(o, MPI_COMM_WORLD);
+  const TokenStore store = TokenStore::open(d + "/store");
+  const Tokenizer& t = store.tokenizer();
+  EXPECT_LE(t.vocab_size(), 350);
+  const SpecialTokens s = t.special();
+  EXPECT_EQ(t.piece(s.mask), "[MASK]");
+  EXPECT_EQ(t.piece(s.gmask), "[gMASK]");
+  EXPECT_EQ(t.piece(s.smask), "[sMASK]");
+  EXPECT_EQ(t.piece(s.sop), "<sop>");
+  EXPECT_EQ(t.piece(s.eop), "<eop>");
+  EXPECT_EQ(t.piece(s.eos), "<eos>");
+  EXPECT_EQ(t.piece(s.pad), "<pad>");
+  // Seen and unseen text (a rare CJK character and a symbol go through byte fallback).
+  for (const std::string text : {"the model learns 我们学习填空。", "龘 𝄞 zebra"}) {
+    const auto ids = t.encode(text);
+    EXPECT_EQ(t.decode(ids), text);
+    for (int32_t id : ids)
+      EXPECT_LT(id, t.vocab_size());
+  }
+  // A literal "[MASK]" in training text is text, not the mask token; prompts can ask for it.
+  const auto literal = t.encode("[MASK]");
+  EXPECT_EQ(std::count(literal.begin(), literal.end(), s.mask), 0);
+  const auto prompt = t.encode_with_special_tokens("the cat [MASK] on the mat [gMASK]");
+  EXPECT_EQ(std::count(prompt.begin(), prompt.end(), s.mask), 1);
+  EXPECT_EQ(prompt.back(), s.gmask);
+}
+
+std::string prep_error(const PrepOptions& o) {
+  try {
+    run_prep(o, MPI_COMM_WORLD);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "no UsageError";
+}
+
+// Each bad input: a UsageError naming the file, no output directory and no temp dir left.
+void expect_clean_failure(const std::string& d, const PrepOptions& o, const std::string& needle) {
+  const std::string e = prep_error(o);
+  EXPECT_NE(e.find(needle), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(o.out_dir));
+  for (const auto& entry : fs::directory_iterator(d))
+    EXPECT_EQ(entry.path().string().find(".tmp-"), std::string::npos) << entry.path();
+}
+
+TEST(PrepBadInput, EmptyInput) {
+  const std::string d = test::temp_dir("bad");
+  test::write_text_file(d + "/good.txt", test::bilingual_docs(10, 1));
+  test::write_bytes(d + "/empty.txt", "");
+  expect_clean_failure(d, options({d + "/good.txt", d + "/empty.txt"}, d + "/store"),
+                       "input file " + d + "/empty.txt: no documents (empty input)");
+  expect_clean_failure(d, options({}, d + "/store"), "no input files");
+}
+
+TEST(PrepBadInput, InvalidUtf8) {
+  const std::string d = test::temp_dir("bad");
+  test::write_bytes(d + "/bad.txt", "good text\n\nbad \xFF text\n");
+  expect_clean_failure(d, options({d + "/bad.txt"}, d + "/store"),
+                       "input file " + d + "/bad.txt: invalid UTF-8 at byte 15 (line 3)");
+}
+
+TEST(PrepBadInput, UnreadableFile) {
+  const std::string d = test::temp_dir("bad");
+  expect_clean_failure(d, options({d + "/missing.txt"}, d + "/store"),
+                       "cannot read input file " + d + "/missing.txt");
+  fs::create_directory(d + "/a_directory");
+  expect_clean_failure(d, options({d + "/a_directory"}, d + "/store"), d + "/a_directory");
+}
+
+TEST(PrepBadInput, BadTokenizerAndExistingOutput) {
+  const std::string d = test::temp_dir("bad");
+  test::write_text_file(d + "/good.txt", test::bilingual_docs(10, 1));
+  PrepOptions o = options({d + "/good.txt"}, d + "/store");
+  o.tokenizer_path = d + "/good.txt"; // not a model
+  expect_clean_failure(d, o, "tokenizer " + d + "/good.txt is not a SentencePiece model");
+  fs::create_directory(d + "/exists");
+  const std::string e = prep_error(options({d + "/good.txt"}, d + "/exists"));
+  EXPECT_NE(e.find(d + "/exists already exists"), std::string::npos) << e;
+}
+
+} // namespace
+} // namespace glm3d

@@ -1,0 +1,37 @@
+# Helpers for the shell tests (sourced). GLM3D_BIN and GLM3D_SOURCE_DIR come from ctest.
+set -euo pipefail
+: "${GLM3D_BIN:?GLM3D_BIN must point at the glm3d binary}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# mpirun_glm3d N args... : N ranks of glm3d on this machine.
+mpirun_glm3d() {
+  local n=$1; shift
+  mpirun --oversubscribe --bind-to none -n "$n" -x OMP_NUM_THREADS=1 "$GLM3D_BIN" "$@"
+}
+
+# json_field FILE STEP FIELD : a numeric field of the metrics line of step STEP.
+json_field() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if o["step"] == int(sys.argv[2]):
+        print(repr(o[sys.argv[3]])); break
+else:
+    sys.exit("no step %s in %s" % (sys.argv[2], sys.argv[1]))
+PY
+}
+
+# expect_usage_error "what" "message fragment" cmd... : exit code 2 and the fragment on stderr.
+expect_usage_error() {
+  local what=$1 fragment=$2; shift 2
+  local rc=0
+  "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+  [ "$rc" -eq 2 ] || { cat "$WORK/err"; fail "$what: exit code $rc, expected 2"; }
+  grep -qF -- "$fragment" "$WORK/err" || { cat "$WORK/err"; fail "$what: stderr lacks '$fragment'"; }
+  echo "ok: $what -> $(head -1 "$WORK/err")"
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs (only what is missing, from Debian) and builds glm3d. Idempotent: a
+# second run with everything in place only re-runs the incremental build.
+# Used by launch/quickstart.sh and tests/run.sh.  BUILD_DIR (default build/).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+
+PACKAGES=(build-essential cmake pkg-config clang-format
+  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
+  libboost-program-options-dev libdnnl-dev libsentencepiece-dev sentencepiece
+  libgtest-dev libbenchmark-dev fortunes fortunes-zh gnuplot-nox)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "[setup] configuring and building in $BUILD_DIR"
+cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${GLM3D_CMAKE_ARGS:-} | grep -E "glm3d|  [A-Za-z]" || true
+cmake --build "$BUILD_DIR" -j"$(nproc)"

@@ -1,0 +1,39 @@
+#pragma once
+// Everything `glm3d train` can be told (command line or INI via --config).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace glm3d {
+
+struct TrainOptions {
+  std::string model = "tiny"; // preset name or INI file
+  bool synthetic = false;     // the synthetic blank-infilling task
+  std::string data_dir;       // token store (glm3d prep)
+  int64_t steps = 100;        // total optimizer steps
+  int64_t micro_batch = 1;    // samples per micro-batch
+  int64_t global_batch = 8;   // samples per optimizer step (all dp ranks, all micro-batches)
+  int64_t seq_len = 0;        // 0: the model's
+  double lr = 0, min_lr = -1;   // 0: the model preset's recommended lr; -1: lr / 10
+  int64_t warmup_steps = 10;
+  int64_t decay_steps = 0;    // 0: = steps
+  double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double clip_grad = 1.0;     // 0: no clipping
+  uint64_t seed = 1234;
+  bool bf16 = false;          // bf16 matmul inputs (f32 accumulation, f32 master weights)
+  std::string metrics_file;
+  int64_t log_interval = 1;
+  double peak_tflops = 0.35;  // the job's peak for MFU (default: oneDNN f32 on a 2-core machine)
+  // Parallel layout.
+  int tp = 1, pp = 1, dp = 0; // dp 0: inferred from the world size
+  int virtual_stages = 1;
+  std::string schedule = "1f1b"; // gpipe | 1f1b | interleaved
+  std::vector<int> pp_layers;    // explicit layers per stage
+  int zero = 0;                  // 0 or 1
+  int64_t bucket_mb = 25;        // data-parallel gradient bucket size
+  // Robustness.
+  int64_t max_skipped = 5;       // consecutive non-finite steps before stopping
+  bool quiet = false;
+};
+
+} // namespace glm3d

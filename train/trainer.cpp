@@ -1,0 +1,236 @@
+#include "train/trainer.h"
+
+#include "core/check.h"
+#include "core/cpu/elementwise.h"
+#include "model/config.h"
+#include "model/glm_model.h"
+#include "parallel/process_groups.h"
+#include "pipeline/partition.h"
+#include "train/grad_reducer.h"
+#include "train/lr_schedule.h"
+#include "train/optimizer.h"
+#include "train/step_runner.h"
+#include "data/synthetic_task.h"
+#include "data/store_source.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+namespace glm3d {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void check_options(const TrainOptions& o) {
+  GLM3D_USAGE_CHECK(o.steps > 0) << "--steps must be positive, got " << o.steps;
+  GLM3D_USAGE_CHECK(o.micro_batch > 0) << "--micro-batch must be positive, got " << o.micro_batch;
+  GLM3D_USAGE_CHECK(o.global_batch > 0) << "--global-batch must be positive, got " << o.global_batch;
+  GLM3D_USAGE_CHECK(o.lr >= 0 && std::isfinite(o.lr)) << "--lr must be positive (0: the preset's), got " << o.lr;
+  GLM3D_USAGE_CHECK(o.warmup_steps >= 0) << "--warmup-steps must be >= 0, got " << o.warmup_steps;
+  GLM3D_USAGE_CHECK(o.clip_grad >= 0) << "--clip-grad must be >= 0, got " << o.clip_grad;
+  GLM3D_USAGE_CHECK(o.weight_decay >= 0) << "--weight-decay must be >= 0, got " << o.weight_decay;
+  GLM3D_USAGE_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1)
+      << "--beta1 and --beta2 must be in [0, 1)";
+  GLM3D_USAGE_CHECK(o.zero == 0 || o.zero == 1) << "--zero must be 0 or 1, got " << o.zero;
+  GLM3D_USAGE_CHECK(o.synthetic != !o.data_dir.empty()) << "give exactly one of --synthetic or --data DIR";
+  GLM3D_USAGE_CHECK(o.seq_len >= 0) << "--seq-len must be >= 0, got " << o.seq_len;
+  GLM3D_USAGE_CHECK(o.bucket_mb > 0) << "--bucket-mb must be positive, got " << o.bucket_mb;
+  GLM3D_USAGE_CHECK(o.max_skipped > 0) << "--max-skipped must be positive, got " << o.max_skipped;
+}
+
+// Sum of squares of the gradients this rank is responsible for, counting every
+// logical parameter exactly once over the whole job: tp-replicated tensors on tp
+// rank 0 only, the tied embedding on the first stage only, data-parallel copies on
+// dp rank 0 only (or each rank's own shard under ZeRO-1: [own_begin, own_end)).
+double owned_sum_squares(const ParamTable& table, const float* grads, const ProcessGroups& pg, int64_t own_begin,
+                         int64_t own_end) {
+  double s = 0;
+  for (const auto& p : table.params()) {
+    if (p.tp_replicated() && pg.tp_rank() != 0) continue;
+    if (p.name == "word_embeddings.weight" && !pg.is_first_stage()) continue;
+    const int64_t b = std::max(own_begin, p.offset), e = std::min(own_end, p.offset + p.numel());
+    if (b < e) s += cpu::sum_squares(grads + b, e - b);
+  }
+  return s;
+}
+
+} // namespace
+
+TrainResult train(const TrainOptions& opt, MPI_Comm world) {
+  check_options(opt);
+  int rank = 0, world_size = 1;
+  MPI_Comm_rank(world, &rank);
+  MPI_Comm_size(world, &world_size);
+  const bool log = rank == 0 && !opt.quiet;
+
+  ModelConfig cfg = load_model_config(opt.model);
+  if (opt.seq_len > 0) cfg.seq_len = opt.seq_len;
+  std::unique_ptr<SampleSource> source;
+  if (opt.synthetic) {
+    source = std::make_unique<SyntheticTask>(cfg.seq_len, cfg.vocab, opt.seed);
+  } else {
+    source = open_store_source(opt.data_dir, cfg.seq_len, opt.seed, CollatorOptions{});
+    cfg.vocab = source->vocab_size(); // the store's tokenizer decides the vocabulary
+  }
+  validate(cfg);
+  const double lr = opt.lr > 0 ? opt.lr : cfg.lr;
+  const double min_lr = opt.min_lr >= 0 ? opt.min_lr : lr / 10;
+  GLM3D_USAGE_CHECK(min_lr <= lr) << "--min-lr " << min_lr << " must not exceed the peak lr " << lr;
+
+  const ParallelDims dims = ParallelDims::make(world_size, opt.tp, opt.pp, opt.dp, opt.virtual_stages);
+  validate_for_model(dims, cfg.num_layers, cfg.num_heads, cfg.ffn_hidden, opt.pp_layers);
+  GLM3D_USAGE_CHECK(opt.global_batch % (opt.micro_batch * dims.dp) == 0)
+      << "--global-batch " << opt.global_batch << " must be a multiple of micro-batch " << opt.micro_batch
+      << " x dp " << dims.dp;
+  const int num_mb = int(opt.global_batch / (opt.micro_batch * dims.dp));
+  const ScheduleKind schedule = parse_schedule(opt.schedule);
+  // Validates the (schedule, pp, micro-batches, virtual stages) combination up front.
+  if (dims.pp > 1) build_schedule(schedule, dims.pp, 0, num_mb, dims.virtual_stages);
+  else GLM3D_USAGE_CHECK(dims.virtual_stages == 1) << "--virtual-stages needs --pp > 1";
+
+  ProcessGroups pg = ProcessGroups::create(world, dims);
+  StagePlan plan;
+  plan.tp = dims.tp;
+  plan.tp_rank = pg.tp_rank();
+  for (const StageLayers& s : chunks_of_rank(int(cfg.num_layers), dims.pp, pg.pp_rank(), dims.virtual_stages,
+                                             opt.pp_layers))
+    plan.chunks.emplace_back(s.first_layer, s.num_layers);
+  plan.has_embedding = pg.is_first_stage() || pg.is_last_stage();
+
+  GlmModel<float> model(cfg, plan, *pg.tp, opt.bf16 ? cpu::Precision::bf16 : cpu::Precision::f32);
+  model.init(opt.seed);
+  const int64_t total = model.num_params();
+
+  // Optimizer range: everything, or this dp rank's shard under ZeRO-1.
+  const int64_t shard = (total + dims.dp - 1) / dims.dp;
+  const int64_t own_begin = opt.zero ? std::min(total, shard * pg.dp_rank()) : 0;
+  const int64_t own_end = opt.zero ? std::min(total, own_begin + shard) : total;
+  cpu::AdamWHyper hyper;
+  hyper.beta1 = opt.beta1;
+  hyper.beta2 = opt.beta2;
+  hyper.eps = opt.eps;
+  hyper.weight_decay = opt.weight_decay;
+  AdamW adam(model.table(), hyper, own_begin, own_end);
+  LrSchedule sched{lr, min_lr, opt.warmup_steps, opt.decay_steps > 0 ? opt.decay_steps : opt.steps};
+
+  GradReducer reducer(model.table(), *pg.dp, model.grads(), opt.bucket_mb * 1024 * 1024 / 4);
+  if (!opt.zero) model.on_layer_backward_done = [&](int l, int mb) { reducer.on_layer_backward_done(l, mb); };
+  StepRunner runner(model, pg, schedule, num_mb);
+  std::vector<float> zero_send, zero_recv; // ZeRO-1 scratch [dp * shard]
+
+  MetricsWriter metrics(rank == 0 ? opt.metrics_file : "");
+  if (log) {
+    std::printf("glm3d train: %s\n", to_string(cfg).c_str());
+    std::printf("layout: %s, schedule %s, %d micro-batches of %lld per step, zero %d, %s\n", dims.str().c_str(),
+                opt.schedule.c_str(), num_mb, (long long)opt.micro_batch, opt.zero, opt.bf16 ? "bf16" : "f32");
+    std::fflush(stdout);
+  }
+
+  TrainResult result;
+  int64_t consecutive_skips = 0;
+  const auto t_start = Clock::now();
+  const double flops_per_token = training_flops_per_token(cfg);
+  for (int64_t step = 1; step <= opt.steps; ++step) {
+    const auto t0 = Clock::now();
+    pg.reset_bytes();
+    // This dp rank's samples of the global batch: [first, first + per_rank).
+    const int64_t per_rank = opt.global_batch / dims.dp;
+    const int64_t first = (step - 1) * opt.global_batch + pg.dp_rank() * per_rank;
+    std::vector<int64_t> ks;
+    for (int64_t i = 0; i < per_rank; ++i) ks.push_back(first + i);
+    source->will_need(ks);
+    std::vector<MicroBatch> mbs;
+    int64_t local_targets = 0;
+    for (int m = 0; m < num_mb; ++m) {
+      std::vector<Sample> samples;
+      for (int64_t i = 0; i < opt.micro_batch; ++i) samples.push_back(source->get(ks[size_t(m * opt.micro_batch + i)]));
+      mbs.push_back(stack_samples(samples));
+      local_targets += mbs.back().target_count();
+    }
+    int64_t global_targets = local_targets;
+    pg.dp->all_reduce(&global_targets, 1, ReduceOp::sum);
+    GLM3D_USAGE_CHECK(global_targets > 0) << "global batch at step " << step << " has no target tokens";
+
+    model.zero_grads();
+    model.set_batch(&mbs, 1.0 / double(global_targets));
+    reducer.begin_step(num_mb);
+    StepTiming timing = runner.run();
+    const auto t_comm = Clock::now();
+
+    // Tied embedding: first and last stage each hold a copy; sum their grads first.
+    const ParamInfo* emb = model.table().find("word_embeddings.weight");
+    if (emb && pg.embedding && pg.embedding->size() > 1)
+      pg.embedding->all_reduce(model.grads() + emb->offset, size_t(emb->numel()), ReduceOp::sum);
+    if (opt.zero && dims.dp > 1) {
+      zero_send.assign(size_t(shard * dims.dp), 0.f);
+      std::copy(model.grads(), model.grads() + total, zero_send.begin());
+      zero_recv.resize(size_t(shard));
+      pg.dp->reduce_scatter(zero_send.data(), zero_recv.data(), size_t(shard), DType::f32, ReduceOp::sum);
+      std::copy(zero_recv.begin(), zero_recv.begin() + (own_end - own_begin), model.grads() + own_begin);
+    } else {
+      reducer.finish();
+    }
+    timing.comm_wait_s = seconds_since(t_comm);
+
+    // Global gradient norm over every parameter of the model, each counted once.
+    const bool dp_owner = opt.zero || pg.dp_rank() == 0;
+    double sq = dp_owner ? owned_sum_squares(model.table(), model.grads(), pg, own_begin, own_end) : 0.0;
+    pg.world->all_reduce(&sq, 1, ReduceOp::sum);
+    const double grad_norm = std::sqrt(sq);
+    double loss = pg.is_last_stage() && pg.tp_rank() == 0 ? model.loss_sum() : 0.0;
+    pg.world->all_reduce(&loss, 1, ReduceOp::sum);
+
+    StepMetrics m;
+    m.step = step;
+    m.total_steps = opt.steps;
+    m.loss = loss;
+    m.grad_norm = grad_norm;
+    m.lr = sched.at(step);
+    m.skipped = !std::isfinite(grad_norm) || !std::isfinite(loss);
+    if (m.skipped) {
+      ++result.skipped_steps;
+      GLM3D_USAGE_CHECK(++consecutive_skips < opt.max_skipped)
+          << "stopping: " << consecutive_skips << " consecutive steps with a non-finite loss or gradient norm"
+          << " (last at step " << step << ")";
+    } else {
+      consecutive_skips = 0;
+      const double clip = opt.clip_grad > 0 && grad_norm > opt.clip_grad ? opt.clip_grad / (grad_norm + 1e-6) : 1.0;
+      if (clip < 1.0) cpu::scale(model.grads() + own_begin, clip, own_end - own_begin);
+      adam.step(model.params(), model.grads(), m.lr, step - result.skipped_steps);
+      if (opt.zero && dims.dp > 1) {
+        zero_send.assign(size_t(shard), 0.f);
+        std::copy(model.params() + own_begin, model.params() + own_end, zero_send.begin());
+        zero_recv.resize(size_t(shard * dims.dp));
+        pg.dp->all_gather(zero_send.data(), zero_recv.data(), size_t(shard), DType::f32);
+        std::copy(zero_recv.begin(), zero_recv.begin() + total, model.params());
+      }
+    }
+    result.losses.push_back(loss);
+    m.skipped_total = result.skipped_steps;
+    m.step_time_s = seconds_since(t0);
+    m.tokens = opt.global_batch * cfg.seq_len;
+    m.tokens_per_s = double(m.tokens) / m.step_time_s;
+    m.mfu = flops_per_token * m.tokens_per_s / (opt.peak_tflops * 1e12);
+    m.compute_s = timing.compute_s;
+    m.comm_wait_s = timing.comm_wait_s;
+    m.bubble_s = timing.bubble_s;
+    // Bytes per group: the sum over the ranks of each group's payload this step.
+    for (const auto& [name, bytes] : pg.bytes_by_group()) {
+      uint64_t b = bytes;
+      pg.world->all_reduce(&b, 1, ReduceOp::sum);
+      m.bytes_per_group[name] = b;
+    }
+    if (rank == 0) metrics.write(m);
+    if (log && (step % opt.log_interval == 0 || step == opt.steps || step == 1)) {
+      std::printf("%s\n", progress_line(m, seconds_since(t_start)).c_str());
+      std::fflush(stdout);
+    }
+  }
+  return result;
+}
+
+} // namespace glm3d
