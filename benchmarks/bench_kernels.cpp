@@ -35,7 +35,8 @@ void BM_LinearForward(benchmark::State& state) {
   const Precision prec = state.range(3) ? Precision::bf16 : Precision::f32;
   auto x = random_floats(N * in), W = random_floats(out * in);
   std::vector<float> y(static_cast<size_t>(N * out));
-  linear_forward<float>(x.data(), W.data(), nullptr, y.data(), N, in, out, prec); // warm-up: creates the primitive
+  linear_forward<float>(x.data(), W.data(), nullptr, y.data(), N, in, out,
+                        prec); // warm-up: creates the primitive
   for (auto _ : state) {
     linear_forward<float>(x.data(), W.data(), nullptr, y.data(), N, in, out, prec);
     benchmark::DoNotOptimize(y.data());
@@ -59,7 +60,8 @@ void BM_LinearBackward(benchmark::State& state) {
   const Precision prec = state.range(3) ? Precision::bf16 : Precision::f32;
   auto x = random_floats(N * in), W = random_floats(out * in), dy = random_floats(N * out);
   std::vector<float> dx(static_cast<size_t>(N * in)), dW(static_cast<size_t>(out * in), 0.0f);
-  linear_backward<float>(dy.data(), x.data(), W.data(), dx.data(), dW.data(), nullptr, N, in, out, false, prec);
+  linear_backward<float>(dy.data(), x.data(), W.data(), dx.data(), dW.data(), nullptr, N, in, out, false,
+                         prec);
   for (auto _ : state) {
     linear_backward<float>(dy.data(), x.data(), W.data(), dx.data(), dW.data(), nullptr, N, in, out, false,
                            prec);

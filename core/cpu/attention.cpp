@@ -170,7 +170,8 @@ void masked_softmax_rows(float* P, int64_t heads, int64_t S, int64_t sep) {
     const int64_t i = r % S, L = visible_keys(sep, i);
     float* p = P + r * S;
     float mx = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < L; ++j) mx = std::max(mx, p[j]);
+    for (int64_t j = 0; j < L; ++j)
+      mx = std::max(mx, p[j]);
     float sum = 0;
     for (int64_t j = 0; j < L; ++j) {
       p[j] = std::exp(p[j] - mx);
@@ -178,15 +179,16 @@ void masked_softmax_rows(float* P, int64_t heads, int64_t S, int64_t sep) {
     }
     const float inv = 1.0f / sum;
 #pragma omp simd
-    for (int64_t j = 0; j < L; ++j) p[j] *= inv;
+    for (int64_t j = 0; j < L; ++j)
+      p[j] *= inv;
     std::fill(p + L, p + S, 0.0f);
   }
 }
 
 // dS = scale * P * (dP - rowsum(P * dP)) in place over dP for the rows of one block; entries
 // of masked keys (not computed by the block's dP product) are set to 0.
-void softmax_backward_rows(const float* P, float* dP, int64_t heads, int64_t S, const RowBlock& blk, int64_t sep,
-                           float scale) {
+void softmax_backward_rows(const float* P, float* dP, int64_t heads, int64_t S, const RowBlock& blk,
+                           int64_t sep, float scale) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < heads * blk.rows; ++r) {
     const int64_t h = r / blk.rows, i = blk.i0 + r % blk.rows, L = visible_keys(sep, i);
@@ -194,9 +196,11 @@ void softmax_backward_rows(const float* P, float* dP, int64_t heads, int64_t S, 
     float* d = dP + (h * S + i) * S;
     float dot = 0;
 #pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j < L; ++j) dot += p[j] * d[j];
+    for (int64_t j = 0; j < L; ++j)
+      dot += p[j] * d[j];
 #pragma omp simd
-    for (int64_t j = 0; j < L; ++j) d[j] = scale * p[j] * (d[j] - dot);
+    for (int64_t j = 0; j < L; ++j)
+      d[j] = scale * p[j] * (d[j] - dot);
     std::fill(d + L, d + blk.keys, 0.0f);
   }
 }
@@ -221,26 +225,28 @@ struct HeadViews {
 // C (+)= alpha A B over `heads` batched [M,K] x [K,N] products.
 void head_matmul(int64_t heads, int64_t M, int64_t N, int64_t K, const float* A, Strides a, const float* B,
                  Strides b, float* C, Strides c, float alpha, bool accumulate = false) {
-  const detail::MatmulLayout l{heads,  M,       N,      K,     {a.head, a.row, a.col},
-                               {b.head, b.row, b.col}, {c.head, c.row, c.col}};
+  const detail::MatmulLayout l{
+      heads, M, N, K, {a.head, a.row, a.col}, {b.head, b.row, b.col}, {c.head, c.row, c.col}};
   detail::strided_matmul_f32(l, A, B, C, alpha, accumulate);
 }
 
-void attention_forward_onednn(const float* qkv, const int32_t* sep, float* out, float* probs, int64_t B, int64_t S,
-                              int64_t nh, int64_t hd) {
+void attention_forward_onednn(const float* qkv, const int32_t* sep, float* out, float* probs, int64_t B,
+                              int64_t S, int64_t nh, int64_t hd) {
   const float scale = float(1.0 / std::sqrt(double(hd)));
   const HeadViews v{S, nh, hd, nh * 3 * hd};
   for (int64_t b = 0; b < B; ++b) {
     const int64_t sp = std::clamp<int64_t>(sep[b], 0, S);
     const float* q = qkv + b * S * v.tok; // head h at + h * 3 hd
-    float* P = probs + b * nh * S * S;     // [nh, S, S]
-    float* o = out + b * S * nh * hd;      // [S, nh, hd]
+    float* P = probs + b * nh * S * S;    // [nh, S, S]
+    float* o = out + b * S * nh * hd;     // [S, nh, hd]
     const auto blocks = row_blocks(S, sp);
     for (const RowBlock& k : blocks) // scores = scale Q K^T
-      head_matmul(nh, k.rows, k.keys, hd, q + k.i0 * v.tok, v.x(), q + hd, v.xT(), P + k.i0 * S, v.p(), scale);
+      head_matmul(nh, k.rows, k.keys, hd, q + k.i0 * v.tok, v.x(), q + hd, v.xT(), P + k.i0 * S, v.p(),
+                  scale);
     masked_softmax_rows(P, nh, S, sp);
     for (const RowBlock& k : blocks) // out = P V
-      head_matmul(nh, k.rows, hd, k.keys, P + k.i0 * S, v.p(), q + 2 * hd, v.x(), o + k.i0 * nh * hd, v.o(), 1.0f);
+      head_matmul(nh, k.rows, hd, k.keys, P + k.i0 * S, v.p(), q + 2 * hd, v.x(), o + k.i0 * nh * hd, v.o(),
+                  1.0f);
   }
 }
 
@@ -255,7 +261,8 @@ void attention_backward_onednn(const float* dout, const float* qkv, const float*
   const HeadViews v{S, nh, hd, nh * 3 * hd};
   const int64_t hg = std::clamp<int64_t>(kStageFloats / (S * S), 1, nh);
   thread_local std::vector<float> stage;
-  if (stage.size() < size_t(hg * S * S)) stage.resize(size_t(hg * S * S));
+  if (stage.size() < size_t(hg * S * S))
+    stage.resize(size_t(hg * S * S));
   float* dP = stage.data(); // [hg, S, S]
   for (int64_t b = 0; b < B; ++b) {
     const int64_t sp = std::clamp<int64_t>(sep[b], 0, S);
@@ -271,12 +278,14 @@ void attention_backward_onednn(const float* dout, const float* qkv, const float*
         const bool acc = &k != &blocks.front(); // the first (last) block overwrites
         const int64_t r0 = k.i0;
         // dP = dO V^T, then dS in place
-        head_matmul(n, k.rows, k.keys, hd, dO + r0 * nh * hd, v.o(), q + 2 * hd, v.xT(), dP + r0 * S, v.p(), 1.0f);
+        head_matmul(n, k.rows, k.keys, hd, dO + r0 * nh * hd, v.o(), q + 2 * hd, v.xT(), dP + r0 * S, v.p(),
+                    1.0f);
         softmax_backward_rows(P, dP, n, S, k, sp, scale);
         // dV[:keys] (+)= P^T dO;  dK[:keys] (+)= dS^T Q;  dQ[rows] = dS K[:keys]
-        head_matmul(n, k.keys, hd, k.rows, P + r0 * S, v.pT(), dO + r0 * nh * hd, v.o(), dq + 2 * hd, v.x(), 1.0f,
+        head_matmul(n, k.keys, hd, k.rows, P + r0 * S, v.pT(), dO + r0 * nh * hd, v.o(), dq + 2 * hd, v.x(),
+                    1.0f, acc);
+        head_matmul(n, k.keys, hd, k.rows, dP + r0 * S, v.pT(), q + r0 * v.tok, v.x(), dq + hd, v.x(), 1.0f,
                     acc);
-        head_matmul(n, k.keys, hd, k.rows, dP + r0 * S, v.pT(), q + r0 * v.tok, v.x(), dq + hd, v.x(), 1.0f, acc);
         head_matmul(n, k.rows, hd, k.keys, dP + r0 * S, v.p(), q + hd, v.x(), dq + r0 * v.tok, v.x(), 1.0f);
       }
     }
