@@ -64,12 +64,18 @@ int cmd_train(const Args& args, const RunContext& ctx) {
       ("zero", po::value(&o.zero)->default_value(o.zero), "ZeRO stage (0 or 1)")
       ("bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb), "data-parallel gradient bucket size (MB)")
       ("max-skipped", po::value(&o.max_skipped)->default_value(o.max_skipped), "stop after this many consecutive non-finite steps")
-      ("quiet", po::bool_switch(&o.quiet), "no progress lines");
+      ("quiet", po::bool_switch(&o.quiet), "no progress lines")
+      ("save", po::value(&o.save_dir), "checkpoint directory (step_N.h5 files and a `latest` pointer)")
+      ("save-interval", po::value(&o.save_interval)->default_value(o.save_interval), "save every N steps (0: at the end and on SIGTERM/SIGUSR1 only)")
+      ("keep", po::value(&o.keep)->default_value(o.keep), "keep the N newest checkpoints (0: all)")
+      ("load", po::value(&o.load), "resume from a checkpoint file, or the latest in a directory (any layout)");
   po::variables_map vm;
   if (!parse_options(args, desc, vm)) {
     if (ctx.rank == 0) std::cout << desc << "\n";
     return 0;
   }
+  // Resuming without --model takes the checkpoint's model.
+  if (!o.load.empty() && vm["model"].defaulted()) o.model.clear();
   if (!pp_layers.empty()) o.pp_layers = parse_int_list(pp_layers, "--pp-layers");
   const TrainResult r = train(o, ctx.world);
   if (ctx.rank == 0 && !o.quiet)

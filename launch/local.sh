@@ -9,5 +9,5 @@ BIN="${GLM3D_BIN:-$ROOT/build/glm3d}"
 CORES=$(nproc)
 THREADS=$(( CORES / N )); [ "$THREADS" -lt 1 ] && THREADS=1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-exec mpirun --oversubscribe --bind-to none -n "$N" -x OMP_NUM_THREADS="$THREADS" \
+exec mpirun --oversubscribe --bind-to none -n "$N" -x OMP_NUM_THREADS="$THREADS" -x OMP_WAIT_POLICY=PASSIVE \
   "$BIN" "$@"

@@ -1,7 +1,9 @@
 # Helpers for the shell tests (sourced). GLM3D_BIN and GLM3D_SOURCE_DIR come from ctest.
 set -euo pipefail
 : "${GLM3D_BIN:?GLM3D_BIN must point at the glm3d binary}"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+# One thread per process and passive OpenMP waiting: ctest runs tests in parallel and
+# mpirun oversubscribes the cores; spinning OpenMP threads would starve each other.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -10,7 +12,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # mpirun_glm3d N args... : N ranks of glm3d on this machine.
 mpirun_glm3d() {
   local n=$1; shift
-  mpirun --oversubscribe --bind-to none -n "$n" -x OMP_NUM_THREADS=1 "$GLM3D_BIN" "$@"
+  mpirun --oversubscribe --bind-to none -n "$n" -x OMP_NUM_THREADS=1 -x OMP_WAIT_POLICY=PASSIVE "$GLM3D_BIN" "$@"
 }
 
 # json_field FILE STEP FIELD : a numeric field of the metrics line of step STEP.

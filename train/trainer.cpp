@@ -6,6 +6,9 @@
 #include "model/glm_model.h"
 #include "parallel/process_groups.h"
 #include "pipeline/partition.h"
+#include "train/checkpoint.h"
+#include "train/checkpoint_resume.h"
+#include "train/checkpoint_signal.h"
 #include "train/grad_reducer.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
@@ -40,6 +43,8 @@ void check_options(const TrainOptions& o) {
   GLM3D_USAGE_CHECK(o.seq_len >= 0) << "--seq-len must be >= 0, got " << o.seq_len;
   GLM3D_USAGE_CHECK(o.bucket_mb > 0) << "--bucket-mb must be positive, got " << o.bucket_mb;
   GLM3D_USAGE_CHECK(o.max_skipped > 0) << "--max-skipped must be positive, got " << o.max_skipped;
+  GLM3D_USAGE_CHECK(o.save_interval >= 0 && o.keep >= 0) << "--save-interval and --keep must be >= 0";
+  GLM3D_USAGE_CHECK(!o.model.empty() || !o.load.empty()) << "--model is required without --load";
 }
 
 // Sum of squares of the gradients this rank is responsible for, counting every
@@ -67,16 +72,20 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   MPI_Comm_size(world, &world_size);
   const bool log = rank == 0 && !opt.quiet;
 
-  ModelConfig cfg = load_model_config(opt.model);
+  // A resumed run continues the checkpoint's data stream: its seed keys every sample.
+  const ResumeFrom resume = open_resume(opt.load);
+  const uint64_t seed = resume.continues_run() ? resume.meta.seed : opt.seed;
+  ModelConfig cfg = opt.model.empty() ? resume.meta.cfg : load_model_config(opt.model);
   if (opt.seq_len > 0) cfg.seq_len = opt.seq_len;
   std::unique_ptr<SampleSource> source;
   if (opt.synthetic) {
-    source = std::make_unique<SyntheticTask>(cfg.seq_len, cfg.vocab, opt.seed);
+    source = std::make_unique<SyntheticTask>(cfg.seq_len, cfg.vocab, seed);
   } else {
-    source = open_store_source(opt.data_dir, cfg.seq_len, opt.seed, CollatorOptions{});
+    source = open_store_source(opt.data_dir, cfg.seq_len, seed, CollatorOptions{});
     cfg.vocab = source->vocab_size(); // the store's tokenizer decides the vocabulary
   }
   validate(cfg);
+  check_resume(resume, cfg, source->tokenizer_hash());
   const double lr = opt.lr > 0 ? opt.lr : cfg.lr;
   const double min_lr = opt.min_lr >= 0 ? opt.min_lr : lr / 10;
   GLM3D_USAGE_CHECK(min_lr <= lr) << "--min-lr " << min_lr << " must not exceed the peak lr " << lr;
@@ -117,6 +126,67 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   AdamW adam(model.table(), hyper, own_begin, own_end);
   LrSchedule sched{lr, min_lr, opt.warmup_steps, opt.decay_steps > 0 ? opt.decay_steps : opt.steps};
 
+  // Resume: parameters (padded vocabulary rows zero), optimizer state, position in the run.
+  const ShardView shard_view{&model.table(), pg.tp_rank(), pg.is_first_stage(), pg.dp_rank(), opt.zero == 1,
+                             own_begin, own_end};
+  int64_t start_step = 0, next_sample = 0, skipped_before = 0;
+  if (resume.active()) {
+    const bool with_adam = resume.continues_run() && resume.meta.has_optimizer_state;
+    std::fill(model.params(), model.params() + total, 0.f);
+    std::vector<TensorPiece> pieces = shard_pieces(shard_view, cfg, model.params(), with_adam ? adam.m().data() : nullptr,
+                                                   with_adam ? adam.v().data() : nullptr);
+    load_checkpoint(resume.path, world, resume.meta, pieces);
+    if (resume.continues_run()) {
+      start_step = resume.meta.step;
+      next_sample = resume.meta.next_sample;
+      skipped_before = resume.meta.skipped_steps;
+    }
+    if (log)
+      std::printf("resumed from %s (step %lld, written at %s)\n", resume.path.c_str(), (long long)start_step,
+                  ParallelDims::make(resume.meta.tp * resume.meta.pp * resume.meta.dp, resume.meta.tp, resume.meta.pp,
+                                     resume.meta.dp)
+                      .str()
+                      .c_str());
+  }
+  if (log && resume.continues_run() &&
+      (resume.meta.decay_steps != sched.decay_steps || resume.meta.warmup_steps != sched.warmup_steps ||
+       resume.meta.lr_max != sched.max_lr || resume.meta.lr_min != sched.min_lr))
+    std::printf("note: the LR schedule differs from the checkpoint's (decay over %lld steps, was %lld)\n",
+                (long long)sched.decay_steps, (long long)resume.meta.decay_steps);
+  StopSignals stop_signals;
+  auto save_now = [&](int64_t step, int64_t skipped) {
+    CheckpointMeta meta;
+    meta.cfg = cfg;
+    meta.step = step;
+    meta.skipped_steps = skipped;
+    meta.next_sample = next_sample;
+    meta.global_batch = opt.global_batch;
+    meta.seed = seed;
+    meta.lr_max = sched.max_lr;
+    meta.lr_min = sched.min_lr;
+    meta.warmup_steps = sched.warmup_steps;
+    meta.decay_steps = sched.decay_steps;
+    meta.beta1 = hyper.beta1;
+    meta.beta2 = hyper.beta2;
+    meta.eps = hyper.eps;
+    meta.weight_decay = hyper.weight_decay;
+    meta.has_optimizer_state = true;
+    meta.tp = dims.tp;
+    meta.pp = dims.pp;
+    meta.dp = dims.dp;
+    meta.virtual_stages = dims.virtual_stages;
+    meta.zero = opt.zero;
+    meta.tokenizer_sha256 = source->tokenizer_hash();
+    const auto t0 = Clock::now();
+    const std::string path = save_checkpoint(opt.save_dir, opt.keep, world, meta,
+                                             shard_pieces(shard_view, cfg, model.params(), adam.m().data(),
+                                                          adam.v().data()));
+    if (log) {
+      std::printf("saved %s (%.2f s)\n", path.c_str(), seconds_since(t0));
+      std::fflush(stdout);
+    }
+  };
+
   GradReducer reducer(model.table(), *pg.dp, model.grads(), opt.bucket_mb * 1024 * 1024 / 4);
   if (!opt.zero) model.on_layer_backward_done = [&](int l, int mb) { reducer.on_layer_backward_done(l, mb); };
   StepRunner runner(model, pg, schedule, num_mb);
@@ -131,15 +201,16 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   }
 
   TrainResult result;
+  result.skipped_steps = skipped_before;
   int64_t consecutive_skips = 0;
   const auto t_start = Clock::now();
   const double flops_per_token = training_flops_per_token(cfg);
-  for (int64_t step = 1; step <= opt.steps; ++step) {
+  for (int64_t step = start_step + 1; step <= opt.steps; ++step) {
     const auto t0 = Clock::now();
     pg.reset_bytes();
     // This dp rank's samples of the global batch: [first, first + per_rank).
     const int64_t per_rank = opt.global_batch / dims.dp;
-    const int64_t first = (step - 1) * opt.global_batch + pg.dp_rank() * per_rank;
+    const int64_t first = next_sample + pg.dp_rank() * per_rank;
     std::vector<int64_t> ks;
     for (int64_t i = 0; i < per_rank; ++i) ks.push_back(first + i);
     source->will_need(ks);
@@ -228,6 +299,16 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     if (log && (step % opt.log_interval == 0 || step == opt.steps || step == 1)) {
       std::printf("%s\n", progress_line(m, seconds_since(t_start)).c_str());
       std::fflush(stdout);
+    }
+    next_sample += opt.global_batch;
+    // Ranks agree on a stop request (a raw MPI call: control traffic, not counted in bytes).
+    int stop = stop_signals.requested() ? 1 : 0;
+    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, world);
+    const bool interval = opt.save_interval > 0 && step % opt.save_interval == 0;
+    if (!opt.save_dir.empty() && (interval || step == opt.steps || stop)) save_now(step, result.skipped_steps);
+    if (stop) {
+      if (log) std::printf("stopping after step %lld: SIGTERM/SIGUSR1 received\n", (long long)step);
+      break;
     }
   }
   return result;

@@ -1,0 +1,134 @@
+#include "train/checkpoint_format.h"
+
+#include "model/glm_model.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+namespace glm3d {
+
+std::vector<CkptTensor> checkpoint_tensors(const ModelConfig& cfg) {
+  const ParamTable full(cfg, single_rank_plan(cfg));
+  std::vector<CkptTensor> out;
+  for (const ParamInfo& p : full.params())
+    out.push_back({p.name, p.name == "word_embeddings.weight" ? cfg.vocab : p.rows, p.cols});
+  return out;
+}
+
+namespace {
+
+// Local rectangles (in the shard's [local_rows, local_cols] coordinates) of elements [a, b).
+std::vector<Rect> local_rects(int64_t lc, int64_t a, int64_t b) {
+  std::vector<Rect> out;
+  if (a >= b) return out;
+  const int64_t ra = a / lc, ca = a % lc, rb = b / lc, cb = b % lc;
+  if (ra == rb) {
+    out.push_back({ra, ca, 1, cb - ca});
+    return out;
+  }
+  int64_t body = ra;
+  if (ca > 0) {
+    out.push_back({ra, ca, 1, lc - ca});
+    body = ra + 1;
+  }
+  if (rb > body) out.push_back({body, 0, rb - body, lc});
+  if (cb > 0) out.push_back({rb, 0, 1, cb});
+  return out;
+}
+
+} // namespace
+
+std::vector<Rect> shard_rects(const ParamInfo& p, int tp_rank, int64_t a, int64_t b, int64_t stored_rows) {
+  std::vector<Rect> global;
+  for (Rect r : local_rects(p.local_cols, a, b)) {
+    switch (p.split) {
+    case Split::replicated: global.push_back(r); break;
+    case Split::rows:
+      r.r0 += int64_t(tp_rank) * p.local_rows;
+      global.push_back(r);
+      break;
+    case Split::cols:
+      r.c0 += int64_t(tp_rank) * p.local_cols;
+      global.push_back(r);
+      break;
+    case Split::glu_rows: {
+      // Local rows [a_r | g_r]: the first half_local rows belong to the first half of the
+      // full tensor, the rest to the second half; a rectangle may straddle the two.
+      const int64_t hl = p.local_rows / 2, half = p.rows / 2;
+      const int64_t end = r.r0 + r.nr;
+      if (r.r0 < hl) {
+        Rect a1 = r;
+        a1.nr = std::min(end, hl) - r.r0;
+        a1.r0 = int64_t(tp_rank) * hl + r.r0;
+        global.push_back(a1);
+      }
+      if (end > hl) {
+        Rect g = r;
+        const int64_t from = std::max(r.r0, hl);
+        g.nr = end - from;
+        g.r0 = half + int64_t(tp_rank) * hl + (from - hl);
+        global.push_back(g);
+      }
+      break;
+    }
+    }
+  }
+  std::vector<Rect> clipped;
+  for (Rect r : global) {
+    if (r.r0 >= stored_rows) continue;
+    r.nr = std::min(r.nr, stored_rows - r.r0);
+    if (r.numel() > 0) clipped.push_back(r);
+  }
+  return clipped;
+}
+
+int64_t rects_numel(const std::vector<Rect>& rects) {
+  int64_t n = 0;
+  for (const Rect& r : rects) n += r.numel();
+  return n;
+}
+
+namespace {
+inline uint64_t mix64(uint64_t z) { // splitmix64's finaliser
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+} // namespace
+
+uint64_t checksum_rects(const float* data, const std::vector<Rect>& rects, int64_t cols) {
+  uint64_t sum = 0;
+  for (const Rect& r : rects) {
+    for (int64_t i = 0; i < r.nr; ++i) {
+      const uint64_t base = uint64_t((r.r0 + i) * cols + r.c0);
+      for (int64_t j = 0; j < r.nc; ++j) {
+        uint32_t bits;
+        std::memcpy(&bits, data++, 4);
+        sum += mix64((base + uint64_t(j)) * 0x9E3779B97F4A7C15ull + bits);
+      }
+    }
+  }
+  return sum;
+}
+
+std::string config_mismatch(const ModelConfig& c, const ModelConfig& w) {
+  std::ostringstream os;
+  auto field = [&](const char* name, auto a, auto b) {
+    if (os.tellp() == 0 && a != b) os << name << ": " << a << " in the checkpoint, " << b << " requested";
+  };
+  field("num_layers", c.num_layers, w.num_layers);
+  field("hidden", c.hidden, w.hidden);
+  field("num_heads", c.num_heads, w.num_heads);
+  field("ffn_hidden", c.ffn_hidden, w.ffn_hidden);
+  field("vocab", c.vocab, w.vocab);
+  auto ffn = [](const ModelConfig& m) { return std::string(m.ffn == FfnKind::geglu ? "geglu" : "gelu"); };
+  auto rope = [](const ModelConfig& m) { return std::string(m.rope == RopeKind::two_d ? "2d" : "1d"); };
+  field("ffn", ffn(c), ffn(w));
+  field("rope", rope(c), rope(w));
+  field("rope_base", c.rope_base, w.rope_base);
+  field("ln_eps", c.ln_eps, w.ln_eps);
+  return os.str();
+}
+
+} // namespace glm3d

@@ -1,0 +1,82 @@
+#pragma once
+// The glm3d checkpoint format (docs/checkpoint.md): one HDF5 file per checkpoint, every
+// tensor in its full logical shape, readable with h5py.
+//
+//   /            attributes: format, format_version, glm3d_version, kind, step, next_sample, ...
+//   /config      attributes: the ModelConfig (num_layers, hidden, ...)
+//   /special_tokens  attributes (optional, e.g. from an imported ChatGLM): mask, gmask, bos, ...
+//   /params/<name>   f32 (bf16 in an export) [rows, cols] or [rows]; attribute `checksum`
+//   /adam_m/<name>   f32, same shapes (only when has_optimizer_state)
+//   /adam_v/<name>
+//
+// The word embedding is stored with the real vocabulary rows only ([vocab, hidden]): the
+// padded rows of a layout (padded_vocab) never touch the loss and are zero after a load.
+//
+// This header holds what every reader and writer shares: the metadata, the tensor list of a
+// config, how a rank's local shard maps to rectangles of the full tensor, and the checksum.
+#include "model/config.h"
+#include "model/param_table.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace glm3d {
+
+inline constexpr int64_t k_checkpoint_format_version = 1;
+inline constexpr const char* k_checkpoint_format = "glm3d-checkpoint";
+
+struct CheckpointMeta {
+  std::string kind = "train"; // train | weights (bf16 export) | import
+  ModelConfig cfg;
+  // Training position: `step` optimizer steps done; the next step reads global samples
+  // [next_sample, next_sample + global_batch).
+  int64_t step = 0, skipped_steps = 0, next_sample = 0, global_batch = 0;
+  uint64_t seed = 0; // init and data seed (all randomness is keyed by it)
+  double lr_max = 0, lr_min = 0;
+  int64_t warmup_steps = 0, decay_steps = 0;
+  double beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
+  bool has_optimizer_state = false;
+  int tp = 1, pp = 1, dp = 1, virtual_stages = 1, zero = 0; // the layout it was written with
+  std::string tokenizer_sha256;                              // "" for synthetic data or imports
+  std::string glm3d_version = GLM3D_VERSION;
+  std::string param_dtype = "f32"; // f32 | bf16
+  std::map<std::string, int64_t> special_tokens;
+};
+
+// One stored tensor: its name and stored shape (cols == 1: a vector, stored 1-D).
+struct CkptTensor {
+  std::string name;
+  int64_t rows = 0, cols = 1;
+  bool is_vector() const { return cols == 1; }
+  int64_t numel() const { return rows * cols; }
+};
+
+// Every tensor of the model in file order (the single-rank ParamTable's order), the word
+// embedding with `vocab` rows.
+std::vector<CkptTensor> checkpoint_tensors(const ModelConfig& cfg);
+
+// A rectangle of a full [rows, cols] tensor.
+struct Rect {
+  int64_t r0 = 0, c0 = 0, nr = 0, nc = 0;
+  int64_t numel() const { return nr * nc; }
+};
+
+// The rectangles of the full tensor (clipped to stored_rows) that local elements [a, b) of
+// p's shard on tensor-parallel rank tp_rank cover, in increasing row-major order. The local
+// elements they cover are the prefix [a, a + total) of [a, b): clipping removes only padded
+// vocabulary rows, which come last in every shard.
+std::vector<Rect> shard_rects(const ParamInfo& p, int tp_rank, int64_t a, int64_t b, int64_t stored_rows);
+int64_t rects_numel(const std::vector<Rect>& rects);
+
+// Order-independent checksum of a tensor: the wrapping sum over its elements of
+// mix64(index * 0x9E3779B97F4A7C15 + f32 bits), index = row-major index in the stored tensor.
+// Pieces summed on different ranks add up to the checksum of the whole.
+uint64_t checksum_rects(const float* data, const std::vector<Rect>& rects, int64_t cols);
+
+// The architecture fields a checkpoint must agree on ("" when a and b agree, else the first
+// differing field with both values, e.g. "hidden: 64 in the checkpoint, 128 requested").
+std::string config_mismatch(const ModelConfig& ckpt, const ModelConfig& want);
+
+} // namespace glm3d

@@ -1,0 +1,42 @@
+#pragma once
+// Parallel reading and writing of one checkpoint file (train/checkpoint_format.h) with
+// parallel HDF5 over MPI-IO: every rank of `comm` opens the file, the metadata (attributes,
+// dataset creation) is written collectively with identical values, and each rank transfers
+// only its own pieces (independent hyperslab transfers).
+#include "train/checkpoint_format.h"
+
+#include <mpi.h>
+#include <string>
+#include <vector>
+
+namespace glm3d {
+
+// Part of one stored tensor that this rank writes or reads: `data` holds rects_numel(rects)
+// elements in the rectangles' row-major order. `counts` marks the pieces that enter the
+// checksum: over all ranks, every element of a tensor is counted exactly once.
+struct TensorPiece {
+  std::string group; // params | adam_m | adam_v
+  std::string name;
+  float* data = nullptr;
+  std::vector<Rect> rects;
+  bool counts = true;
+};
+
+// Collective over comm. Writes `path` (overwriting it); only pieces with counts == true are
+// written (they tile every tensor exactly once over the ranks). Adam groups are written when
+// meta.has_optimizer_state; params in bf16 when meta.param_dtype == "bf16".
+// Test hook: with GLM3D_TEST_CRASH_IN_SAVE set, rank 0 raises SIGKILL halfway through the data.
+void write_checkpoint_file(const std::string& path, MPI_Comm comm, const CheckpointMeta& meta,
+                           const std::vector<TensorPiece>& pieces);
+
+// Reads the metadata of a checkpoint on one rank (no MPI). UsageError naming the file and the
+// field when it is missing, not HDF5 (e.g. truncated), or not a glm3d checkpoint.
+CheckpointMeta read_checkpoint_meta(const std::string& path);
+
+// Collective over comm. Fills every piece from `path` after checking that every tensor of the
+// config exists with its stored shape, then verifies each tensor's checksum over the counted
+// pieces. Every rank throws the same UsageError (naming file and tensor) on a bad file.
+void read_checkpoint_file(const std::string& path, MPI_Comm comm, const CheckpointMeta& meta,
+                          std::vector<TensorPiece>& pieces);
+
+} // namespace glm3d

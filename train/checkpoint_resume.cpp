@@ -1,0 +1,28 @@
+#include "train/checkpoint_resume.h"
+
+#include "core/check.h"
+#include "train/checkpoint_dir.h"
+#include "train/checkpoint_io.h"
+
+namespace glm3d {
+
+ResumeFrom open_resume(const std::string& load) {
+  ResumeFrom r;
+  if (load.empty()) return r;
+  r.path = resolve_checkpoint(load);
+  r.meta = read_checkpoint_meta(r.path);
+  return r;
+}
+
+void check_resume(const ResumeFrom& r, const ModelConfig& cfg, const std::string& data_tokenizer) {
+  if (!r.active()) return;
+  const std::string& want = r.meta.tokenizer_sha256;
+  GLM3D_USAGE_CHECK(want.empty() || want == data_tokenizer)
+      << "checkpoint " << r.path << ": field tokenizer_sha256 is " << want << ", but the training data "
+      << (data_tokenizer.empty() ? std::string("(the synthetic task) have no tokenizer")
+                                 : "were made with tokenizer sha256 " + data_tokenizer);
+  const std::string diff = config_mismatch(r.meta.cfg, cfg);
+  GLM3D_USAGE_CHECK(diff.empty()) << "checkpoint " << r.path << ": model config mismatch: " << diff;
+}
+
+} // namespace glm3d

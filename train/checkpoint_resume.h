@@ -1,0 +1,27 @@
+#pragma once
+// Resuming a run from `--load DIR|FILE`: which checkpoint, and whether it fits the job.
+#include "train/checkpoint_format.h"
+
+#include <string>
+
+namespace glm3d {
+
+struct ResumeFrom {
+  std::string path; // "" when starting fresh
+  CheckpointMeta meta;
+  bool active() const { return !path.empty(); }
+  // A training checkpoint continues its run (step, optimizer, data position, seed); imported or
+  // exported weights start a new run (step 0) from those weights.
+  bool continues_run() const { return active() && meta.kind == "train"; }
+};
+
+// Every rank: resolves `load` ("" -> inactive) and reads the checkpoint's metadata.
+ResumeFrom open_resume(const std::string& load);
+
+// UsageError naming the checkpoint and the field when the model's architecture differs from the
+// checkpoint's, or the data were made with another tokenizer (data_tokenizer: the source's
+// tokenizer sha256, "" for the synthetic task). A checkpoint without a tokenizer hash (imported
+// weights, synthetic data) accepts any data.
+void check_resume(const ResumeFrom& r, const ModelConfig& cfg, const std::string& data_tokenizer);
+
+} // namespace glm3d
