@@ -213,6 +213,7 @@ template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T*
   ca.probs.resize(size_t(N * Vl));
   cpu::linear_forward(ca.hf.data(), params_.data() + e.offset, static_cast<const T*>(nullptr), ca.probs.data(), N,
                       H, Vl, prec_);
+  if (on_logits) on_logits(microbatch, ca.probs.data());
   cpu::VocabReduce<T> reduce = cpu::VocabReduce<T>::local();
   if (tp_.size() > 1) {
     reduce.max = [this](T* b, int64_t n) { tp_.all_reduce(b, size_t(n), ReduceOp::max); };
@@ -261,6 +262,7 @@ template <class T> void GlmModel<T>::backward(int chunk, int microbatch, const T
   }
   if (chunk_has_input_embedding(chunk)) {
     const ParamInfo& e = table_.get("word_embeddings.weight");
+    if (embedding_grad_shrink != 1.0) cpu::scale(dy.data(), embedding_grad_shrink, int64_t(dy.size()));
     cpu::embedding_backward(mb.tokens.data(), dy.data(), grads_.data() + e.offset, N, H,
                             int64_t(plan_.tp_rank) * e.local_rows, e.local_rows);
   } else if (din) {

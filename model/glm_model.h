@@ -68,6 +68,12 @@ public:
   // Called after each layer's backward with (layer, microbatch): the data-parallel
   // reducer uses it to start bucket all-reduces as soon as a layer's grads are final.
   std::function<void(int layer, int microbatch)> on_layer_backward_done;
+  // GLM-130B's embedding gradient shrink: the input lookup's contribution to the word
+  // embedding gradient is scaled by this (x*a + x.detach()*(1-a)); the tied head's is not.
+  double embedding_grad_shrink = 1.0;
+  // Called by the head chunk's forward with the micro-batch's logits of this rank's vocabulary
+  // slice, [B*S, padded_vocab/tp], before the loss (glm3d eval writes them out).
+  std::function<void(int microbatch, const T* logits)> on_logits;
 
 private:
   struct LayerActs;

@@ -5,6 +5,7 @@
 // Every call counts the payload bytes it moves (count * element size, once per call
 // on this rank) so tests can compare against closed-form per-layout counts.
 #include "core/dtype.h"
+#include "parallel/op_tracker.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +51,11 @@ public:
   uint64_t bytes_moved() const { return bytes_; }
   void reset_bytes() { bytes_ = 0; }
 
+  // Hang diagnosis: with a tracker set, each blocking call and each wait on a request
+  // records itself there while it blocks (null: nothing is recorded). Not owned.
+  void set_tracker(OpTracker* t) { tracker_ = t; }
+  OpTracker* tracker() const { return tracker_; }
+
   template <class T> void all_reduce(T* buf, size_t count, ReduceOp op = ReduceOp::sum) {
     all_reduce(static_cast<void*>(buf), count, dtype_of<T>(), op);
   }
@@ -59,6 +65,7 @@ protected:
 
 private:
   uint64_t bytes_ = 0;
+  OpTracker* tracker_ = nullptr;
 };
 
 // The group of one: every collective is the identity (copies where send != recv) and

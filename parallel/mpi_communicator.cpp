@@ -14,7 +14,7 @@ namespace {
 // a buffer is never released while MPI may still read or write it.
 class MpiRequest final : public Request {
 public:
-  explicit MpiRequest(MPI_Request r) : req_(r) {}
+  MpiRequest(MPI_Request r, OpTracker* tracker, CommOp op) : req_(r), tracker_(tracker), op_(std::move(op)) {}
   ~MpiRequest() override {
     // No throw from a destructor: an error here was already reported by the failing
     // peer or surfaces at the next checked call.
@@ -22,8 +22,10 @@ public:
       MPI_Wait(&req_, MPI_STATUS_IGNORE);
   }
   void wait() override {
-    if (req_ != MPI_REQUEST_NULL)
-      MPI_CHECK(MPI_Wait(&req_, MPI_STATUS_IGNORE));
+    if (req_ == MPI_REQUEST_NULL)
+      return;
+    TrackedOp tracked(tracker_, op_);
+    MPI_CHECK(MPI_Wait(&req_, MPI_STATUS_IGNORE));
   }
   bool test() override {
     int done = 1;
@@ -34,6 +36,8 @@ public:
 
 private:
   MPI_Request req_;
+  OpTracker* tracker_; // may be null
+  CommOp op_;          // what wait() blocks in, for the tracker
 };
 
 // bf16 reductions in f32 with round-to-nearest-even back to bf16.
@@ -115,6 +119,7 @@ MPI_Op MpiCommunicator::mpi_op(ReduceOp op, DType dt) const {
 }
 
 void MpiCommunicator::all_reduce(void* buf, size_t count, DType dt, ReduceOp op) {
+  TrackedOp tracked(tracker(), comm_op("all_reduce", count));
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, as_int(count), mpi_datatype(dt), mpi_op(op, dt), comm_));
   this->count(count, dt);
 }
@@ -123,12 +128,13 @@ RequestPtr MpiCommunicator::iall_reduce(void* buf, size_t count, DType dt, Reduc
   MPI_Request r = MPI_REQUEST_NULL;
   MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buf, as_int(count), mpi_datatype(dt), mpi_op(op, dt), comm_, &r));
   this->count(count, dt);
-  return std::make_unique<MpiRequest>(r);
+  return std::make_unique<MpiRequest>(r, tracker(), comm_op("wait(iall_reduce)", count));
 }
 
 void MpiCommunicator::reduce_scatter(const void* send, void* recv, size_t recv_count, DType dt, ReduceOp op) {
   // send == recv: in place, this rank's reduced block lands at the start of the buffer.
   const void* in = send == recv ? MPI_IN_PLACE : send;
+  TrackedOp tracked(tracker(), comm_op("reduce_scatter", recv_count));
   MPI_CHECK(MPI_Reduce_scatter_block(in, recv, as_int(recv_count), mpi_datatype(dt), mpi_op(op, dt), comm_));
   count(recv_count, dt);
 }
@@ -138,6 +144,7 @@ void MpiCommunicator::all_gather(const void* send, void* recv, size_t send_count
   const int n = as_int(send_count);
   // send may alias this rank's block of recv (the ZeRO-1 parameter shard): MPI wants MPI_IN_PLACE then.
   const auto* block = static_cast<const uint8_t*>(recv) + size_t(rank_) * send_count * dtype_size(dt);
+  TrackedOp tracked(tracker(), comm_op("all_gather", send_count));
   if (send == block)
     MPI_CHECK(MPI_Allgather(MPI_IN_PLACE, 0, t, recv, n, t, comm_));
   else
@@ -148,6 +155,7 @@ void MpiCommunicator::all_gather(const void* send, void* recv, size_t send_count
 void MpiCommunicator::broadcast(void* buf, size_t count, DType dt, int root) {
   GLM3D_CHECK(root >= 0 && root < size_)
       << name_ << ": broadcast root " << root << " outside group of " << size_;
+  TrackedOp tracked(tracker(), comm_op("broadcast", count, root));
   MPI_CHECK(MPI_Bcast(buf, as_int(count), mpi_datatype(dt), root, comm_));
   this->count(count, dt);
 }
@@ -157,7 +165,7 @@ RequestPtr MpiCommunicator::isend(const void* buf, size_t count, DType dt, int p
   MPI_Request r = MPI_REQUEST_NULL;
   MPI_CHECK(MPI_Isend(buf, as_int(count), mpi_datatype(dt), peer, tag, comm_, &r));
   this->count(count, dt);
-  return std::make_unique<MpiRequest>(r);
+  return std::make_unique<MpiRequest>(r, tracker(), comm_op("wait(isend)", count, peer, tag));
 }
 
 RequestPtr MpiCommunicator::irecv(void* buf, size_t count, DType dt, int peer, int tag) {
@@ -165,10 +173,11 @@ RequestPtr MpiCommunicator::irecv(void* buf, size_t count, DType dt, int peer, i
   MPI_Request r = MPI_REQUEST_NULL;
   MPI_CHECK(MPI_Irecv(buf, as_int(count), mpi_datatype(dt), peer, tag, comm_, &r));
   this->count(count, dt);
-  return std::make_unique<MpiRequest>(r);
+  return std::make_unique<MpiRequest>(r, tracker(), comm_op("wait(irecv)", count, peer, tag));
 }
 
 void MpiCommunicator::barrier() {
+  TrackedOp tracked(tracker(), comm_op("barrier", 0));
   MPI_CHECK(MPI_Barrier(comm_));
 }
 

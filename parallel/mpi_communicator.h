@@ -46,6 +46,9 @@ public:
 
 private:
   MPI_Op mpi_op(ReduceOp op, DType dt) const;
+  CommOp comm_op(const char* kind, size_t count, int peer = -1, int tag = -1) const {
+    return CommOp{kind, name_, rank_, size_, peer, tag, count};
+  }
   void count(size_t n, DType dt) {
     if (size_ > 1)
       count_bytes(n, dt);

@@ -9,7 +9,11 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 PACKAGES=(build-essential cmake pkg-config clang-format
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev libdnnl-dev libsentencepiece-dev sentencepiece
-  libgtest-dev libbenchmark-dev fortunes fortunes-zh gnuplot-nox)
+  libgtest-dev libbenchmark-dev fortunes fortunes-zh gnuplot-nox
+  # Slurm for tests/slurm and slurm/*.sbatch: srun --mpi=pmix loads mpi_pmix_v4.so from
+  # slurm-wlm-basic-plugins, which dlopens libpmix (libpmix2; libpmix-dev for the
+  # unversioned name); Open MPI's own PMIx client is inside libopenmpi3.
+  slurm-wlm slurmctld slurmd slurm-client slurm-wlm-basic-plugins libpmix2 libpmix-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -33,6 +33,10 @@ struct TrainOptions {
   int64_t bucket_mb = 25;        // data-parallel gradient bucket size
   // Robustness.
   int64_t max_skipped = 5;       // consecutive non-finite steps before stopping
+  double hang_timeout = 900;     // seconds without progress before the watchdog aborts (0: off)
+  double embedding_grad_shrink = 1.0; // GLM-130B: scale of the input-embedding gradient (tied head unscaled)
+  std::string skip_iters;        // "A-B[,C-D]": steps whose data is consumed without an update
+  std::string inject_fault;      // tests only: see train/fault_injection.h
   bool quiet = false;
   // Checkpoints (train/checkpoint.h). --steps stays the total: a resumed run continues up to it.
   std::string save_dir;      // "" = never save

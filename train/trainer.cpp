@@ -13,6 +13,9 @@
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/step_runner.h"
+#include "train/fault_injection.h"
+#include "train/iter_ranges.h"
+#include "train/watchdog.h"
 #include "data/synthetic_task.h"
 #include "data/store_source.h"
 
@@ -43,6 +46,9 @@ void check_options(const TrainOptions& o) {
   GLM3D_USAGE_CHECK(o.seq_len >= 0) << "--seq-len must be >= 0, got " << o.seq_len;
   GLM3D_USAGE_CHECK(o.bucket_mb > 0) << "--bucket-mb must be positive, got " << o.bucket_mb;
   GLM3D_USAGE_CHECK(o.max_skipped > 0) << "--max-skipped must be positive, got " << o.max_skipped;
+  GLM3D_USAGE_CHECK(o.hang_timeout >= 0) << "--hang-timeout must be >= 0 seconds (0: off), got " << o.hang_timeout;
+  GLM3D_USAGE_CHECK(o.embedding_grad_shrink > 0 && o.embedding_grad_shrink <= 1)
+      << "--embedding-grad-shrink must be in (0, 1], got " << o.embedding_grad_shrink;
   GLM3D_USAGE_CHECK(o.save_interval >= 0 && o.keep >= 0) << "--save-interval and --keep must be >= 0";
   GLM3D_USAGE_CHECK(!o.model.empty() || !o.load.empty()) << "--model is required without --load";
 }
@@ -102,6 +108,12 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   else GLM3D_USAGE_CHECK(dims.virtual_stages == 1) << "--virtual-stages needs --pp > 1";
 
   ProcessGroups pg = ProcessGroups::create(world, dims);
+  const IterRanges skip_iters = parse_iter_ranges(opt.skip_iters, "--skip-iters");
+  const FaultPlan faults = parse_fault_plan(opt.inject_fault);
+  OpTracker tracker; // what this rank is blocked in, for the watchdog
+  for (auto* c : {&pg.world, &pg.tp, &pg.dp, &pg.pp, &pg.embedding, &pg.model_parallel})
+    if (*c) (*c)->set_tracker(&tracker);
+  Watchdog watchdog(opt.hang_timeout, rank, tracker);
   StagePlan plan;
   plan.tp = dims.tp;
   plan.tp_rank = pg.tp_rank();
@@ -112,6 +124,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
 
   GlmModel<float> model(cfg, plan, *pg.tp, opt.bf16 ? cpu::Precision::bf16 : cpu::Precision::f32);
   model.init(opt.seed);
+  model.embedding_grad_shrink = opt.embedding_grad_shrink;
   const int64_t total = model.num_params();
 
   // Optimizer range: everything, or this dp rank's shard under ZeRO-1.
@@ -207,6 +220,22 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   const double flops_per_token = training_flops_per_token(cfg);
   for (int64_t step = start_step + 1; step <= opt.steps; ++step) {
     const auto t0 = Clock::now();
+    tracker.heartbeat();
+    faults.before_step(step, rank);
+    if (skip_iters.contains(step)) { // no forward, no update: the step's samples are passed over
+      ++result.skipped_steps;
+      result.losses.push_back(std::nan(""));
+      StepMetrics m;
+      m.step = step;
+      m.total_steps = opt.steps;
+      m.loss = m.grad_norm = std::nan("");
+      m.lr = sched.at(step);
+      m.skipped = true;
+      m.skipped_total = result.skipped_steps;
+      if (rank == 0) metrics.write(m);
+      if (log) std::printf("step %lld/%lld | skipped (--skip-iters)\n", (long long)step, (long long)opt.steps);
+      continue;
+    }
     pg.reset_bytes();
     // This dp rank's samples of the global batch: [first, first + per_rank).
     const int64_t per_rank = opt.global_batch / dims.dp;
@@ -249,6 +278,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
 
     // Global gradient norm over every parameter of the model, each counted once.
     const bool dp_owner = opt.zero || pg.dp_rank() == 0;
+    if (faults.nan_at(step) && rank == 0) model.grads()[own_begin] = std::nanf("");
     double sq = dp_owner ? owned_sum_squares(model.table(), model.grads(), pg, own_begin, own_end) : 0.0;
     pg.world->all_reduce(&sq, 1, ReduceOp::sum);
     const double grad_norm = std::sqrt(sq);
