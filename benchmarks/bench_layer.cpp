@@ -16,7 +16,8 @@ using namespace glm3d;
 
 double seconds(const std::function<void()>& f, int reps) {
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) f();
+  for (int i = 0; i < reps; ++i)
+    f();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
 }
 
@@ -32,24 +33,29 @@ void BM_GlmLayerSmall(benchmark::State& state) {
   model.init(1);
   SyntheticTask task(S, cfg.vocab, 1);
   std::vector<Sample> samples;
-  for (int64_t b = 0; b < B; ++b) samples.push_back(task.get(b));
+  for (int64_t b = 0; b < B; ++b)
+    samples.push_back(task.get(b));
   std::vector<MicroBatch> mbs{stack_samples(samples)};
   std::vector<float> x(size_t(N * H), 0.5f), y(size_t(N * H)), dy(size_t(N * H), 1e-3f), dx(size_t(N * H));
-  for (int64_t i = 0; i < N * H; ++i) x[size_t(i)] = float((i * 7919) % 1000) / 1000.f - 0.5f;
+  for (int64_t i = 0; i < N * H; ++i)
+    x[size_t(i)] = float((i * 7919) % 1000) / 1000.f - 0.5f;
   auto step = [&] {
     model.set_batch(&mbs, 1.0);
     model.forward(0, 0, x.data(), y.data());
     model.backward(0, 0, dy.data(), dx.data());
   };
   step(); // warm-up: oneDNN primitives
-  for (auto _ : state) step();
+  for (auto _ : state)
+    step();
   // Layer FLOPs per token, forward x3: matmuls 2*(4H^2 + 2HF) + attention 4SH.
   const double F = double(cfg.ffn_hidden);
   const double flops = 3.0 * double(N) * (2.0 * (4.0 * H * H + 2.0 * H * F) + 4.0 * double(S) * H);
-  state.counters["FLOP/s"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate);
   // Reference: the FFN up-projection [N,H] x [H,F] at the same precision, same run.
   std::vector<float> a(size_t(N * H), 0.1f), w(size_t(F * H), 0.01f), c(size_t(N * F));
-  const double mm = seconds([&] { cpu::linear_forward<float>(a.data(), w.data(), nullptr, c.data(), N, H, int64_t(F), prec); }, 5);
+  const double mm = seconds(
+      [&] { cpu::linear_forward<float>(a.data(), w.data(), nullptr, c.data(), N, H, int64_t(F), prec); }, 5);
   const double mm_rate = 2.0 * double(N) * H * F / mm;
   state.counters["matmul_GFLOP/s"] = mm_rate / 1e9;
   const double layer_rate = flops / seconds(step, 2);

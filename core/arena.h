@@ -31,6 +31,8 @@ private:
   size_t used_ = 0;
 };
 
-inline size_t align_up(size_t n, size_t a = Arena::kAlign) { return (n + a - 1) / a * a; }
+inline size_t align_up(size_t n, size_t a = Arena::kAlign) {
+  return (n + a - 1) / a * a;
+}
 
 } // namespace glm3d

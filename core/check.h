@@ -25,7 +25,8 @@ namespace detail {
 template <class E> class Thrower {
 public:
   Thrower(const char* file, int line, const char* cond, bool with_location) {
-    if (with_location) os_ << file << ":" << line << ": check failed: " << cond << ": ";
+    if (with_location)
+      os_ << file << ":" << line << ": check failed: " << cond << ": ";
   }
   Thrower(const Thrower&) = delete;
   Thrower& operator=(const Thrower&) = delete;
@@ -41,14 +42,14 @@ private:
 } // namespace detail
 } // namespace glm3d
 
-#define GLM3D_CHECK(cond)                                                                                 \
-  if (cond) {                                                                                             \
-  } else                                                                                                  \
+#define GLM3D_CHECK(cond)                                                                                    \
+  if (cond) {                                                                                                \
+  } else                                                                                                     \
     ::glm3d::detail::Thrower<::glm3d::Error>(__FILE__, __LINE__, #cond, true)
 
-#define GLM3D_USAGE_CHECK(cond)                                                                           \
-  if (cond) {                                                                                             \
-  } else                                                                                                  \
+#define GLM3D_USAGE_CHECK(cond)                                                                              \
+  if (cond) {                                                                                                \
+  } else                                                                                                     \
     ::glm3d::detail::Thrower<::glm3d::UsageError>(__FILE__, __LINE__, #cond, false)
 
 #define GLM3D_FAIL() ::glm3d::detail::Thrower<::glm3d::Error>(__FILE__, __LINE__, "failure", true)

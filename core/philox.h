@@ -29,14 +29,15 @@ struct Philox4x32 {
       k[0] += 0x9E3779B9u;
       k[1] += 0xBB67AE85u;
     }
-    for (int i = 0; i < 4; ++i) out[i] = ctr[i];
+    for (int i = 0; i < 4; ++i)
+      out[i] = ctr[i];
   }
   // Standard normal for index i of the stream `key` (Box-Muller on the first two outputs).
   static double normal(uint64_t key, uint64_t i) {
     uint32_t o[4];
     generate(i, key, o);
     const double u1 = (double(o[0]) + 1.0) / 4294967297.0; // (0, 1)
-    const double u2 = double(o[1]) / 4294967296.0;          // [0, 1)
+    const double u2 = double(o[1]) / 4294967296.0;         // [0, 1)
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
   // Uniform in [0, 1) for index i of the stream `key`.
@@ -50,7 +51,8 @@ struct Philox4x32 {
 // Stream key of (seed, name): FNV-1a of the name mixed with the seed.
 inline uint64_t stream_key(uint64_t seed, const std::string& name) {
   uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : name) h = (h ^ ch) * 1099511628211ull;
+  for (unsigned char ch : name)
+    h = (h ^ ch) * 1099511628211ull;
   h ^= seed + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
   return h;
 }

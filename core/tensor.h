@@ -30,7 +30,7 @@ public:
 
   const Shape& shape() const { return shape_; }
   const Shape& strides() const { return strides_; } // in elements
-  int64_t size(int dim) const;                        // negative dims count from the end
+  int64_t size(int dim) const;                      // negative dims count from the end
   int dim() const { return int(shape_.size()); }
   int64_t numel() const { return numel_of(shape_); }
   DType dtype() const { return dtype_; }
@@ -43,11 +43,11 @@ public:
   template <class T> T* data() const; // checks dtype_of<T>() == dtype()
 
   // Views (share memory).
-  Tensor view(const Shape& shape) const;                            // contiguous only; one dim may be -1
-  Tensor slice(int dim, int64_t start, int64_t stop) const;         // [start, stop) along dim
-  Tensor select(int dim, int64_t index) const;                      // drops dim
-  Tensor transpose(int d0, int d1) const;                           // swaps strides
-  Tensor contiguous() const;                                        // copy if needed
+  Tensor view(const Shape& shape) const;                    // contiguous only; one dim may be -1
+  Tensor slice(int dim, int64_t start, int64_t stop) const; // [start, stop) along dim
+  Tensor select(int dim, int64_t index) const;              // drops dim
+  Tensor transpose(int d0, int d1) const;                   // swaps strides
+  Tensor contiguous() const;                                // copy if needed
 
   void fill_zero();
   std::string str() const; // "f32[2,3] cpu"

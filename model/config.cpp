@@ -9,8 +9,12 @@
 
 namespace glm3d {
 
-double ModelConfig::deepnorm_alpha() const { return std::sqrt(2.0 * double(num_layers)); }
-double ModelConfig::deepnorm_beta() const { return 1.0 / std::sqrt(2.0 * double(num_layers)); }
+double ModelConfig::deepnorm_alpha() const {
+  return std::sqrt(2.0 * double(num_layers));
+}
+double ModelConfig::deepnorm_beta() const {
+  return 1.0 / std::sqrt(2.0 * double(num_layers));
+}
 
 namespace {
 
@@ -37,16 +41,19 @@ const std::map<std::string, ModelConfig>& presets() {
       {"tiny", make("tiny", 8, 64, 8, 128, 256, 32, FfnKind::geglu, RopeKind::two_d, 3e-3)},
       {"small", make("small", 12, 768, 12, 3072, 32000, 512, FfnKind::gelu, RopeKind::two_d, 6e-4)},
       {"base", make("base", 24, 1024, 16, 4096, 50048, 1024, FfnKind::gelu, RopeKind::two_d, 3e-4)},
-      {"chatglm-6b", make("chatglm-6b", 28, 4096, 32, 16384, 130528, 2048, FfnKind::gelu, RopeKind::two_d, 1e-4)},
+      {"chatglm-6b",
+       make("chatglm-6b", 28, 4096, 32, 16384, 130528, 2048, FfnKind::gelu, RopeKind::two_d, 1e-4)},
       {"glm-10b", make("glm-10b", 48, 4096, 64, 16384, 50304, 1024, FfnKind::gelu, RopeKind::two_d, 1e-4)},
-      {"glm-130b", make("glm-130b", 70, 12288, 96, 32768, 150528, 2048, FfnKind::geglu, RopeKind::one_d, 8e-5)}, // GLM-130B's peak lr
+      {"glm-130b", make("glm-130b", 70, 12288, 96, 32768, 150528, 2048, FfnKind::geglu, RopeKind::one_d,
+                        8e-5)}, // GLM-130B's peak lr
   };
   return p;
 }
 
 std::string trim(const std::string& s) {
   size_t a = s.find_first_not_of(" \t\r\n");
-  if (a == std::string::npos) return "";
+  if (a == std::string::npos)
+    return "";
   size_t b = s.find_last_not_of(" \t\r\n");
   return s.substr(a, b - a + 1);
 }
@@ -84,7 +91,8 @@ ModelConfig load_ini(const std::string& file) {
   while (std::getline(in, line)) {
     ++lineno;
     line = trim(line.substr(0, line.find_first_of("#;")));
-    if (line.empty() || line[0] == '[') continue; // comments, blank lines, [model] section header
+    if (line.empty() || line[0] == '[')
+      continue; // comments, blank lines, [model] section header
     size_t eq = line.find('=');
     GLM3D_USAGE_CHECK(eq != std::string::npos)
         << file << ":" << lineno << ": expected 'key = value', got '" << line << "'";
@@ -98,17 +106,28 @@ ModelConfig load_ini(const std::string& file) {
     }
   }
   for (const auto& [key, v] : kv) {
-    if (key == "num_layers") c.num_layers = parse_int(file, key, v);
-    else if (key == "hidden") c.hidden = parse_int(file, key, v);
-    else if (key == "num_heads") c.num_heads = parse_int(file, key, v);
-    else if (key == "ffn_hidden") c.ffn_hidden = parse_int(file, key, v);
-    else if (key == "vocab") c.vocab = parse_int(file, key, v);
-    else if (key == "seq_len") c.seq_len = parse_int(file, key, v);
-    else if (key == "rope_base") c.rope_base = parse_double(file, key, v);
-    else if (key == "ln_eps") c.ln_eps = parse_double(file, key, v);
-    else if (key == "init_std") c.init_std = parse_double(file, key, v);
-    else if (key == "lr") c.lr = parse_double(file, key, v);
-    else if (key == "name") c.name = v;
+    if (key == "num_layers")
+      c.num_layers = parse_int(file, key, v);
+    else if (key == "hidden")
+      c.hidden = parse_int(file, key, v);
+    else if (key == "num_heads")
+      c.num_heads = parse_int(file, key, v);
+    else if (key == "ffn_hidden")
+      c.ffn_hidden = parse_int(file, key, v);
+    else if (key == "vocab")
+      c.vocab = parse_int(file, key, v);
+    else if (key == "seq_len")
+      c.seq_len = parse_int(file, key, v);
+    else if (key == "rope_base")
+      c.rope_base = parse_double(file, key, v);
+    else if (key == "ln_eps")
+      c.ln_eps = parse_double(file, key, v);
+    else if (key == "init_std")
+      c.init_std = parse_double(file, key, v);
+    else if (key == "lr")
+      c.lr = parse_double(file, key, v);
+    else if (key == "name")
+      c.name = v;
     else if (key == "ffn") {
       GLM3D_USAGE_CHECK(v == "gelu" || v == "geglu")
           << file << ": key 'ffn' expects gelu or geglu, got '" << v << "'";
@@ -117,9 +136,10 @@ ModelConfig load_ini(const std::string& file) {
       GLM3D_USAGE_CHECK(v == "1d" || v == "2d") << file << ": key 'rope' expects 1d or 2d, got '" << v << "'";
       c.rope = v == "1d" ? RopeKind::one_d : RopeKind::two_d;
     } else {
-      GLM3D_USAGE_FAIL() << file << ": unknown key '" << key
-                         << "' (known: base, name, num_layers, hidden, num_heads, ffn_hidden, vocab, seq_len, "
-                            "ffn, rope, rope_base, ln_eps, init_std, lr)";
+      GLM3D_USAGE_FAIL()
+          << file << ": unknown key '" << key
+          << "' (known: base, name, num_layers, hidden, num_heads, ffn_hidden, vocab, seq_len, "
+             "ffn, rope, rope_base, ln_eps, init_std, lr)";
     }
   }
   return c;
@@ -135,7 +155,8 @@ ModelConfig preset_config(const std::string& name) {
   auto it = presets().find(name);
   if (it == presets().end()) {
     std::string known;
-    for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+    for (const auto& n : preset_names())
+      known += (known.empty() ? "" : ", ") + n;
     GLM3D_USAGE_FAIL() << "unknown model preset '" << name << "' (presets: " << known
                        << "; or give an INI file)";
   }
@@ -144,10 +165,12 @@ ModelConfig preset_config(const std::string& name) {
 
 ModelConfig load_model_config(const std::string& name_or_file) {
   ModelConfig c;
-  if (presets().count(name_or_file)) c = preset_config(name_or_file);
+  if (presets().count(name_or_file))
+    c = preset_config(name_or_file);
   else if (name_or_file.find('/') != std::string::npos || name_or_file.find('.') != std::string::npos)
     c = load_ini(name_or_file);
-  else c = preset_config(name_or_file); // throws the "unknown preset" message
+  else
+    c = preset_config(name_or_file); // throws the "unknown preset" message
   validate(c);
   return c;
 }
@@ -166,8 +189,8 @@ void validate(const ModelConfig& c) {
   positive("ln_eps", c.ln_eps);
   positive("init_std", c.init_std);
   positive("lr", c.lr);
-  GLM3D_USAGE_CHECK(c.hidden % c.num_heads == 0)
-      << "model '" << c.name << "': num_heads (" << c.num_heads << ") must divide hidden (" << c.hidden << ")";
+  GLM3D_USAGE_CHECK(c.hidden % c.num_heads == 0) << "model '" << c.name << "': num_heads (" << c.num_heads
+                                                 << ") must divide hidden (" << c.hidden << ")";
   const int64_t rot = c.rope == RopeKind::two_d ? c.head_dim() / 2 : c.head_dim();
   GLM3D_USAGE_CHECK(rot % 2 == 0) << "model '" << c.name << "': head dim " << c.head_dim()
                                   << " must be even (divisible by 4 with 2D RoPE)";
@@ -194,9 +217,9 @@ double training_flops_per_token(const ModelConfig& c) {
 
 std::string to_string(const ModelConfig& c) {
   std::ostringstream os;
-  os << c.name << ": layers " << c.num_layers << ", hidden " << c.hidden << ", heads " << c.num_heads << ", ffn "
-     << c.ffn_hidden << (c.ffn == FfnKind::geglu ? " (GeGLU)" : " (GeLU)") << ", vocab " << c.vocab << ", seq "
-     << c.seq_len << ", RoPE " << (c.rope == RopeKind::two_d ? "2D" : "1D") << ", "
+  os << c.name << ": layers " << c.num_layers << ", hidden " << c.hidden << ", heads " << c.num_heads
+     << ", ffn " << c.ffn_hidden << (c.ffn == FfnKind::geglu ? " (GeGLU)" : " (GeLU)") << ", vocab "
+     << c.vocab << ", seq " << c.seq_len << ", RoPE " << (c.rope == RopeKind::two_d ? "2D" : "1D") << ", "
      << double(parameter_count(c)) / 1e6 << "M params";
   return os.str();
 }

@@ -7,7 +7,7 @@
 
 namespace glm3d {
 
-enum class FfnKind { gelu, geglu };  // GeGLU: up-projection of width 2F, y = a * gelu(g)
+enum class FfnKind { gelu, geglu };   // GeGLU: up-projection of width 2F, y = a * gelu(g)
 enum class RopeKind { one_d, two_d }; // 2D: first half of each head by position, second by block position
 
 struct ModelConfig {

@@ -24,8 +24,8 @@ template <class T> struct GlmModel<T>::LayerActs {
   std::vector<T> ctx;             // [T, Hl]
   std::vector<T> x1;              // [T, H]
   std::vector<T> h2, mean2, rstd2;
-  std::vector<T> u;               // [T, Ul]
-  std::vector<T> act;             // [T, Fl]
+  std::vector<T> u;   // [T, Ul]
+  std::vector<T> act; // [T, Fl]
 };
 
 template <class T> struct GlmModel<T>::ChunkActs {
@@ -46,9 +46,11 @@ StagePlan single_rank_plan(const ModelConfig& cfg) {
 }
 
 template <class T>
-GlmModel<T>::GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp_comm, cpu::Precision prec)
+GlmModel<T>::GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp_comm,
+                      cpu::Precision prec)
     : cfg_(cfg), plan_(plan), table_(cfg, plan), tp_(tp_comm), prec_(prec) {
-  GLM3D_CHECK(tp_comm.size() == plan.tp) << "tp communicator size " << tp_comm.size() << " != plan tp " << plan.tp;
+  GLM3D_CHECK(tp_comm.size() == plan.tp)
+      << "tp communicator size " << tp_comm.size() << " != plan tp " << plan.tp;
   params_.assign(size_t(table_.total()), T(0));
   grads_.assign(size_t(table_.total()), T(0));
 }
@@ -59,7 +61,9 @@ template <class T> void GlmModel<T>::init(uint64_t seed) {
   init_parameters(cfg_, table_, plan_.tp_rank, plan_.tp, seed, params_.data());
 }
 
-template <class T> void GlmModel<T>::zero_grads() { std::fill(grads_.begin(), grads_.end(), T(0)); }
+template <class T> void GlmModel<T>::zero_grads() {
+  std::fill(grads_.begin(), grads_.end(), T(0));
+}
 
 template <class T> bool GlmModel<T>::chunk_has_head(int chunk) const {
   const auto& [first, count] = plan_.chunks[size_t(chunk)];
@@ -79,13 +83,14 @@ template <class T> void GlmModel<T>::set_batch(const std::vector<MicroBatch>* mb
 }
 
 template <class T> void GlmModel<T>::tp_sum(T* buf, int64_t n) {
-  if (tp_.size() > 1) tp_.all_reduce(buf, size_t(n), ReduceOp::sum);
+  if (tp_.size() > 1)
+    tp_.all_reduce(buf, size_t(n), ReduceOp::sum);
 }
 
 template <class T> typename GlmModel<T>::Weights GlmModel<T>::layer_weights(int l, bool grads) {
   T* base = grads ? grads_.data() : params_.data();
   auto at = [&](const char* s) { return base + table_.get(layer_param_name(l, s)).offset; };
-  return {at("input_layernorm.weight"),          at("input_layernorm.bias"),
+  return {at("input_layernorm.weight"),           at("input_layernorm.bias"),
           at("attention.query_key_value.weight"), at("attention.query_key_value.bias"),
           at("attention.dense.weight"),           at("attention.dense.bias"),
           at("post_attention_layernorm.weight"),  at("post_attention_layernorm.bias"),
@@ -118,7 +123,8 @@ void GlmModel<T>::layer_forward(int l, const MicroBatch& mb, const T* x, T* out,
   tp_sum(a.x1.data(), N * H);
   // x1 = h * alpha + (partial + bias)
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < H; ++c) a.x1[size_t(n * H + c)] += w.o_b[c];
+    for (int64_t c = 0; c < H; ++c)
+      a.x1[size_t(n * H + c)] += w.o_b[c];
   cpu::scale_add(a.h.data(), alpha, a.x1.data(), a.x1.data(), N * H);
   // FFN.
   a.h2.resize(size_t(N * H));
@@ -129,12 +135,15 @@ void GlmModel<T>::layer_forward(int l, const MicroBatch& mb, const T* x, T* out,
   a.u.resize(size_t(N * Ul));
   cpu::linear_forward(a.h2.data(), w.up_w, w.up_b, a.u.data(), N, H, Ul, prec_);
   a.act.resize(size_t(N * Fl));
-  if (cfg_.ffn == FfnKind::geglu) cpu::geglu_forward(a.u.data(), a.act.data(), N, Fl);
-  else cpu::gelu_forward(a.u.data(), a.act.data(), N * Fl);
+  if (cfg_.ffn == FfnKind::geglu)
+    cpu::geglu_forward(a.u.data(), a.act.data(), N, Fl);
+  else
+    cpu::gelu_forward(a.u.data(), a.act.data(), N * Fl);
   cpu::linear_forward(a.act.data(), w.down_w, static_cast<const T*>(nullptr), out, N, Fl, H, prec_);
   tp_sum(out, N * H);
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < H; ++c) out[n * H + c] += w.down_b[c];
+    for (int64_t c = 0; c < H; ++c)
+      out[n * H + c] += w.down_b[c];
   cpu::scale_add(a.h2.data(), alpha, out, out, N * H);
 }
 
@@ -149,26 +158,29 @@ void GlmModel<T>::layer_backward(int l, const MicroBatch& mb, const T* dout, T* 
   // FFN: out = h2 * alpha + a Wdown^T + bdown.
   std::vector<T> dact(size_t(N * Fl)), du(size_t(N * Ul)), dh2(size_t(N * H));
   cpu::linear_backward(dout, a.act.data(), w.down_w, dact.data(), g.down_w, g.down_b, N, Fl, H, false, prec_);
-  if (cfg_.ffn == FfnKind::geglu) cpu::geglu_backward(a.u.data(), dact.data(), du.data(), N, Fl);
-  else cpu::gelu_backward(a.u.data(), dact.data(), du.data(), N * Fl);
+  if (cfg_.ffn == FfnKind::geglu)
+    cpu::geglu_backward(a.u.data(), dact.data(), du.data(), N, Fl);
+  else
+    cpu::gelu_backward(a.u.data(), dact.data(), du.data(), N * Fl);
   cpu::linear_backward(du.data(), a.h2.data(), w.up_w, dh2.data(), g.up_w, g.up_b, N, H, Ul, false, prec_);
   tp_sum(dh2.data(), N * H); // column-parallel input gradient: sum over tp
   cpu::axpy(alpha, dout, dh2.data(), N * H);
   std::vector<T> dx1(size_t(N * H));
-  cpu::layernorm_backward(dh2.data(), a.x1.data(), w.ln2_w, a.mean2.data(), a.rstd2.data(), dx1.data(), g.ln2_w,
-                          g.ln2_b, N, H, false);
+  cpu::layernorm_backward(dh2.data(), a.x1.data(), w.ln2_w, a.mean2.data(), a.rstd2.data(), dx1.data(),
+                          g.ln2_w, g.ln2_b, N, H, false);
   // Attention: x1 = h * alpha + ctx Wo^T + bo.
   std::vector<T> dctx(size_t(N * Hl)), dqkv(size_t(N * 3 * Hl)), dh(size_t(N * H));
   cpu::linear_backward(dx1.data(), a.ctx.data(), w.o_w, dctx.data(), g.o_w, g.o_b, N, Hl, H, false, prec_);
-  cpu::glm_attention_backward(dctx.data(), a.qkv.data(), a.probs.data(), mb.sep.data(), dqkv.data(), B, S, nhl,
-                              hd);
+  cpu::glm_attention_backward(dctx.data(), a.qkv.data(), a.probs.data(), mb.sep.data(), dqkv.data(), B, S,
+                              nhl, hd);
   const int32_t* bpos = cfg_.rope == RopeKind::two_d ? mb.block_position_ids.data() : nullptr;
   cpu::rope_backward(dqkv.data(), mb.position_ids.data(), bpos, B, S, nhl, hd, cfg_.rope_base);
-  cpu::linear_backward(dqkv.data(), a.h.data(), w.qkv_w, dh.data(), g.qkv_w, g.qkv_b, N, H, 3 * Hl, false, prec_);
+  cpu::linear_backward(dqkv.data(), a.h.data(), w.qkv_w, dh.data(), g.qkv_w, g.qkv_b, N, H, 3 * Hl, false,
+                       prec_);
   tp_sum(dh.data(), N * H);
   cpu::axpy(alpha, dx1.data(), dh.data(), N * H);
-  cpu::layernorm_backward(dh.data(), a.x.data(), w.ln1_w, a.mean1.data(), a.rstd1.data(), dx, g.ln1_w, g.ln1_b, N,
-                          H, false);
+  cpu::layernorm_backward(dh.data(), a.x.data(), w.ln1_w, a.mean1.data(), a.rstd1.data(), dx, g.ln1_w,
+                          g.ln1_b, N, H, false);
 }
 
 template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T* in, T* out) {
@@ -208,12 +220,13 @@ template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T*
   ca.hf.resize(size_t(N * H));
   ca.meanf.resize(size_t(N));
   ca.rstdf.resize(size_t(N));
-  cpu::layernorm_forward(ca.final_x.data(), params_.data() + lw.offset, params_.data() + lb.offset, ca.hf.data(),
-                         ca.meanf.data(), ca.rstdf.data(), N, H, cfg_.ln_eps);
+  cpu::layernorm_forward(ca.final_x.data(), params_.data() + lw.offset, params_.data() + lb.offset,
+                         ca.hf.data(), ca.meanf.data(), ca.rstdf.data(), N, H, cfg_.ln_eps);
   ca.probs.resize(size_t(N * Vl));
-  cpu::linear_forward(ca.hf.data(), params_.data() + e.offset, static_cast<const T*>(nullptr), ca.probs.data(), N,
-                      H, Vl, prec_);
-  if (on_logits) on_logits(microbatch, ca.probs.data());
+  cpu::linear_forward(ca.hf.data(), params_.data() + e.offset, static_cast<const T*>(nullptr),
+                      ca.probs.data(), N, H, Vl, prec_);
+  if (on_logits)
+    on_logits(microbatch, ca.probs.data());
   cpu::VocabReduce<T> reduce = cpu::VocabReduce<T>::local();
   if (tp_.size() > 1) {
     reduce.max = [this](T* b, int64_t n) { tp_.all_reduce(b, size_t(n), ReduceOp::max); };
@@ -223,7 +236,8 @@ template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T*
   cpu::vocab_parallel_ce_forward(ca.probs.data(), mb.targets.data(), mb.loss_mask.data(), losses.data(),
                                  ca.probs.data(), N, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab, reduce);
   double s = 0;
-  for (int64_t n = 0; n < N; ++n) s += double(losses[size_t(n)]);
+  for (int64_t n = 0; n < N; ++n)
+    s += double(losses[size_t(n)]);
   loss_sum_ += s * loss_weight_;
 }
 
@@ -249,20 +263,22 @@ template <class T> void GlmModel<T>::backward(int chunk, int microbatch, const T
                          grads_.data() + e.offset, static_cast<T*>(nullptr), N, H, Vl, false, prec_);
     tp_sum(dhf.data(), N * H);
     cpu::layernorm_backward(dhf.data(), ca.final_x.data(), params_.data() + lw.offset, ca.meanf.data(),
-                            ca.rstdf.data(), dy.data(), grads_.data() + lw.offset, grads_.data() + lb.offset, N, H,
-                            false);
+                            ca.rstdf.data(), dy.data(), grads_.data() + lw.offset, grads_.data() + lb.offset,
+                            N, H, false);
   } else {
     std::copy(dout, dout + N * H, dy.begin());
   }
   for (int i = count - 1; i >= 0; --i) {
     layer_backward(first + i, mb, dy.data(), dx.data(), ca.layers[size_t(i)]);
     ca.layers[size_t(i)] = LayerActs{}; // free as we go
-    if (on_layer_backward_done) on_layer_backward_done(first + i, microbatch);
+    if (on_layer_backward_done)
+      on_layer_backward_done(first + i, microbatch);
     std::swap(dx, dy);
   }
   if (chunk_has_input_embedding(chunk)) {
     const ParamInfo& e = table_.get("word_embeddings.weight");
-    if (embedding_grad_shrink != 1.0) cpu::scale(dy.data(), embedding_grad_shrink, int64_t(dy.size()));
+    if (embedding_grad_shrink != 1.0)
+      cpu::scale(dy.data(), embedding_grad_shrink, int64_t(dy.size()));
     cpu::embedding_backward(mb.tokens.data(), dy.data(), grads_.data() + e.offset, N, H,
                             int64_t(plan_.tp_rank) * e.local_rows, e.local_rows);
   } else if (din) {

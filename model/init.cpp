@@ -8,9 +8,12 @@ namespace glm3d {
 
 double init_value(const ModelConfig& cfg, const ParamInfo& p, uint64_t seed, int64_t g) {
   switch (p.init) {
-  case Init::zeros: return 0.0;
-  case Init::ones: return 1.0;
-  case Init::normal: return p.gain * Philox4x32::normal(stream_key(seed, p.name), uint64_t(g));
+  case Init::zeros:
+    return 0.0;
+  case Init::ones:
+    return 1.0;
+  case Init::normal:
+    return p.gain * Philox4x32::normal(stream_key(seed, p.name), uint64_t(g));
   case Init::xavier: {
     // fan_out = rows; for GeGLU's up-projection each half is its own [F, H] matrix.
     const double fan_out = p.split == Split::glu_rows ? double(p.rows / 2) : double(p.rows);
@@ -35,7 +38,8 @@ void init_parameters(const ModelConfig& cfg, const ParamTable& table, int tp_ran
     T* dst = params + p.offset;
     const int64_t n = p.numel();
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) dst[i] = T(init_value(cfg, p, seed, p.global_index(i, tp_rank, tp)));
+    for (int64_t i = 0; i < n; ++i)
+      dst[i] = T(init_value(cfg, p, seed, p.global_index(i, tp_rank, tp)));
   }
 }
 

@@ -8,7 +8,8 @@
 namespace glm3d::json {
 
 const Value* Value::find(const std::string& key) const {
-  if (kind != Kind::object) return nullptr;
+  if (kind != Kind::object)
+    return nullptr;
   const auto it = fields.find(key);
   return it == fields.end() ? nullptr : &it->second;
 }
@@ -35,7 +36,8 @@ struct Parser {
     GLM3D_USAGE_FAIL() << what << ": malformed JSON (" << why << ") at offset " << i;
   }
   void ws() {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) ++i;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+      ++i;
   }
   bool eat(char c) {
     ws();
@@ -46,11 +48,14 @@ struct Parser {
     return false;
   }
   void expect(char c) {
-    if (!eat(c)) fail("unexpected character");
+    if (!eat(c))
+      fail("unexpected character");
   }
   static void utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) out += char(cp);
-    else if (cp < 0x800) out += char(0xC0 | (cp >> 6)), out += char(0x80 | (cp & 0x3F));
+    if (cp < 0x80)
+      out += char(cp);
+    else if (cp < 0x800)
+      out += char(0xC0 | (cp >> 6)), out += char(0x80 | (cp & 0x3F));
     else if (cp < 0x10000)
       out += char(0xE0 | (cp >> 12)), out += char(0x80 | ((cp >> 6) & 0x3F)), out += char(0x80 | (cp & 0x3F));
     else
@@ -58,7 +63,8 @@ struct Parser {
           out += char(0x80 | ((cp >> 6) & 0x3F)), out += char(0x80 | (cp & 0x3F));
   }
   uint32_t hex4() {
-    if (i + 4 > s.size()) fail("short \\u escape");
+    if (i + 4 > s.size())
+      fail("short \\u escape");
     const uint32_t v = uint32_t(std::strtoul(s.substr(i, 4).c_str(), nullptr, 16));
     i += 4;
     return v;
@@ -67,24 +73,43 @@ struct Parser {
     expect('"');
     std::string out;
     while (true) {
-      if (i >= s.size()) fail("unterminated string");
+      if (i >= s.size())
+        fail("unterminated string");
       const char c = s[i++];
-      if (c == '"') return out;
+      if (c == '"')
+        return out;
       if (c != '\\') {
         out += c;
         continue;
       }
-      if (i >= s.size()) fail("unterminated escape");
+      if (i >= s.size())
+        fail("unterminated escape");
       const char e = s[i++];
       switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         uint32_t cp = hex4();
         if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= s.size() && s[i] == '\\' && s[i + 1] == 'u') {
@@ -94,20 +119,24 @@ struct Parser {
         utf8(out, cp);
         break;
       }
-      default: fail("bad escape");
+      default:
+        fail("bad escape");
       }
     }
   }
   Value value(int depth) {
-    if (depth > 64) fail("nesting too deep");
+    if (depth > 64)
+      fail("nesting too deep");
     ws();
-    if (i >= s.size()) fail("unexpected end");
+    if (i >= s.size())
+      fail("unexpected end");
     Value v;
     const char c = s[i];
     if (c == '{') {
       ++i;
       v.kind = Value::Kind::object;
-      if (eat('}')) return v;
+      if (eat('}'))
+        return v;
       do {
         ws();
         std::string key = string();
@@ -118,8 +147,10 @@ struct Parser {
     } else if (c == '[') {
       ++i;
       v.kind = Value::Kind::array;
-      if (eat(']')) return v;
-      do v.items.push_back(value(depth + 1));
+      if (eat(']'))
+        return v;
+      do
+        v.items.push_back(value(depth + 1));
       while (eat(','));
       expect(']');
     } else if (c == '"') {
@@ -133,8 +164,8 @@ struct Parser {
       i += 4;
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       const size_t b = i;
-      while (i < s.size() && (std::isdigit((unsigned char)s[i]) || s[i] == '-' || s[i] == '+' || s[i] == '.' ||
-                              s[i] == 'e' || s[i] == 'E'))
+      while (i < s.size() && (std::isdigit((unsigned char)s[i]) || s[i] == '-' || s[i] == '+' ||
+                              s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
         ++i;
       v.kind = Value::Kind::number;
       v.text = s.substr(b, i - b);
@@ -151,19 +182,22 @@ Value parse(const std::string& text, const std::string& what) {
   Parser p{text, what};
   Value v = p.value(0);
   p.ws();
-  if (p.i != text.size()) p.fail("trailing characters");
+  if (p.i != text.size())
+    p.fail("trailing characters");
   return v;
 }
 
 std::string quote(const std::string& s) {
   std::string out = "\"";
   for (const char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
     else if ((unsigned char)c < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
       out += buf;
-    } else out += c;
+    } else
+      out += c;
   }
   return out + "\"";
 }

@@ -20,8 +20,8 @@ struct Value {
   bool is_object() const { return kind == Kind::object; }
   bool is_number() const { return kind == Kind::number; }
   const Value* find(const std::string& key) const; // nullptr when absent or not an object
-  int64_t as_i64() const;                           // throws unless an integer number
-  double as_f64() const;                            // throws unless a number
+  int64_t as_i64() const;                          // throws unless an integer number
+  double as_f64() const;                           // throws unless a number
 };
 
 // Throws UsageError("<what>: <reason> at offset N") on malformed input.

@@ -6,7 +6,8 @@ namespace glm3d {
 
 int64_t MicroBatch::target_count() const {
   int64_t n = 0;
-  for (uint8_t m : loss_mask) n += m != 0;
+  for (uint8_t m : loss_mask)
+    n += m != 0;
   return n;
 }
 

@@ -8,9 +8,12 @@ namespace glm3d {
 int64_t ParamInfo::global_index(int64_t i, int tp_rank, int tp) const {
   const int64_t r = i / local_cols, c = i % local_cols;
   switch (split) {
-  case Split::replicated: return i;
-  case Split::rows: return (int64_t(tp_rank) * local_rows + r) * cols + c;
-  case Split::cols: return r * cols + int64_t(tp_rank) * local_cols + c;
+  case Split::replicated:
+    return i;
+  case Split::rows:
+    return (int64_t(tp_rank) * local_rows + r) * cols + c;
+  case Split::cols:
+    return r * cols + int64_t(tp_rank) * local_cols + c;
   case Split::glu_rows: {
     const int64_t half_local = local_rows / 2, half = rows / 2;
     const int64_t which = r / half_local, rr = r % half_local;
@@ -36,7 +39,8 @@ ParamTable::ParamTable(const ModelConfig& cfg, const StagePlan& plan) {
       add(n("input_layernorm.weight"), H, 1, Split::replicated, false, Init::ones, 1, l, plan);
       add(n("input_layernorm.bias"), H, 1, Split::replicated, false, Init::zeros, 1, l, plan);
       // q, k: Xavier gain 1; v: gain beta (DeepNorm), chosen per row inside qkv_xavier.
-      add(n("attention.query_key_value.weight"), 3 * H, H, Split::rows, true, Init::qkv_xavier, beta, l, plan);
+      add(n("attention.query_key_value.weight"), 3 * H, H, Split::rows, true, Init::qkv_xavier, beta, l,
+          plan);
       add(n("attention.query_key_value.bias"), 3 * H, 1, Split::rows, false, Init::zeros, 1, l, plan);
       add(n("attention.dense.weight"), H, H, Split::cols, true, Init::xavier, beta, l, plan);
       add(n("attention.dense.bias"), H, 1, Split::replicated, false, Init::zeros, 1, l, plan);
@@ -50,7 +54,8 @@ ParamTable::ParamTable(const ModelConfig& cfg, const StagePlan& plan) {
     }
   }
   bool last_chunk_here = false;
-  for (const auto& [first, count] : plan.chunks) last_chunk_here |= first + count == cfg.num_layers;
+  for (const auto& [first, count] : plan.chunks)
+    last_chunk_here |= first + count == cfg.num_layers;
   if (last_chunk_here) {
     add("final_layernorm.weight", H, 1, Split::replicated, false, Init::ones, 1, -1, plan);
     add("final_layernorm.bias", H, 1, Split::replicated, false, Init::zeros, 1, -1, plan);
@@ -85,7 +90,8 @@ void ParamTable::add(const std::string& name, int64_t rows, int64_t cols, Split 
 
 const ParamInfo* ParamTable::find(const std::string& name) const {
   for (const auto& p : params_)
-    if (p.name == name) return &p;
+    if (p.name == name)
+      return &p;
   return nullptr;
 }
 
@@ -98,8 +104,10 @@ const ParamInfo& ParamTable::get(const std::string& name) const {
 std::pair<int64_t, int64_t> ParamTable::layer_range(int layer) const {
   int64_t b = -1, e = -1;
   for (const auto& p : params_) {
-    if (p.layer != layer) continue;
-    if (b < 0) b = p.offset;
+    if (p.layer != layer)
+      continue;
+    if (b < 0)
+      b = p.offset;
     e = p.offset + p.numel();
   }
   GLM3D_CHECK(b >= 0) << "layer " << layer << " is not on this rank";

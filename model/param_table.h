@@ -38,7 +38,6 @@ struct ParamInfo {
   int64_t global_index(int64_t i, int tp_rank, int tp) const;
 };
 
-
 struct StagePlan {
   int tp = 1, tp_rank = 0;
   std::vector<std::pair<int, int>> chunks; // (first_layer, num_layers) per model chunk on this rank

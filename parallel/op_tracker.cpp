@@ -33,15 +33,18 @@ std::string OpTracker::describe() const {
   char buf[512];
   if (!in_op_) {
     std::snprintf(buf, sizeof buf,
-                  "not in a communication call (last progress %.1f s ago; computing or stuck outside MPI)", idle);
+                  "not in a communication call (last progress %.1f s ago; computing or stuck outside MPI)",
+                  idle);
     return buf;
   }
   int n = std::snprintf(buf, sizeof buf, "blocked %.1f s in %s on group %s (rank %d of %d)", idle, op_.kind,
                         op_.group.c_str(), op_.group_rank, op_.group_size);
   if (op_.peer >= 0 && n > 0 && size_t(n) < sizeof buf)
-    n += op_.tag >= 0 ? std::snprintf(buf + n, sizeof buf - size_t(n), " with peer %d tag %d", op_.peer, op_.tag)
-                      : std::snprintf(buf + n, sizeof buf - size_t(n), " with root %d", op_.peer);
-  if (n > 0 && size_t(n) < sizeof buf) std::snprintf(buf + n, sizeof buf - size_t(n), ", %zu elements", op_.count);
+    n += op_.tag >= 0
+             ? std::snprintf(buf + n, sizeof buf - size_t(n), " with peer %d tag %d", op_.peer, op_.tag)
+             : std::snprintf(buf + n, sizeof buf - size_t(n), " with root %d", op_.peer);
+  if (n > 0 && size_t(n) < sizeof buf)
+    std::snprintf(buf + n, sizeof buf - size_t(n), ", %zu elements", op_.count);
   return buf;
 }
 

@@ -14,8 +14,8 @@ namespace glm3d {
 
 // One communication call, described well enough to find the peer that never came.
 struct CommOp {
-  const char* kind = "";  // "all_reduce", "wait(irecv)", ...
-  std::string group;      // "dp", "pp", ...
+  const char* kind = ""; // "all_reduce", "wait(irecv)", ...
+  std::string group;     // "dp", "pp", ...
   int group_rank = 0, group_size = 1;
   int peer = -1, tag = -1; // p2p only
   size_t count = 0;        // elements
@@ -26,11 +26,11 @@ public:
   using Clock = std::chrono::steady_clock;
   OpTracker() : last_progress_(Clock::now()) {}
 
-  void enter(CommOp op);  // a blocking call begins (counts as progress)
-  void leave();           // it returned (counts as progress)
-  void heartbeat();       // progress outside communication (a step finished)
+  void enter(CommOp op); // a blocking call begins (counts as progress)
+  void leave();          // it returned (counts as progress)
+  void heartbeat();      // progress outside communication (a step finished)
 
-  double idle_s() const;  // seconds since the last progress
+  double idle_s() const; // seconds since the last progress
   // "blocked 31.0 s in all_reduce on group dp (rank 1 of 2), 1024 elements" or
   // "not in a communication call (last progress 31.0 s ago; computing or stuck outside MPI)".
   std::string describe() const;
@@ -46,10 +46,12 @@ private:
 class TrackedOp {
 public:
   TrackedOp(OpTracker* t, CommOp op) : t_(t) {
-    if (t_) t_->enter(std::move(op));
+    if (t_)
+      t_->enter(std::move(op));
   }
   ~TrackedOp() {
-    if (t_) t_->leave();
+    if (t_)
+      t_->leave();
   }
   TrackedOp(const TrackedOp&) = delete;
   TrackedOp& operator=(const TrackedOp&) = delete;

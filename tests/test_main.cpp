@@ -9,7 +9,8 @@ int main(int argc, char** argv) {
   // test discovery and single-process tests never start an MPI singleton.
   const bool under_mpi = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK");
   ::testing::InitGoogleTest(&argc, argv);
-  if (!under_mpi) return RUN_ALL_TESTS();
+  if (!under_mpi)
+    return RUN_ALL_TESTS();
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int rank = 0;

@@ -12,7 +12,9 @@ using namespace glm3d;
 //   per layer: LN 2*64=128; qkv 3*64*64+3*64=12480; dense 64*64+64=4160; LN 128;
 //   up 256*64+256=16640; down 128*64+64=8256  -> 41792;  x8 = 334336
 //   embedding 256*64 = 16384; final LN 128  -> 350848
-TEST(ModelConfig, ParameterCountTiny) { EXPECT_EQ(parameter_count(preset_config("tiny")), 350848); }
+TEST(ModelConfig, ParameterCountTiny) {
+  EXPECT_EQ(parameter_count(preset_config("tiny")), 350848);
+}
 
 // glm-130b: H=12288, F=32768 GeGLU (three matrices), V=150528, L=70.
 //   per layer 4H^2 + 3FH + 9H + 2F = 603979776 + 1207959552 + 110592 + 65536 = 1812115456
@@ -50,7 +52,8 @@ TEST(ModelConfig, PresetsAsPublished) {
   EXPECT_EQ(c.ffn, FfnKind::gelu);
   EXPECT_EQ(c.vocab, 130528);
   EXPECT_EQ(c.rope, RopeKind::two_d);
-  for (const auto& n : preset_names()) EXPECT_NO_THROW(validate(preset_config(n))) << n;
+  for (const auto& n : preset_names())
+    EXPECT_NO_THROW(validate(preset_config(n))) << n;
 }
 
 namespace {
@@ -70,7 +73,8 @@ std::string usage_error_of(const std::string& model) {
 } // namespace
 
 TEST(ModelConfig, IniFileOverridesPreset) {
-  const std::string f = write_ini("m.ini", "[model]\nbase = tiny\nnum_layers = 4 # fewer\nffn = gelu\nrope = 1d\n");
+  const std::string f =
+      write_ini("m.ini", "[model]\nbase = tiny\nnum_layers = 4 # fewer\nffn = gelu\nrope = 1d\n");
   const ModelConfig c = load_model_config(f);
   EXPECT_EQ(c.num_layers, 4);
   EXPECT_EQ(c.hidden, 64);
@@ -84,11 +88,14 @@ TEST(ModelConfig, BadInputIsOneClearUsageError) {
             std::string::npos);
   EXPECT_NE(usage_error_of(write_ini("z.ini", "base = tiny\nhidden = 0\n")).find("hidden must be positive"),
             std::string::npos);
-  EXPECT_NE(usage_error_of(write_ini("n.ini", "base = tiny\nnum_layers = -2\n")).find("num_layers must be positive"),
+  EXPECT_NE(usage_error_of(write_ini("n.ini", "base = tiny\nnum_layers = -2\n"))
+                .find("num_layers must be positive"),
             std::string::npos);
-  EXPECT_NE(usage_error_of(write_ini("h.ini", "base = tiny\nnum_heads = 5\n")).find("num_heads (5) must divide hidden (64)"),
+  EXPECT_NE(usage_error_of(write_ini("h.ini", "base = tiny\nnum_heads = 5\n"))
+                .find("num_heads (5) must divide hidden (64)"),
             std::string::npos);
   EXPECT_NE(usage_error_of(write_ini("v.ini", "base = tiny\nvocab = lots\n")).find("expects an integer"),
             std::string::npos);
-  EXPECT_NE(usage_error_of("/nonexistent/model.ini").find("cannot read model config file"), std::string::npos);
+  EXPECT_NE(usage_error_of("/nonexistent/model.ini").find("cannot read model config file"),
+            std::string::npos);
 }

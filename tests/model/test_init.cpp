@@ -36,8 +36,10 @@ TEST(Init, ShardsReassembleTheFullModel) {
         for (int64_t i = 0; i < p.numel(); ++i) {
           const int64_t g = p.global_index(i, r, tp);
           // The padded vocab differs with tp (256 vs 1024 rows): rows past the full table are padding.
-          if (g >= f.full_numel()) continue;
-          ASSERT_EQ(shard[size_t(p.offset + i)], whole[size_t(f.offset + g)]) << p.name << " tp " << tp << " rank " << r;
+          if (g >= f.full_numel())
+            continue;
+          ASSERT_EQ(shard[size_t(p.offset + i)], whole[size_t(f.offset + g)])
+              << p.name << " tp " << tp << " rank " << r;
         }
       }
     }
@@ -85,7 +87,8 @@ TEST(Init, DeepNormScaledStd) {
   EXPECT_NEAR(sample_std(qkv, [&](int64_t i) { return !is_v(i); }) / std_qk, 1.0, 0.02);
   EXPECT_NEAR(sample_std(qkv, is_v) / std_v, 1.0, 0.02);
   const ParamInfo& down = t.get("layers.0.mlp.dense_4h_to_h.weight");
-  EXPECT_NEAR(sample_std(down, [](int64_t) { return true; }) / (beta * std::sqrt(2.0 / (H + 512))), 1.0, 0.02);
+  EXPECT_NEAR(sample_std(down, [](int64_t) { return true; }) / (beta * std::sqrt(2.0 / (H + 512))), 1.0,
+              0.02);
   const ParamInfo& up = t.get("layers.0.mlp.dense_h_to_4h.weight"); // GeGLU halves: fan_out = F each
   EXPECT_NEAR(sample_std(up, [](int64_t) { return true; }) / (beta * std::sqrt(2.0 / (H + 512))), 1.0, 0.02);
   EXPECT_EQ(w[size_t(t.get("layers.0.input_layernorm.weight").offset)], 1.0);

@@ -1,9 +1,9 @@
 // Whole-model gradient check of `tiny` in f64: the analytic gradient of the mean
 // target loss (embedding, 8 DeepNorm layers with 2D RoPE and GeGLU, tied LM head)
 // against central finite differences.
+#include "data/synthetic_task.h"
 #include "gradcheck.h"
 #include "model/glm_model.h"
-#include "data/synthetic_task.h"
 
 #include <gtest/gtest.h>
 
@@ -21,7 +21,8 @@ struct Fixture {
   Fixture() {
     model.init(11);
     // Non-zero biases and LayerNorm offsets so their gradients are exercised too.
-    for (int64_t i = 0; i < model.num_params(); ++i) model.params()[i] += 0.02 * rng.normal();
+    for (int64_t i = 0; i < model.num_params(); ++i)
+      model.params()[i] += 0.02 * rng.normal();
     SyntheticTask task(cfg.seq_len, cfg.vocab, rng.seed());
     mbs.push_back(stack_samples({task.get(0), task.get(1)}));
     mbs.push_back(stack_samples({task.get(2)}));
@@ -30,7 +31,8 @@ struct Fixture {
   // Forward only (set_batch drops the activations of the previous call).
   double loss() {
     model.set_batch(&mbs, 1.0 / targets());
-    for (int m = 0; m < 2; ++m) model.forward(0, m, nullptr, nullptr);
+    for (int m = 0; m < 2; ++m)
+      model.forward(0, m, nullptr, nullptr);
     return model.loss_sum();
   }
   void gradient() {
@@ -61,10 +63,12 @@ TEST(ModelGradient, TinyElementwiseEveryTensor) {
       int64_t i = f.rng.integer(0, p.numel() - 1);
       if (p.name == "word_embeddings.weight") {
         // a row of a token that occurs in the batch, so the gradient is not trivially zero
-        i = int64_t(f.mbs[0].tokens[size_t(f.rng.integer(0, 63))]) * p.local_cols + f.rng.integer(0, p.local_cols - 1);
+        i = int64_t(f.mbs[0].tokens[size_t(f.rng.integer(0, 63))]) * p.local_cols +
+            f.rng.integer(0, p.local_cols - 1);
       }
       const int64_t at = p.offset + i;
-      const auto r = test::gradcheck([&] { return f.loss(); }, f.model.params() + at, 1, g.data() + at, 1e-5, 1e-4);
+      const auto r =
+          test::gradcheck([&] { return f.loss(); }, f.model.params() + at, 1, g.data() + at, 1e-5, 1e-4);
       EXPECT_LT(r.max_rel, 1e-5) << p.name << "[" << i << "] " << r.str() << " " << f.rng.tag();
     }
   }
@@ -76,13 +80,16 @@ TEST(ModelGradient, TinyDirectionalDerivative) {
   Fixture f;
   f.gradient();
   const int64_t n = f.model.num_params();
-  std::vector<double> g(f.model.grads(), f.model.grads() + n), d(static_cast<size_t>(n)), p0(f.model.params(), f.model.params() + n);
+  std::vector<double> g(f.model.grads(), f.model.grads() + n), d(static_cast<size_t>(n)),
+      p0(f.model.params(), f.model.params() + n);
   f.rng.fill_normal(d.data(), n);
   double gd = 0;
-  for (int64_t i = 0; i < n; ++i) gd += g[size_t(i)] * d[size_t(i)];
+  for (int64_t i = 0; i < n; ++i)
+    gd += g[size_t(i)] * d[size_t(i)];
   const double h = 1e-6;
   auto at = [&](double t) {
-    for (int64_t i = 0; i < n; ++i) f.model.params()[i] = p0[size_t(i)] + t * d[size_t(i)];
+    for (int64_t i = 0; i < n; ++i)
+      f.model.params()[i] = p0[size_t(i)] + t * d[size_t(i)];
     return f.loss();
   };
   const double num = (at(h) - at(-h)) / (2 * h);

@@ -1,0 +1,54 @@
+#pragma once
+// Safetensors, read and written by glm3d itself: an 8-byte little-endian header length, a JSON
+// header {"name": {"dtype": "F16", "shape": [r, c], "data_offsets": [b, e]}, "__metadata__": {...}}
+// and the raw little-endian data (offsets relative to the end of the header). F16, BF16 and F32
+// are converted to and from f32.
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace glm3d {
+
+enum class StDtype { f16, bf16, f32 };
+StDtype parse_st_dtype(const std::string& s); // "F16" | "BF16" | "F32" (UsageError otherwise)
+std::string st_dtype_name(StDtype d);
+
+struct StTensorInfo {
+  StDtype dtype = StDtype::f32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0; // byte offsets into the data section
+  int64_t numel() const;
+};
+
+// Reads one file's header on open; tensors are read on demand.
+class SafetensorsReader {
+public:
+  explicit SafetensorsReader(const std::string& path); // UsageError naming the file if malformed
+  const std::string& path() const { return path_; }
+  const std::map<std::string, StTensorInfo>& tensors() const { return tensors_; }
+  std::vector<float> read_f32(const std::string& name);
+
+private:
+  std::string path_;
+  std::ifstream in_;
+  uint64_t data_start_ = 0;
+  std::map<std::string, StTensorInfo> tensors_;
+};
+
+struct StTensorOut {
+  std::string name;
+  std::vector<int64_t> shape;
+  const float* data = nullptr;
+};
+
+// Writes the tensors (in the given order) converted to dtype, through PATH.tmp then rename.
+void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors, StDtype dtype,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// IEEE half <-> float (round to nearest even; overflow to inf).
+uint16_t float_to_half(float f);
+float half_to_float(uint16_t h);
+
+} // namespace glm3d
