@@ -138,7 +138,7 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   // Per-sample loss over the loss mask, in f64 across the vocabulary slices of the tp group.
   const bool last = pg.is_last_stage();
   const int64_t v0 = int64_t(pg.tp_rank()) * Vl, vl_real = std::max<int64_t>(0, std::min(Vl, cfg.vocab - v0));
-  std::vector<double> loss_sum(size_t(n), 0.0), loss(size_t(n));
+  std::vector<double> loss_sum(size_t(n), 0.0), loss(size_t(n), 0.0);
   std::vector<int64_t> loss_tokens(size_t(n), 0);
   if (last) {
     std::vector<double> mx(size_t(n * S)), se(size_t(n * S)), tgt(size_t(n * S), 0.0);

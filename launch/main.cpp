@@ -18,6 +18,8 @@ void usage() {
               "  train    pretrain a GLM on 1..N MPI ranks, any tp x pp x dp layout\n"
               "  prep     raw text / JSONL -> SentencePiece tokenizer -> sharded HDF5 token store\n"
               "  data     inspect what the model is fed (glm3d data sample DIR --count N --out FILE.h5)\n"
+              "  ckpt     checkpoints: inspect, verify, export (bf16, --to chatglm-6b), import --from chatglm-6b\n"
+              "  eval     forward pass of a checkpoint on samples: logits and per-sample loss\n"
               "  version  print the version\n\n"
               "`glm3d <command> --help` lists a command's options.\n");
 }
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
     if (cmd == "train") return glm3d::cmd_train(args, ctx);
     if (cmd == "prep") return glm3d::cmd_prep(args, ctx);
     if (cmd == "data") return glm3d::cmd_data(args, ctx);
+    if (cmd == "ckpt") return glm3d::cmd_ckpt(args, ctx);
+    if (cmd == "eval") return glm3d::cmd_eval(args, ctx);
     if (cmd == "version") {
       if (ctx.rank == 0) std::printf("glm3d %s\n", GLM3D_VERSION);
       return 0;

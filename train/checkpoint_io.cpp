@@ -119,7 +119,8 @@ void write_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpo
                            const std::vector<TensorPiece>& pieces) {
   int rank = 0;
   MPI_CHECK(MPI_Comm_rank(comm, &rank));
-  const bool crash_test = rank == 0 && std::getenv("GLM3D_TEST_CRASH_IN_SAVE");
+  const char* crash_env = std::getenv("GLM3D_TEST_CRASH_IN_SAVE");
+  const bool crash_test = rank == 0 && crash_env && std::atoll(crash_env) == meta.step;
   // The whole save holds the HDF5 lock: the data loader's prefetch thread waits meanwhile.
   auto lock = h5::library_lock();
   h5::Handle fapl = mpio_fapl(comm);

@@ -25,7 +25,8 @@ struct TensorPiece {
 // Collective over comm. Writes `path` (overwriting it); only pieces with counts == true are
 // written (they tile every tensor exactly once over the ranks). Adam groups are written when
 // meta.has_optimizer_state; params in bf16 when meta.param_dtype == "bf16".
-// Test hook: with GLM3D_TEST_CRASH_IN_SAVE set, rank 0 raises SIGKILL halfway through the data.
+// Test hook: with GLM3D_TEST_CRASH_IN_SAVE=N, rank 0 raises SIGKILL halfway through the data of
+// the checkpoint of step N.
 void write_checkpoint_file(const std::string& path, MPI_Comm comm, const CheckpointMeta& meta,
                            const std::vector<TensorPiece>& pieces);
 

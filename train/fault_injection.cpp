@@ -13,7 +13,7 @@ void FaultPlan::before_step(int64_t step, int my_rank) const {
   if (kind == Kind::none || kind == Kind::nan || my_rank != rank || !steps.contains(step)) return;
   switch (kind) {
   case Kind::throw_error:
-    GLM3D_FAIL() << "injected fault on rank " << rank << " at step " << step;
+    throw Error("injected fault on rank " + std::to_string(rank) + " at step " + std::to_string(step));
   case Kind::hang:
     for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
   case Kind::kill:

@@ -33,6 +33,12 @@ GradReducer::GradReducer(const ParamTable& table, Communicator& dp, float* grads
   if (pos < table.total()) buckets_.push_back({pos, table.total(), 0, 0, nullptr});
 }
 
+std::vector<std::pair<int64_t, int64_t>> GradReducer::bucket_ranges() const {
+  std::vector<std::pair<int64_t, int64_t>> r;
+  for (const auto& b : buckets_) r.emplace_back(b.begin, b.end);
+  return r;
+}
+
 void GradReducer::begin_step(int num_microbatches) {
   last_mb_ = num_microbatches - 1;
   for (auto& b : buckets_) {

@@ -20,6 +20,7 @@ public:
   void on_layer_backward_done(int layer, int microbatch);
   void finish();                                      // starts what is left, waits for every bucket
   int num_buckets() const { return int(buckets_.size()); }
+  std::vector<std::pair<int64_t, int64_t>> bucket_ranges() const; // [begin, end) of each bucket
 
 private:
   struct Bucket {

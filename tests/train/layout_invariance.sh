@@ -9,6 +9,7 @@ COMMON=(train --model tiny --synthetic --steps 20 --seed "$SEED" --global-batch 
 "$GLM3D_BIN" "${COMMON[@]}" --metrics "$WORK/ref.jsonl"
 LAYOUTS=(
   "2 2 2" "8 1 1" "1 8 1" "1 1 8" "2 4 1" "4 1 2"
+  "1 2 1 --pp-layers 3,5" "2 4 1 --pp-layers 1,3,3,1"
   "1 2 4 --schedule interleaved --virtual-stages 2"
   "2 2 2 --zero 1"
   "1 8 1 --schedule gpipe"
