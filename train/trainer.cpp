@@ -218,6 +218,18 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   int64_t consecutive_skips = 0;
   const auto t_start = Clock::now();
   const double flops_per_token = training_flops_per_token(cfg);
+  // After every step, trained or skipped: advance the data, agree on a stop request, save.
+  // True: stop now.
+  auto end_of_step = [&](int64_t step) {
+    next_sample += opt.global_batch;
+    // Ranks agree on a stop request (a raw MPI call: control traffic, not counted in bytes).
+    int stop = stop_signals.requested() ? 1 : 0;
+    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, world);
+    const bool interval = opt.save_interval > 0 && step % opt.save_interval == 0;
+    if (!opt.save_dir.empty() && (interval || step == opt.steps || stop)) save_now(step, result.skipped_steps);
+    if (stop && log) std::printf("stopping after step %lld: SIGTERM/SIGUSR1 received\n", (long long)step);
+    return stop != 0;
+  };
   for (int64_t step = start_step + 1; step <= opt.steps; ++step) {
     const auto t0 = Clock::now();
     tracker.heartbeat();
@@ -234,6 +246,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
       m.skipped_total = result.skipped_steps;
       if (rank == 0) metrics.write(m);
       if (log) std::printf("step %lld/%lld | skipped (--skip-iters)\n", (long long)step, (long long)opt.steps);
+      if (end_of_step(step)) break;
       continue;
     }
     pg.reset_bytes();
@@ -330,16 +343,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
       std::printf("%s\n", progress_line(m, seconds_since(t_start)).c_str());
       std::fflush(stdout);
     }
-    next_sample += opt.global_batch;
-    // Ranks agree on a stop request (a raw MPI call: control traffic, not counted in bytes).
-    int stop = stop_signals.requested() ? 1 : 0;
-    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, world);
-    const bool interval = opt.save_interval > 0 && step % opt.save_interval == 0;
-    if (!opt.save_dir.empty() && (interval || step == opt.steps || stop)) save_now(step, result.skipped_steps);
-    if (stop) {
-      if (log) std::printf("stopping after step %lld: SIGTERM/SIGUSR1 received\n", (long long)step);
-      break;
-    }
+    if (end_of_step(step)) break;
   }
   return result;
 }

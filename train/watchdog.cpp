@@ -9,7 +9,8 @@ namespace glm3d {
 
 Watchdog::Watchdog(double timeout_s, int rank, const OpTracker& tracker)
     : timeout_s_(timeout_s), rank_(rank), tracker_(tracker) {
-  if (timeout_s_ > 0) thread_ = std::thread([this] { run(); });
+  if (timeout_s_ > 0)
+    thread_ = std::thread([this] { run(); });
 }
 
 Watchdog::~Watchdog() {
@@ -18,7 +19,8 @@ Watchdog::~Watchdog() {
     stop_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable())
+    thread_.join();
 }
 
 void Watchdog::run() {
@@ -27,12 +29,14 @@ void Watchdog::run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!cv_.wait_for(lock, poll, [this] { return stop_; })) {
     const double idle = tracker_.idle_s();
-    if (idle < timeout_s_) continue;
-    std::fprintf(stderr, "glm3d: hang: rank %d made no progress for %.0f s (--hang-timeout %g): %s\n", rank_, idle,
-                 timeout_s_, tracker_.describe().c_str());
+    if (idle < timeout_s_)
+      continue;
+    std::fprintf(stderr, "glm3d: hang: rank %d made no progress for %.0f s (--hang-timeout %g): %s\n", rank_,
+                 idle, timeout_s_, tracker_.describe().c_str());
     std::fflush(stderr);
     // Let the other ranks' watchdogs report what they wait on before the abort kills them.
-    if (cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stop_; })) return;
+    if (cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stop_; }))
+      return;
     MPI_Abort(MPI_COMM_WORLD, kExitCode);
   }
 }

@@ -4,7 +4,7 @@
 #     counted on every rank, steps 1-3 keep the clean losses, training goes on.
 #  2. --skip-iters 3-3 makes no update at step 3 either, so from step 4 on its losses
 #     equal those of the NaN run bit for bit (same parameters, same data, same AdamW count).
-#  3. nan@2-9 with --max-skipped 3 stops at step 4 with one clear message and exit 1.
+#  3. nan@2-9 with --max-skipped 3 stops at step 4 with one clear message (exit 2 on every rank).
 #  4. --embedding-grad-shrink 0.1 leaves step 1's loss and changes step 2's.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 source "$GLM3D_SOURCE_DIR/tests/launch/fault_lib.sh"

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# A real Slurm cluster (tests/slurm/slurm_cluster.sh) running glm3d:
+#  1. srun --mpi=pmix -n 8 glm3d train (2x2x2) gives the losses of the mpirun run of the
+#     same layout, bit for bit (rank, world and local rank come from MPI under both);
+#  2. slurm/sim.sbatch does too;
+#  3. slurm/preemptible.sbatch, sent the preemption signal (SIGUSR1) while it trains,
+#     saves, requeues itself, and the requeued run resumes from that checkpoint with the
+#     losses of an uninterrupted run, bit for bit.
+# Needs root (slurmd) and Debian's slurm-wlm (tools/setup.sh installs it): skipped (77)
+# otherwise.
+source "$GLM3D_SOURCE_DIR/tests/lib.sh"
+source "$GLM3D_SOURCE_DIR/tests/slurm/slurm_cluster.sh"
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: slurmd needs root"; exit 77; }
+command -v slurmctld >/dev/null || { echo "SKIP: slurm-wlm is not installed (tools/setup.sh)"; exit 77; }
+export OMPI_MCA_mpi_yield_when_idle=1 # 8 ranks on 2 cores: see slurm/sim.sbatch
+slurm_start
+cd "$WORK"
+
+same_losses() { # same_losses REF GOT FIRST LAST
+  python3 - "$@" <<'PY'
+import json, sys
+ref = {o["step"]: o["loss"] for o in map(json.loads, open(sys.argv[1]))}
+got = {o["step"]: o["loss"] for o in map(json.loads, open(sys.argv[2]))}
+first, last = int(sys.argv[3]), int(sys.argv[4])
+assert sorted(got) == list(range(first, last + 1)), "steps %s, expected %d..%d" % (sorted(got), first, last)
+bad = [s for s in got if got[s] != ref[s]]
+assert not bad, "losses differ at steps %s: %s vs %s" % (bad, [got[s] for s in bad], [ref[s] for s in bad])
+print("%s: steps %d..%d equal the mpirun losses (step %d: %r)" % (sys.argv[2].split("/")[-1], first, last, last, got[last]))
+PY
+}
+
+ARGS=(train --model tiny --synthetic --tp 2 --pp 2 --dp 2 --global-batch 8)
+echo "[$(date +%T)] mpirun reference"
+mpirun_glm3d 8 "${ARGS[@]}" --steps 40 --quiet --metrics "$WORK/ref.jsonl"
+echo "[$(date +%T)] srun"
+
+# 1. srun, direct launch through PMIx.
+srun --mpi=pmix -n 8 --kill-on-bad-exit=1 "$GLM3D_BIN" "${ARGS[@]}" --steps 6 --quiet --metrics "$WORK/srun.jsonl"
+same_losses "$WORK/ref.jsonl" "$WORK/srun.jsonl" 1 6 || fail "srun losses"
+
+# 2. The simulation sbatch script as shipped, given a command line.
+echo "[$(date +%T)] sbatch slurm/sim.sbatch"
+id=$(sbatch --parsable -o "$WORK/sim-%j.out" "$GLM3D_SOURCE_DIR/slurm/sim.sbatch" \
+  "${ARGS[@]}" --steps 6 --quiet --metrics "$WORK/sbatch.jsonl")
+state=$(wait_job "$id" 120)
+[ "$state" = COMPLETED ] || { cat "$WORK"/sim-*.out; fail "sbatch job $id ended $state"; }
+same_losses "$WORK/ref.jsonl" "$WORK/sbatch.jsonl" 1 6 || fail "sbatch losses"
+
+# 3. Preemption: signal the running job as Slurm does 120 s before its end.
+echo "[$(date +%T)] sbatch slurm/preemptible.sbatch"
+export GLM3D_CKPT="$WORK/pre"
+id=$(sbatch --parsable -o "$WORK/pre-%j.out" "$GLM3D_SOURCE_DIR/slurm/preemptible.sbatch" \
+  "${ARGS[@]}" --steps 40 --log-interval 1000)
+for i in $(seq 600); do # until run 0 has trained 3 steps
+  [ -f "$GLM3D_CKPT/metrics-0.jsonl" ] && [ "$(wc -l <"$GLM3D_CKPT/metrics-0.jsonl")" -ge 3 ] && break
+  sleep 0.1
+done
+scancel --signal=USR1 "$id"
+echo "sent SIGUSR1 to job $id after step $(wc -l <"$GLM3D_CKPT/metrics-0.jsonl")"
+# Slurm makes a requeued job wait before it is eligible again (EligibleTime about 2 min
+# after the requeue); as the cluster's administrator the test releases it at once.
+for i in $(seq 600); do
+  [ -f "$GLM3D_CKPT/metrics-1.jsonl" ] && break
+  scontrol show job "$id" | grep -q "Restarts=1" && [ "$(job_state "$id")" = PENDING ] &&
+    scontrol update JobId="$id" StartTime=now 2>/dev/null
+  sleep 0.2
+done
+echo "[$(date +%T)] requeued run started"
+state=$(wait_job "$id" 240)
+cat "$WORK"/pre-*.out
+[ "$state" = COMPLETED ] || fail "preemptible job $id ended $state"
+[ -f "$GLM3D_CKPT/metrics-1.jsonl" ] || fail "the job was not requeued"
+saved=$(python3 -c "import json,sys; print(max(json.loads(l)['step'] for l in open(sys.argv[1])))" "$GLM3D_CKPT/metrics-0.jsonl")
+[ "$saved" -lt 40 ] || fail "run 0 finished all 40 steps before the signal: nothing to resume"
+grep -q "step_$(printf %08d "$saved").h5" "$WORK"/pre-*.out || fail "run 0 did not save at its last step $saved"
+grep -q "job $id run 1: --load" "$WORK"/pre-*.out || fail "run 1 did not load the checkpoint"
+same_losses "$WORK/ref.jsonl" "$GLM3D_CKPT/metrics-0.jsonl" 1 "$saved" || fail "preempted run losses"
+same_losses "$WORK/ref.jsonl" "$GLM3D_CKPT/metrics-1.jsonl" $((saved + 1)) 40 || fail "requeued run losses"
