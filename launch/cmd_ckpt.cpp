@@ -34,7 +34,8 @@ TensorMap read_all(const std::string& path, const CheckpointMeta& meta, bool wit
   TensorMap out;
   std::vector<TensorPiece> pieces;
   for (const char* g : {"params", "adam_m", "adam_v"}) {
-    if (std::string(g) != "params" && !with_adam) continue;
+    if (std::string(g) != "params" && !with_adam)
+      continue;
     for (const CkptTensor& t : checkpoint_tensors(meta.cfg)) {
       std::vector<float>& buf = out[std::string(g) + "/" + t.name];
       buf.resize(size_t(t.numel()));
@@ -48,7 +49,8 @@ TensorMap read_all(const std::string& path, const CheckpointMeta& meta, bool wit
 void write_weights(const std::string& path, const CheckpointMeta& meta, TensorMap& params) {
   std::vector<TensorPiece> pieces;
   for (const CkptTensor& t : checkpoint_tensors(meta.cfg))
-    pieces.push_back({"params", t.name, params.at("params/" + t.name).data(), {Rect{0, 0, t.rows, t.cols}}, true});
+    pieces.push_back(
+        {"params", t.name, params.at("params/" + t.name).data(), {Rect{0, 0, t.rows, t.cols}}, true});
   const std::string tmp = path + ".tmp";
   write_checkpoint_file(tmp, MPI_COMM_SELF, meta, pieces);
   std::error_code ec;
@@ -66,22 +68,25 @@ std::string layout_str(const CheckpointMeta& m) {
 int inspect(const std::string& path) {
   const CheckpointMeta m = read_checkpoint_meta(path);
   std::printf("checkpoint %s\n  format %s v%lld, written by glm3d %s, kind %s\n", path.c_str(),
-              k_checkpoint_format, (long long)k_checkpoint_format_version, m.glm3d_version.c_str(), m.kind.c_str());
-  std::printf("  step %lld (skipped %lld), next sample %lld, global batch %lld, seed %llu\n", (long long)m.step,
-              (long long)m.skipped_steps, (long long)m.next_sample, (long long)m.global_batch,
-              (unsigned long long)m.seed);
+              k_checkpoint_format, (long long)k_checkpoint_format_version, m.glm3d_version.c_str(),
+              m.kind.c_str());
+  std::printf("  step %lld (skipped %lld), next sample %lld, global batch %lld, seed %llu\n",
+              (long long)m.step, (long long)m.skipped_steps, (long long)m.next_sample,
+              (long long)m.global_batch, (unsigned long long)m.seed);
   std::printf("  lr max %g min %g, warmup %lld, decay %lld; adam beta1 %g beta2 %g eps %g, weight decay %g\n",
-              m.lr_max, m.lr_min, (long long)m.warmup_steps, (long long)m.decay_steps, m.beta1, m.beta2, m.eps,
-              m.weight_decay);
+              m.lr_max, m.lr_min, (long long)m.warmup_steps, (long long)m.decay_steps, m.beta1, m.beta2,
+              m.eps, m.weight_decay);
   std::printf("  layout %s\n  tokenizer sha256 %s\n  config %s\n  optimizer state: %s, params %s\n",
               layout_str(m).c_str(), m.tokenizer_sha256.empty() ? "(none)" : m.tokenizer_sha256.c_str(),
               to_string(m.cfg).c_str(), m.has_optimizer_state ? "yes" : "no", m.param_dtype.c_str());
-  for (const auto& [k, v] : m.special_tokens) std::printf("  special token %s = %lld\n", k.c_str(), (long long)v);
+  for (const auto& [k, v] : m.special_tokens)
+    std::printf("  special token %s = %lld\n", k.c_str(), (long long)v);
   auto lock = h5::library_lock();
   h5::Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
   int64_t params = 0;
   for (const char* g : {"params", "adam_m", "adam_v"}) {
-    if (std::string(g) != "params" && !m.has_optimizer_state) continue;
+    if (std::string(g) != "params" && !m.has_optimizer_state)
+      continue;
     for (const CkptTensor& t : checkpoint_tensors(m.cfg)) {
       const std::string name = std::string(g) + "/" + t.name;
       if (H5_CHECK(H5Lexists(f.get(), name.c_str(), H5P_DEFAULT)) <= 0) {
@@ -93,12 +98,15 @@ int inspect(const std::string& path) {
       h5::Handle type(H5_CHECK(H5Dget_type(d.get())), H5Tclose);
       hsize_t dims[2] = {0, 0};
       const int nd = H5_CHECK(H5Sget_simple_extent_dims(s.get(), dims, nullptr));
-      const std::string shape =
-          nd == 1 ? "[" + std::to_string(dims[0]) + "]" : "[" + std::to_string(dims[0]) + ", " + std::to_string(dims[1]) + "]";
+      const std::string shape = nd == 1
+                                    ? "[" + std::to_string(dims[0]) + "]"
+                                    : "[" + std::to_string(dims[0]) + ", " + std::to_string(dims[1]) + "]";
       const char* dt = H5Tget_size(type.get()) == 2 ? "bf16" : "f32";
       const uint64_t sum = h5::has_attr(d.get(), "checksum") ? h5::read_attr_u64(d.get(), "checksum") : 0;
-      std::printf("  %-52s %-14s %s  checksum %016llx\n", name.c_str(), shape.c_str(), dt, (unsigned long long)sum);
-      if (std::string(g) == "params") params += t.numel();
+      std::printf("  %-52s %-14s %s  checksum %016llx\n", name.c_str(), shape.c_str(), dt,
+                  (unsigned long long)sum);
+      if (std::string(g) == "params")
+        params += t.numel();
     }
   }
   std::printf("  %lld parameters\n", (long long)params);
@@ -112,13 +120,14 @@ int verify(const std::string& path) {
   int64_t n = 0;
   for (const auto& [name, v] : all) {
     int64_t bad = 0;
-    for (float x : v) bad += !std::isfinite(x);
+    for (float x : v)
+      bad += !std::isfinite(x);
     GLM3D_USAGE_CHECK(bad == 0) << "checkpoint " << path << ": tensor '" << name << "' holds " << bad
                                 << " NaN/Inf values";
     n += int64_t(v.size());
   }
-  std::printf("ok: %s: %zu tensors, %lld values, checksums and shapes match the config, no NaN/Inf\n", path.c_str(),
-              all.size(), (long long)n);
+  std::printf("ok: %s: %zu tensors, %lld values, checksums and shapes match the config, no NaN/Inf\n",
+              path.c_str(), all.size(), (long long)n);
   return 0;
 }
 
@@ -129,7 +138,8 @@ int export_glm3d(const std::string& path, const std::string& out) {
   m.has_optimizer_state = false;
   m.param_dtype = "bf16";
   write_weights(out, m, params);
-  std::printf("exported bf16 weights of %s (step %lld) to %s\n", path.c_str(), (long long)m.step, out.c_str());
+  std::printf("exported bf16 weights of %s (step %lld) to %s\n", path.c_str(), (long long)m.step,
+              out.c_str());
   return 0;
 }
 
@@ -143,18 +153,22 @@ int export_chatglm(const std::string& path, const std::string& dir, const std::s
   const size_t esize = dt == StDtype::f32 ? 4 : 2;
   std::vector<StTensorOut> all;
   for (const CkptTensor& t : checkpoint_tensors(m.cfg)) {
-    std::vector<int64_t> shape = t.is_vector() ? std::vector<int64_t>{t.rows} : std::vector<int64_t>{t.rows, t.cols};
+    std::vector<int64_t> shape =
+        t.is_vector() ? std::vector<int64_t>{t.rows} : std::vector<int64_t>{t.rows, t.cols};
     all.push_back({chatglm_name(t.name), shape, params.at("params/" + t.name).data()});
-    if (t.name == "word_embeddings.weight") all.push_back({k_chatglm_lm_head, shape, all.back().data});
+    if (t.name == "word_embeddings.weight")
+      all.push_back({k_chatglm_lm_head, shape, all.back().data});
   }
   // Greedy shards of at most max_shard_mb (a tensor larger than that gets a shard of its own).
   std::vector<std::vector<StTensorOut>> shards(1);
   uint64_t in_shard = 0, total = 0;
   for (const StTensorOut& t : all) {
     int64_t n = 1;
-    for (int64_t d : t.shape) n *= d;
+    for (int64_t d : t.shape)
+      n *= d;
     const uint64_t bytes = uint64_t(n) * esize;
-    if (!shards.back().empty() && double(in_shard + bytes) > max_shard_mb * 1048576.0) shards.emplace_back(), in_shard = 0;
+    if (!shards.back().empty() && double(in_shard + bytes) > max_shard_mb * 1048576.0)
+      shards.emplace_back(), in_shard = 0;
     shards.back().push_back(t);
     in_shard += bytes;
     total += bytes;
@@ -162,22 +176,29 @@ int export_chatglm(const std::string& path, const std::string& dir, const std::s
   std::error_code ec;
   fs::create_directories(dir, ec);
   GLM3D_USAGE_CHECK(!ec && fs::is_directory(dir)) << "cannot create " << dir;
-  const std::string torch_dtype = dt == StDtype::f16 ? "float16" : dt == StDtype::bf16 ? "bfloat16" : "float32";
+  const std::string torch_dtype = dt == StDtype::f16    ? "float16"
+                                  : dt == StDtype::bf16 ? "bfloat16"
+                                                        : "float32";
   std::ostringstream index;
   index << "{\n  \"metadata\": {\"total_size\": " << total << "},\n  \"weight_map\": {";
   for (size_t s = 0; s < shards.size(); ++s) {
     char name[64];
-    if (shards.size() == 1) std::snprintf(name, sizeof name, "model.safetensors");
-    else std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1, shards.size());
+    if (shards.size() == 1)
+      std::snprintf(name, sizeof name, "model.safetensors");
+    else
+      std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1, shards.size());
     write_safetensors((fs::path(dir) / name).string(), shards[s], dt, {{"format", "pt"}});
     for (size_t i = 0; i < shards[s].size(); ++i)
-      index << (s == 0 && i == 0 ? "\n" : ",\n") << "    " << json::quote(shards[s][i].name) << ": \"" << name << "\"";
+      index << (s == 0 && i == 0 ? "\n" : ",\n") << "    " << json::quote(shards[s][i].name) << ": \"" << name
+            << "\"";
   }
   index << "\n  }\n}\n";
-  if (shards.size() > 1) std::ofstream(fs::path(dir) / "model.safetensors.index.json") << index.str();
+  if (shards.size() > 1)
+    std::ofstream(fs::path(dir) / "model.safetensors.index.json") << index.str();
   std::ofstream(fs::path(dir) / "config.json") << chatglm_config_json(m.cfg, m.special_tokens, torch_dtype);
   std::printf("exported %s (step %lld) as ChatGLM %s safetensors to %s (%zu shard%s)\n", path.c_str(),
-              (long long)m.step, st_dtype_name(dt).c_str(), dir.c_str(), shards.size(), shards.size() > 1 ? "s" : "");
+              (long long)m.step, st_dtype_name(dt).c_str(), dir.c_str(), shards.size(),
+              shards.size() > 1 ? "s" : "");
   return 0;
 }
 
@@ -194,7 +215,8 @@ int import_chatglm(const std::string& dir, const std::string& out) {
   std::map<std::string, SafetensorsReader*> where;
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".safetensors") files.push_back(e.path().string());
+    if (e.path().extension() == ".safetensors")
+      files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
   GLM3D_USAGE_CHECK(!files.empty()) << dir << " holds no *.safetensors files";
   for (const std::string& f : files) {
@@ -215,21 +237,23 @@ int import_chatglm(const std::string& dir, const std::string& out) {
   std::set<std::string> used;
   for (const CkptTensor& t : checkpoint_tensors(m.cfg)) {
     const std::string name = chatglm_name(t.name);
-    GLM3D_USAGE_CHECK(where.count(name)) << dir << ": missing tensor '" << name << "' (config.json: "
-                                         << m.cfg.num_layers << " layers)";
+    GLM3D_USAGE_CHECK(where.count(name))
+        << dir << ": missing tensor '" << name << "' (config.json: " << m.cfg.num_layers << " layers)";
     const StTensorInfo& info = where[name]->tensors().at(name);
     const std::vector<int64_t> want =
         t.is_vector() ? std::vector<int64_t>{t.rows} : std::vector<int64_t>{t.rows, t.cols};
-    GLM3D_USAGE_CHECK(info.shape == want) << where[name]->path() << ": tensor '" << name << "' has shape "
-                                          << json::quote(std::to_string(info.shape.size())) << "-d ["
-                                          << (info.shape.empty() ? 0 : info.shape[0]) << ", ...], config.json needs ["
-                                          << t.rows << (t.is_vector() ? "" : ", " + std::to_string(t.cols)) << "]";
+    GLM3D_USAGE_CHECK(info.shape == want)
+        << where[name]->path() << ": tensor '" << name << "' has shape "
+        << json::quote(std::to_string(info.shape.size())) << "-d ["
+        << (info.shape.empty() ? 0 : info.shape[0]) << ", ...], config.json needs [" << t.rows
+        << (t.is_vector() ? "" : ", " + std::to_string(t.cols)) << "]";
     std::vector<float>& buf = params["params/" + t.name] = where[name]->read_f32(name);
     pieces.push_back({"params", t.name, buf.data(), {Rect{0, 0, t.rows, t.cols}}, true});
     used.insert(name);
   }
   if (where.count(k_chatglm_lm_head)) {
-    GLM3D_USAGE_CHECK(where[k_chatglm_lm_head]->read_f32(k_chatglm_lm_head) == params["params/word_embeddings.weight"])
+    GLM3D_USAGE_CHECK(where[k_chatglm_lm_head]->read_f32(k_chatglm_lm_head) ==
+                      params["params/word_embeddings.weight"])
         << dir << ": lm_head.weight differs from the word embedding (glm3d ties them)";
     used.insert(k_chatglm_lm_head);
   }
@@ -249,25 +273,29 @@ int cmd_ckpt(const Args& args, const RunContext& ctx) {
   std::string action, path, out, to, from, dtype = "f16";
   double max_shard_mb = 4096;
   po::options_description desc("glm3d ckpt inspect|verify|export|import [options] PATH");
-  desc.add_options()                                                                                        //
-      ("action", po::value(&action), "inspect | verify | export | import")                                  //
+  desc.add_options()                                                                                       //
+      ("action", po::value(&action), "inspect | verify | export | import")                                 //
       ("path", po::value(&path), "checkpoint file or directory (import: the ChatGLM directory)")           //
       ("out", po::value(&out), "export: output file (glm3d) or directory (--to chatglm-6b); import: file") //
-      ("to", po::value(&to), "export format: chatglm-6b (default: glm3d bf16 weights)")                   //
+      ("to", po::value(&to), "export format: chatglm-6b (default: glm3d bf16 weights)")                    //
       ("from", po::value(&from), "import format: chatglm-6b")                                              //
       ("dtype", po::value(&dtype)->default_value(dtype), "export --to chatglm-6b: f16, bf16 or f32")       //
-      ("max-shard-mb", po::value(&max_shard_mb)->default_value(max_shard_mb), "export: safetensors shard size");
+      ("max-shard-mb", po::value(&max_shard_mb)->default_value(max_shard_mb),
+       "export: safetensors shard size");
   po::positional_options_description pos;
   pos.add("action", 1).add("path", 1);
   po::variables_map vm;
   if (!parse_options(args, desc, vm, &pos)) {
-    if (ctx.rank == 0) std::cout << desc << "\n";
+    if (ctx.rank == 0)
+      std::cout << desc << "\n";
     return 0;
   }
   GLM3D_USAGE_CHECK(ctx.world_size == 1) << "glm3d ckpt runs on one rank (got " << ctx.world_size << ")";
   GLM3D_USAGE_CHECK(!path.empty()) << "glm3d ckpt " << action << " needs a PATH";
-  if (action == "inspect") return inspect(resolve_checkpoint(path));
-  if (action == "verify") return verify(resolve_checkpoint(path));
+  if (action == "inspect")
+    return inspect(resolve_checkpoint(path));
+  if (action == "verify")
+    return verify(resolve_checkpoint(path));
   if (action == "export") {
     GLM3D_USAGE_CHECK(!out.empty()) << "glm3d ckpt export needs --out";
     GLM3D_USAGE_CHECK(to.empty() || to == "chatglm-6b") << "--to supports chatglm-6b, got '" << to << "'";

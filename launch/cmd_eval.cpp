@@ -53,27 +53,31 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   bool synthetic = false;
   int64_t start = 0, count = 8, micro_batch = 1;
   int tp = 1, pp = 1, dp = 0;
-  po::options_description desc("glm3d eval --load CKPT --samples FILE.h5 --out OUT.h5: forward pass, logits and "
-                               "per-sample loss");
-  desc.add_options()                                                                                 //
-      ("load", po::value(&load), "checkpoint file or directory (its latest)")                        //
-      ("samples", po::value(&samples_path), "samples file (glm3d data sample ... --out FILE.h5)")    //
-      ("synthetic", po::bool_switch(&synthetic), "the synthetic task's samples [start, start+count) "
-                                                 "(seed: the checkpoint's)")                         //
-      ("start", po::value(&start)->default_value(start), "first synthetic sample index")             //
-      ("count", po::value(&count)->default_value(count), "number of synthetic samples")              //
-      ("out", po::value(&out), "output HDF5 file")                                                   //
-      ("micro-batch", po::value(&micro_batch)->default_value(micro_batch), "samples per forward")    //
-      ("tp", po::value(&tp)->default_value(tp), "tensor-parallel degree")                           //
-      ("pp", po::value(&pp)->default_value(pp), "pipeline-parallel degree")                         //
+  po::options_description desc(
+      "glm3d eval --load CKPT --samples FILE.h5 --out OUT.h5: forward pass, logits and "
+      "per-sample loss");
+  desc.add_options()                                                                              //
+      ("load", po::value(&load), "checkpoint file or directory (its latest)")                     //
+      ("samples", po::value(&samples_path), "samples file (glm3d data sample ... --out FILE.h5)") //
+      ("synthetic", po::bool_switch(&synthetic),
+       "the synthetic task's samples [start, start+count) "
+       "(seed: the checkpoint's)")                                                                //
+      ("start", po::value(&start)->default_value(start), "first synthetic sample index")          //
+      ("count", po::value(&count)->default_value(count), "number of synthetic samples")           //
+      ("out", po::value(&out), "output HDF5 file")                                                //
+      ("micro-batch", po::value(&micro_batch)->default_value(micro_batch), "samples per forward") //
+      ("tp", po::value(&tp)->default_value(tp), "tensor-parallel degree")                         //
+      ("pp", po::value(&pp)->default_value(pp), "pipeline-parallel degree")                       //
       ("dp", po::value(&dp)->default_value(dp), "data-parallel degree (0: world / (tp*pp))");
   po::variables_map vm;
   if (!parse_options(args, desc, vm)) {
-    if (ctx.rank == 0) std::cout << desc << "\n";
+    if (ctx.rank == 0)
+      std::cout << desc << "\n";
     return 0;
   }
   GLM3D_USAGE_CHECK(!load.empty() && !out.empty()) << "glm3d eval needs --load CKPT and --out OUT.h5";
-  GLM3D_USAGE_CHECK(synthetic != !samples_path.empty()) << "give exactly one of --samples FILE or --synthetic";
+  GLM3D_USAGE_CHECK(synthetic != !samples_path.empty())
+      << "give exactly one of --samples FILE or --synthetic";
   GLM3D_USAGE_CHECK(micro_batch > 0 && count > 0 && start >= 0) << "--micro-batch, --count must be positive";
 
   const ResumeFrom ck = open_resume(load);
@@ -82,7 +86,8 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   if (synthetic) {
     check_resume(ck, cfg, "");
     SyntheticTask task(cfg.seq_len, cfg.vocab, ck.meta.seed);
-    for (int64_t k = start; k < start + count; ++k) samples.push_back(task.get(k));
+    for (int64_t k = start; k < start + count; ++k)
+      samples.push_back(task.get(k));
   } else {
     samples = read_sample_file(samples_path);
     const std::string have = sample_file_tokenizer(samples_path);
@@ -117,7 +122,8 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   const int64_t s0 = N * pg.dp_rank() / dims.dp, s1 = N * (pg.dp_rank() + 1) / dims.dp, n = s1 - s0;
   std::vector<MicroBatch> mbs;
   for (int64_t i = s0; i < s1; i += micro_batch)
-    mbs.push_back(stack_samples(std::vector<Sample>(samples.begin() + i, samples.begin() + std::min(s1, i + micro_batch))));
+    mbs.push_back(stack_samples(
+        std::vector<Sample>(samples.begin() + i, samples.begin() + std::min(s1, i + micro_batch))));
   const int64_t Vl = model.table().padded_vocab() / dims.tp;
   std::vector<float> logits(size_t(n * S * Vl)); // [n, S, Vl] this rank's vocabulary slice
   model.on_logits = [&](int mb, const float* l) {
@@ -126,7 +132,8 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   model.set_batch(&mbs, 1.0);
   if (!mbs.empty()) {
     if (dims.pp == 1) {
-      for (int m = 0; m < int(mbs.size()); ++m) model.forward(0, m, nullptr, nullptr);
+      for (int m = 0; m < int(mbs.size()); ++m)
+        model.forward(0, m, nullptr, nullptr);
     } else {
       ForwardStage stage(model);
       PipelineExecutor exec(*pg.pp, 1);
@@ -145,22 +152,26 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
     for (int64_t t = 0; t < n * S; ++t) {
       const float* row = logits.data() + t * Vl;
       double m = -std::numeric_limits<double>::infinity();
-      for (int64_t c = 0; c < vl_real; ++c) m = std::max(m, double(row[c]));
+      for (int64_t c = 0; c < vl_real; ++c)
+        m = std::max(m, double(row[c]));
       mx[size_t(t)] = m;
     }
     pg.tp->all_reduce(mx.data(), mx.size(), ReduceOp::max);
     for (int64_t t = 0; t < n * S; ++t) {
       const float* row = logits.data() + t * Vl;
       double s = 0;
-      for (int64_t c = 0; c < vl_real; ++c) s += std::exp(double(row[c]) - mx[size_t(t)]);
+      for (int64_t c = 0; c < vl_real; ++c)
+        s += std::exp(double(row[c]) - mx[size_t(t)]);
       se[size_t(t)] = s;
       const int64_t target = samples[size_t(s0 + t / S)].targets[size_t(t % S)];
-      if (target >= v0 && target < v0 + vl_real) tgt[size_t(t)] = double(row[target - v0]);
+      if (target >= v0 && target < v0 + vl_real)
+        tgt[size_t(t)] = double(row[target - v0]);
     }
     pg.tp->all_reduce(se.data(), se.size(), ReduceOp::sum);
     pg.tp->all_reduce(tgt.data(), tgt.size(), ReduceOp::sum);
     for (int64_t t = 0; t < n * S; ++t) {
-      if (!samples[size_t(s0 + t / S)].loss_mask[size_t(t % S)]) continue;
+      if (!samples[size_t(s0 + t / S)].loss_mask[size_t(t % S)])
+        continue;
       loss_sum[size_t(t / S)] += std::log(se[size_t(t)]) + mx[size_t(t)] - tgt[size_t(t)];
       ++loss_tokens[size_t(t / S)];
     }
@@ -189,15 +200,16 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
     h5::Handle lspace(H5_CHECK(H5Screate_simple(3, ldims, nullptr)), H5Sclose);
     h5::Handle vspace(H5_CHECK(H5Screate_simple(1, vdims, nullptr)), H5Sclose);
     auto create = [&](const char* name, hid_t type, hid_t space) {
-      return h5::Handle(H5_CHECK(H5Dcreate2(f.get(), name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
-                        H5Dclose);
+      return h5::Handle(
+          H5_CHECK(H5Dcreate2(f.get(), name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), H5Dclose);
     };
     h5::Handle dl = create("logits", H5T_IEEE_F32LE, lspace.get());
     h5::Handle dloss = create("loss", H5T_IEEE_F64LE, vspace.get());
     h5::Handle dsum = create("loss_sum", H5T_IEEE_F64LE, vspace.get());
     h5::Handle dtok = create("loss_tokens", H5T_STD_I64LE, vspace.get());
     if (last && n > 0 && vl_real > 0) {
-      const hsize_t fstart[3] = {hsize_t(s0), 0, hsize_t(v0)}, fcount[3] = {hsize_t(n), hsize_t(S), hsize_t(vl_real)};
+      const hsize_t fstart[3] = {hsize_t(s0), 0, hsize_t(v0)},
+                    fcount[3] = {hsize_t(n), hsize_t(S), hsize_t(vl_real)};
       h5::Handle fs(H5_CHECK(H5Dget_space(dl.get())), H5Sclose);
       H5_CHECK(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, fstart, nullptr, fcount, nullptr));
       const hsize_t mdims[2] = {hsize_t(n * S), hsize_t(Vl)}, mstart[2] = {0, 0},

@@ -7,9 +7,11 @@
 namespace glm3d {
 
 namespace {
-const std::pair<const char*, const char*> k_special[] = {
-    {"bos_token_id", "bos"}, {"eos_token_id", "eos"}, {"mask_token_id", "mask"},
-    {"gmask_token_id", "gmask"}, {"pad_token_id", "pad"}};
+const std::pair<const char*, const char*> k_special[] = {{"bos_token_id", "bos"},
+                                                         {"eos_token_id", "eos"},
+                                                         {"mask_token_id", "mask"},
+                                                         {"gmask_token_id", "gmask"},
+                                                         {"pad_token_id", "pad"}};
 } // namespace
 
 ModelConfig chatglm_config(const json::Value& config, const std::string& file,
@@ -29,8 +31,10 @@ ModelConfig chatglm_config(const json::Value& config, const std::string& file,
     c.vocab = field("vocab_size").as_i64();
     const json::Value* inner = config.find("inner_hidden_size");
     c.ffn_hidden = inner && inner->is_number() ? inner->as_i64() : 4 * c.hidden;
-    if (const json::Value* eps = config.find("layernorm_epsilon"); eps && eps->is_number()) c.ln_eps = eps->as_f64();
-    if (const json::Value* s = config.find("max_sequence_length"); s && s->is_number()) c.seq_len = s->as_i64();
+    if (const json::Value* eps = config.find("layernorm_epsilon"); eps && eps->is_number())
+      c.ln_eps = eps->as_f64();
+    if (const json::Value* s = config.find("max_sequence_length"); s && s->is_number())
+      c.seq_len = s->as_i64();
   } catch (const UsageError& e) {
     GLM3D_USAGE_FAIL() << file << ": " << e.what();
   }
@@ -38,7 +42,8 @@ ModelConfig chatglm_config(const json::Value& config, const std::string& file,
   c.rope = pe && pe->kind == json::Value::Kind::boolean && !pe->b ? RopeKind::one_d : RopeKind::two_d;
   c.ffn = FfnKind::gelu;
   for (const auto& [key, name] : k_special)
-    if (const json::Value* v = config.find(key); v && v->is_number()) special[name] = v->as_i64();
+    if (const json::Value* v = config.find(key); v && v->is_number())
+      special[name] = v->as_i64();
   return c;
 }
 
@@ -55,11 +60,14 @@ std::string chatglm_config_json(const ModelConfig& c, const std::map<std::string
      << ",\n  \"glm3d_ffn\": \"" << (c.ffn == FfnKind::geglu ? "geglu" : "gelu") << "\""
      << ",\n  \"torch_dtype\": \"" << torch_dtype << "\"";
   for (const auto& [key, name] : k_special)
-    if (const auto it = special.find(name); it != special.end()) os << ",\n  \"" << key << "\": " << it->second;
+    if (const auto it = special.find(name); it != special.end())
+      os << ",\n  \"" << key << "\": " << it->second;
   os << "\n}\n";
   return os.str();
 }
 
-std::string chatglm_name(const std::string& n) { return "transformer." + n; }
+std::string chatglm_name(const std::string& n) {
+  return "transformer." + n;
+}
 
 } // namespace glm3d

@@ -11,28 +11,37 @@
 namespace glm3d {
 
 StDtype parse_st_dtype(const std::string& s) {
-  if (s == "F16") return StDtype::f16;
-  if (s == "BF16") return StDtype::bf16;
-  if (s == "F32") return StDtype::f32;
+  if (s == "F16")
+    return StDtype::f16;
+  if (s == "BF16")
+    return StDtype::bf16;
+  if (s == "F32")
+    return StDtype::f32;
   GLM3D_USAGE_FAIL() << "unsupported safetensors dtype '" << s << "' (F16, BF16 or F32)";
 }
 
 std::string st_dtype_name(StDtype d) {
   switch (d) {
-  case StDtype::f16: return "F16";
-  case StDtype::bf16: return "BF16";
-  case StDtype::f32: return "F32";
+  case StDtype::f16:
+    return "F16";
+  case StDtype::bf16:
+    return "BF16";
+  case StDtype::f32:
+    return "F32";
   }
   return "?";
 }
 
 namespace {
-size_t st_size(StDtype d) { return d == StDtype::f32 ? 4 : 2; }
+size_t st_size(StDtype d) {
+  return d == StDtype::f32 ? 4 : 2;
+}
 } // namespace
 
 int64_t StTensorInfo::numel() const {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    n *= d;
   return n;
 }
 
@@ -41,20 +50,25 @@ uint16_t float_to_half(float f) {
   std::memcpy(&x, &f, 4);
   const uint32_t sign = (x >> 16) & 0x8000u;
   const uint32_t absx = x & 0x7fffffffu;
-  if (absx > 0x7f800000u) return uint16_t(sign | 0x7e00u); // NaN
-  if (absx >= 0x477ff000u) return uint16_t(sign | 0x7c00u); // rounds to >= 65520: inf
-  if (absx < 0x38800000u) { // below the smallest normal half: subnormal or zero
-    if (absx < 0x33000000u) return uint16_t(sign); // < 2^-25: rounds to zero
+  if (absx > 0x7f800000u)
+    return uint16_t(sign | 0x7e00u); // NaN
+  if (absx >= 0x477ff000u)
+    return uint16_t(sign | 0x7c00u); // rounds to >= 65520: inf
+  if (absx < 0x38800000u) {          // below the smallest normal half: subnormal or zero
+    if (absx < 0x33000000u)
+      return uint16_t(sign); // < 2^-25: rounds to zero
     const uint32_t e = absx >> 23, m = (absx & 0x7fffffu) | 0x800000u;
     const uint32_t shift = 126 - e; // 14..24 (mantissa bits dropped: shift - 0 from 24-bit m to 10-bit)
     uint32_t h = m >> (shift);
     const uint32_t rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (h & 1u))) ++h;
+    if (rem > halfway || (rem == halfway && (h & 1u)))
+      ++h;
     return uint16_t(sign | h);
   }
   uint32_t h = ((absx >> 13) - (112u << 10)); // rebias exponent 127 -> 15
   const uint32_t rem = absx & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u)))
+    ++h;
   return uint16_t(sign | h);
 }
 
@@ -63,11 +77,13 @@ float half_to_float(uint16_t h) {
   const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
   uint32_t x;
   if (e == 0) {
-    if (m == 0) x = sign;
+    if (m == 0)
+      x = sign;
     else { // subnormal: normalise
       int shift = 0;
       uint32_t mm = m;
-      while (!(mm & 0x400u)) mm <<= 1, ++shift;
+      while (!(mm & 0x400u))
+        mm <<= 1, ++shift;
       x = sign | (uint32_t(113 - shift) << 23) | ((mm & 0x3ffu) << 13);
     }
   } else if (e == 31) {
@@ -87,7 +103,8 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path), in_
   in_.read(reinterpret_cast<char*>(len_bytes), 8);
   GLM3D_USAGE_CHECK(in_) << "safetensors file " << path << " is shorter than its 8-byte header length";
   uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | len_bytes[i];
+  for (int i = 7; i >= 0; --i)
+    n = (n << 8) | len_bytes[i];
   GLM3D_USAGE_CHECK(n <= file_size - 8 && n < (uint64_t(1) << 32))
       << "safetensors file " << path << ": header length " << n << " exceeds the file";
   std::string header(n, '\0');
@@ -97,21 +114,25 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path), in_
   const json::Value root = json::parse(header, "safetensors header of " + path);
   GLM3D_USAGE_CHECK(root.is_object()) << "safetensors file " << path << ": header is not a JSON object";
   for (const auto& [name, v] : root.fields) {
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__")
+      continue;
     try {
       const json::Value* dt = v.find("dtype");
       const json::Value* shape = v.find("shape");
       const json::Value* off = v.find("data_offsets");
-      GLM3D_USAGE_CHECK(dt && shape && off && off->items.size() == 2) << "missing dtype, shape or data_offsets";
+      GLM3D_USAGE_CHECK(dt && shape && off && off->items.size() == 2)
+          << "missing dtype, shape or data_offsets";
       StTensorInfo t;
       t.dtype = parse_st_dtype(dt->text);
-      for (const json::Value& d : shape->items) t.shape.push_back(d.as_i64());
+      for (const json::Value& d : shape->items)
+        t.shape.push_back(d.as_i64());
       t.begin = uint64_t(off->items[0].as_i64());
       t.end = uint64_t(off->items[1].as_i64());
       GLM3D_USAGE_CHECK(t.begin <= t.end && t.end <= data_size)
           << "data_offsets [" << t.begin << ", " << t.end << ") outside the " << data_size << " data bytes";
       GLM3D_USAGE_CHECK(t.end - t.begin == uint64_t(t.numel()) * st_size(t.dtype))
-          << "data_offsets span " << (t.end - t.begin) << " bytes, the shape needs " << t.numel() * st_size(t.dtype);
+          << "data_offsets span " << (t.end - t.begin) << " bytes, the shape needs "
+          << t.numel() * st_size(t.dtype);
       tensors_[name] = t;
     } catch (const UsageError& e) {
       GLM3D_USAGE_FAIL() << "safetensors file " << path << ": tensor '" << name << "': " << e.what();
@@ -121,7 +142,8 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path), in_
 
 std::vector<float> SafetensorsReader::read_f32(const std::string& name) {
   const auto it = tensors_.find(name);
-  GLM3D_USAGE_CHECK(it != tensors_.end()) << "safetensors file " << path_ << " has no tensor '" << name << "'";
+  GLM3D_USAGE_CHECK(it != tensors_.end())
+      << "safetensors file " << path_ << " has no tensor '" << name << "'";
   const StTensorInfo& t = it->second;
   std::vector<uint8_t> raw(t.end - t.begin);
   in_.clear();
@@ -136,7 +158,8 @@ std::vector<float> SafetensorsReader::read_f32(const std::string& name) {
       std::memcpy(&out[i], &u, 4);
     } else {
       const uint16_t u = uint16_t(p[0] | p[1] << 8);
-      if (t.dtype == StDtype::f16) out[i] = half_to_float(u);
+      if (t.dtype == StDtype::f16)
+        out[i] = half_to_float(u);
       else {
         bf16 b;
         b.bits = u;
@@ -162,36 +185,43 @@ void write_safetensors(const std::string& path, const std::vector<StTensorOut>& 
   uint64_t offset = 0;
   for (const StTensorOut& t : tensors) {
     int64_t n = 1;
-    for (int64_t d : t.shape) n *= d;
+    for (int64_t d : t.shape)
+      n *= d;
     const uint64_t bytes = uint64_t(n) * st_size(dtype);
-    h << (first ? "" : ",") << json::quote(t.name) << ":{\"dtype\":\"" << st_dtype_name(dtype) << "\",\"shape\":[";
-    for (size_t i = 0; i < t.shape.size(); ++i) h << (i ? "," : "") << t.shape[i];
+    h << (first ? "" : ",") << json::quote(t.name) << ":{\"dtype\":\"" << st_dtype_name(dtype)
+      << "\",\"shape\":[";
+    for (size_t i = 0; i < t.shape.size(); ++i)
+      h << (i ? "," : "") << t.shape[i];
     h << "],\"data_offsets\":[" << offset << "," << offset + bytes << "]}";
     offset += bytes;
     first = false;
   }
   h << "}";
   std::string header = h.str();
-  while (header.size() % 8) header += ' '; // data aligned to 8 bytes, as Hugging Face writes it
+  while (header.size() % 8)
+    header += ' '; // data aligned to 8 bytes, as Hugging Face writes it
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     GLM3D_USAGE_CHECK(out) << "cannot write " << tmp;
     uint8_t len[8];
-    for (int i = 0; i < 8; ++i) len[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+      len[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(header.data(), std::streamsize(header.size()));
     std::vector<uint8_t> buf;
     for (const StTensorOut& t : tensors) {
       int64_t n = 1;
-      for (int64_t d : t.shape) n *= d;
+      for (int64_t d : t.shape)
+        n *= d;
       buf.resize(size_t(n) * st_size(dtype));
       for (int64_t i = 0; i < n; ++i) {
         uint8_t* p = buf.data() + size_t(i) * st_size(dtype);
         if (dtype == StDtype::f32) {
           uint32_t u;
           std::memcpy(&u, &t.data[i], 4);
-          for (int k = 0; k < 4; ++k) p[k] = uint8_t(u >> (8 * k));
+          for (int k = 0; k < 4; ++k)
+            p[k] = uint8_t(u >> (8 * k));
         } else {
           const uint16_t u = dtype == StDtype::f16 ? float_to_half(t.data[i]) : bf16(t.data[i]).bits;
           p[0] = uint8_t(u), p[1] = uint8_t(u >> 8);

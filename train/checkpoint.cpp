@@ -19,9 +19,11 @@ std::vector<TensorPiece> shard_pieces(const ShardView& v, const ModelConfig& cfg
     const bool unique = (!p.tp_replicated() || v.tp_rank == 0) && (!emb || v.first_stage);
     out.push_back({"params", p.name, params + p.offset, shard_rects(p, v.tp_rank, 0, p.numel(), stored_rows),
                    unique && v.dp_rank == 0});
-    if (!m) continue;
+    if (!m)
+      continue;
     const int64_t b = std::max(v.opt_begin, p.offset), e = std::min(v.opt_end, p.offset + p.numel());
-    if (b >= e) continue;
+    if (b >= e)
+      continue;
     const std::vector<Rect> rects = shard_rects(p, v.tp_rank, b - p.offset, e - p.offset, stored_rows);
     const bool counts = unique && (v.zero || v.dp_rank == 0);
     out.push_back({"adam_m", p.name, m + (b - v.opt_begin), rects, counts});
@@ -42,14 +44,17 @@ void on_rank0(MPI_Comm comm, const std::function<void()>& fn) {
       fn();
     } catch (const std::exception& e) {
       error = e.what();
-      if (error.empty()) error = "unknown error";
+      if (error.empty())
+        error = "unknown error";
     }
   }
   int len = int(error.size());
   MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, 0, comm));
   error.resize(size_t(len));
-  if (len > 0) MPI_CHECK(MPI_Bcast(error.data(), len, MPI_CHAR, 0, comm));
-  if (len > 0) throw UsageError(error);
+  if (len > 0)
+    MPI_CHECK(MPI_Bcast(error.data(), len, MPI_CHAR, 0, comm));
+  if (len > 0)
+    throw UsageError(error);
 }
 
 } // namespace

@@ -40,7 +40,8 @@ std::string checkpoint_file_name(int64_t step) {
 
 std::string resolve_checkpoint(const std::string& p) {
   GLM3D_USAGE_CHECK(fs::exists(p)) << "checkpoint " << p << " does not exist";
-  if (!fs::is_directory(p)) return p;
+  if (!fs::is_directory(p))
+    return p;
   const std::string pointer = (fs::path(p) / "latest").string();
   std::ifstream in(pointer);
   GLM3D_USAGE_CHECK(in) << "no checkpoint in " << p << ": " << pointer << " does not exist";
@@ -55,7 +56,8 @@ std::vector<std::string> list_checkpoints(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string n = e.path().filename().string();
-    if (n.size() == 16 && n.rfind("step_", 0) == 0 && n.substr(13) == ".h5") out.push_back(n);
+    if (n.size() == 16 && n.rfind("step_", 0) == 0 && n.substr(13) == ".h5")
+      out.push_back(n);
   }
   std::sort(out.begin(), out.end()); // zero-padded step numbers sort by step
   return out;
@@ -80,10 +82,12 @@ void commit_checkpoint(const std::string& dir, const std::string& tmp_path, cons
   std::vector<std::string> all = list_checkpoints(dir);
   if (keep > 0 && int64_t(all.size()) > keep)
     for (size_t i = 0; i + size_t(keep) < all.size(); ++i)
-      if (all[i] != final_name) fs::remove(fs::path(dir) / all[i]);
+      if (all[i] != final_name)
+        fs::remove(fs::path(dir) / all[i]);
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string n = e.path().filename().string();
-    if (n.rfind("step_", 0) == 0 && n.size() > 4 && n.substr(n.size() - 4) == ".tmp") fs::remove(e.path());
+    if (n.rfind("step_", 0) == 0 && n.size() > 4 && n.substr(n.size() - 4) == ".tmp")
+      fs::remove(e.path());
   }
 }
 

@@ -21,7 +21,8 @@ namespace {
 // Local rectangles (in the shard's [local_rows, local_cols] coordinates) of elements [a, b).
 std::vector<Rect> local_rects(int64_t lc, int64_t a, int64_t b) {
   std::vector<Rect> out;
-  if (a >= b) return out;
+  if (a >= b)
+    return out;
   const int64_t ra = a / lc, ca = a % lc, rb = b / lc, cb = b % lc;
   if (ra == rb) {
     out.push_back({ra, ca, 1, cb - ca});
@@ -32,8 +33,10 @@ std::vector<Rect> local_rects(int64_t lc, int64_t a, int64_t b) {
     out.push_back({ra, ca, 1, lc - ca});
     body = ra + 1;
   }
-  if (rb > body) out.push_back({body, 0, rb - body, lc});
-  if (cb > 0) out.push_back({rb, 0, 1, cb});
+  if (rb > body)
+    out.push_back({body, 0, rb - body, lc});
+  if (cb > 0)
+    out.push_back({rb, 0, 1, cb});
   return out;
 }
 
@@ -43,7 +46,9 @@ std::vector<Rect> shard_rects(const ParamInfo& p, int tp_rank, int64_t a, int64_
   std::vector<Rect> global;
   for (Rect r : local_rects(p.local_cols, a, b)) {
     switch (p.split) {
-    case Split::replicated: global.push_back(r); break;
+    case Split::replicated:
+      global.push_back(r);
+      break;
     case Split::rows:
       r.r0 += int64_t(tp_rank) * p.local_rows;
       global.push_back(r);
@@ -76,16 +81,19 @@ std::vector<Rect> shard_rects(const ParamInfo& p, int tp_rank, int64_t a, int64_
   }
   std::vector<Rect> clipped;
   for (Rect r : global) {
-    if (r.r0 >= stored_rows) continue;
+    if (r.r0 >= stored_rows)
+      continue;
     r.nr = std::min(r.nr, stored_rows - r.r0);
-    if (r.numel() > 0) clipped.push_back(r);
+    if (r.numel() > 0)
+      clipped.push_back(r);
   }
   return clipped;
 }
 
 int64_t rects_numel(const std::vector<Rect>& rects) {
   int64_t n = 0;
-  for (const Rect& r : rects) n += r.numel();
+  for (const Rect& r : rects)
+    n += r.numel();
   return n;
 }
 
@@ -115,7 +123,8 @@ uint64_t checksum_rects(const float* data, const std::vector<Rect>& rects, int64
 std::string config_mismatch(const ModelConfig& c, const ModelConfig& w) {
   std::ostringstream os;
   auto field = [&](const char* name, auto a, auto b) {
-    if (os.tellp() == 0 && a != b) os << name << ": " << a << " in the checkpoint, " << b << " requested";
+    if (os.tellp() == 0 && a != b)
+      os << name << ": " << a << " in the checkpoint, " << b << " requested";
   };
   field("num_layers", c.num_layers, w.num_layers);
   field("hidden", c.hidden, w.hidden);

@@ -39,7 +39,7 @@ struct CheckpointMeta {
   double beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
   bool has_optimizer_state = false;
   int tp = 1, pp = 1, dp = 1, virtual_stages = 1, zero = 0; // the layout it was written with
-  std::string tokenizer_sha256;                              // "" for synthetic data or imports
+  std::string tokenizer_sha256;                             // "" for synthetic data or imports
   std::string glm3d_version = GLM3D_VERSION;
   std::string param_dtype = "f32"; // f32 | bf16
   std::map<std::string, int64_t> special_tokens;

@@ -107,11 +107,14 @@ void write_meta(hid_t f, const CheckpointMeta& m) {
   write_config(f, m.cfg);
   if (!m.special_tokens.empty()) {
     h5::Handle g(H5_CHECK(H5Gcreate2(f, "special_tokens", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), H5Gclose);
-    for (const auto& [k, v] : m.special_tokens) h5::write_attr_i64(g.get(), k, v);
+    for (const auto& [k, v] : m.special_tokens)
+      h5::write_attr_i64(g.get(), k, v);
   }
 }
 
-std::string group_path(const std::string& group, const std::string& name) { return group + "/" + name; }
+std::string group_path(const std::string& group, const std::string& name) {
+  return group + "/" + name;
+}
 
 } // namespace
 
@@ -139,7 +142,8 @@ void write_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpo
 
   std::map<std::string, std::vector<const TensorPiece*>> by_tensor;
   for (const TensorPiece& p : pieces)
-    if (p.counts) by_tensor[group_path(p.group, p.name)].push_back(&p);
+    if (p.counts)
+      by_tensor[group_path(p.group, p.name)].push_back(&p);
 
   // Metadata first (collective: every rank creates every dataset), then each rank's data.
   std::vector<h5::Handle> dsets;
@@ -149,9 +153,9 @@ void write_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpo
     for (const CkptTensor& t : tensors) {
       h5::Handle space = file_space(t);
       const hid_t type = g == 0 && bf16_params ? bf16t.get() : H5T_IEEE_F32LE;
-      dsets.emplace_back(
-          H5_CHECK(H5Dcreate2(grp.get(), t.name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
-          H5Dclose);
+      dsets.emplace_back(H5_CHECK(H5Dcreate2(grp.get(), t.name.c_str(), type, space.get(), H5P_DEFAULT,
+                                             H5P_DEFAULT, H5P_DEFAULT)),
+                         H5Dclose);
     }
   }
   std::vector<uint64_t> sums(dsets.size(), 0);
@@ -160,15 +164,16 @@ void write_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpo
     for (size_t i = 0; i < tensors.size(); ++i) {
       const CkptTensor& t = tensors[i];
       const size_t d = size_t(g) * tensors.size() + i;
-      if (crash_test && g == 0 && i == tensors.size() / 2) {
-        H5_CHECK(H5Fflush(file.get(), H5F_SCOPE_GLOBAL));
-        std::raise(SIGKILL); // simulates a node dying halfway through writing the data
-      }
+      // Simulates a node dying halfway through writing the data (no flush: that is collective).
+      if (crash_test && g == 0 && i == tensors.size() / 2)
+        std::raise(SIGKILL);
       auto it = by_tensor.find(group_path(k_groups[g], t.name));
-      if (it == by_tensor.end()) continue;
+      if (it == by_tensor.end())
+        continue;
       for (const TensorPiece* p : it->second) {
         const int64_t n = rects_numel(p->rects);
-        if (n == 0) continue;
+        if (n == 0)
+          continue;
         h5::Handle fs(H5_CHECK(H5Dget_space(dsets[d].get())), H5Sclose);
         select_rects(fs.get(), t, p->rects);
         h5::Handle ms = mem_space(n);
@@ -190,7 +195,8 @@ void write_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpo
     }
   }
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, sums.data(), int(sums.size()), MPI_UINT64_T, MPI_SUM, comm));
-  for (size_t d = 0; d < dsets.size(); ++d) h5::write_attr_u64(dsets[d].get(), "checksum", sums[d]);
+  for (size_t d = 0; d < dsets.size(); ++d)
+    h5::write_attr_u64(dsets[d].get(), "checksum", sums[d]);
   dsets.clear();
   H5_CHECK(H5Fflush(file.get(), H5F_SCOPE_GLOBAL));
 }
@@ -201,7 +207,8 @@ namespace {
 struct MetaReader {
   const std::string& path;
   void need(hid_t obj, const char* name) const {
-    GLM3D_USAGE_CHECK(h5::has_attr(obj, name)) << "checkpoint " << path << ": missing attribute '" << name << "'";
+    GLM3D_USAGE_CHECK(h5::has_attr(obj, name))
+        << "checkpoint " << path << ": missing attribute '" << name << "'";
   }
   int64_t i64(hid_t obj, const char* name) const { return need(obj, name), h5::read_attr_i64(obj, name); }
   uint64_t u64(hid_t obj, const char* name) const { return need(obj, name), h5::read_attr_u64(obj, name); }
@@ -223,9 +230,10 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
   const MetaReader r{path};
   CheckpointMeta m;
   try {
-    GLM3D_USAGE_CHECK(h5::has_attr(f.get(), "format") && h5::read_attr_str(f.get(), "format") == k_checkpoint_format)
-        << "checkpoint " << path << ": not a glm3d checkpoint (attribute 'format' is not '" << k_checkpoint_format
-        << "')";
+    GLM3D_USAGE_CHECK(h5::has_attr(f.get(), "format") &&
+                      h5::read_attr_str(f.get(), "format") == k_checkpoint_format)
+        << "checkpoint " << path << ": not a glm3d checkpoint (attribute 'format' is not '"
+        << k_checkpoint_format << "')";
     const int64_t version = r.i64(f.get(), "format_version");
     GLM3D_USAGE_CHECK(version == k_checkpoint_format_version)
         << "checkpoint " << path << ": format_version " << version << ", this glm3d reads version "
@@ -265,8 +273,10 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
     c.vocab = r.i64(g.get(), "vocab");
     c.seq_len = r.i64(g.get(), "seq_len");
     const std::string ffn = r.str(g.get(), "ffn"), rope = r.str(g.get(), "rope");
-    GLM3D_USAGE_CHECK(ffn == "gelu" || ffn == "geglu") << "checkpoint " << path << ": config ffn '" << ffn << "'";
-    GLM3D_USAGE_CHECK(rope == "1d" || rope == "2d") << "checkpoint " << path << ": config rope '" << rope << "'";
+    GLM3D_USAGE_CHECK(ffn == "gelu" || ffn == "geglu")
+        << "checkpoint " << path << ": config ffn '" << ffn << "'";
+    GLM3D_USAGE_CHECK(rope == "1d" || rope == "2d")
+        << "checkpoint " << path << ": config rope '" << rope << "'";
     c.ffn = ffn == "geglu" ? FfnKind::geglu : FfnKind::gelu;
     c.rope = rope == "2d" ? RopeKind::two_d : RopeKind::one_d;
     c.rope_base = r.f64(g.get(), "rope_base");
@@ -279,7 +289,8 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
       H5_CHECK(H5Oget_info2(s.get(), &info, H5O_INFO_NUM_ATTRS));
       for (hsize_t i = 0; i < info.num_attrs; ++i) {
         char name[256] = {0};
-        H5_CHECK(H5Aget_name_by_idx(s.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT));
+        H5_CHECK(
+            H5Aget_name_by_idx(s.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT));
         m.special_tokens[name] = h5::read_attr_i64(s.get(), name);
       }
     }
@@ -301,7 +312,8 @@ void read_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpoi
   }
   const std::vector<CkptTensor> tensors = checkpoint_tensors(meta.cfg);
   bool want_adam = false;
-  for (const TensorPiece& p : pieces) want_adam |= p.group != "params";
+  for (const TensorPiece& p : pieces)
+    want_adam |= p.group != "params";
   int any_adam = want_adam ? 1 : 0;
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &any_adam, 1, MPI_INT, MPI_MAX, comm));
   GLM3D_USAGE_CHECK(!any_adam || meta.has_optimizer_state)
@@ -323,8 +335,8 @@ void read_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpoi
         h5::Handle s(H5_CHECK(H5Dget_space(d.get())), H5Sclose);
         hsize_t dims[2] = {0, 0};
         const int nd = H5_CHECK(H5Sget_simple_extent_ndims(s.get()));
-        GLM3D_USAGE_CHECK(nd == (t.is_vector() ? 1 : 2)) << "checkpoint " << path << ": tensor '" << name
-                                                         << "' has " << nd << " dimensions";
+        GLM3D_USAGE_CHECK(nd == (t.is_vector() ? 1 : 2))
+            << "checkpoint " << path << ": tensor '" << name << "' has " << nd << " dimensions";
         H5_CHECK(H5Sget_simple_extent_dims(s.get(), dims, nullptr));
         const int64_t cols = t.is_vector() ? 1 : int64_t(dims[1]);
         GLM3D_USAGE_CHECK(int64_t(dims[0]) == t.rows && cols == t.cols)
@@ -336,7 +348,8 @@ void read_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpoi
         index[name] = dsets.size();
         dsets.push_back(std::move(d));
       } catch (const Error& e) {
-        GLM3D_USAGE_FAIL() << "checkpoint " << path << ": tensor '" << name << "' is unreadable: " << e.what();
+        GLM3D_USAGE_FAIL() << "checkpoint " << path << ": tensor '" << name
+                           << "' is unreadable: " << e.what();
       }
     }
   }
@@ -346,13 +359,15 @@ void read_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpoi
     const auto it = index.find(name);
     GLM3D_CHECK(it != index.end()) << "no tensor " << name << " in the config";
     const int64_t n = rects_numel(p.rects);
-    if (n == 0) continue;
+    if (n == 0)
+      continue;
     const CkptTensor& t = tensors[it->second % tensors.size()];
     h5::Handle fs(H5_CHECK(H5Dget_space(dsets[it->second].get())), H5Sclose);
     select_rects(fs.get(), t, p.rects);
     h5::Handle ms = mem_space(n);
     H5_CHECK(H5Dread(dsets[it->second].get(), H5T_NATIVE_FLOAT, ms.get(), fs.get(), H5P_DEFAULT, p.data));
-    if (p.counts) sums[it->second] += checksum_rects(p.data, p.rects, t.cols);
+    if (p.counts)
+      sums[it->second] += checksum_rects(p.data, p.rects, t.cols);
   }
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, sums.data(), int(sums.size()), MPI_UINT64_T, MPI_SUM, comm));
   for (const auto& [name, d] : index)

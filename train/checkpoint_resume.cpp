@@ -8,14 +8,16 @@ namespace glm3d {
 
 ResumeFrom open_resume(const std::string& load) {
   ResumeFrom r;
-  if (load.empty()) return r;
+  if (load.empty())
+    return r;
   r.path = resolve_checkpoint(load);
   r.meta = read_checkpoint_meta(r.path);
   return r;
 }
 
 void check_resume(const ResumeFrom& r, const ModelConfig& cfg, const std::string& data_tokenizer) {
-  if (!r.active()) return;
+  if (!r.active())
+    return;
   const std::string& want = r.meta.tokenizer_sha256;
   GLM3D_USAGE_CHECK(want.empty() || want == data_tokenizer)
       << "checkpoint " << r.path << ": field tokenizer_sha256 is " << want << ", but the training data "

@@ -8,7 +8,9 @@ namespace {
 // A signal handler can only reach static storage; this flag is the one piece of process-wide
 // mutable state, written by the handler and read by the training loop.
 volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+}
 
 struct sigaction g_old_term, g_old_usr1;
 } // namespace
@@ -28,7 +30,11 @@ StopSignals::~StopSignals() {
   sigaction(SIGUSR1, &g_old_usr1, nullptr);
 }
 
-bool StopSignals::requested() const { return g_stop_signal != 0; }
-int StopSignals::signal_number() const { return int(g_stop_signal); }
+bool StopSignals::requested() const {
+  return g_stop_signal != 0;
+}
+int StopSignals::signal_number() const {
+  return int(g_stop_signal);
+}
 
 } // namespace glm3d

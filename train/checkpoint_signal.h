@@ -10,7 +10,7 @@ public:
   ~StopSignals(); // restores the previous ones
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
-  bool requested() const;  // a signal arrived on this rank
+  bool requested() const;    // a signal arrived on this rank
   int signal_number() const; // which one (0: none)
 };
 

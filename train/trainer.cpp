@@ -148,18 +148,21 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     std::fill(model.params(), model.params() + total, 0.f);
     std::vector<TensorPiece> pieces = shard_pieces(shard_view, cfg, model.params(), with_adam ? adam.m().data() : nullptr,
                                                    with_adam ? adam.v().data() : nullptr);
+    const auto t_load = Clock::now();
     load_checkpoint(resume.path, world, resume.meta, pieces);
+    const double load_s = seconds_since(t_load);
     if (resume.continues_run()) {
       start_step = resume.meta.step;
       next_sample = resume.meta.next_sample;
       skipped_before = resume.meta.skipped_steps;
     }
     if (log)
-      std::printf("resumed from %s (step %lld, written at %s)\n", resume.path.c_str(), (long long)start_step,
+      std::printf("resumed from %s (step %lld, written at %s) in %.2f s\n", resume.path.c_str(), (long long)start_step,
                   ParallelDims::make(resume.meta.tp * resume.meta.pp * resume.meta.dp, resume.meta.tp, resume.meta.pp,
                                      resume.meta.dp)
                       .str()
-                      .c_str());
+                      .c_str(),
+                  load_s);
   }
   if (log && resume.continues_run() &&
       (resume.meta.decay_steps != sched.decay_steps || resume.meta.warmup_steps != sched.warmup_steps ||

@@ -9,10 +9,11 @@ source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 source "$GLM3D_SOURCE_DIR/tests/ckpt/ckpt_lib.sh"
 COMMON=(train --model tiny --synthetic --seed 5 --global-batch 8 --warmup-steps 2 --decay-steps 400 --quiet)
 D="$WORK/crash"
-mpirun_glm3d 4 "${COMMON[@]}" --steps 8 --metrics "$WORK/straight.jsonl"
+mpirun_glm3d 2 "${COMMON[@]}" --dp 2 --steps 4 --metrics "$WORK/straight.jsonl"
 rc=0
-GLM3D_TEST_CRASH_IN_SAVE=4 mpirun_glm3d 2 -x GLM3D_TEST_CRASH_IN_SAVE "${COMMON[@]}" --dp 2 --steps 4 \
-  --save-interval 2 --save "$D" >/dev/null 2>&1 || rc=$?
+export GLM3D_TEST_CRASH_IN_SAVE=4 # mpirun passes the environment of its shell to local ranks
+mpirun_glm3d 2 "${COMMON[@]}" --dp 2 --steps 4 --save-interval 2 --save "$D" >/dev/null 2>&1 || rc=$?
+unset GLM3D_TEST_CRASH_IN_SAVE
 [ "$rc" -ne 0 ] || fail "the crashing run exited 0"
 [ "$(cat "$D/latest")" = "step_00000002.h5" ] || fail "latest is '$(cat "$D/latest")' after the crash"
 [ ! -e "$D/step_00000004.h5" ] || fail "a step-4 checkpoint exists after the crash"
@@ -36,8 +37,11 @@ wait_for_steps() {
 for how in "mpirun 2 USR1" "direct 1 TERM"; do
   read -r launcher n sig <<<"$how"
   S="$WORK/sig$n"
+  rm -f "$WORK/sig.jsonl"
   if [ "$launcher" = mpirun ]; then
-    mpirun_glm3d "$n" "${COMMON[@]}" --dp "$n" --steps 400 --save "$S" --metrics "$WORK/sig.jsonl" &
+    # mpirun itself in the background (not a shell function: $! must be mpirun's pid).
+    mpirun --oversubscribe --bind-to none -n "$n" -x OMP_NUM_THREADS=1 "$GLM3D_BIN" "${COMMON[@]}" --dp "$n" \
+      --steps 400 --save "$S" --metrics "$WORK/sig.jsonl" &
   else
     "$GLM3D_BIN" "${COMMON[@]}" --steps 400 --save "$S" --metrics "$WORK/sig.jsonl" &
   fi
@@ -51,7 +55,7 @@ for how in "mpirun 2 USR1" "direct 1 TERM"; do
   [ "$K" -lt 400 ] || fail "SIG$sig: the run did not stop early"
   [ "$(cat "$S/latest")" = "$(printf 'step_%08d.h5' "$K")" ] || fail "SIG$sig: latest is not step $K"
   echo "SIG$sig via $launcher: stopped after step $K and saved"
-  mpirun_glm3d 2 "${COMMON[@]}" --steps $((K + 2)) --metrics "$WORK/sig_straight.jsonl"
+  mpirun_glm3d "$n" "${COMMON[@]}" --dp "$n" --steps $((K + 2)) --metrics "$WORK/sig_straight.jsonl"
   mpirun_glm3d "$n" "${COMMON[@]}" --dp "$n" --steps $((K + 2)) --load "$S" --metrics "$WORK/sig_resumed.jsonl"
   same_loss_text "$WORK/sig_straight.jsonl" "$WORK/sig_resumed.jsonl" $((K + 1)) $((K + 2))
 done

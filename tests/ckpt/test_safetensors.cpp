@@ -1,0 +1,68 @@
+// Safetensors written and read by glm3d: half-precision conversion against known bit patterns
+// (rounding to nearest even, subnormals, overflow), and a file round trip in F16, BF16 and F32.
+#include "model/safetensors.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace glm3d {
+namespace {
+
+TEST(Half, KnownBitPatterns) {
+  EXPECT_EQ(float_to_half(1.0f), 0x3c00);
+  EXPECT_EQ(float_to_half(-2.0f), 0xc000);
+  EXPECT_EQ(float_to_half(65504.0f), 0x7bff);                         // largest half
+  EXPECT_EQ(float_to_half(65520.0f), 0x7c00);                         // rounds to inf
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);            // smallest subnormal
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);            // tie to even: zero
+  EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3c00);     // tie to even (down)
+  EXPECT_EQ(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02); // tie to even (up)
+  EXPECT_EQ(half_to_float(0x3555), 0.333251953125f);
+  EXPECT_EQ(half_to_float(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_TRUE(std::isinf(half_to_float(0xfc00)));
+  // Every finite half survives half -> float -> half.
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00) == 0x7c00)
+      continue; // inf and NaN
+    ASSERT_EQ(float_to_half(half_to_float(uint16_t(h))), h) << h;
+  }
+}
+
+TEST(Safetensors, RoundTripEveryDtype) {
+  const std::vector<float> a = {1.0f, -0.5f, 0.25f, 3.0f, -7.5f, 0.125f}; // exact in every dtype
+  const std::vector<float> b = {2.0f, 4.0f};
+  const std::string path = (std::filesystem::temp_directory_path() / "glm3d_st_test.safetensors").string();
+  for (StDtype dt : {StDtype::f16, StDtype::bf16, StDtype::f32}) {
+    write_safetensors(path, {{"x.weight", {2, 3}, a.data()}, {"x.bias", {2}, b.data()}}, dt,
+                      {{"format", "pt"}});
+    SafetensorsReader r(path);
+    ASSERT_EQ(r.tensors().size(), 2u);
+    EXPECT_EQ(r.tensors().at("x.weight").shape, (std::vector<int64_t>{2, 3}));
+    EXPECT_EQ(r.tensors().at("x.weight").dtype, dt);
+    EXPECT_EQ(r.read_f32("x.weight"), a);
+    EXPECT_EQ(r.read_f32("x.bias"), b);
+  }
+  // A header whose offsets overrun the data is rejected with the file's name.
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    const std::string h = R"({"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
+    const uint64_t n = h.size();
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out << h << "abcd";
+  }
+  try {
+    SafetensorsReader bad(path);
+    FAIL() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("outside"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+}
+
+} // namespace
+} // namespace glm3d
