@@ -1,5 +1,7 @@
 #include "data/text_input.h"
 
+#include "core/json.h"
+
 #include "core/check.h"
 
 #include <algorithm>
@@ -85,192 +87,6 @@ std::vector<std::string> split_text_documents(std::string_view text) {
 }
 
 namespace {
-// A strict-enough JSON reader for one object per line: decodes the wanted string field and
-// skips every other value (strings, numbers, literals, nested arrays and objects).
-class JsonLine {
-public:
-  explicit JsonLine(std::string_view s) : s_(s) {}
-
-  std::string field(std::string_view name) {
-    ws();
-    expect('{');
-    ws();
-    bool found = false;
-    std::string value;
-    if (peek() == '}')
-      ++i_;
-    else {
-      for (;;) {
-        ws();
-        std::string key = string();
-        ws();
-        expect(':');
-        ws();
-        if (key == name) {
-          if (peek() != '"')
-            fail("field '" + key + "' is not a string");
-          value = string();
-          found = true;
-        } else {
-          skip_value();
-        }
-        ws();
-        if (peek() == ',') {
-          ++i_;
-          continue;
-        }
-        expect('}');
-        break;
-      }
-    }
-    ws();
-    if (i_ != s_.size())
-      fail("trailing characters after the object");
-    if (!found)
-      fail("no string field '" + std::string(name) + "'");
-    return value;
-  }
-
-private:
-  [[noreturn]] void fail(const std::string& why) const {
-    throw std::invalid_argument(why + " (column " + std::to_string(i_ + 1) + ")");
-  }
-  char peek() const {
-    if (i_ >= s_.size())
-      fail("unexpected end of line");
-    return s_[i_];
-  }
-  void expect(char c) {
-    if (peek() != c)
-      fail(std::string("expected '") + c + "'");
-    ++i_;
-  }
-  void ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\r' || s_[i_] == '\n'))
-      ++i_;
-  }
-  unsigned hex4() {
-    if (i_ + 4 > s_.size())
-      fail("short \\u escape");
-    unsigned v = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = s_[i_++];
-      v <<= 4;
-      if (c >= '0' && c <= '9')
-        v |= unsigned(c - '0');
-      else if (c >= 'a' && c <= 'f')
-        v |= unsigned(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F')
-        v |= unsigned(c - 'A' + 10);
-      else
-        fail("bad hex digit in \\u escape");
-    }
-    return v;
-  }
-  static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80)
-      out += char(cp);
-    else if (cp < 0x800)
-      out += char(0xC0 | (cp >> 6)), out += char(0x80 | (cp & 0x3F));
-    else if (cp < 0x10000)
-      out += char(0xE0 | (cp >> 12)), out += char(0x80 | ((cp >> 6) & 0x3F)), out += char(0x80 | (cp & 0x3F));
-    else
-      out += char(0xF0 | (cp >> 18)), out += char(0x80 | ((cp >> 12) & 0x3F)),
-          out += char(0x80 | ((cp >> 6) & 0x3F)), out += char(0x80 | (cp & 0x3F));
-  }
-  std::string string() {
-    expect('"');
-    std::string out;
-    for (;;) {
-      const char c = peek();
-      ++i_;
-      if (c == '"')
-        return out;
-      if (static_cast<unsigned char>(c) < 0x20)
-        fail("control character inside a string");
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      const char e = peek();
-      ++i_;
-      switch (e) {
-      case '"':
-        out += '"';
-        break;
-      case '\\':
-        out += '\\';
-        break;
-      case '/':
-        out += '/';
-        break;
-      case 'b':
-        out += '\b';
-        break;
-      case 'f':
-        out += '\f';
-        break;
-      case 'n':
-        out += '\n';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'u': {
-        uint32_t cp = hex4();
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          if (i_ + 2 > s_.size() || s_[i_] != '\\' || s_[i_ + 1] != 'u')
-            fail("unpaired surrogate");
-          i_ += 2;
-          const uint32_t lo = hex4();
-          if (lo < 0xDC00 || lo > 0xDFFF)
-            fail("unpaired surrogate");
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          fail("unpaired surrogate");
-        }
-        append_utf8(out, cp);
-        break;
-      }
-      default:
-        fail(std::string("bad escape \\") + e);
-      }
-    }
-  }
-  void skip_value() {
-    const char c = peek();
-    if (c == '"') {
-      string();
-    } else if (c == '{' || c == '[') {
-      int depth = 0;
-      do {
-        const char d = peek();
-        if (d == '"') {
-          string();
-          continue;
-        }
-        if (d == '{' || d == '[')
-          ++depth;
-        if (d == '}' || d == ']')
-          --depth;
-        ++i_;
-      } while (depth > 0);
-    } else {
-      const size_t start = i_;
-      while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']' && s_[i_] != ' ')
-        ++i_;
-      if (i_ == start)
-        fail("expected a value");
-    }
-  }
-
-  std::string_view s_;
-  size_t i_ = 0;
-};
-
 std::string read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   GLM3D_USAGE_CHECK(in.good()) << "cannot read input file " << path << ": " << std::strerror(errno);
@@ -286,7 +102,20 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 } // namespace
 
 std::string json_string_field(std::string_view line, std::string_view field) {
-  return JsonLine(line).field(field);
+  json::Value v;
+  try {
+    v = json::parse(std::string(line), "JSON line");
+  } catch (const UsageError& e) {
+    throw std::invalid_argument(e.what());
+  }
+  if (!v.is_object())
+    throw std::invalid_argument("not a JSON object");
+  const json::Value* f = v.find(std::string(field));
+  if (!f)
+    throw std::invalid_argument("no field '" + std::string(field) + "'");
+  if (f->kind != json::Value::Kind::string)
+    throw std::invalid_argument("field '" + std::string(field) + "' is not a string");
+  return f->text;
 }
 
 std::vector<std::string> read_documents(const std::string& path, InputFormat format,

@@ -285,11 +285,8 @@ int cmd_ckpt(const Args& args, const RunContext& ctx) {
   po::positional_options_description pos;
   pos.add("action", 1).add("path", 1);
   po::variables_map vm;
-  if (!parse_options(args, desc, vm, &pos)) {
-    if (ctx.rank == 0)
-      std::cout << desc << "\n";
-    return 0;
-  }
+  if (!parse_options(args, desc, vm, ctx, &pos))
+    return 0; // --help was printed
   GLM3D_USAGE_CHECK(ctx.world_size == 1) << "glm3d ckpt runs on one rank (got " << ctx.world_size << ")";
   GLM3D_USAGE_CHECK(!path.empty()) << "glm3d ckpt " << action << " needs a PATH";
   if (action == "inspect")

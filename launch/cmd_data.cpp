@@ -65,11 +65,8 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
   po::positional_options_description pos;
   pos.add("store", 1);
   po::variables_map vm;
-  if (!parse_options(args, desc, vm, &pos)) {
-    if (ctx.rank == 0)
-      std::cout << desc << "\n";
-    return 0;
-  }
+  if (!parse_options(args, desc, vm, ctx, &pos))
+    return 0; // --help was printed
   GLM3D_USAGE_CHECK(count >= 1 && start >= 0) << "--count must be >= 1 and --start >= 0";
   if (ctx.rank != 0)
     return 0; // a single writer

@@ -70,11 +70,8 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
       ("pp", po::value(&pp)->default_value(pp), "pipeline-parallel degree")                       //
       ("dp", po::value(&dp)->default_value(dp), "data-parallel degree (0: world / (tp*pp))");
   po::variables_map vm;
-  if (!parse_options(args, desc, vm)) {
-    if (ctx.rank == 0)
-      std::cout << desc << "\n";
-    return 0;
-  }
+  if (!parse_options(args, desc, vm, ctx))
+    return 0; // --help was printed
   GLM3D_USAGE_CHECK(!load.empty() && !out.empty()) << "glm3d eval needs --load CKPT and --out OUT.h5";
   GLM3D_USAGE_CHECK(synthetic != !samples_path.empty())
       << "give exactly one of --samples FILE or --synthetic";

@@ -21,11 +21,8 @@ int cmd_prep_verify(const Args& args, const RunContext& ctx) {
   po::positional_options_description pos;
   pos.add("store", 1);
   po::variables_map vm;
-  if (!parse_options(args, desc, vm, &pos)) {
-    if (ctx.rank == 0)
-      std::cout << desc << "\n";
-    return 0;
-  }
+  if (!parse_options(args, desc, vm, ctx, &pos))
+    return 0; // --help was printed
   if (ctx.rank != 0)
     return 0; // one reader is enough; the other ranks have nothing to do
   const VerifyReport rep = verify_store(dir);
@@ -68,11 +65,8 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
        "threads for tokenizer training") //
       ("overwrite", po::bool_switch(&o.overwrite), "replace an existing output directory");
   po::variables_map vm;
-  if (!parse_options(args, desc, vm)) {
-    if (ctx.rank == 0)
-      std::cout << desc << "\n";
-    return 0;
-  }
+  if (!parse_options(args, desc, vm, ctx))
+    return 0; // --help was printed
   o.format = parse_input_format(format);
 
   const auto t0 = std::chrono::steady_clock::now();

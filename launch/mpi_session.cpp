@@ -41,7 +41,8 @@ int MpiSession::run_guarded(const std::function<int()>& fn) {
     code = 1;
     message = e.what();
   }
-  if (message.empty()) return code;
+  if (message.empty())
+    return code;
   if (ctx_.world_size == 1) {
     std::fprintf(stderr, "glm3d: error: %s\n", message.c_str());
     return code;
@@ -54,10 +55,12 @@ int MpiSession::run_guarded(const std::function<int()>& fn) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (!done && std::chrono::steady_clock::now() < deadline) {
     MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!done)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (done) {
-    if (ctx_.rank == 0) std::fprintf(stderr, "glm3d: error: %s\n", message.c_str());
+    if (ctx_.rank == 0)
+      std::fprintf(stderr, "glm3d: error: %s\n", message.c_str());
     return code;
   }
   std::fprintf(stderr, "glm3d: error on rank %d: %s\n", ctx_.rank, message.c_str());

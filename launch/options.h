@@ -12,8 +12,8 @@ namespace glm3d {
 namespace po = boost::program_options;
 
 // Parses args into vm (adds --help and --config to desc). Returns false when --help
-// was given (the caller prints desc on rank 0 and exits 0).
+// was given: desc has then been printed on rank 0 and the command should return 0.
 bool parse_options(const Args& args, po::options_description& desc, po::variables_map& vm,
-                   const po::positional_options_description* positional = nullptr);
+                   const RunContext& ctx, const po::positional_options_description* positional = nullptr);
 
 } // namespace glm3d

@@ -3,8 +3,8 @@
 // its mapping to glm3d: parameter names are glm3d's with a `transformer.` prefix (the model
 // mirrors ChatGLM's modules), query_key_value rows are [head][q|k|v][head_dim] in both, and
 // lm_head.weight is the tied word embedding.
+#include "core/json.h"
 #include "model/config.h"
-#include "model/json_lite.h"
 
 #include <cstdint>
 #include <map>

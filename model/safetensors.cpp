@@ -2,7 +2,7 @@
 
 #include "core/check.h"
 #include "core/dtype.h"
-#include "model/json_lite.h"
+#include "core/json.h"
 
 #include <cstring>
 #include <filesystem>

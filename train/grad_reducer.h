@@ -16,9 +16,9 @@ namespace glm3d {
 class GradReducer {
 public:
   GradReducer(const ParamTable& table, Communicator& dp, float* grads, int64_t bucket_elems);
-  void begin_step(int num_microbatches);              // resets readiness
+  void begin_step(int num_microbatches); // resets readiness
   void on_layer_backward_done(int layer, int microbatch);
-  void finish();                                      // starts what is left, waits for every bucket
+  void finish(); // starts what is left, waits for every bucket
   int num_buckets() const { return int(buckets_.size()); }
   std::vector<std::pair<int64_t, int64_t>> bucket_ranges() const; // [begin, end) of each bucket
 

@@ -15,7 +15,9 @@ public:
   explicit ModelStage(GlmModel<float>& m) : m_(m) {}
   int64_t activation_size(int, int microbatch) const override { return m_.activation_size(microbatch); }
   void forward(int chunk, int mb, const float* in, float* out) override { m_.forward(chunk, mb, in, out); }
-  void backward(int chunk, int mb, const float* dout, float* din) override { m_.backward(chunk, mb, dout, din); }
+  void backward(int chunk, int mb, const float* dout, float* din) override {
+    m_.backward(chunk, mb, dout, din);
+  }
 
 private:
   GlmModel<float>& m_;
@@ -30,9 +32,9 @@ struct StepRunner::Impl {
   int num_mb;
   ModelStage stage{model};
   PipelineExecutor executor{*pg.pp, pg.dims.virtual_stages};
-  std::vector<PipeOp> ops =
-      pg.dims.pp > 1 ? build_schedule(kind, pg.dims.pp, pg.pp_rank(), num_mb, pg.dims.virtual_stages)
-                     : std::vector<PipeOp>{};
+  std::vector<PipeOp> ops = pg.dims.pp > 1 ? build_schedule(kind, pg.dims.pp, pg.pp_rank(), num_mb,
+                                                            pg.dims.virtual_stages)
+                                           : std::vector<PipeOp>{};
 };
 
 StepRunner::StepRunner(GlmModel<float>& model, ProcessGroups& pg, ScheduleKind kind, int num_microbatches)

@@ -14,16 +14,16 @@ struct TrainOptions {
   int64_t micro_batch = 1;    // samples per micro-batch
   int64_t global_batch = 8;   // samples per optimizer step (all dp ranks, all micro-batches)
   int64_t seq_len = 0;        // 0: the model's
-  double lr = 0, min_lr = -1;   // 0: the model preset's recommended lr; -1: lr / 10
+  double lr = 0, min_lr = -1; // 0: the model preset's recommended lr; -1: lr / 10
   int64_t warmup_steps = 10;
-  int64_t decay_steps = 0;    // 0: = steps
+  int64_t decay_steps = 0; // 0: = steps
   double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
-  double clip_grad = 1.0;     // 0: no clipping
+  double clip_grad = 1.0; // 0: no clipping
   uint64_t seed = 1234;
-  bool bf16 = false;          // bf16 matmul inputs (f32 accumulation, f32 master weights)
+  bool bf16 = false; // bf16 matmul inputs (f32 accumulation, f32 master weights)
   std::string metrics_file;
   int64_t log_interval = 1;
-  double peak_tflops = 0.35;  // the job's peak for MFU (default: oneDNN f32 on a 2-core machine)
+  double peak_tflops = 0.35; // the job's peak for MFU (default: oneDNN f32 on a 2-core machine)
   // Parallel layout.
   int tp = 1, pp = 1, dp = 0; // dp 0: inferred from the world size
   int virtual_stages = 1;
@@ -32,11 +32,11 @@ struct TrainOptions {
   int zero = 0;                  // 0 or 1
   int64_t bucket_mb = 25;        // data-parallel gradient bucket size
   // Robustness.
-  int64_t max_skipped = 5;       // consecutive non-finite steps before stopping
-  double hang_timeout = 900;     // seconds without progress before the watchdog aborts (0: off)
+  int64_t max_skipped = 5;            // consecutive non-finite steps before stopping
+  double hang_timeout = 900;          // seconds without progress before the watchdog aborts (0: off)
   double embedding_grad_shrink = 1.0; // GLM-130B: scale of the input-embedding gradient (tied head unscaled)
-  std::string skip_iters;        // "A-B[,C-D]": steps whose data is consumed without an update
-  std::string inject_fault;      // tests only: see train/fault_injection.h
+  std::string skip_iters;             // "A-B[,C-D]": steps whose data is consumed without an update
+  std::string inject_fault;           // tests only: see train/fault_injection.h
   bool quiet = false;
   // Checkpoints (train/checkpoint.h). --steps stays the total: a resumed run continues up to it.
   std::string save_dir;      // "" = never save

@@ -2,6 +2,8 @@
 
 #include "core/check.h"
 #include "core/cpu/elementwise.h"
+#include "data/store_source.h"
+#include "data/synthetic_task.h"
 #include "model/config.h"
 #include "model/glm_model.h"
 #include "parallel/process_groups.h"
@@ -9,15 +11,13 @@
 #include "train/checkpoint.h"
 #include "train/checkpoint_resume.h"
 #include "train/checkpoint_signal.h"
+#include "train/fault_injection.h"
 #include "train/grad_reducer.h"
+#include "train/iter_ranges.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/step_runner.h"
-#include "train/fault_injection.h"
-#include "train/iter_ranges.h"
 #include "train/watchdog.h"
-#include "data/synthetic_task.h"
-#include "data/store_source.h"
 
 #include <chrono>
 #include <cmath>
@@ -29,13 +29,16 @@ namespace glm3d {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 void check_options(const TrainOptions& o) {
   GLM3D_USAGE_CHECK(o.steps > 0) << "--steps must be positive, got " << o.steps;
   GLM3D_USAGE_CHECK(o.micro_batch > 0) << "--micro-batch must be positive, got " << o.micro_batch;
   GLM3D_USAGE_CHECK(o.global_batch > 0) << "--global-batch must be positive, got " << o.global_batch;
-  GLM3D_USAGE_CHECK(o.lr >= 0 && std::isfinite(o.lr)) << "--lr must be positive (0: the preset's), got " << o.lr;
+  GLM3D_USAGE_CHECK(o.lr >= 0 && std::isfinite(o.lr))
+      << "--lr must be positive (0: the preset's), got " << o.lr;
   GLM3D_USAGE_CHECK(o.warmup_steps >= 0) << "--warmup-steps must be >= 0, got " << o.warmup_steps;
   GLM3D_USAGE_CHECK(o.clip_grad >= 0) << "--clip-grad must be >= 0, got " << o.clip_grad;
   GLM3D_USAGE_CHECK(o.weight_decay >= 0) << "--weight-decay must be >= 0, got " << o.weight_decay;
@@ -46,7 +49,8 @@ void check_options(const TrainOptions& o) {
   GLM3D_USAGE_CHECK(o.seq_len >= 0) << "--seq-len must be >= 0, got " << o.seq_len;
   GLM3D_USAGE_CHECK(o.bucket_mb > 0) << "--bucket-mb must be positive, got " << o.bucket_mb;
   GLM3D_USAGE_CHECK(o.max_skipped > 0) << "--max-skipped must be positive, got " << o.max_skipped;
-  GLM3D_USAGE_CHECK(o.hang_timeout >= 0) << "--hang-timeout must be >= 0 seconds (0: off), got " << o.hang_timeout;
+  GLM3D_USAGE_CHECK(o.hang_timeout >= 0)
+      << "--hang-timeout must be >= 0 seconds (0: off), got " << o.hang_timeout;
   GLM3D_USAGE_CHECK(o.embedding_grad_shrink > 0 && o.embedding_grad_shrink <= 1)
       << "--embedding-grad-shrink must be in (0, 1], got " << o.embedding_grad_shrink;
   GLM3D_USAGE_CHECK(o.save_interval >= 0 && o.keep >= 0) << "--save-interval and --keep must be >= 0";
@@ -57,14 +61,17 @@ void check_options(const TrainOptions& o) {
 // logical parameter exactly once over the whole job: tp-replicated tensors on tp
 // rank 0 only, the tied embedding on the first stage only, data-parallel copies on
 // dp rank 0 only (or each rank's own shard under ZeRO-1: [own_begin, own_end)).
-double owned_sum_squares(const ParamTable& table, const float* grads, const ProcessGroups& pg, int64_t own_begin,
-                         int64_t own_end) {
+double owned_sum_squares(const ParamTable& table, const float* grads, const ProcessGroups& pg,
+                         int64_t own_begin, int64_t own_end) {
   double s = 0;
   for (const auto& p : table.params()) {
-    if (p.tp_replicated() && pg.tp_rank() != 0) continue;
-    if (p.name == "word_embeddings.weight" && !pg.is_first_stage()) continue;
+    if (p.tp_replicated() && pg.tp_rank() != 0)
+      continue;
+    if (p.name == "word_embeddings.weight" && !pg.is_first_stage())
+      continue;
     const int64_t b = std::max(own_begin, p.offset), e = std::min(own_end, p.offset + p.numel());
-    if (b < e) s += cpu::sum_squares(grads + b, e - b);
+    if (b < e)
+      s += cpu::sum_squares(grads + b, e - b);
   }
   return s;
 }
@@ -82,7 +89,8 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   const ResumeFrom resume = open_resume(opt.load);
   const uint64_t seed = resume.continues_run() ? resume.meta.seed : opt.seed;
   ModelConfig cfg = opt.model.empty() ? resume.meta.cfg : load_model_config(opt.model);
-  if (opt.seq_len > 0) cfg.seq_len = opt.seq_len;
+  if (opt.seq_len > 0)
+    cfg.seq_len = opt.seq_len;
   std::unique_ptr<SampleSource> source;
   if (opt.synthetic) {
     source = std::make_unique<SyntheticTask>(cfg.seq_len, cfg.vocab, seed);
@@ -104,21 +112,24 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   const int num_mb = int(opt.global_batch / (opt.micro_batch * dims.dp));
   const ScheduleKind schedule = parse_schedule(opt.schedule);
   // Validates the (schedule, pp, micro-batches, virtual stages) combination up front.
-  if (dims.pp > 1) build_schedule(schedule, dims.pp, 0, num_mb, dims.virtual_stages);
-  else GLM3D_USAGE_CHECK(dims.virtual_stages == 1) << "--virtual-stages needs --pp > 1";
+  if (dims.pp > 1)
+    build_schedule(schedule, dims.pp, 0, num_mb, dims.virtual_stages);
+  else
+    GLM3D_USAGE_CHECK(dims.virtual_stages == 1) << "--virtual-stages needs --pp > 1";
 
   ProcessGroups pg = ProcessGroups::create(world, dims);
   const IterRanges skip_iters = parse_iter_ranges(opt.skip_iters, "--skip-iters");
   const FaultPlan faults = parse_fault_plan(opt.inject_fault);
   OpTracker tracker; // what this rank is blocked in, for the watchdog
   for (auto* c : {&pg.world, &pg.tp, &pg.dp, &pg.pp, &pg.embedding, &pg.model_parallel})
-    if (*c) (*c)->set_tracker(&tracker);
+    if (*c)
+      (*c)->set_tracker(&tracker);
   Watchdog watchdog(opt.hang_timeout, rank, tracker);
   StagePlan plan;
   plan.tp = dims.tp;
   plan.tp_rank = pg.tp_rank();
-  for (const StageLayers& s : chunks_of_rank(int(cfg.num_layers), dims.pp, pg.pp_rank(), dims.virtual_stages,
-                                             opt.pp_layers))
+  for (const StageLayers& s :
+       chunks_of_rank(int(cfg.num_layers), dims.pp, pg.pp_rank(), dims.virtual_stages, opt.pp_layers))
     plan.chunks.emplace_back(s.first_layer, s.num_layers);
   plan.has_embedding = pg.is_first_stage() || pg.is_last_stage();
 
@@ -141,13 +152,14 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
 
   // Resume: parameters (padded vocabulary rows zero), optimizer state, position in the run.
   const ShardView shard_view{&model.table(), pg.tp_rank(), pg.is_first_stage(), pg.dp_rank(), opt.zero == 1,
-                             own_begin, own_end};
+                             own_begin,      own_end};
   int64_t start_step = 0, next_sample = 0, skipped_before = 0;
   if (resume.active()) {
     const bool with_adam = resume.continues_run() && resume.meta.has_optimizer_state;
     std::fill(model.params(), model.params() + total, 0.f);
-    std::vector<TensorPiece> pieces = shard_pieces(shard_view, cfg, model.params(), with_adam ? adam.m().data() : nullptr,
-                                                   with_adam ? adam.v().data() : nullptr);
+    std::vector<TensorPiece> pieces =
+        shard_pieces(shard_view, cfg, model.params(), with_adam ? adam.m().data() : nullptr,
+                     with_adam ? adam.v().data() : nullptr);
     const auto t_load = Clock::now();
     load_checkpoint(resume.path, world, resume.meta, pieces);
     const double load_s = seconds_since(t_load);
@@ -157,9 +169,10 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
       skipped_before = resume.meta.skipped_steps;
     }
     if (log)
-      std::printf("resumed from %s (step %lld, written at %s) in %.2f s\n", resume.path.c_str(), (long long)start_step,
-                  ParallelDims::make(resume.meta.tp * resume.meta.pp * resume.meta.dp, resume.meta.tp, resume.meta.pp,
-                                     resume.meta.dp)
+      std::printf("resumed from %s (step %lld, written at %s) in %.2f s\n", resume.path.c_str(),
+                  (long long)start_step,
+                  ParallelDims::make(resume.meta.tp * resume.meta.pp * resume.meta.dp, resume.meta.tp,
+                                     resume.meta.pp, resume.meta.dp)
                       .str()
                       .c_str(),
                   load_s);
@@ -194,9 +207,9 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     meta.zero = opt.zero;
     meta.tokenizer_sha256 = source->tokenizer_hash();
     const auto t0 = Clock::now();
-    const std::string path = save_checkpoint(opt.save_dir, opt.keep, world, meta,
-                                             shard_pieces(shard_view, cfg, model.params(), adam.m().data(),
-                                                          adam.v().data()));
+    const std::string path =
+        save_checkpoint(opt.save_dir, opt.keep, world, meta,
+                        shard_pieces(shard_view, cfg, model.params(), adam.m().data(), adam.v().data()));
     if (log) {
       std::printf("saved %s (%.2f s)\n", path.c_str(), seconds_since(t0));
       std::fflush(stdout);
@@ -204,15 +217,17 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   };
 
   GradReducer reducer(model.table(), *pg.dp, model.grads(), opt.bucket_mb * 1024 * 1024 / 4);
-  if (!opt.zero) model.on_layer_backward_done = [&](int l, int mb) { reducer.on_layer_backward_done(l, mb); };
+  if (!opt.zero)
+    model.on_layer_backward_done = [&](int l, int mb) { reducer.on_layer_backward_done(l, mb); };
   StepRunner runner(model, pg, schedule, num_mb);
   std::vector<float> zero_send, zero_recv; // ZeRO-1 scratch [dp * shard]
 
   MetricsWriter metrics(rank == 0 ? opt.metrics_file : "");
   if (log) {
     std::printf("glm3d train: %s\n", to_string(cfg).c_str());
-    std::printf("layout: %s, schedule %s, %d micro-batches of %lld per step, zero %d, %s\n", dims.str().c_str(),
-                opt.schedule.c_str(), num_mb, (long long)opt.micro_batch, opt.zero, opt.bf16 ? "bf16" : "f32");
+    std::printf("layout: %s, schedule %s, %d micro-batches of %lld per step, zero %d, %s\n",
+                dims.str().c_str(), opt.schedule.c_str(), num_mb, (long long)opt.micro_batch, opt.zero,
+                opt.bf16 ? "bf16" : "f32");
     std::fflush(stdout);
   }
 
@@ -229,8 +244,10 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     int stop = stop_signals.requested() ? 1 : 0;
     MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, world);
     const bool interval = opt.save_interval > 0 && step % opt.save_interval == 0;
-    if (!opt.save_dir.empty() && (interval || step == opt.steps || stop)) save_now(step, result.skipped_steps);
-    if (stop && log) std::printf("stopping after step %lld: SIGTERM/SIGUSR1 received\n", (long long)step);
+    if (!opt.save_dir.empty() && (interval || step == opt.steps || stop))
+      save_now(step, result.skipped_steps);
+    if (stop && log)
+      std::printf("stopping after step %lld: SIGTERM/SIGUSR1 received\n", (long long)step);
     return stop != 0;
   };
   for (int64_t step = start_step + 1; step <= opt.steps; ++step) {
@@ -247,9 +264,12 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
       m.lr = sched.at(step);
       m.skipped = true;
       m.skipped_total = result.skipped_steps;
-      if (rank == 0) metrics.write(m);
-      if (log) std::printf("step %lld/%lld | skipped (--skip-iters)\n", (long long)step, (long long)opt.steps);
-      if (end_of_step(step)) break;
+      if (rank == 0)
+        metrics.write(m);
+      if (log)
+        std::printf("step %lld/%lld | skipped (--skip-iters)\n", (long long)step, (long long)opt.steps);
+      if (end_of_step(step))
+        break;
       continue;
     }
     pg.reset_bytes();
@@ -257,13 +277,15 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     const int64_t per_rank = opt.global_batch / dims.dp;
     const int64_t first = next_sample + pg.dp_rank() * per_rank;
     std::vector<int64_t> ks;
-    for (int64_t i = 0; i < per_rank; ++i) ks.push_back(first + i);
+    for (int64_t i = 0; i < per_rank; ++i)
+      ks.push_back(first + i);
     source->will_need(ks);
     std::vector<MicroBatch> mbs;
     int64_t local_targets = 0;
     for (int m = 0; m < num_mb; ++m) {
       std::vector<Sample> samples;
-      for (int64_t i = 0; i < opt.micro_batch; ++i) samples.push_back(source->get(ks[size_t(m * opt.micro_batch + i)]));
+      for (int64_t i = 0; i < opt.micro_batch; ++i)
+        samples.push_back(source->get(ks[size_t(m * opt.micro_batch + i)]));
       mbs.push_back(stack_samples(samples));
       local_targets += mbs.back().target_count();
     }
@@ -294,7 +316,8 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
 
     // Global gradient norm over every parameter of the model, each counted once.
     const bool dp_owner = opt.zero || pg.dp_rank() == 0;
-    if (faults.nan_at(step) && rank == 0) model.grads()[own_begin] = std::nanf("");
+    if (faults.nan_at(step) && rank == 0)
+      model.grads()[own_begin] = std::nanf("");
     double sq = dp_owner ? owned_sum_squares(model.table(), model.grads(), pg, own_begin, own_end) : 0.0;
     pg.world->all_reduce(&sq, 1, ReduceOp::sum);
     const double grad_norm = std::sqrt(sq);
@@ -315,8 +338,10 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
           << " (last at step " << step << ")";
     } else {
       consecutive_skips = 0;
-      const double clip = opt.clip_grad > 0 && grad_norm > opt.clip_grad ? opt.clip_grad / (grad_norm + 1e-6) : 1.0;
-      if (clip < 1.0) cpu::scale(model.grads() + own_begin, clip, own_end - own_begin);
+      const double clip =
+          opt.clip_grad > 0 && grad_norm > opt.clip_grad ? opt.clip_grad / (grad_norm + 1e-6) : 1.0;
+      if (clip < 1.0)
+        cpu::scale(model.grads() + own_begin, clip, own_end - own_begin);
       adam.step(model.params(), model.grads(), m.lr, step - result.skipped_steps);
       if (opt.zero && dims.dp > 1) {
         zero_send.assign(size_t(shard), 0.f);
@@ -341,12 +366,14 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
       pg.world->all_reduce(&b, 1, ReduceOp::sum);
       m.bytes_per_group[name] = b;
     }
-    if (rank == 0) metrics.write(m);
+    if (rank == 0)
+      metrics.write(m);
     if (log && (step % opt.log_interval == 0 || step == opt.steps || step == 1)) {
       std::printf("%s\n", progress_line(m, seconds_since(t_start)).c_str());
       std::fflush(stdout);
     }
-    if (end_of_step(step)) break;
+    if (end_of_step(step))
+      break;
   }
   return result;
 }

@@ -33,8 +33,9 @@ TEST(SyntheticTask, LayoutIsGlmBlankInfilling) {
         EXPECT_EQ(s.position_ids[size_t(o + j)], mpos);
         EXPECT_EQ(s.block_position_ids[size_t(o + j)], j + 1);
         EXPECT_EQ(s.loss_mask[size_t(o + j)], 1);
-        if (j > 0)
+        if (j > 0) {
           EXPECT_EQ(s.tokens[size_t(o + j)], s.targets[size_t(o + j - 1)]);
+        }
       }
       EXPECT_EQ(s.targets[size_t(o + 3)], SyntheticTask::kEop);
     }

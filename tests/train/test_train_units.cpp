@@ -44,8 +44,8 @@ TEST(AdamW, WeightDecayOnlyOnWeights) {
   for (const auto& info : t.params()) {
     const float expect = info.weight_decay ? 2.0f * (1.0f - 0.5f * 0.1f) : 2.0f;
     EXPECT_FLOAT_EQ(p[size_t(info.offset)], expect) << info.name;
-    const bool is_weight = info.name.find("weight") != std::string::npos &&
-                           info.name.find("layernorm") == std::string::npos;
+    const bool is_weight =
+        info.name.find("weight") != std::string::npos && info.name.find("layernorm") == std::string::npos;
     EXPECT_EQ(info.weight_decay, is_weight) << info.name;
   }
 }
@@ -57,8 +57,10 @@ TEST(AdamW, ShardTouchesOnlyItsRange) {
   AdamW opt(t, cpu::AdamWHyper{}, 100, 5000);
   opt.step(p.data(), g.data(), 1e-2, 1);
   for (int64_t i = 0; i < t.total(); ++i) {
-    if (i >= 100 && i < 5000) EXPECT_LT(p[size_t(i)], 1.0f) << i;
-    else EXPECT_EQ(p[size_t(i)], 1.0f) << i;
+    if (i >= 100 && i < 5000)
+      EXPECT_LT(p[size_t(i)], 1.0f) << i;
+    else
+      EXPECT_EQ(p[size_t(i)], 1.0f) << i;
   }
 }
 
@@ -71,7 +73,8 @@ TEST(GradReducer, BucketsTileTheBuffer) {
     GradReducer r(t, dp, g.data(), bucket);
     EXPECT_GE(r.num_buckets(), bucket == 1 ? 3 : 1);
     int64_t covered = 0;
-    for (const auto& [b, e] : r.bucket_ranges()) covered += e - b;
+    for (const auto& [b, e] : r.bucket_ranges())
+      covered += e - b;
     EXPECT_EQ(covered, t.total());
   }
 }

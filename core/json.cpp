@@ -1,4 +1,4 @@
-#include "model/json_lite.h"
+#include "core/json.h"
 
 #include "core/check.h"
 
