@@ -18,6 +18,7 @@
 #include "pipeline/partition.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_resume.h"
+#include "train/model_stage.h"
 
 #include <cmath>
 #include <cstdio>
@@ -28,17 +29,6 @@
 namespace glm3d {
 
 namespace {
-
-class ForwardStage final : public StageCompute {
-public:
-  explicit ForwardStage(GlmModel<float>& m) : m_(m) {}
-  int64_t activation_size(int, int microbatch) const override { return m_.activation_size(microbatch); }
-  void forward(int chunk, int mb, const float* in, float* out) override { m_.forward(chunk, mb, in, out); }
-  void backward(int, int, const float*, float*) override { GLM3D_FAIL() << "eval runs no backward"; }
-
-private:
-  GlmModel<float>& m_;
-};
 
 std::string sample_file_tokenizer(const std::string& path) {
   auto lock = h5::library_lock();
@@ -132,7 +122,7 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
       for (int m = 0; m < int(mbs.size()); ++m)
         model.forward(0, m, nullptr, nullptr);
     } else {
-      ForwardStage stage(model);
+      ModelStage stage(model);
       PipelineExecutor exec(*pg.pp, 1);
       exec.run(build_schedule(ScheduleKind::gpipe, dims.pp, pg.pp_rank(), int(mbs.size()), 1, true), stage);
     }

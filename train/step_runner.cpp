@@ -1,29 +1,11 @@
 #include "train/step_runner.h"
 
 #include "pipeline/executor.h"
-#include "pipeline/stage_compute.h"
+#include "train/model_stage.h"
 
 #include <chrono>
 
 namespace glm3d {
-
-namespace {
-
-// The model seen by the pipeline executor.
-class ModelStage final : public StageCompute {
-public:
-  explicit ModelStage(GlmModel<float>& m) : m_(m) {}
-  int64_t activation_size(int, int microbatch) const override { return m_.activation_size(microbatch); }
-  void forward(int chunk, int mb, const float* in, float* out) override { m_.forward(chunk, mb, in, out); }
-  void backward(int chunk, int mb, const float* dout, float* din) override {
-    m_.backward(chunk, mb, dout, din);
-  }
-
-private:
-  GlmModel<float>& m_;
-};
-
-} // namespace
 
 struct StepRunner::Impl {
   GlmModel<float>& model;
