@@ -58,7 +58,7 @@ GlmModel<T>::GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicato
 template <class T> GlmModel<T>::~GlmModel() = default;
 
 template <class T> void GlmModel<T>::init(uint64_t seed) {
-  init_parameters(cfg_, table_, plan_.tp_rank, plan_.tp, seed, params_.data());
+  init_parameters(cfg_, table_, plan_.tp_rank, seed, params_.data());
 }
 
 template <class T> void GlmModel<T>::zero_grads() {

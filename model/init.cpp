@@ -32,18 +32,17 @@ double init_value(const ModelConfig& cfg, const ParamInfo& p, uint64_t seed, int
 }
 
 template <class T>
-void init_parameters(const ModelConfig& cfg, const ParamTable& table, int tp_rank, int tp, uint64_t seed,
-                     T* params) {
+void init_parameters(const ModelConfig& cfg, const ParamTable& table, int tp_rank, uint64_t seed, T* params) {
   for (const auto& p : table.params()) {
     T* dst = params + p.offset;
     const int64_t n = p.numel();
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i)
-      dst[i] = T(init_value(cfg, p, seed, p.global_index(i, tp_rank, tp)));
+      dst[i] = T(init_value(cfg, p, seed, p.global_index(i, tp_rank)));
   }
 }
 
-template void init_parameters<float>(const ModelConfig&, const ParamTable&, int, int, uint64_t, float*);
-template void init_parameters<double>(const ModelConfig&, const ParamTable&, int, int, uint64_t, double*);
+template void init_parameters<float>(const ModelConfig&, const ParamTable&, int, uint64_t, float*);
+template void init_parameters<double>(const ModelConfig&, const ParamTable&, int, uint64_t, double*);
 
 } // namespace glm3d

@@ -12,8 +12,7 @@
 namespace glm3d {
 
 template <class T>
-void init_parameters(const ModelConfig& cfg, const ParamTable& table, int tp_rank, int tp, uint64_t seed,
-                     T* params);
+void init_parameters(const ModelConfig& cfg, const ParamTable& table, int tp_rank, uint64_t seed, T* params);
 
 // The initial value of one element (full-tensor index), for tests and checkpoint tools.
 double init_value(const ModelConfig& cfg, const ParamInfo& p, uint64_t seed, int64_t global_index);

@@ -5,7 +5,7 @@
 
 namespace glm3d {
 
-int64_t ParamInfo::global_index(int64_t i, int tp_rank, int tp) const {
+int64_t ParamInfo::global_index(int64_t i, int tp_rank) const {
   const int64_t r = i / local_cols, c = i % local_cols;
   switch (split) {
   case Split::replicated:

@@ -35,7 +35,7 @@ struct ParamInfo {
   int64_t numel() const { return local_rows * local_cols; }
   int64_t full_numel() const { return rows * cols; }
   // Global (full-tensor, row-major) index of local element i on tensor-parallel rank tp_rank.
-  int64_t global_index(int64_t i, int tp_rank, int tp) const;
+  int64_t global_index(int64_t i, int tp_rank) const;
 };
 
 struct StagePlan {

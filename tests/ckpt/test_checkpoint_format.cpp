@@ -39,7 +39,7 @@ TEST(ShardRects, MatchGlobalIndexForEverySplitRankAndRange) {
             const std::vector<int64_t> got = expand(shard_rects(p, r, a, b, p.rows), p.cols);
             std::vector<int64_t> want;
             for (int64_t i = a; i < b; ++i)
-              want.push_back(p.global_index(i, r, tp));
+              want.push_back(p.global_index(i, r));
             ASSERT_EQ(got, want) << "split " << int(split) << " tp " << tp << " rank " << r << " [" << a
                                  << ", " << b << ")";
           }

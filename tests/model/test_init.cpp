@@ -9,7 +9,7 @@
 using namespace glm3d;
 
 namespace {
-StagePlan plan_for(const ModelConfig& cfg, int tp, int tp_rank, int first, int count, bool emb) {
+StagePlan plan_for(int tp, int tp_rank, int first, int count, bool emb) {
   StagePlan p;
   p.tp = tp;
   p.tp_rank = tp_rank;
@@ -23,18 +23,18 @@ StagePlan plan_for(const ModelConfig& cfg, int tp, int tp_rank, int first, int c
 // global index: the init is a function of (seed, name, global index) only.
 TEST(Init, ShardsReassembleTheFullModel) {
   const ModelConfig cfg = preset_config("tiny");
-  const ParamTable full(cfg, plan_for(cfg, 1, 0, 0, 8, true));
+  const ParamTable full(cfg, plan_for(1, 0, 0, 8, true));
   std::vector<float> whole(size_t(full.total()));
-  init_parameters(cfg, full, 0, 1, 7, whole.data());
+  init_parameters(cfg, full, 0, 7, whole.data());
   for (int tp : {2, 4, 8}) {
     for (int r = 0; r < tp; ++r) {
-      const ParamTable t(cfg, plan_for(cfg, tp, r, 2, 3, true));
+      const ParamTable t(cfg, plan_for(tp, r, 2, 3, true));
       std::vector<float> shard(size_t(t.total()));
-      init_parameters(cfg, t, r, tp, 7, shard.data());
+      init_parameters(cfg, t, r, 7, shard.data());
       for (const auto& p : t.params()) {
         const ParamInfo& f = full.get(p.name);
         for (int64_t i = 0; i < p.numel(); ++i) {
-          const int64_t g = p.global_index(i, r, tp);
+          const int64_t g = p.global_index(i, r);
           // The padded vocab differs with tp (256 vs 1024 rows): rows past the full table are padding.
           if (g >= f.full_numel())
             continue;
@@ -48,15 +48,15 @@ TEST(Init, ShardsReassembleTheFullModel) {
 
 TEST(Init, GegluShardHoldsItsShareOfBothHalves) {
   const ModelConfig cfg = preset_config("tiny"); // up width 2F = 256, H = 64
-  const ParamTable t(cfg, plan_for(cfg, 4, 1, 0, 1, false));
+  const ParamTable t(cfg, plan_for(4, 1, 0, 1, false));
   const ParamInfo& up = t.get("layers.0.mlp.dense_h_to_4h.weight");
   EXPECT_EQ(up.local_rows, 64);
   // local row 0 -> global row 32 (first half, block 1); local row 32 -> global row 128 + 32 = 160.
-  EXPECT_EQ(up.global_index(0, 1, 4), 32 * 64);
-  EXPECT_EQ(up.global_index(32 * 64, 1, 4), 160 * 64);
+  EXPECT_EQ(up.global_index(0, 1), 32 * 64);
+  EXPECT_EQ(up.global_index(32 * 64, 1), 160 * 64);
   const ParamInfo& dense = t.get("layers.0.attention.dense.weight"); // row-parallel: columns split
   EXPECT_EQ(dense.local_cols, 16);
-  EXPECT_EQ(dense.global_index(1 * 16 + 3, 1, 4), 1 * 64 + 16 + 3);
+  EXPECT_EQ(dense.global_index(1 * 16 + 3, 1), 1 * 64 + 16 + 3);
 }
 
 // DeepNorm init: Xavier-normal std gain*sqrt(2/(fan_in+fan_out)), gain beta=(2N)^-1/2 for v,
@@ -66,9 +66,9 @@ TEST(Init, DeepNormScaledStd) {
   cfg.hidden = 256;
   cfg.num_heads = 4;
   cfg.ffn_hidden = 512;
-  const ParamTable t(cfg, plan_for(cfg, 1, 0, 0, 1, false));
+  const ParamTable t(cfg, plan_for(1, 0, 0, 1, false));
   std::vector<double> w(size_t(t.total()));
-  init_parameters(cfg, t, 0, 1, 3, w.data());
+  init_parameters(cfg, t, 0, 3, w.data());
   const double beta = 1.0 / std::sqrt(16.0), H = 256, hd = 64;
   auto sample_std = [&](const ParamInfo& p, auto pick) {
     double s = 0;
