@@ -1,6 +1,7 @@
 // CPU kernel benchmarks at GLM shapes. FLOP-bound kernels report a FLOP/s rate counter
 // (FLOPs per iteration x iterations, kIsRate); memory-bound ones report bytes/s.
 //   ./glm3d_bench --benchmark_filter=Linear      (OMP_NUM_THREADS sets the thread count)
+#include "core/cpu/activation.h"
 #include "core/cpu/attention.h"
 #include "core/cpu/cross_entropy.h"
 #include "core/cpu/layernorm.h"
@@ -176,5 +177,20 @@ void BM_CrossEntropy(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * 4 * N * Vl * int64_t(sizeof(float)));
 }
 BENCHMARK(BM_CrossEntropy)->Args({2048, 18816})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// GeLU forward + backward over [tokens, F] (element-wise, bound by the tanh); args: tokens, F.
+void BM_GeluForwardBackward(benchmark::State& state) {
+  const int64_t n = state.range(0) * state.range(1);
+  auto x = random_floats(n, -4.0f, 4.0f), dy = random_floats(n);
+  std::vector<float> y(static_cast<size_t>(n)), dx(static_cast<size_t>(n));
+  for (auto _ : state) {
+    gelu_forward(x.data(), y.data(), n);
+    gelu_backward(x.data(), dy.data(), dx.data(), n);
+    benchmark::DoNotOptimize(dx.data());
+  }
+  // x and dy read, y and dx written: 16 bytes per element.
+  state.SetBytesProcessed(int64_t(state.iterations()) * n * 16);
+}
+BENCHMARK(BM_GeluForwardBackward)->Args({2048, 3072})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 } // namespace

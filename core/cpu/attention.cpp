@@ -1,5 +1,7 @@
 #include "core/cpu/attention.h"
 
+#include "core/cpu/fast_math.h"
+
 #include "core/cpu/onednn.h"
 
 #include <algorithm>
@@ -170,11 +172,13 @@ void masked_softmax_rows(float* P, int64_t heads, int64_t S, int64_t sep) {
     const int64_t i = r % S, L = visible_keys(sep, i);
     float* p = P + r * S;
     float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
     for (int64_t j = 0; j < L; ++j)
       mx = std::max(mx, p[j]);
     float sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < L; ++j) {
-      p[j] = std::exp(p[j] - mx);
+      p[j] = exp_f32(p[j] - mx); // vectorised (core/cpu/fast_math.h)
       sum += p[j];
     }
     const float inv = 1.0f / sum;

@@ -75,7 +75,12 @@ TEST(Geglu, BackwardMatchesFiniteDifferencesF64) {
   EXPECT_LT(r.max_rel, 1e-6) << r.str() << " " << rng.tag();
 }
 
-// f32 vs f64: a handful of f32 operations on O(1) values; 1e-6 absolute is ~10 u.
+// f32 vs f64. The f32 path uses tanh_f32 (absolute error dt <= 1.2e-7, tested in
+// test_fast_math.cpp) besides a handful of f32 roundings (~1e-7 each on these O(1) values).
+//   y  = a * 0.5 g (1 + t):  |dy| <= 0.5 |a g| dt <= 0.5 * 9 * 1.2e-7 = 5.4e-7      -> 1e-6
+//   dg = dy a gelu'(g), gelu' = 0.5 (1 + t) + 0.5 g (1 - t^2) u':  its error is at most
+//        dt (0.5 + |g| u') <= 1.2e-7 * (0.5 + 3 * 1.76) = 7e-7, times |dy a| <= 3 -> 2.1e-6;
+//        with the roundings, 3e-6.
 TEST(Geglu, F32MatchesF64) {
   SeededRng rng;
   const int64_t N = 8, F = 64;
@@ -92,7 +97,7 @@ TEST(Geglu, F32MatchesF64) {
   for (int64_t i = 0; i < N * F; ++i)
     ASSERT_NEAR(yf[i], yd[i], 1e-6) << rng.tag();
   for (int64_t i = 0; i < N * 2 * F; ++i)
-    ASSERT_NEAR(dxf[i], dxd[i], 1e-6) << rng.tag();
+    ASSERT_NEAR(dxf[i], dxd[i], 3e-6) << rng.tag();
 }
 
 } // namespace
