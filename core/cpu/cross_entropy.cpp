@@ -1,5 +1,7 @@
 #include "core/cpu/cross_entropy.h"
 
+#include "core/cpu/fast_math.h"
+
 #include "core/check.h"
 
 #include <algorithm>
@@ -37,6 +39,7 @@ void vocab_parallel_ce_forward(const T* logits, const int32_t* targets, const ui
   for (int64_t n = 0; n < N; ++n) {
     const T* x = logits + n * Vl;
     T mx = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : mx)
     for (int64_t v = 0; v < valid; ++v)
       mx = std::max(mx, x[v]);
     rowmax[n] = mx;
@@ -50,8 +53,12 @@ void vocab_parallel_ce_forward(const T* logits, const int32_t* targets, const ui
     T* p = probs + n * Vl;
     const T mx = rowmax[n];
     double s = 0.0;
+#pragma omp simd reduction(+ : s)
     for (int64_t v = 0; v < valid; ++v) {
-      p[v] = std::exp(x[v] - mx);
+      if constexpr (sizeof(T) == 4)
+        p[v] = exp_f32(x[v] - mx); // vectorised (core/cpu/fast_math.h)
+      else
+        p[v] = std::exp(x[v] - mx);
       s += double(p[v]);
     }
     std::fill(p + valid, p + Vl, T(0));
