@@ -1,5 +1,7 @@
 # Helpers for the shell tests (sourced). GLM3D_BIN and GLM3D_SOURCE_DIR come from ctest.
-set -euo pipefail
+set -eEuo pipefail
+# A command that ends the test through set -e says which one it was (inherited by functions).
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: exit $? from: $BASH_COMMAND" >&2' ERR
 : "${GLM3D_BIN:?GLM3D_BIN must point at the glm3d binary}"
 # One thread per process and passive OpenMP waiting: ctest runs tests in parallel and
 # mpirun oversubscribes the cores; spinning OpenMP threads would starve each other.

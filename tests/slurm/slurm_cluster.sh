@@ -74,7 +74,7 @@ slurm_stop() {
 }
 
 # job_state ID : PENDING, RUNNING, COMPLETED, FAILED, ...
-job_state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+job_state() { { scontrol show job "$1" 2>/dev/null || true; } | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
 
 # wait_job ID LIMIT_S : until the job leaves the queue for good; fails on a timeout.
 wait_job() {
