@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "data/token_store.h"
+#include "parallel/agreement.h"
 
 #include <unistd.h>
 
@@ -17,33 +18,6 @@ namespace glm3d {
 namespace fs = std::filesystem;
 
 namespace {
-// MPI when it is initialised, else the group of one (so unit tests and tools can call
-// run_prep without mpirun).
-bool mpi_active() {
-  int init = 0, fin = 0;
-  MPI_Initialized(&init);
-  MPI_Finalized(&fin);
-  return init && !fin;
-}
-
-void comm_rank_size(MPI_Comm comm, int& rank, int& size) {
-  rank = 0, size = 1;
-  if (!mpi_active())
-    return;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-}
-
-void bcast_string(MPI_Comm comm, std::string& s, int root) {
-  if (!mpi_active())
-    return;
-  uint64_t n = s.size();
-  MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm);
-  s.resize(n);
-  for (uint64_t at = 0; at < n; at += (1u << 30)) // below INT_MAX elements per call
-    MPI_Bcast(s.data() + at, int(std::min<uint64_t>(n - at, 1u << 30)), MPI_CHAR, root, comm);
-}
-
 void sum_u64(MPI_Comm comm, uint64_t* v, int n) {
   if (mpi_active())
     MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_UINT64_T, MPI_SUM, comm);
@@ -66,34 +40,6 @@ std::string gather_strings(MPI_Comm comm, const std::string& mine, int root) {
   return all;
 }
 } // namespace
-
-void run_agreed(MPI_Comm comm, const std::function<void()>& fn) {
-  int kind = 0; // 0 ok, 1 UsageError, 2 other
-  std::string msg;
-  try {
-    fn();
-  } catch (const UsageError& e) {
-    kind = 1, msg = e.what();
-  } catch (const std::exception& e) {
-    kind = 2, msg = e.what();
-  }
-  int rank = 0, size = 1;
-  comm_rank_size(comm, rank, size);
-  int first = kind ? rank : size;
-  if (mpi_active()) {
-    int mine = first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-  }
-  if (first == size)
-    return;
-  if (mpi_active()) {
-    MPI_Bcast(&kind, 1, MPI_INT, first, comm);
-    bcast_string(comm, msg, first);
-  }
-  if (kind == 1)
-    throw UsageError(msg);
-  throw Error(msg);
-}
 
 namespace {
 

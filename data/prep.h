@@ -36,9 +36,4 @@ struct PrepResult {
 
 PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm);
 
-// Runs fn on every rank of comm and agrees on the outcome: when any rank threw, every rank
-// throws the error of the lowest failing rank (UsageError stays UsageError), so no rank is left
-// waiting in a later collective.
-void run_agreed(MPI_Comm comm, const std::function<void()>& fn);
-
 } // namespace glm3d

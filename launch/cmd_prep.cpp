@@ -1,12 +1,12 @@
 // glm3d prep: raw text / JSONL -> tokenizer -> sharded HDF5 token store (data/prep.h);
 // glm3d prep verify DIR: recompute every checksum of a store.
 #include "core/check.h"
+#include "core/clock.h"
 #include "data/prep.h"
 #include "data/token_store.h"
 #include "launch/commands.h"
 #include "launch/options.h"
 
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 
@@ -69,9 +69,9 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
     return 0; // --help was printed
   o.format = parse_input_format(format);
 
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   const PrepResult r = run_prep(o, ctx.world);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = seconds_since(t0);
   if (ctx.rank == 0)
     std::printf(
         "glm3d prep: %llu files, %llu documents, %llu tokens in %llu shards -> %s (vocab %lld, tokenizer "

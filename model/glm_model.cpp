@@ -122,10 +122,7 @@ void GlmModel<T>::layer_forward(int l, const MicroBatch& mb, const T* x, T* out,
   cpu::linear_forward(a.ctx.data(), w.o_w, static_cast<const T*>(nullptr), a.x1.data(), N, Hl, H, prec_);
   tp_sum(a.x1.data(), N * H);
   // x1 = h * alpha + (partial + bias)
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < H; ++c)
-      a.x1[size_t(n * H + c)] += w.o_b[c];
-  cpu::scale_add(a.h.data(), alpha, a.x1.data(), a.x1.data(), N * H);
+  cpu::scale_add(a.h.data(), alpha, a.x1.data(), w.o_b, a.x1.data(), N, H);
   // FFN.
   a.h2.resize(size_t(N * H));
   a.mean2.resize(size_t(N));
@@ -141,10 +138,7 @@ void GlmModel<T>::layer_forward(int l, const MicroBatch& mb, const T* x, T* out,
     cpu::gelu_forward(a.u.data(), a.act.data(), N * Fl);
   cpu::linear_forward(a.act.data(), w.down_w, static_cast<const T*>(nullptr), out, N, Fl, H, prec_);
   tp_sum(out, N * H);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < H; ++c)
-      out[n * H + c] += w.down_b[c];
-  cpu::scale_add(a.h2.data(), alpha, out, out, N * H);
+  cpu::scale_add(a.h2.data(), alpha, out, w.down_b, out, N, H);
 }
 
 template <class T>

@@ -3,6 +3,7 @@
 #include "core/check.h"
 #include "core/dtype.h"
 #include "core/json.h"
+#include "core/tensor.h"
 
 #include <cstring>
 #include <filesystem>
@@ -39,10 +40,7 @@ size_t st_size(StDtype d) {
 } // namespace
 
 int64_t StTensorInfo::numel() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  return numel_of(shape);
 }
 
 uint16_t float_to_half(float f) {

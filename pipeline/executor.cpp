@@ -1,21 +1,16 @@
 // PipelineExecutor: op list -> StageCompute calls and non-blocking p2p.
 #include "pipeline/executor.h"
 
+#include "core/clock.h"
+
 #include "core/check.h"
 #include "pipeline/partition.h"
 
 #include <algorithm>
-#include <chrono>
 
 namespace glm3d {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 bool is_recv(OpKind k) {
   return k == OpKind::recv_forward || k == OpKind::recv_backward;

@@ -1,5 +1,7 @@
 #include "train/checkpoint.h"
 
+#include "parallel/agreement.h"
+
 #include "parallel/mpi_check.h"
 #include "train/checkpoint_dir.h"
 
@@ -32,36 +34,9 @@ std::vector<TensorPiece> shard_pieces(const ShardView& v, const ModelConfig& cfg
   return out;
 }
 
-namespace {
-
-// Runs fn on rank 0 and rethrows its UsageError on every rank (so no rank is left waiting).
-void on_rank0(MPI_Comm comm, const std::function<void()>& fn) {
-  int rank = 0;
-  MPI_CHECK(MPI_Comm_rank(comm, &rank));
-  std::string error;
-  if (rank == 0) {
-    try {
-      fn();
-    } catch (const std::exception& e) {
-      error = e.what();
-      if (error.empty())
-        error = "unknown error";
-    }
-  }
-  int len = int(error.size());
-  MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, 0, comm));
-  error.resize(size_t(len));
-  if (len > 0)
-    MPI_CHECK(MPI_Bcast(error.data(), len, MPI_CHAR, 0, comm));
-  if (len > 0)
-    throw UsageError(error);
-}
-
-} // namespace
-
 std::string save_checkpoint(const std::string& dir, int64_t keep, MPI_Comm comm, const CheckpointMeta& meta,
                             const std::vector<TensorPiece>& pieces) {
-  on_rank0(comm, [&] {
+  run_on_root(comm, 0, [&] {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     GLM3D_USAGE_CHECK(!ec && std::filesystem::is_directory(dir))
@@ -71,7 +46,7 @@ std::string save_checkpoint(const std::string& dir, int64_t keep, MPI_Comm comm,
   const std::string tmp = (std::filesystem::path(dir) / (name + ".tmp")).string();
   write_checkpoint_file(tmp, comm, meta, pieces); // closed on every rank when it returns
   MPI_CHECK(MPI_Barrier(comm));
-  on_rank0(comm, [&] { commit_checkpoint(dir, tmp, name, keep); });
+  run_on_root(comm, 0, [&] { commit_checkpoint(dir, tmp, name, keep); });
   return (std::filesystem::path(dir) / name).string();
 }
 

@@ -3,7 +3,7 @@
 #include "pipeline/executor.h"
 #include "train/model_stage.h"
 
-#include <chrono>
+#include "core/clock.h"
 
 namespace glm3d {
 
@@ -29,12 +29,12 @@ StepTiming StepRunner::run() {
   StepTiming t;
   if (s.pg.dims.pp == 1) {
     // One stage: forward then backward per micro-batch (1F1B with no peers), no bubble.
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t0 = Clock::now();
     for (int m = 0; m < s.num_mb; ++m) {
       s.model.forward(0, m, nullptr, nullptr);
       s.model.backward(0, m, nullptr, nullptr);
     }
-    t.compute_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    t.compute_s = seconds_since(t0);
     return t;
   }
   const PipelineTimes p = s.executor.run(s.ops, s.stage);

@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/cpu/elementwise.h"
 #include "data/store_source.h"
 #include "data/synthetic_task.h"
@@ -19,7 +20,6 @@
 #include "train/step_runner.h"
 #include "train/watchdog.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -27,11 +27,6 @@
 namespace glm3d {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 void check_options(const TrainOptions& o) {
   GLM3D_USAGE_CHECK(o.steps > 0) << "--steps must be positive, got " << o.steps;
@@ -134,7 +129,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   plan.has_embedding = pg.is_first_stage() || pg.is_last_stage();
 
   GlmModel<float> model(cfg, plan, *pg.tp, opt.bf16 ? cpu::Precision::bf16 : cpu::Precision::f32);
-  model.init(opt.seed);
+  model.init(seed); // a resumed run then overwrites it from the checkpoint
   model.embedding_grad_shrink = opt.embedding_grad_shrink;
   const int64_t total = model.num_params();
 
@@ -318,11 +313,12 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     const bool dp_owner = opt.zero || pg.dp_rank() == 0;
     if (faults.nan_at(step) && rank == 0)
       model.grads()[own_begin] = std::nanf("");
-    double sq = dp_owner ? owned_sum_squares(model.table(), model.grads(), pg, own_begin, own_end) : 0.0;
-    pg.world->all_reduce(&sq, 1, ReduceOp::sum);
-    const double grad_norm = std::sqrt(sq);
-    double loss = pg.is_last_stage() && pg.tp_rank() == 0 ? model.loss_sum() : 0.0;
-    pg.world->all_reduce(&loss, 1, ReduceOp::sum);
+    // One all-reduce for both: [sum of squares, loss] (the loss lives on the last stage).
+    double sums[2] = {dp_owner ? owned_sum_squares(model.table(), model.grads(), pg, own_begin, own_end)
+                               : 0.0,
+                      pg.is_last_stage() && pg.tp_rank() == 0 ? model.loss_sum() : 0.0};
+    pg.world->all_reduce(sums, 2, ReduceOp::sum);
+    const double grad_norm = std::sqrt(sums[0]), loss = sums[1];
 
     StepMetrics m;
     m.step = step;
@@ -360,12 +356,16 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     m.compute_s = timing.compute_s;
     m.comm_wait_s = timing.comm_wait_s;
     m.bubble_s = timing.bubble_s;
-    // Bytes per group: the sum over the ranks of each group's payload this step.
-    for (const auto& [name, bytes] : pg.bytes_by_group()) {
-      uint64_t b = bytes;
-      pg.world->all_reduce(&b, 1, ReduceOp::sum);
-      m.bytes_per_group[name] = b;
-    }
+    // Bytes per group: the sum over the ranks of each group's payload this step (one
+    // all-reduce; every rank has the same groups in the same order).
+    const std::map<std::string, uint64_t> mine = pg.bytes_by_group();
+    std::vector<uint64_t> bytes;
+    for (const auto& [name, b] : mine)
+      bytes.push_back(b);
+    pg.world->all_reduce(bytes.data(), bytes.size(), ReduceOp::sum);
+    size_t g = 0;
+    for (const auto& [name, b] : mine)
+      m.bytes_per_group[name] = bytes[g++];
     if (rank == 0)
       metrics.write(m);
     if (log && (step % opt.log_interval == 0 || step == opt.steps || step == 1)) {

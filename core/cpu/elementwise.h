@@ -4,8 +4,10 @@
 
 namespace glm3d::cpu {
 
-// out[i] = a[i] * alpha + b[i]   (the DeepNorm residual; out may alias a or b)
-template <class T> void scale_add(const T* a, double alpha, const T* b, T* out, int64_t n);
+// The DeepNorm residual, one pass over [N, C]:
+//   out[n, c] = a[n, c] * alpha + b[n, c] + bias[c]      (bias may be null; out may alias a or b)
+template <class T>
+void scale_add(const T* a, double alpha, const T* b, const T* bias, T* out, int64_t N, int64_t C);
 // y[i] += alpha * x[i]
 template <class T> void axpy(double alpha, const T* x, T* y, int64_t n);
 // sum of squares (accumulated in double)
