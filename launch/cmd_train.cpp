@@ -61,6 +61,11 @@ int cmd_train(const Args& args, const RunContext& ctx) {
       "scale the word-embedding gradient from the input lookup (GLM-130B: 0.1)")(
       "skip-iters", po::value(&o.skip_iters),
       "steps to skip, e.g. 1200-1250,3000-3010: data consumed, no update (loss spikes)")(
+      "check-replicas-interval",
+      po::value(&o.check_replicas_interval)->default_value(o.check_replicas_interval),
+      "every N steps, check that replicated parameters are bitwise equal across dp and tp (0: off)")(
+      "skip-memory-check", po::bool_switch(&o.skip_memory_check),
+      "start even when the per-rank memory estimate exceeds what the node offers")(
       "inject-fault", po::value(&o.inject_fault),
       "testing only: nan@STEPS, throw@STEP:RANK, hang@STEP:RANK, kill@STEP:RANK")(
       "quiet", po::bool_switch(&o.quiet), "no progress lines")(
@@ -72,13 +77,16 @@ int cmd_train(const Args& args, const RunContext& ctx) {
   po::variables_map vm;
   if (!parse_options(args, desc, vm, ctx))
     return 0; // --help was printed
+  for (const auto& [name, value] : vm)
+    if (!value.defaulted())
+      o.given.insert(name);
   // Resuming without --model takes the checkpoint's model.
   if (!o.load.empty() && vm["model"].defaulted())
     o.model.clear();
   if (!pp_layers.empty())
     o.pp_layers = parse_pp_layers(pp_layers);
   const TrainResult r = train(o, ctx.world);
-  if (ctx.rank == 0 && !o.quiet)
+  if (ctx.rank == 0 && !o.quiet && !r.nothing_to_do)
     std::printf("done: %zu steps, final loss %.6f, %lld skipped\n", r.losses.size(),
                 r.losses.empty() ? 0.0 : r.losses.back(), (long long)r.skipped_steps);
   return 0;

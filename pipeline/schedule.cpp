@@ -157,4 +157,18 @@ std::string to_string(const PipeOp& op) {
   return to_string(op.kind) + "(mb=" + std::to_string(op.microbatch) + ",c=" + std::to_string(op.chunk) + ")";
 }
 
+int peak_in_flight(const std::vector<PipeOp>& ops, int chunk) {
+  int now = 0, peak = 0;
+  bool any_backward = false;
+  for (const PipeOp& op : ops) {
+    if (chunk >= 0 && op.chunk != chunk)
+      continue;
+    if (op.kind == OpKind::forward)
+      peak = std::max(peak, ++now);
+    else if (op.kind == OpKind::backward)
+      --now, any_backward = true;
+  }
+  return any_backward ? peak : std::min(peak, 1);
+}
+
 } // namespace glm3d

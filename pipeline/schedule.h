@@ -36,6 +36,11 @@ std::vector<PipeOp> build_schedule(ScheduleKind kind, int pp, int pp_rank, int n
 // Forwards done before the first backward starts (Megatron's num_warmup_microbatches).
 int warmup_forwards(ScheduleKind kind, int pp, int pp_rank, int num_microbatches, int virtual_stages);
 
+// Largest number of (micro-batch, chunk) forwards whose backward has not run yet, over the op
+// list: the activation sets a rank holds at its peak (chunk >= 0: that chunk's only).
+// A forward-only list frees each forward at once (1). The memory model counts with it.
+int peak_in_flight(const std::vector<PipeOp>& ops, int chunk = -1);
+
 // Megatron's get_model_chunk_id / microbatch id for the k-th forward or backward of a rank
 // under the interleaved schedule.
 int interleaved_chunk(int k, int pp, int virtual_stages, bool forward);

@@ -44,7 +44,16 @@ std::string resolve_checkpoint(const std::string& p) {
     return p;
   const std::string pointer = (fs::path(p) / "latest").string();
   std::ifstream in(pointer);
-  GLM3D_USAGE_CHECK(in) << "no checkpoint in " << p << ": " << pointer << " does not exist";
+  if (!in) {
+    const std::vector<std::string> files = list_checkpoints(p);
+    std::string names;
+    for (const auto& f : files)
+      names += (names.empty() ? "" : ", ") + f;
+    GLM3D_USAGE_CHECK(files.empty()) << "no `latest` in " << p << ", but it holds " << names
+                                     << ": pass one of them, e.g. --load "
+                                     << (fs::path(p) / files.back()).string();
+    GLM3D_USAGE_FAIL() << "no checkpoint in " << p << ": " << pointer << " does not exist";
+  }
   std::string name;
   std::getline(in, name);
   GLM3D_USAGE_CHECK(!name.empty() && name.find('/') == std::string::npos)

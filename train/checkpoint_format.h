@@ -37,6 +37,9 @@ struct CheckpointMeta {
   double lr_max = 0, lr_min = 0;
   int64_t warmup_steps = 0, decay_steps = 0;
   double beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
+  // Optional (checkpoints before 0.2 lack them): -1 when unknown.
+  int64_t micro_batch = -1;
+  double clip_grad = -1;
   bool has_optimizer_state = false;
   int tp = 1, pp = 1, dp = 1, virtual_stages = 1, zero = 0; // the layout it was written with
   std::string tokenizer_sha256;                             // "" for synthetic data or imports

@@ -96,6 +96,8 @@ void write_meta(hid_t f, const CheckpointMeta& m) {
   h5::write_attr_f64(f, "adam_beta2", m.beta2);
   h5::write_attr_f64(f, "adam_eps", m.eps);
   h5::write_attr_f64(f, "weight_decay", m.weight_decay);
+  h5::write_attr_i64(f, "micro_batch", m.micro_batch);
+  h5::write_attr_f64(f, "clip_grad", m.clip_grad);
   h5::write_attr_i64(f, "has_optimizer_state", m.has_optimizer_state ? 1 : 0);
   h5::write_attr_i64(f, "layout_tp", m.tp);
   h5::write_attr_i64(f, "layout_pp", m.pp);
@@ -253,6 +255,10 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
     m.beta2 = r.f64(f.get(), "adam_beta2");
     m.eps = r.f64(f.get(), "adam_eps");
     m.weight_decay = r.f64(f.get(), "weight_decay");
+    if (h5::has_attr(f.get(), "micro_batch"))
+      m.micro_batch = h5::read_attr_i64(f.get(), "micro_batch");
+    if (h5::has_attr(f.get(), "clip_grad"))
+      m.clip_grad = h5::read_attr_f64(f.get(), "clip_grad");
     m.has_optimizer_state = r.i64(f.get(), "has_optimizer_state") != 0;
     m.tp = int(r.i64(f.get(), "layout_tp"));
     m.pp = int(r.i64(f.get(), "layout_pp"));

@@ -4,12 +4,29 @@
 #include "train/checkpoint_dir.h"
 #include "train/checkpoint_io.h"
 
+#include <filesystem>
+
 namespace glm3d {
 
 ResumeFrom open_resume(const std::string& load) {
   ResumeFrom r;
   if (load.empty())
     return r;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool names_file = fs::path(load).extension() == ".h5";
+  const bool missing = !fs::exists(load, ec);
+  if (missing && !names_file) {
+    r.warning =
+        "warning: --load " + load + " does not exist: starting a fresh run from random initialisation";
+    return r;
+  }
+  if (!missing && fs::is_directory(load, ec) && !fs::exists(fs::path(load) / "latest", ec) &&
+      list_checkpoints(load).empty()) {
+    r.warning =
+        "warning: --load " + load + " holds no checkpoint: starting a fresh run from random initialisation";
+    return r;
+  }
   r.path = resolve_checkpoint(load);
   r.meta = read_checkpoint_meta(r.path);
   return r;

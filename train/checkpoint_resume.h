@@ -7,7 +7,8 @@
 namespace glm3d {
 
 struct ResumeFrom {
-  std::string path; // "" when starting fresh
+  std::string path;    // "" when starting fresh
+  std::string warning; // why a --load was not used (missing or empty directory), for rank 0 to print
   CheckpointMeta meta;
   bool active() const { return !path.empty(); }
   // A training checkpoint continues its run (step, optimizer, data position, seed); imported or
@@ -15,7 +16,10 @@ struct ResumeFrom {
   bool continues_run() const { return active() && meta.kind == "train"; }
 };
 
-// Every rank: resolves `load` ("" -> inactive) and reads the checkpoint's metadata.
+// Every rank: resolves `load` ("" -> inactive) and reads the checkpoint's metadata. A directory
+// that does not exist or holds no checkpoint at all starts a fresh run with a warning, as
+// Megatron does (the first submission of a job script that always passes --load); a missing
+// file path (*.h5) and a directory with step files but no `latest` are UsageErrors.
 ResumeFrom open_resume(const std::string& load);
 
 // UsageError naming the checkpoint and the field when the model's architecture differs from the

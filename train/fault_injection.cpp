@@ -10,7 +10,8 @@
 namespace glm3d {
 
 void FaultPlan::before_step(int64_t step, int my_rank) const {
-  if (kind == Kind::none || kind == Kind::nan || my_rank != rank || !steps.contains(step))
+  if (kind == Kind::none || kind == Kind::nan || kind == Kind::diverge || my_rank != rank ||
+      !steps.contains(step))
     return;
   switch (kind) {
   case Kind::throw_error:
@@ -44,8 +45,10 @@ FaultPlan parse_fault_plan(const std::string& spec) {
     p.kind = FaultPlan::Kind::hang;
   else if (kind == "kill")
     p.kind = FaultPlan::Kind::kill;
+  else if (kind == "diverge")
+    p.kind = FaultPlan::Kind::diverge;
   else
-    GLM3D_USAGE_FAIL() << "--inject-fault: unknown kind '" << kind << "' (nan, throw, hang, kill)";
+    GLM3D_USAGE_FAIL() << "--inject-fault: unknown kind '" << kind << "' (nan, throw, hang, kill, diverge)";
   const auto colon = rest.find(':');
   if (colon != std::string::npos) {
     try {

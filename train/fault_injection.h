@@ -6,6 +6,8 @@
 //   throw@5:3          rank 3 throws an error at the start of step 5 (one rank only)
 //   hang@5:3           rank 3 sleeps forever at the start of step 5 (the watchdog must fire)
 //   kill@5:3           rank 3 sends itself SIGKILL at the start of step 5
+//   diverge@5:3        rank 3 nudges its first parameter after the update of step 5, so its
+//                      replica differs from its peers' (--check-replicas-interval must see it)
 #include "train/iter_ranges.h"
 
 #include <string>
@@ -13,11 +15,14 @@
 namespace glm3d {
 
 struct FaultPlan {
-  enum class Kind { none, nan, throw_error, hang, kill } kind = Kind::none;
+  enum class Kind { none, nan, throw_error, hang, kill, diverge } kind = Kind::none;
   IterRanges steps;
   int rank = 0;
 
   bool nan_at(int64_t step) const { return kind == Kind::nan && steps.contains(step); }
+  bool diverge_at(int64_t step, int my_rank) const {
+    return kind == Kind::diverge && my_rank == rank && steps.contains(step);
+  }
   // Throws, hangs or kills for throw/hang/kill at `step` on the chosen rank; else nothing.
   void before_step(int64_t step, int rank) const;
 };

@@ -2,15 +2,20 @@
 
 #include "core/check.h"
 
+#include <nlohmann/json.hpp>
+
+#include <chrono>
 #include <cmath>
-#include <sstream>
+#include <ctime>
 
 namespace glm3d {
 
-MetricsWriter::MetricsWriter(const std::string& path) {
+using json = nlohmann::ordered_json;
+
+MetricsWriter::MetricsWriter(const std::string& path, bool append) {
   if (path.empty())
     return;
-  f_ = std::fopen(path.c_str(), "w");
+  f_ = std::fopen(path.c_str(), append ? "a" : "w");
   GLM3D_USAGE_CHECK(f_) << "cannot write metrics file '" << path << "'";
 }
 
@@ -19,49 +24,90 @@ MetricsWriter::~MetricsWriter() {
     std::fclose(f_);
 }
 
+std::string utc_timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, int(ms));
+  return out;
+}
+
+namespace {
+// Non-finite numbers are JSON null; finite ones keep every bit (nlohmann writes the shortest
+// round-trip form), so losses compare exactly across runs.
+json num(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
+
+json step_record(const StepMetrics& m) {
+  json r = {{"step", m.step},
+            {"time", utc_timestamp()},
+            {"loss", num(m.loss)},
+            {"lr", num(m.lr)},
+            {"grad_norm", num(m.grad_norm)},
+            {"tokens", m.tokens},
+            {"step_time_s", num(m.step_time_s)},
+            {"tokens_per_s", num(m.tokens_per_s)},
+            {"mfu", num(m.mfu)},
+            {"skipped", m.skipped},
+            {"skipped_total", m.skipped_total},
+            {"compute_s", num(m.compute_s)},
+            {"comm_wait_s", num(m.comm_wait_s)},
+            {"bubble_s", num(m.bubble_s)},
+            {"elapsed_s", num(m.elapsed_s)},
+            {"bytes", json::object()}};
+  for (const auto& [group, bytes] : m.bytes_per_group)
+    r["bytes"][group] = bytes;
+  return r;
+}
+
+} // namespace
+
 void MetricsWriter::write(const StepMetrics& m) {
   if (!f_)
     return;
-  std::string line = to_json(m) + "\n";
+  json r = step_record(m);
+  if (!settings_.is_null()) {
+    r["settings"] = std::move(settings_);
+    settings_ = json();
+  }
+  const std::string line = r.dump() + "\n";
   std::fputs(line.c_str(), f_);
   std::fflush(f_);
 }
 
-namespace {
-std::string num(double v) {
-  if (!std::isfinite(v))
-    return "null";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
+std::string to_json(const StepMetrics& m) {
+  return step_record(m).dump();
+}
+
+std::string format_duration(double s) {
+  if (!(s >= 0))
+    return "?";
+  const long t = std::lround(s);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
+  else if (t >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lds", t);
   return buf;
 }
-} // namespace
 
-std::string to_json(const StepMetrics& m) {
-  std::ostringstream os;
-  os << "{\"step\":" << m.step << ",\"loss\":" << num(m.loss) << ",\"lr\":" << num(m.lr)
-     << ",\"grad_norm\":" << num(m.grad_norm) << ",\"tokens\":" << m.tokens
-     << ",\"step_time_s\":" << num(m.step_time_s) << ",\"tokens_per_s\":" << num(m.tokens_per_s)
-     << ",\"mfu\":" << num(m.mfu) << ",\"skipped\":" << (m.skipped ? "true" : "false")
-     << ",\"skipped_total\":" << m.skipped_total << ",\"compute_s\":" << num(m.compute_s)
-     << ",\"comm_wait_s\":" << num(m.comm_wait_s) << ",\"bubble_s\":" << num(m.bubble_s) << ",\"bytes\":{";
-  bool first = true;
-  for (const auto& [group, bytes] : m.bytes_per_group) {
-    os << (first ? "" : ",") << "\"" << group << "\":" << bytes;
-    first = false;
-  }
-  os << "}}";
-  return os.str();
-}
-
-std::string progress_line(const StepMetrics& m, double elapsed_s) {
-  const double per_step = m.step > 0 ? elapsed_s / double(m.step) : 0;
-  const double eta = per_step * double(m.total_steps - m.step);
-  char buf[256];
+std::string progress_line(const StepMetrics& m) {
+  char buf[320];
   std::snprintf(buf, sizeof buf,
-                "step %lld/%lld | loss %.4f | lr %.2e | grad %.3f | %.0f tok/s | ETA %dm%02ds%s",
+                "step %lld/%lld | loss %.4f | lr %.2e | grad %.3f | %.0f tok/s | MFU %.1f%% | %s | ETA %s%s",
                 (long long)m.step, (long long)m.total_steps, m.loss, m.lr, m.grad_norm, m.tokens_per_s,
-                int(eta) / 60, int(eta) % 60, m.skipped ? " | SKIPPED (non-finite)" : "");
+                100.0 * m.mfu, format_duration(m.elapsed_s).c_str(),
+                m.eta_s < 0 ? "?" : format_duration(m.eta_s).c_str(),
+                m.skipped ? " | SKIPPED (non-finite)" : "");
   return buf;
 }
 

@@ -1,6 +1,10 @@
 #pragma once
-// Metrics: one JSON object per optimizer step to --metrics FILE (flushed every
-// step, written by one rank), and the human progress line on the terminal.
+// Metrics: one JSON object per optimizer step, one per line, to --metrics FILE (docs/metrics.md),
+// written by one rank and flushed every step. Each record carries a UTC timestamp; the first
+// record a run writes also carries `settings`, every resolved setting of that run. A resumed run
+// appends to the file. The human progress line on the terminal comes from the same StepMetrics.
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -17,22 +21,30 @@ struct StepMetrics {
   int64_t skipped_total = 0;
   std::map<std::string, uint64_t> bytes_per_group; // payload bytes moved this step, per group
   double compute_s = 0, comm_wait_s = 0, bubble_s = 0;
+  double elapsed_s = 0; // since this run (process) started training
+  double eta_s = -1;    // estimated time to the last step (-1: unknown)
 };
 
 class MetricsWriter {
 public:
-  explicit MetricsWriter(const std::string& path); // "" -> no file
+  // "" -> no file. append: a resumed run adds to the file instead of replacing it.
+  MetricsWriter(const std::string& path, bool append);
   ~MetricsWriter();
   MetricsWriter(const MetricsWriter&) = delete;
   MetricsWriter& operator=(const MetricsWriter&) = delete;
+  // Attached as "settings" to the next record written (the run's first).
+  void set_run_settings(nlohmann::ordered_json settings) { settings_ = std::move(settings); }
   void write(const StepMetrics& m);
 
 private:
   std::FILE* f_ = nullptr;
+  nlohmann::ordered_json settings_;
 };
 
 std::string to_json(const StepMetrics& m);
-// "step 12/300 | loss 3.2142 | lr 1.00e-03 | 12345 tok/s | ETA 1m05s"
-std::string progress_line(const StepMetrics& m, double elapsed_s);
+std::string utc_timestamp(); // "2026-12-02T10:11:12.345Z"
+// "step 12/300 | loss 3.2142 | lr 1.00e-03 | grad 0.512 | 12345 tok/s | MFU 41.2% | 1m05s | ETA 3m10s"
+std::string progress_line(const StepMetrics& m);
+std::string format_duration(double seconds); // "1h02m", "3m05s", "12s"
 
 } // namespace glm3d

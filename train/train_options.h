@@ -1,6 +1,7 @@
 #pragma once
 // Everything `glm3d train` can be told (command line or INI via --config).
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,11 +33,13 @@ struct TrainOptions {
   int zero = 0;                  // 0 or 1
   int64_t bucket_mb = 25;        // data-parallel gradient bucket size
   // Robustness.
-  int64_t max_skipped = 5;            // consecutive non-finite steps before stopping
-  double hang_timeout = 900;          // seconds without progress before the watchdog aborts (0: off)
-  double embedding_grad_shrink = 1.0; // GLM-130B: scale of the input-embedding gradient (tied head unscaled)
-  std::string skip_iters;             // "A-B[,C-D]": steps whose data is consumed without an update
-  std::string inject_fault;           // tests only: see train/fault_injection.h
+  int64_t max_skipped = 5;             // consecutive non-finite steps before stopping
+  double hang_timeout = 900;           // seconds without progress before the watchdog aborts (0: off)
+  double embedding_grad_shrink = 1.0;  // GLM-130B: scale of the input-embedding gradient (tied head unscaled)
+  std::string skip_iters;              // "A-B[,C-D]": steps whose data is consumed without an update
+  std::string inject_fault;            // tests only: see train/fault_injection.h
+  int64_t check_replicas_interval = 0; // every N steps: replicas bitwise equal across dp and tp (0: off)
+  bool skip_memory_check = false;      // start even when the memory estimate exceeds what is available
   bool quiet = false;
   // Checkpoints (train/checkpoint.h). --steps stays the total: a resumed run continues up to it.
   std::string save_dir;      // "" = never save
@@ -44,6 +47,9 @@ struct TrainOptions {
   int64_t keep = 0;          // keep the N newest checkpoints (0: all)
   std::string load;          // checkpoint file or directory (its `latest`) to resume from
   // With `load` and no model given: "" takes the checkpoint's model.
+  // Options set explicitly (command line or --config), by their long name ("lr", "seed"): on
+  // resume these override the checkpoint's settings; the others take the checkpoint's.
+  std::set<std::string> given;
 };
 
 } // namespace glm3d

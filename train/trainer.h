@@ -1,13 +1,10 @@
 #pragma once
-// The training loop of one rank: builds the groups and this rank's model share,
-// then per step reads its data-parallel slice of the global batch, runs the
-// pipeline schedule over its micro-batches, reduces gradients (tied embedding over
-// the embedding group, then data parallel in buckets overlapped with backward, or
-// reduce-scatter under ZeRO-1), clips by the true global norm, and steps AdamW.
+// The training loop of one rank. Set-up (settings, layout, pre-flight checks, model, resume) is
+// train/train_job.h; one step (batch, pipeline schedule, gradient reductions, clip, AdamW) is
+// train/train_step.h; this loop adds metrics, progress, replica checks, stop signals and saves.
 #include "train/metrics.h"
 #include "train/train_options.h"
 
-#include <functional>
 #include <mpi.h>
 #include <vector>
 
@@ -16,6 +13,7 @@ namespace glm3d {
 struct TrainResult {
   std::vector<double> losses; // per step, identical on every rank
   int64_t skipped_steps = 0;
+  bool nothing_to_do = false; // resumed at or past --steps
 };
 
 // Collective over `world`. Throws UsageError on bad options or layouts.

@@ -9,8 +9,11 @@ T=(train --model tiny --synthetic --quiet --tp 2)
 CK="$WORK/good/step_00000001.h5"
 
 expect_usage_error "missing checkpoint" "checkpoint $WORK/nothing.h5 does not exist" "${M[@]}" "${T[@]}" --steps 2 --load "$WORK/nothing.h5"
-mkdir "$WORK/empty"
-expect_usage_error "directory without latest" "no checkpoint in $WORK/empty" "${M[@]}" "${T[@]}" --steps 2 --load "$WORK/empty"
+mkdir "$WORK/nolatest"
+cp "$CK" "$WORK/nolatest/"
+expect_usage_error "directory without latest but with step files" \
+  "no \`latest\` in $WORK/nolatest, but it holds step_00000001.h5: pass one of them" \
+  "${M[@]}" "${T[@]}" --steps 2 --load "$WORK/nolatest"
 
 cp "$CK" "$WORK/truncated.h5"
 truncate -s $(($(stat -c %s "$CK") / 2)) "$WORK/truncated.h5"

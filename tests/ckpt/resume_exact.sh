@@ -18,8 +18,9 @@ for layout in "1 1 1" "2 2 2 --zero 1"; do
   [ "$(cat "$d.ckpt/latest")" = "step_00000003.h5" ] || fail "latest does not name step 3"
   [ "$(h5_attr "$d.ckpt/step_00000003.h5" next_sample)" = $((N * 8)) ] || fail "next_sample is not $((N * 8))"
   [ "$(h5_attr "$d.ckpt/step_00000003.h5" step)" = "$N" ] || fail "step attribute is not $N"
-  # Resume without --model: the checkpoint's model; --seed differs and is ignored (the checkpoint's).
-  mpirun_glm3d "$n" train --synthetic --seed 99 --global-batch 8 --warmup-steps 2 --decay-steps $((2 * N)) --quiet \
+  # Resume without --model and without the run's settings: the checkpoint's model, seed, batch
+  # and LR schedule.
+  mpirun_glm3d "$n" train --synthetic --quiet \
     "${L[@]}" --steps $((2 * N)) --load "$d.ckpt" --metrics "$d.second.jsonl" --save "$d.ckpt"
   echo "layout ${tp}x${pp}x${dp} $extra:"
   same_loss_text "$d.straight.jsonl" "$d.first.jsonl" 1 "$N"

@@ -1,0 +1,79 @@
+#pragma once
+// Everything one rank builds once for a training run (train/trainer.h runs it): the resolved
+// settings, the data source, the process groups, this rank's model share and optimizer, the
+// schedule runner, gradient reducer and metrics. make_train_job() does the set-up in order:
+// settings (from the options and, on resume, the checkpoint), layout checks, output-path and
+// memory pre-flight, allocation, initialisation, then the checkpoint load.
+#include "data/sample.h"
+#include "model/config.h"
+#include "model/glm_model.h"
+#include "model/memory_model.h"
+#include "parallel/op_tracker.h"
+#include "parallel/process_groups.h"
+#include "pipeline/schedule.h"
+#include "train/checkpoint.h"
+#include "train/checkpoint_resume.h"
+#include "train/fault_injection.h"
+#include "train/grad_reducer.h"
+#include "train/iter_ranges.h"
+#include "train/lr_schedule.h"
+#include "train/metrics.h"
+#include "train/optimizer.h"
+#include "train/run_settings.h"
+#include "train/step_runner.h"
+#include "train/train_options.h"
+#include "train/watchdog.h"
+
+#include <memory>
+#include <mpi.h>
+#include <vector>
+
+namespace glm3d {
+
+struct TrainJob {
+  TrainOptions opt;
+  MPI_Comm world = MPI_COMM_NULL;
+  int rank = 0, world_size = 1;
+  bool log = false; // rank 0 prints progress
+
+  ResumeFrom resume;
+  RunSettings settings;
+  ModelConfig cfg;
+  std::unique_ptr<SampleSource> source;
+  ParallelDims dims;
+  int num_mb = 1; // micro-batches per step on this dp rank
+  ScheduleKind schedule = ScheduleKind::one_f_one_b;
+  ProcessGroups pg;
+  IterRanges skip_iters;
+  FaultPlan faults;
+  OpTracker tracker; // what this rank is blocked in, for the watchdog
+  std::unique_ptr<Watchdog> watchdog;
+
+  StagePlan plan;
+  std::unique_ptr<GlmModel<float>> model;
+  int64_t total = 0;                             // elements of the flat parameter buffer
+  int64_t shard = 0, own_begin = 0, own_end = 0; // optimizer range (ZeRO-1: this dp rank's shard)
+  std::unique_ptr<AdamW> adam;
+  LrSchedule sched;
+  ShardView shard_view;
+  RankMemory memory; // the estimate checked at start
+
+  // Position in the run: steps done, next global sample, steps skipped so far.
+  int64_t start_step = 0, next_sample = 0, skipped_steps = 0;
+
+  std::unique_ptr<GradReducer> reducer;
+  std::unique_ptr<StepRunner> runner;
+  std::vector<float> zero_send, zero_recv; // ZeRO-1 scratch [dp * shard]
+  std::unique_ptr<MetricsWriter> metrics;
+  double flops_per_token = 0;
+
+  int64_t per_rank_batch() const { return settings.global_batch / dims.dp; }
+};
+
+// Collective over world. UsageError (every rank) on bad options, layouts, paths or memory.
+std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world);
+
+// Collective: writes the checkpoint of `step` into --save (the job's current state).
+void save_train_checkpoint(TrainJob& job, int64_t step);
+
+} // namespace glm3d

@@ -1,0 +1,167 @@
+#include "train/train_step.h"
+
+#include "core/check.h"
+#include "core/clock.h"
+#include "core/cpu/elementwise.h"
+
+#include <cmath>
+
+namespace glm3d {
+
+namespace {
+
+// Sum of squares of the gradients this rank is responsible for, counting every
+// logical parameter exactly once over the whole job: tp-replicated tensors on tp
+// rank 0 only, the tied embedding on the first stage only, data-parallel copies on
+// dp rank 0 only (or each rank's own shard under ZeRO-1: [own_begin, own_end)).
+double owned_sum_squares(const ParamTable& table, const float* grads, const ProcessGroups& pg,
+                         int64_t own_begin, int64_t own_end) {
+  double s = 0;
+  for (const auto& p : table.params()) {
+    if (p.tp_replicated() && pg.tp_rank() != 0)
+      continue;
+    if (p.name == "word_embeddings.weight" && !pg.is_first_stage())
+      continue;
+    const int64_t b = std::max(own_begin, p.offset), e = std::min(own_end, p.offset + p.numel());
+    if (b < e)
+      s += cpu::sum_squares(grads + b, e - b);
+  }
+  return s;
+}
+
+// This dp rank's micro-batches of the step: samples [first, first + per_rank) of the global
+// batch, stacked micro_batch at a time. Returns the target tokens of the whole global batch.
+int64_t load_batch(TrainJob& j, std::vector<MicroBatch>& mbs) {
+  const int64_t per_rank = j.per_rank_batch();
+  const int64_t first = j.next_sample + j.pg.dp_rank() * per_rank;
+  std::vector<int64_t> ks;
+  for (int64_t i = 0; i < per_rank; ++i)
+    ks.push_back(first + i);
+  j.source->will_need(ks);
+  int64_t targets = 0;
+  for (int m = 0; m < j.num_mb; ++m) {
+    std::vector<Sample> samples;
+    for (int64_t i = 0; i < j.settings.micro_batch; ++i)
+      samples.push_back(j.source->get(ks[size_t(m * j.settings.micro_batch + i)]));
+    mbs.push_back(stack_samples(samples));
+    targets += mbs.back().target_count();
+  }
+  j.pg.dp->all_reduce(&targets, 1, ReduceOp::sum);
+  return targets;
+}
+
+// Tied embedding first (first and last stage each hold a copy), then data parallel: buckets
+// already in flight (finish), or ZeRO-1's reduce-scatter into this rank's shard.
+void reduce_gradients(TrainJob& j) {
+  const ParamInfo* emb = j.model->table().find("word_embeddings.weight");
+  if (emb && j.pg.embedding && j.pg.embedding->size() > 1)
+    j.pg.embedding->all_reduce(j.model->grads() + emb->offset, size_t(emb->numel()), ReduceOp::sum);
+  if (j.opt.zero && j.dims.dp > 1) {
+    j.zero_send.assign(size_t(j.shard * j.dims.dp), 0.f);
+    std::copy(j.model->grads(), j.model->grads() + j.total, j.zero_send.begin());
+    j.zero_recv.resize(size_t(j.shard));
+    j.pg.dp->reduce_scatter(j.zero_send.data(), j.zero_recv.data(), size_t(j.shard), DType::f32,
+                            ReduceOp::sum);
+    std::copy(j.zero_recv.begin(), j.zero_recv.begin() + (j.own_end - j.own_begin),
+              j.model->grads() + j.own_begin);
+  } else {
+    j.reducer->finish();
+  }
+}
+
+// Clip, AdamW on this rank's range, and (ZeRO-1) the all-gather of the updated parameters.
+void update(TrainJob& j, double grad_norm, double lr, int64_t step) {
+  const double clip_to = j.settings.clip_grad;
+  const double clip = clip_to > 0 && grad_norm > clip_to ? clip_to / (grad_norm + 1e-6) : 1.0;
+  if (clip < 1.0)
+    cpu::scale(j.model->grads() + j.own_begin, clip, j.own_end - j.own_begin);
+  j.adam->step(j.model->params(), j.model->grads(), lr, step - j.skipped_steps);
+  if (j.opt.zero && j.dims.dp > 1) {
+    j.zero_send.assign(size_t(j.shard), 0.f);
+    std::copy(j.model->params() + j.own_begin, j.model->params() + j.own_end, j.zero_send.begin());
+    j.zero_recv.resize(size_t(j.shard * j.dims.dp));
+    j.pg.dp->all_gather(j.zero_send.data(), j.zero_recv.data(), size_t(j.shard), DType::f32);
+    std::copy(j.zero_recv.begin(), j.zero_recv.begin() + j.total, j.model->params());
+  }
+}
+
+// Bytes per group: the sum over the ranks of each group's payload this step (one all-reduce;
+// every rank has the same groups in the same order).
+std::map<std::string, uint64_t> bytes_per_group(TrainJob& j) {
+  const std::map<std::string, uint64_t> mine = j.pg.bytes_by_group();
+  std::vector<uint64_t> bytes;
+  for (const auto& [name, b] : mine)
+    bytes.push_back(b);
+  j.pg.world->all_reduce(bytes.data(), bytes.size(), ReduceOp::sum);
+  std::map<std::string, uint64_t> out;
+  size_t g = 0;
+  for (const auto& [name, b] : mine)
+    out[name] = bytes[g++];
+  return out;
+}
+
+} // namespace
+
+StepMetrics skipped_step_metrics(const TrainJob& j, int64_t step) {
+  StepMetrics m;
+  m.step = step;
+  m.total_steps = j.opt.steps;
+  m.loss = m.grad_norm = std::nan("");
+  m.lr = j.sched.at(step);
+  m.skipped = true;
+  return m;
+}
+
+StepMetrics run_train_step(TrainJob& j, int64_t step, int64_t& consecutive_skips) {
+  const auto t0 = Clock::now();
+  j.pg.reset_bytes();
+  std::vector<MicroBatch> mbs;
+  const int64_t global_targets = load_batch(j, mbs);
+  GLM3D_USAGE_CHECK(global_targets > 0) << "global batch at step " << step << " has no target tokens";
+
+  j.model->zero_grads();
+  j.model->set_batch(&mbs, 1.0 / double(global_targets));
+  j.reducer->begin_step(j.num_mb);
+  StepTiming timing = j.runner->run();
+  const auto t_comm = Clock::now();
+  reduce_gradients(j);
+  timing.comm_wait_s = seconds_since(t_comm);
+
+  // Global gradient norm over every parameter of the model, each counted once, and the loss
+  // (on the last stage) in one all-reduce.
+  const bool dp_owner = j.opt.zero || j.pg.dp_rank() == 0;
+  if (j.faults.nan_at(step) && j.rank == 0)
+    j.model->grads()[j.own_begin] = std::nanf("");
+  double sums[2] = {
+      dp_owner ? owned_sum_squares(j.model->table(), j.model->grads(), j.pg, j.own_begin, j.own_end) : 0.0,
+      j.pg.is_last_stage() && j.pg.tp_rank() == 0 ? j.model->loss_sum() : 0.0};
+  j.pg.world->all_reduce(sums, 2, ReduceOp::sum);
+
+  StepMetrics m;
+  m.step = step;
+  m.total_steps = j.opt.steps;
+  m.grad_norm = std::sqrt(sums[0]);
+  m.loss = sums[1];
+  m.lr = j.sched.at(step);
+  m.skipped = !std::isfinite(m.grad_norm) || !std::isfinite(m.loss);
+  if (m.skipped) {
+    ++j.skipped_steps;
+    GLM3D_USAGE_CHECK(++consecutive_skips < j.opt.max_skipped)
+        << "stopping: " << consecutive_skips << " consecutive steps with a non-finite loss or gradient norm"
+        << " (last at step " << step << ")";
+  } else {
+    consecutive_skips = 0;
+    update(j, m.grad_norm, m.lr, step);
+  }
+  m.step_time_s = seconds_since(t0);
+  m.tokens = j.settings.global_batch * j.cfg.seq_len;
+  m.tokens_per_s = double(m.tokens) / m.step_time_s;
+  m.mfu = j.flops_per_token * m.tokens_per_s / (j.opt.peak_tflops * 1e12);
+  m.compute_s = timing.compute_s;
+  m.comm_wait_s = timing.comm_wait_s;
+  m.bubble_s = timing.bubble_s;
+  m.bytes_per_group = bytes_per_group(j);
+  return m;
+}
+
+} // namespace glm3d
