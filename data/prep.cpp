@@ -1,10 +1,9 @@
 #include "data/prep.h"
 
 #include "core/check.h"
+#include "data/prep_output.h"
 #include "data/token_store.h"
 #include "parallel/agreement.h"
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -115,23 +114,15 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
     GLM3D_USAGE_CHECK(opts.train_tokenizer != !opts.tokenizer_path.empty())
         << "glm3d prep: give exactly one of --tokenizer MODEL and --train-tokenizer";
     GLM3D_USAGE_CHECK(opts.shard_tokens > 0) << "glm3d prep: --shard-tokens must be positive";
-    GLM3D_USAGE_CHECK(opts.overwrite || !fs::exists(opts.out_dir))
-        << "glm3d prep: output " << opts.out_dir << " already exists (use --overwrite to replace it)";
+    GLM3D_USAGE_CHECK(opts.train.num_threads >= 1 && opts.train.num_threads <= 1024)
+        << "glm3d prep: --tokenizer-threads must be in [1, 1024], got " << opts.train.num_threads;
   });
 
-  // The temp dir sits next to DIR (same filesystem, so the final rename is atomic).
+  // Only rank 0 touches the output; the temp dir sits next to DIR.
   std::string tmp;
-  run_agreed(comm, [&] {
-    if (rank != 0)
-      return;
-    const fs::path out = fs::absolute(opts.out_dir).lexically_normal();
-    const fs::path parent = out.has_filename() ? out.parent_path() : out.parent_path().parent_path();
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    tmp = (parent / (out.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
-    fs::remove_all(tmp, ec);
-    GLM3D_USAGE_CHECK(fs::create_directory(tmp, ec))
-        << "glm3d prep: cannot create " << tmp << ": " << ec.message();
+  run_on_root(comm, 0, [&] {
+    check_prep_output(opts.out_dir, opts.overwrite, opts.inputs);
+    tmp = make_temp_store_dir(opts.out_dir);
   });
   bcast_string(comm, tmp, 0);
 
@@ -199,18 +190,12 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
       m.total_tokens += s.n_tokens;
     write_bytes((fs::path(tmp) / k_tokenizer_name).string(), model);
     write_manifest((fs::path(tmp) / k_manifest_name).string(), m);
-    std::error_code ec;
-    if (fs::exists(opts.out_dir))
-      fs::remove_all(opts.out_dir, ec);
-    fs::rename(tmp, opts.out_dir, ec);
-    GLM3D_USAGE_CHECK(!ec) << "glm3d prep: cannot rename " << tmp << " to " << opts.out_dir << ": "
-                           << ec.message();
+    install_store(tmp, opts.out_dir);
   });
 
   res.files = counts[0];
   res.docs = counts[1];
   res.tokens = counts[2];
-  res.shards = 0;
   res.shards = mine.size();
   sum_u64(comm, &res.shards, 1);
   res.vocab_size = tok->vocab_size();

@@ -9,6 +9,7 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 PACKAGES=(build-essential cmake pkg-config clang-format
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev libdnnl-dev libsentencepiece-dev sentencepiece
+  nlohmann-json3-dev zlib1g-dev
   libgtest-dev libbenchmark-dev fortunes fortunes-zh gnuplot-nox python3 perl gzip
   # Slurm for tests/slurm and slurm/*.sbatch: srun --mpi=pmix loads mpi_pmix_v4.so from
   # slurm-wlm-basic-plugins, which dlopens libpmix (libpmix2; libpmix-dev for the
