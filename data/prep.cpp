@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -79,6 +80,23 @@ std::vector<ShardInfo> write_file_shards(const std::vector<std::string>& docs, c
   return shards;
 }
 
+// train_tokenizer, with SentencePiece's "Vocabulary size is smaller than required_chars. V vs
+// N." said in terms of prep's options.
+std::string train_tokenizer_for_prep(const std::vector<std::string>& docs, const TokenizerTrainOptions& o) {
+  try {
+    return train_tokenizer(docs, o);
+  } catch (const UsageError& e) {
+    const std::string m = e.what();
+    const size_t at = m.find(" vs ", m.find("smaller than required_chars"));
+    if (at == std::string::npos)
+      throw;
+    GLM3D_USAGE_FAIL() << "glm3d prep: --vocab-size " << o.vocab_size << " is too small for this input: its "
+                       << "characters within --character-coverage " << o.character_coverage
+                       << " and the byte and special pieces need " << std::atoll(m.c_str() + at + 4)
+                       << "; raise --vocab-size or lower --character-coverage (0.98 at least)";
+  }
+}
+
 std::string serialize(const std::vector<ShardInfo>& shards) {
   std::ostringstream os;
   for (const ShardInfo& s : shards)
@@ -116,6 +134,13 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
     GLM3D_USAGE_CHECK(opts.shard_tokens > 0) << "glm3d prep: --shard-tokens must be positive";
     GLM3D_USAGE_CHECK(opts.train.num_threads >= 1 && opts.train.num_threads <= 1024)
         << "glm3d prep: --tokenizer-threads must be in [1, 1024], got " << opts.train.num_threads;
+    if (!opts.train_tokenizer)
+      return;
+    GLM3D_USAGE_CHECK(opts.train.model_type == "unigram" || opts.train.model_type == "bpe")
+        << "glm3d prep: --tokenizer-type must be unigram or bpe, got '" << opts.train.model_type << "'";
+    GLM3D_USAGE_CHECK(opts.train.character_coverage >= 0.98 && opts.train.character_coverage <= 1.0)
+        << "glm3d prep: --character-coverage must be in [0.98, 1] (SentencePiece's range), got "
+        << opts.train.character_coverage;
   });
 
   // Only rank 0 touches the output; the temp dir sits next to DIR.
@@ -152,7 +177,7 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
       auto docs = read_documents(in, opts.format, opts.json_field);
       all.insert(all.end(), std::make_move_iterator(docs.begin()), std::make_move_iterator(docs.end()));
     }
-    model = train_tokenizer(all, opts.train);
+    model = train_tokenizer_for_prep(all, opts.train);
   });
   bcast_string(comm, model, 0);
   std::optional<Tokenizer> tok;

@@ -23,7 +23,7 @@ InputFormat parse_input_format(const std::string& name) {
     return InputFormat::lines;
   if (name == "jsonl")
     return InputFormat::jsonl;
-  GLM3D_USAGE_FAIL() << "unknown input format '" << name << "' (expected auto, text, lines or jsonl)";
+  GLM3D_USAGE_FAIL() << "unknown --format '" << name << "' (expected auto, text, lines or jsonl)";
 }
 
 size_t find_invalid_utf8(std::string_view s) {
