@@ -60,38 +60,10 @@ size_t find_invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
-std::vector<std::string> split_text_documents(std::string_view text) {
-  std::vector<std::string> docs;
-  std::string cur;
-  size_t pos = 0;
-  auto flush = [&] {
-    if (!cur.empty())
-      docs.push_back(std::move(cur));
-    cur.clear();
-  };
-  while (pos <= text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos)
-      end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r')
-      line.remove_suffix(1);
-    if (line.find_first_not_of(" \t\f\v") == std::string_view::npos) {
-      flush();
-    } else {
-      if (!cur.empty())
-        cur += '\n';
-      cur.append(line);
-    }
-    pos = end + 1;
-  }
-  flush();
-  return docs;
-}
-
-std::vector<std::string> split_line_documents(std::string_view text) {
-  std::vector<std::string> docs;
-  size_t pos = 0;
+namespace {
+// Calls fn(line, number) for each line of text: 1-based, without its '\n' or a trailing '\r'.
+template <class Fn> void for_each_line(std::string_view text, Fn fn) {
+  size_t pos = 0, number = 0;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string_view::npos)
@@ -99,10 +71,43 @@ std::vector<std::string> split_line_documents(std::string_view text) {
     std::string_view line = text.substr(pos, end - pos);
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
-    if (line.find_first_not_of(" \t\f\v") != std::string_view::npos)
-      docs.emplace_back(line);
+    fn(line, ++number);
     pos = end + 1;
   }
+}
+
+bool is_blank(std::string_view line) {
+  return line.find_first_not_of(" \t\f\v") == std::string_view::npos;
+}
+} // namespace
+
+std::vector<std::string> split_text_documents(std::string_view text) {
+  std::vector<std::string> docs;
+  std::string cur;
+  auto flush = [&] {
+    if (!cur.empty())
+      docs.push_back(std::move(cur));
+    cur.clear();
+  };
+  for_each_line(text, [&](std::string_view line, size_t) {
+    if (is_blank(line)) {
+      flush();
+      return;
+    }
+    if (!cur.empty())
+      cur += '\n';
+    cur.append(line);
+  });
+  flush();
+  return docs;
+}
+
+std::vector<std::string> split_line_documents(std::string_view text) {
+  std::vector<std::string> docs;
+  for_each_line(text, [&](std::string_view line, size_t) {
+    if (!is_blank(line))
+      docs.emplace_back(line);
+  });
   return docs;
 }
 
@@ -233,25 +238,18 @@ std::vector<std::string> read_documents(const std::string& path, InputFormat for
   } else if (format == InputFormat::lines) {
     docs = split_line_documents(bytes);
   } else {
-    size_t pos = 0, line_no = 0;
-    while (pos < bytes.size()) {
-      size_t end = bytes.find('\n', pos);
-      if (end == std::string::npos)
-        end = bytes.size();
-      const std::string_view line = std::string_view(bytes).substr(pos, end - pos);
-      ++line_no;
-      pos = end + 1;
-      if (line.find_first_not_of(" \t\r") == std::string_view::npos)
-        continue;
+    for_each_line(bytes, [&](std::string_view line, size_t number) {
+      if (is_blank(line))
+        return;
       std::string text;
       try {
         text = json_string_field(line, json_field);
       } catch (const std::invalid_argument& e) {
-        GLM3D_USAGE_FAIL() << "input file " << path << " line " << line_no << where << ": " << e.what();
+        GLM3D_USAGE_FAIL() << "input file " << path << " line " << number << where << ": " << e.what();
       }
       if (text.find_first_not_of(" \t\r\n") != std::string::npos)
         docs.push_back(std::move(text));
-    }
+    });
   }
   GLM3D_USAGE_CHECK(!docs.empty()) << "input file " << path << ": no documents (empty input"
                                    << (was_gzip ? " after decompression" : "") << ")";

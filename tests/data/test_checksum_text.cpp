@@ -79,12 +79,8 @@ TEST(TextInput, JsonlReasonsNameTheFieldsAndTheOption) {
 }
 
 TEST(TextInput, OneDocumentPerLine) {
-  const auto docs = split_line_documents("one\r\ntwo words\n\n  \n\tthree\nfour");
-  ASSERT_EQ(docs.size(), 4u);
-  EXPECT_EQ(docs[0], "one");
-  EXPECT_EQ(docs[1], "two words");
-  EXPECT_EQ(docs[2], "\tthree");
-  EXPECT_EQ(docs[3], "four");
+  EXPECT_EQ(split_line_documents("one\r\ntwo words\n\n  \n\tthree\nfour"),
+            (std::vector<std::string>{"one", "two words", "\tthree", "four"}));
   const std::string d = test::temp_dir("lines");
   test::write_bytes(d + "/l.txt", "a b\nc d\n\ne f\n");
   EXPECT_EQ(read_documents(d + "/l.txt", InputFormat::lines),

@@ -199,6 +199,18 @@ double span_mean(double lambda, int max) {
   return mean;
 }
 
+void print_stats(const Stats& st, double kinds_x, const char* critical, double expected_span) {
+  auto share = [&](int kind) { return double(st.kinds[size_t(kind)]) / double(st.n); };
+  auto mean = [&](double sum, int kind) {
+    return st.kinds[size_t(kind)] ? sum / double(st.kinds[size_t(kind)]) : 0.0;
+  };
+  std::printf("seed %llu: kinds %.4f %.4f %.4f (chi-square %.3f, %s) | [MASK] fraction %.4f, mean span %.4f "
+              "(expected %.4f) | [gMASK] fraction %.4f | [sMASK] fraction %.4f\n",
+              (unsigned long long)k_seed, share(0), share(1), share(2), kinds_x, critical,
+              mean(st.mask_frac_sum, 0), double(st.span_tokens) / double(st.spans), expected_span,
+              mean(st.gmask_frac_sum, 1), mean(st.smask_frac_sum, 2));
+}
+
 TEST(CollatorStats, DefaultMixtureOver10000Samples) {
   const CollatorOptions o; // 30% [MASK], 70% [gMASK], lambda 3, 15%
   const Stats st = run_stats(o, 10000, false);
@@ -211,12 +223,7 @@ TEST(CollatorStats, DefaultMixtureOver10000Samples) {
   // gMASK: masked suffix uniform in [20%, 100%) of the window -> mean 60%, never below 20%.
   EXPECT_GE(st.gmask_frac_min, 0.2);
   EXPECT_NEAR(st.gmask_frac_sum / double(st.kinds[1]), 0.6, 0.01);
-  std::printf(
-      "seed %llu: mask %.4f gmask %.4f (chi-square %.3f, df 1, critical 10.828) | masked fraction %.4f | "
-      "mean span %.4f (expected %.4f) | gmask frac %.4f\n",
-      (unsigned long long)k_seed, double(st.kinds[0]) / double(st.n), double(st.kinds[1]) / double(st.n),
-      kinds_x, st.mask_frac_sum / double(st.kinds[0]), double(st.span_tokens) / double(st.spans),
-      expected_span, st.gmask_frac_sum / double(st.kinds[1]));
+  print_stats(st, kinds_x, "df 1, critical 10.828", expected_span);
 }
 
 TEST(CollatorStats, ConfiguredMixtureWithSentencesAndLambda) {
@@ -232,12 +239,7 @@ TEST(CollatorStats, ConfiguredMixtureWithSentencesAndLambda) {
   EXPECT_EQ(st.smask_whole_sentences, st.smask_spans);
   EXPECT_GT(st.smask_spans, 0);
   EXPECT_NEAR(st.smask_frac_sum / double(st.kinds[2]), 0.15, 0.01);
-  std::printf(
-      "seed %llu: mask %.4f gmask %.4f smask %.4f (chi-square %.3f, df 2, critical 13.816) | mean span "
-      "%.4f (expected %.4f) | smask fraction %.4f\n",
-      (unsigned long long)k_seed, double(st.kinds[0]) / double(st.n), double(st.kinds[1]) / double(st.n),
-      double(st.kinds[2]) / double(st.n), kinds_x, double(st.span_tokens) / double(st.spans), expected_span,
-      st.smask_frac_sum / double(st.kinds[2]));
+  print_stats(st, kinds_x, "df 2, critical 13.816", expected_span);
 }
 
 } // namespace
