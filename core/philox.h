@@ -20,17 +20,25 @@ struct Philox4x32 {
     ctr[2] = n2;
     ctr[3] = lo0;
   }
-  // Four 32-bit outputs for counter (c0, c1) under key (k0, k1).
-  static void generate(uint64_t counter, uint64_t key, uint32_t out[4]) {
-    uint32_t ctr[4] = {uint32_t(counter), uint32_t(counter >> 32), 0x9E3779B9u, 0x7F4A7C15u};
-    uint32_t k[2] = {uint32_t(key), uint32_t(key >> 32)};
+  // The Philox4x32-10 bijection of Random123 (philox4x32_R with R = 10): a 128-bit counter
+  // and a 64-bit key to four 32-bit outputs (checked against its known-answer vectors).
+  static void block(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]) {
+    uint32_t ctr[4] = {counter[0], counter[1], counter[2], counter[3]};
+    uint32_t k[2] = {key[0], key[1]};
     for (int r = 0; r < 10; ++r) {
       round(ctr, k);
-      k[0] += 0x9E3779B9u;
+      k[0] += 0x9E3779B9u; // the Weyl key schedule (the bump after the last round is unused)
       k[1] += 0xBB67AE85u;
     }
     for (int i = 0; i < 4; ++i)
       out[i] = ctr[i];
+  }
+  // Four 32-bit outputs for counter (c0, c1) under key (k0, k1); the counter's upper two words
+  // are fixed constants.
+  static void generate(uint64_t counter, uint64_t key, uint32_t out[4]) {
+    const uint32_t ctr[4] = {uint32_t(counter), uint32_t(counter >> 32), 0x9E3779B9u, 0x7F4A7C15u};
+    const uint32_t k[2] = {uint32_t(key), uint32_t(key >> 32)};
+    block(ctr, k, out);
   }
   // Standard normal for index i of the stream `key` (Box-Muller on the first two outputs).
   static double normal(uint64_t key, uint64_t i) {

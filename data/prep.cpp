@@ -1,13 +1,13 @@
 #include "data/prep.h"
 
 #include "core/check.h"
+#include "data/prep_output.h"
 #include "data/token_store.h"
 #include "parallel/agreement.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -80,6 +80,23 @@ std::vector<ShardInfo> write_file_shards(const std::vector<std::string>& docs, c
   return shards;
 }
 
+// train_tokenizer, with SentencePiece's "Vocabulary size is smaller than required_chars. V vs
+// N." said in terms of prep's options.
+std::string train_tokenizer_for_prep(const std::vector<std::string>& docs, const TokenizerTrainOptions& o) {
+  try {
+    return train_tokenizer(docs, o);
+  } catch (const UsageError& e) {
+    const std::string m = e.what();
+    const size_t at = m.find(" vs ", m.find("smaller than required_chars"));
+    if (at == std::string::npos)
+      throw;
+    GLM3D_USAGE_FAIL() << "glm3d prep: --vocab-size " << o.vocab_size << " is too small for this input: its "
+                       << "characters within --character-coverage " << o.character_coverage
+                       << " and the byte and special pieces need " << std::atoll(m.c_str() + at + 4)
+                       << "; raise --vocab-size or lower --character-coverage (0.98 at least)";
+  }
+}
+
 std::string serialize(const std::vector<ShardInfo>& shards) {
   std::ostringstream os;
   for (const ShardInfo& s : shards)
@@ -115,23 +132,22 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
     GLM3D_USAGE_CHECK(opts.train_tokenizer != !opts.tokenizer_path.empty())
         << "glm3d prep: give exactly one of --tokenizer MODEL and --train-tokenizer";
     GLM3D_USAGE_CHECK(opts.shard_tokens > 0) << "glm3d prep: --shard-tokens must be positive";
-    GLM3D_USAGE_CHECK(opts.overwrite || !fs::exists(opts.out_dir))
-        << "glm3d prep: output " << opts.out_dir << " already exists (use --overwrite to replace it)";
+    GLM3D_USAGE_CHECK(opts.train.num_threads >= 1 && opts.train.num_threads <= 1024)
+        << "glm3d prep: --tokenizer-threads must be in [1, 1024], got " << opts.train.num_threads;
+    if (!opts.train_tokenizer)
+      return;
+    GLM3D_USAGE_CHECK(opts.train.model_type == "unigram" || opts.train.model_type == "bpe")
+        << "glm3d prep: --tokenizer-type must be unigram or bpe, got '" << opts.train.model_type << "'";
+    GLM3D_USAGE_CHECK(opts.train.character_coverage >= 0.98 && opts.train.character_coverage <= 1.0)
+        << "glm3d prep: --character-coverage must be in [0.98, 1] (SentencePiece's range), got "
+        << opts.train.character_coverage;
   });
 
-  // The temp dir sits next to DIR (same filesystem, so the final rename is atomic).
+  // Only rank 0 touches the output; the temp dir sits next to DIR.
   std::string tmp;
-  run_agreed(comm, [&] {
-    if (rank != 0)
-      return;
-    const fs::path out = fs::absolute(opts.out_dir).lexically_normal();
-    const fs::path parent = out.has_filename() ? out.parent_path() : out.parent_path().parent_path();
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    tmp = (parent / (out.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
-    fs::remove_all(tmp, ec);
-    GLM3D_USAGE_CHECK(fs::create_directory(tmp, ec))
-        << "glm3d prep: cannot create " << tmp << ": " << ec.message();
+  run_on_root(comm, 0, [&] {
+    check_prep_output(opts.out_dir, opts.overwrite, opts.inputs);
+    tmp = make_temp_store_dir(opts.out_dir);
   });
   bcast_string(comm, tmp, 0);
 
@@ -161,7 +177,7 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
       auto docs = read_documents(in, opts.format, opts.json_field);
       all.insert(all.end(), std::make_move_iterator(docs.begin()), std::make_move_iterator(docs.end()));
     }
-    model = train_tokenizer(all, opts.train);
+    model = train_tokenizer_for_prep(all, opts.train);
   });
   bcast_string(comm, model, 0);
   std::optional<Tokenizer> tok;
@@ -199,18 +215,12 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
       m.total_tokens += s.n_tokens;
     write_bytes((fs::path(tmp) / k_tokenizer_name).string(), model);
     write_manifest((fs::path(tmp) / k_manifest_name).string(), m);
-    std::error_code ec;
-    if (fs::exists(opts.out_dir))
-      fs::remove_all(opts.out_dir, ec);
-    fs::rename(tmp, opts.out_dir, ec);
-    GLM3D_USAGE_CHECK(!ec) << "glm3d prep: cannot rename " << tmp << " to " << opts.out_dir << ": "
-                           << ec.message();
+    install_store(tmp, opts.out_dir);
   });
 
   res.files = counts[0];
   res.docs = counts[1];
   res.tokens = counts[2];
-  res.shards = 0;
   res.shards = mine.size();
   sum_u64(comm, &res.shards, 1);
   res.vocab_size = tok->vocab_size();

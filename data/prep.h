@@ -4,6 +4,8 @@
 // i % size, as shards named after the file index, so the store is the same for any number of
 // ranks. Everything is written into DIR.tmp-<pid> and renamed to DIR only when every rank
 // succeeded; any failure on any rank ends every rank with the same error (nothing half-written).
+// --overwrite replaces only a token store, swapped out once the new one is complete
+// (data/prep_output.h).
 #include "data/text_input.h"
 #include "data/tokenizer.h"
 
@@ -25,7 +27,7 @@ struct PrepOptions {
   std::string tokenizer_path;   // use this tokenizer ...
   bool train_tokenizer = false; // ... or train one on all inputs (on rank 0)
   TokenizerTrainOptions train;
-  bool overwrite = false; // replace an existing DIR
+  bool overwrite = false; // replace an existing token store at DIR
 };
 
 struct PrepResult {

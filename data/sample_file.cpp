@@ -32,14 +32,27 @@ void write_matrix(hid_t file, const char* name, const std::vector<int32_t>& data
     H5_CHECK(H5Dwrite(d.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()));
 }
 
-std::vector<int32_t> read_matrix(hid_t file, const char* name, hsize_t rows, hsize_t cols,
-                                 const std::string& path) {
+// [rows, cols] (cols 0 for a 1-D dataset) of dataset `name`; UsageError unless it is 1-D / 2-D.
+std::pair<hsize_t, hsize_t> dataset_dims(hid_t file, const char* name, const std::string& path) {
+  GLM3D_USAGE_CHECK(H5_CHECK(H5Lexists(file, name, H5P_DEFAULT)) > 0)
+      << "sample file " << path << " has no dataset '" << name << "'";
   h5::Handle d(H5_CHECK(H5Dopen2(file, name, H5P_DEFAULT)), H5Dclose);
   h5::Handle space(H5_CHECK(H5Dget_space(d.get())), H5Sclose);
   hsize_t dims[2] = {0, 0};
-  const int nd = H5_CHECK(H5Sget_simple_extent_dims(space.get(), dims, nullptr));
-  GLM3D_USAGE_CHECK(dims[0] == rows && (cols == 0 ? nd == 1 : nd == 2 && dims[1] == cols))
-      << "sample file " << path << ": dataset " << name << " has the wrong shape";
+  const int nd = H5_CHECK(H5Sget_simple_extent_ndims(space.get()));
+  GLM3D_USAGE_CHECK(nd == 1 || nd == 2)
+      << "sample file " << path << ": dataset " << name << " has " << nd << " dimensions";
+  H5_CHECK(H5Sget_simple_extent_dims(space.get(), dims, nullptr));
+  return {dims[0], nd == 2 ? dims[1] : 0};
+}
+
+std::vector<int32_t> read_matrix(hid_t file, const char* name, hsize_t rows, hsize_t cols,
+                                 const std::string& path) {
+  const auto [r, c] = dataset_dims(file, name, path);
+  GLM3D_USAGE_CHECK(r == rows && c == cols)
+      << "sample file " << path << ": dataset " << name << " is [" << r << (c ? ", " + std::to_string(c) : "")
+      << "], tokens makes it [" << rows << (cols ? ", " + std::to_string(cols) : "") << "]";
+  h5::Handle d(H5_CHECK(H5Dopen2(file, name, H5P_DEFAULT)), H5Dclose);
   std::vector<int32_t> out(size_t(rows * (cols ? cols : 1)));
   if (!out.empty())
     H5_CHECK(H5Dread(d.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()));
@@ -100,18 +113,15 @@ std::vector<Sample> read_sample_file(const std::string& path) {
   auto lock = h5::library_lock();
   try {
     h5::Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
-    const int64_t S = h5::read_attr_i64(f.get(), "seq_len");
-    h5::Handle d(H5_CHECK(H5Dopen2(f.get(), "sep", H5P_DEFAULT)), H5Dclose);
-    h5::Handle space(H5_CHECK(H5Dget_space(d.get())), H5Sclose);
-    hsize_t dims[1] = {0};
-    H5_CHECK(H5Sget_simple_extent_dims(space.get(), dims, nullptr));
-    const hsize_t n = dims[0];
+    // The shapes give N and S: tokens [N, S]; the attributes are not needed.
+    const auto [n, S] = dataset_dims(f.get(), "tokens", path);
+    GLM3D_USAGE_CHECK(S > 0) << "sample file " << path << ": dataset tokens must be [N, seq_len], it is 1-D";
     std::vector<Sample> out(n);
     auto scatter = [&](const char* name, auto field) {
-      const std::vector<int32_t> m = read_matrix(f.get(), name, n, hsize_t(S), path); // [N, S]
+      const std::vector<int32_t> m = read_matrix(f.get(), name, n, S, path); // [N, S]
       for (hsize_t i = 0; i < n; ++i) {
-        const auto row = m.begin() + ptrdiff_t(i * hsize_t(S));
-        field(out[i]).assign(row, row + S);
+        const auto row = m.begin() + ptrdiff_t(i * S);
+        field(out[i]).assign(row, row + ptrdiff_t(S));
       }
     };
     scatter(
@@ -122,12 +132,22 @@ std::vector<Sample> read_sample_file(const std::string& path) {
         "block_position_ids", [](Sample & s) -> auto& { return s.block_position_ids; });
     scatter(
         "targets", [](Sample & s) -> auto& { return s.targets; });
-    scatter(
-        "loss_mask", [](Sample & s) -> auto& { return s.loss_mask; });
+    const std::vector<int32_t> mask = read_matrix(f.get(), "loss_mask", n, S, path); // [N, S]
+    for (size_t j = 0; j < mask.size(); ++j) {
+      GLM3D_USAGE_CHECK(mask[j] == 0 || mask[j] == 1)
+          << "sample file " << path << ": sample " << j / S << " has loss_mask " << mask[j] << " at position "
+          << j % S << " (0 or 1 expected)";
+      out[j / S].loss_mask.push_back(uint8_t(mask[j]));
+    }
     const auto sep = read_matrix(f.get(), "sep", n, 0, path);
-    const auto kind = read_matrix(f.get(), "kind", n, 0, path);
-    for (hsize_t i = 0; i < n; ++i)
+    const bool has_kind = H5_CHECK(H5Lexists(f.get(), "kind", H5P_DEFAULT)) > 0;
+    const auto kind = has_kind ? read_matrix(f.get(), "kind", n, 0, path) : std::vector<int32_t>(n, -1);
+    for (hsize_t i = 0; i < n; ++i) {
+      GLM3D_USAGE_CHECK(sep[i] >= 0 && hsize_t(sep[i]) <= S)
+          << "sample file " << path << ": sample " << i << " has sep " << sep[i] << " outside [0, " << S
+          << "]";
       out[i].sep = sep[i], out[i].kind = kind[i];
+    }
     return out;
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "sample file " << path << " is not a glm3d sample file: " << e.what();

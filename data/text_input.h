@@ -1,7 +1,9 @@
 #pragma once
 // Raw input documents for `glm3d prep`: plain text (one document per block of lines separated
-// by blank lines) or JSONL (one JSON object per line, the document in a string field).
-// Every error is a glm3d::UsageError naming the file (and line / byte where it applies).
+// by blank lines), lines (one document per non-blank line) or JSONL (one JSON object per line,
+// the document in a string field). Any of them may be gzip-compressed (told by the gzip magic
+// bytes, not the name). Every error is a glm3d::UsageError naming the file (and line / byte
+// where it applies).
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -9,9 +11,10 @@
 
 namespace glm3d {
 
-enum class InputFormat { auto_detect, text, jsonl }; // auto: ".jsonl" / ".json" -> jsonl, else text
+// auto: ".jsonl" / ".json" (before an optional ".gz") -> jsonl, anything else -> text.
+enum class InputFormat { auto_detect, text, lines, jsonl };
 
-InputFormat parse_input_format(const std::string& name); // "auto" | "text" | "jsonl"
+InputFormat parse_input_format(const std::string& name); // "auto" | "text" | "lines" | "jsonl"
 
 // Byte offset of the first invalid UTF-8 sequence in s (overlongs, surrogates and code points
 // above U+10FFFF are invalid), or std::string_view::npos when s is valid.
@@ -20,9 +23,21 @@ size_t find_invalid_utf8(std::string_view s);
 // Splits plain text into documents: blocks of non-blank lines; lines joined with '\n'.
 std::vector<std::string> split_text_documents(std::string_view text);
 
+// One document per non-blank line (a trailing '\r' is dropped; the line is kept as written).
+std::vector<std::string> split_line_documents(std::string_view text);
+
 // The string value of `field` in one JSON object (escapes decoded to UTF-8). Throws
-// std::invalid_argument with the reason when the line is not such an object.
+// std::invalid_argument with the reason when the line is not such an object; a missing field's
+// reason lists the object's string fields.
 std::string json_string_field(std::string_view line, std::string_view field);
+
+// The decompressed bytes of a gzip file (concatenated members too). UsageError naming `path`
+// when the data is corrupt or truncated.
+std::string gunzip(std::string_view bytes, const std::string& path);
+
+// The file's bytes, decompressed when it starts with the gzip magic. UsageError naming the file
+// when it is missing, a directory, or compressed with something other than gzip.
+std::string read_input_bytes(const std::string& path);
 
 // Reads, validates (UTF-8, non-empty) and splits one input file.
 std::vector<std::string> read_documents(const std::string& path, InputFormat format,

@@ -13,6 +13,8 @@
 #include "train/checkpoint.h"
 #include "train/checkpoint_dir.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -179,8 +181,8 @@ int export_chatglm(const std::string& path, const std::string& dir, const std::s
   const std::string torch_dtype = dt == StDtype::f16    ? "float16"
                                   : dt == StDtype::bf16 ? "bfloat16"
                                                         : "float32";
-  std::ostringstream index;
-  index << "{\n  \"metadata\": {\"total_size\": " << total << "},\n  \"weight_map\": {";
+  nlohmann::ordered_json index = {{"metadata", {{"total_size", total}}},
+                                  {"weight_map", nlohmann::ordered_json::object()}};
   for (size_t s = 0; s < shards.size(); ++s) {
     char name[64];
     if (shards.size() == 1)
@@ -188,13 +190,11 @@ int export_chatglm(const std::string& path, const std::string& dir, const std::s
     else
       std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1, shards.size());
     write_safetensors((fs::path(dir) / name).string(), shards[s], dt, {{"format", "pt"}});
-    for (size_t i = 0; i < shards[s].size(); ++i)
-      index << (s == 0 && i == 0 ? "\n" : ",\n") << "    " << json::quote(shards[s][i].name) << ": \"" << name
-            << "\"";
+    for (const StTensorOut& t : shards[s])
+      index["weight_map"][t.name] = name;
   }
-  index << "\n  }\n}\n";
   if (shards.size() > 1)
-    std::ofstream(fs::path(dir) / "model.safetensors.index.json") << index.str();
+    std::ofstream(fs::path(dir) / "model.safetensors.index.json") << index.dump(2) << "\n";
   std::ofstream(fs::path(dir) / "config.json") << chatglm_config_json(m.cfg, m.special_tokens, torch_dtype);
   std::printf("exported %s (step %lld) as ChatGLM %s safetensors to %s (%zu shard%s)\n", path.c_str(),
               (long long)m.step, st_dtype_name(dt).c_str(), dir.c_str(), shards.size(),
@@ -210,7 +210,7 @@ int import_chatglm(const std::string& dir, const std::string& out) {
   text << in.rdbuf();
   CheckpointMeta m;
   m.kind = "import";
-  m.cfg = chatglm_config(json::parse(text.str(), cfg_path), cfg_path, m.special_tokens);
+  m.cfg = chatglm_config(text.str(), cfg_path, m.special_tokens);
   std::vector<std::unique_ptr<SafetensorsReader>> readers;
   std::map<std::string, SafetensorsReader*> where;
   std::vector<std::string> files;
@@ -243,8 +243,7 @@ int import_chatglm(const std::string& dir, const std::string& out) {
     const std::vector<int64_t> want =
         t.is_vector() ? std::vector<int64_t>{t.rows} : std::vector<int64_t>{t.rows, t.cols};
     GLM3D_USAGE_CHECK(info.shape == want)
-        << where[name]->path() << ": tensor '" << name << "' has shape "
-        << json::quote(std::to_string(info.shape.size())) << "-d ["
+        << where[name]->path() << ": tensor '" << name << "' has shape " << info.shape.size() << "-d ["
         << (info.shape.empty() ? 0 : info.shape[0]) << ", ...], config.json needs [" << t.rows
         << (t.is_vector() ? "" : ", " + std::to_string(t.cols)) << "]";
     std::vector<float>& buf = params["params/" + t.name] = where[name]->read_f32(name);

@@ -4,7 +4,8 @@
 //   logits       f32 [N, S, vocab]   (real vocabulary only)
 //   loss         f64 [N]   mean cross-entropy over the sample's loss-mask positions (NaN if none)
 //   loss_sum     f64 [N]   the sum over those positions;  loss_tokens  i64 [N]  their count
-//   attributes: checkpoint, step, seq_len, vocab
+//   attributes: checkpoint, step, seq_len, vocab, mean_loss (sum of loss_sum / sum of loss_tokens:
+//   the mean over every target token) and perplexity = exp(mean_loss); both printed too.
 #include "core/check.h"
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
@@ -86,9 +87,16 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   GLM3D_USAGE_CHECK(N > 0) << "no samples to evaluate";
   const int64_t S = int64_t(samples[0].tokens.size());
   for (const Sample& s : samples)
-    for (int32_t t : s.tokens)
-      GLM3D_USAGE_CHECK(t >= 0 && t < cfg.vocab)
-          << "sample token " << t << " is outside the checkpoint's vocabulary of " << cfg.vocab;
+    for (int64_t i = 0; i < S; ++i) {
+      GLM3D_USAGE_CHECK(s.tokens[size_t(i)] >= 0 && s.tokens[size_t(i)] < cfg.vocab)
+          << "sample token " << s.tokens[size_t(i)] << " is outside the checkpoint's vocabulary of "
+          << cfg.vocab;
+      GLM3D_USAGE_CHECK(!s.loss_mask[size_t(i)] ||
+                        (s.targets[size_t(i)] >= 0 && s.targets[size_t(i)] < cfg.vocab))
+          << "sample target " << s.targets[size_t(i)]
+          << " (at a loss_mask position) is outside the checkpoint's "
+          << "vocabulary of " << cfg.vocab;
+    }
 
   const ParallelDims dims = ParallelDims::make(ctx.world_size, tp, pp, dp);
   validate_for_model(dims, cfg.num_layers, cfg.num_heads, cfg.ffn_hidden, {});
@@ -167,6 +175,15 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
                                                : std::numeric_limits<double>::quiet_NaN();
   }
 
+  // Mean over every target token of every sample: each sample's sums live on one rank (last
+  // stage, tp rank 0 of its data-parallel replica).
+  double total[2] = {0.0, 0.0}; // loss sum, target tokens
+  if (last && pg.tp_rank() == 0)
+    for (int64_t i = 0; i < n; ++i)
+      total[0] += loss_sum[size_t(i)], total[1] += double(loss_tokens[size_t(i)]);
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, total, 2, MPI_DOUBLE, MPI_SUM, ctx.world));
+  const double mean_loss = total[1] > 0 ? total[0] / total[1] : std::numeric_limits<double>::quiet_NaN();
+
   // Parallel write: the last stage's ranks write their samples' rows and vocabulary columns.
   const std::string tmp = out + ".tmp";
   {
@@ -183,6 +200,8 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
     h5::write_attr_i64(f.get(), "step", ck.meta.step);
     h5::write_attr_i64(f.get(), "seq_len", S);
     h5::write_attr_i64(f.get(), "vocab", cfg.vocab);
+    h5::write_attr_f64(f.get(), "mean_loss", mean_loss);
+    h5::write_attr_f64(f.get(), "perplexity", std::exp(mean_loss));
     const hsize_t ldims[3] = {hsize_t(N), hsize_t(S), hsize_t(cfg.vocab)}, vdims[1] = {hsize_t(N)};
     h5::Handle lspace(H5_CHECK(H5Screate_simple(3, ldims, nullptr)), H5Sclose);
     h5::Handle vspace(H5_CHECK(H5Screate_simple(1, vdims, nullptr)), H5Sclose);
@@ -225,6 +244,11 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
     GLM3D_USAGE_CHECK(!ec) << "cannot rename " << tmp << " to " << out << ": " << ec.message();
     std::printf("eval: %lld samples of length %lld, step %lld checkpoint -> %s\n", (long long)N, (long long)S,
                 (long long)ck.meta.step, out.c_str());
+    if (total[1] > 0)
+      std::printf("eval: mean loss %.6f over %.0f target tokens, perplexity %.4f\n", mean_loss, total[1],
+                  std::exp(mean_loss));
+    else
+      std::printf("eval: no target tokens (loss_mask is 0 everywhere): no mean loss\n");
   }
   return 0;
 }

@@ -42,14 +42,15 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
   po::options_description desc(
       "glm3d prep --input FILE... --out DIR (--tokenizer MODEL | --train-tokenizer --vocab-size N)\n"
       "Each MPI rank tokenizes whole input files; text files hold one document per block of lines\n"
-      "separated by blank lines, .jsonl files one JSON object per line. Subcommand: prep verify DIR");
+      "separated by blank lines (--format lines: one per line), .jsonl files one JSON object per\n"
+      "line; any input may be gzip-compressed. Subcommand: prep verify DIR");
   desc.add_options()                                                                         //
       ("input", po::value<std::vector<std::string>>(&o.inputs)->multitoken(), "input files") //
       ("out", po::value<std::string>(&o.out_dir), "output store directory")                  //
       ("shard-tokens", po::value<uint64_t>(&o.shard_tokens)->default_value(o.shard_tokens),
        "a shard closes at the first document end past this many tokens") //
       ("format", po::value<std::string>(&format)->default_value(format),
-       "input format: auto (.jsonl/.json -> jsonl), text or jsonl") //
+       "input format: auto (.jsonl/.json, optionally .gz -> jsonl, else text), text, lines or jsonl") //
       ("json-field", po::value<std::string>(&o.json_field)->default_value(o.json_field),
        "JSONL field holding the document text")                                                           //
       ("tokenizer", po::value<std::string>(&o.tokenizer_path), "SentencePiece model to tokenize with")    //
@@ -63,7 +64,7 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
        "characters covered by pieces; the rest use byte fallback") //
       ("tokenizer-threads", po::value<int>(&o.train.num_threads)->default_value(o.train.num_threads),
        "threads for tokenizer training") //
-      ("overwrite", po::bool_switch(&o.overwrite), "replace an existing output directory");
+      ("overwrite", po::bool_switch(&o.overwrite), "replace an existing token store at --out");
   po::variables_map vm;
   if (!parse_options(args, desc, vm, ctx))
     return 0; // --help was printed
@@ -72,6 +73,12 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
   const auto t0 = Clock::now();
   const PrepResult r = run_prep(o, ctx.world);
   const double secs = seconds_since(t0);
+  if (ctx.rank == 0 && o.train_tokenizer && r.vocab_size < o.train.vocab_size)
+    std::fprintf(
+        stderr,
+        "glm3d: warning: the trained tokenizer has %lld pieces, fewer than --vocab-size %d: the input "
+        "holds too little text for more\n",
+        (long long)r.vocab_size, o.train.vocab_size);
   if (ctx.rank == 0)
     std::printf(
         "glm3d prep: %llu files, %llu documents, %llu tokens in %llu shards -> %s (vocab %lld, tokenizer "

@@ -2,6 +2,8 @@
 
 #include "core/check.h"
 
+#include <nlohmann/json.hpp>
+
 #include <sstream>
 
 namespace glm3d {
@@ -14,36 +16,44 @@ const std::pair<const char*, const char*> k_special[] = {{"bos_token_id", "bos"}
                                                          {"pad_token_id", "pad"}};
 } // namespace
 
-ModelConfig chatglm_config(const json::Value& config, const std::string& file,
+ModelConfig chatglm_config(const std::string& config_json, const std::string& file,
                            std::map<std::string, int64_t>& special) {
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(config_json);
+  } catch (const nlohmann::json::parse_error& e) {
+    const std::string why = e.what(); // without nlohmann's "[json.exception.parse_error.N] "
+    GLM3D_USAGE_FAIL() << file << ": not valid JSON: " << why.substr(why.find("] ") + 2);
+  }
   GLM3D_USAGE_CHECK(config.is_object()) << file << ": not a JSON object";
-  auto field = [&](const char* key) -> const json::Value& {
-    const json::Value* v = config.find(key);
-    GLM3D_USAGE_CHECK(v && v->is_number()) << file << ": missing numeric field '" << key << "'";
-    return *v;
+  // An optional field of the wanted kind, or nullptr.
+  auto optional = [&](const char* key, bool integer) -> const nlohmann::json* {
+    const auto it = config.find(key);
+    return it != config.end() && (integer ? it->is_number_integer() : it->is_number()) ? &*it : nullptr;
+  };
+  auto required = [&](const char* key) {
+    const nlohmann::json* v = optional(key, true);
+    GLM3D_USAGE_CHECK(v) << file << ": missing integer field '" << key << "'";
+    return v->get<int64_t>();
   };
   ModelConfig c = preset_config("chatglm-6b");
   c.name = "chatglm-import";
-  try {
-    c.hidden = field("hidden_size").as_i64();
-    c.num_layers = field("num_layers").as_i64();
-    c.num_heads = field("num_attention_heads").as_i64();
-    c.vocab = field("vocab_size").as_i64();
-    const json::Value* inner = config.find("inner_hidden_size");
-    c.ffn_hidden = inner && inner->is_number() ? inner->as_i64() : 4 * c.hidden;
-    if (const json::Value* eps = config.find("layernorm_epsilon"); eps && eps->is_number())
-      c.ln_eps = eps->as_f64();
-    if (const json::Value* s = config.find("max_sequence_length"); s && s->is_number())
-      c.seq_len = s->as_i64();
-  } catch (const UsageError& e) {
-    GLM3D_USAGE_FAIL() << file << ": " << e.what();
-  }
-  const json::Value* pe = config.find("position_encoding_2d");
-  c.rope = pe && pe->kind == json::Value::Kind::boolean && !pe->b ? RopeKind::one_d : RopeKind::two_d;
+  c.hidden = required("hidden_size");
+  c.num_layers = required("num_layers");
+  c.num_heads = required("num_attention_heads");
+  c.vocab = required("vocab_size");
+  const nlohmann::json* inner = optional("inner_hidden_size", true);
+  c.ffn_hidden = inner ? inner->get<int64_t>() : 4 * c.hidden;
+  if (const nlohmann::json* eps = optional("layernorm_epsilon", false))
+    c.ln_eps = eps->get<double>();
+  if (const nlohmann::json* s = optional("max_sequence_length", true))
+    c.seq_len = s->get<int64_t>();
+  const auto pe = config.find("position_encoding_2d");
+  c.rope = pe != config.end() && pe->is_boolean() && !pe->get<bool>() ? RopeKind::one_d : RopeKind::two_d;
   c.ffn = FfnKind::gelu;
   for (const auto& [key, name] : k_special)
-    if (const json::Value* v = config.find(key); v && v->is_number())
-      special[name] = v->as_i64();
+    if (const nlohmann::json* v = optional(key, true))
+      special[name] = v->get<int64_t>();
   return c;
 }
 

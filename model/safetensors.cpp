@@ -2,8 +2,9 @@
 
 #include "core/check.h"
 #include "core/dtype.h"
-#include "core/json.h"
 #include "core/tensor.h"
+
+#include <nlohmann/json.hpp>
 
 #include <cstring>
 #include <filesystem>
@@ -36,6 +37,31 @@ std::string st_dtype_name(StDtype d) {
 namespace {
 size_t st_size(StDtype d) {
   return d == StDtype::f32 ? 4 : 2;
+}
+
+// One header entry: {"dtype": "F16", "shape": [rows, cols], "data_offsets": [begin, end]}.
+StTensorInfo tensor_info(const nlohmann::json& v, uint64_t data_size) {
+  const auto dt = v.find("dtype"), shape = v.find("shape"), off = v.find("data_offsets");
+  GLM3D_USAGE_CHECK(v.is_object() && dt != v.end() && shape != v.end() && off != v.end())
+      << "missing dtype, shape or data_offsets";
+  GLM3D_USAGE_CHECK(dt->is_string() && shape->is_array() && off->is_array() && off->size() == 2)
+      << "dtype must be a string, shape an array and data_offsets an array of two";
+  auto count = [](const nlohmann::json& x) {
+    GLM3D_USAGE_CHECK(x.is_number_unsigned()) << "expected a non-negative integer, got " << x.dump();
+    return x.get<uint64_t>();
+  };
+  StTensorInfo t;
+  t.dtype = parse_st_dtype(dt->get<std::string>());
+  for (const nlohmann::json& d : *shape)
+    t.shape.push_back(int64_t(count(d)));
+  t.begin = count((*off)[0]);
+  t.end = count((*off)[1]);
+  GLM3D_USAGE_CHECK(t.begin <= t.end && t.end <= data_size)
+      << "data_offsets [" << t.begin << ", " << t.end << ") outside the " << data_size << " data bytes";
+  GLM3D_USAGE_CHECK(t.end - t.begin == uint64_t(t.numel()) * st_size(t.dtype))
+      << "data_offsets span " << (t.end - t.begin) << " bytes, the shape needs "
+      << t.numel() * st_size(t.dtype);
+  return t;
 }
 } // namespace
 
@@ -109,29 +135,20 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path), in_
   in_.read(header.data(), std::streamsize(n));
   data_start_ = 8 + n;
   const uint64_t data_size = file_size - data_start_;
-  const json::Value root = json::parse(header, "safetensors header of " + path);
+  nlohmann::json root;
+  try {
+    root = nlohmann::json::parse(header);
+  } catch (const nlohmann::json::parse_error& e) {
+    const std::string why = e.what(); // without nlohmann's "[json.exception.parse_error.N] "
+    GLM3D_USAGE_FAIL() << "safetensors file " << path
+                       << ": header is not valid JSON: " << why.substr(why.find("] ") + 2);
+  }
   GLM3D_USAGE_CHECK(root.is_object()) << "safetensors file " << path << ": header is not a JSON object";
-  for (const auto& [name, v] : root.fields) {
+  for (const auto& [name, v] : root.items()) {
     if (name == "__metadata__")
       continue;
     try {
-      const json::Value* dt = v.find("dtype");
-      const json::Value* shape = v.find("shape");
-      const json::Value* off = v.find("data_offsets");
-      GLM3D_USAGE_CHECK(dt && shape && off && off->items.size() == 2)
-          << "missing dtype, shape or data_offsets";
-      StTensorInfo t;
-      t.dtype = parse_st_dtype(dt->text);
-      for (const json::Value& d : shape->items)
-        t.shape.push_back(d.as_i64());
-      t.begin = uint64_t(off->items[0].as_i64());
-      t.end = uint64_t(off->items[1].as_i64());
-      GLM3D_USAGE_CHECK(t.begin <= t.end && t.end <= data_size)
-          << "data_offsets [" << t.begin << ", " << t.end << ") outside the " << data_size << " data bytes";
-      GLM3D_USAGE_CHECK(t.end - t.begin == uint64_t(t.numel()) * st_size(t.dtype))
-          << "data_offsets span " << (t.end - t.begin) << " bytes, the shape needs "
-          << t.numel() * st_size(t.dtype);
-      tensors_[name] = t;
+      tensors_[name] = tensor_info(v, data_size);
     } catch (const UsageError& e) {
       GLM3D_USAGE_FAIL() << "safetensors file " << path << ": tensor '" << name << "': " << e.what();
     }
@@ -170,32 +187,19 @@ std::vector<float> SafetensorsReader::read_f32(const std::string& name) {
 
 void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors, StDtype dtype,
                        const std::map<std::string, std::string>& metadata) {
-  std::ostringstream h;
-  h << "{";
-  bool first = true;
-  if (!metadata.empty()) {
-    h << "\"__metadata__\":{";
-    for (auto it = metadata.begin(); it != metadata.end(); ++it)
-      h << (it == metadata.begin() ? "" : ",") << json::quote(it->first) << ":" << json::quote(it->second);
-    h << "}";
-    first = false;
-  }
+  // Insertion order kept: metadata first, then the tensors in data order (as Hugging Face writes).
+  nlohmann::ordered_json h = nlohmann::ordered_json::object();
+  if (!metadata.empty())
+    h["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const StTensorOut& t : tensors) {
-    int64_t n = 1;
-    for (int64_t d : t.shape)
-      n *= d;
-    const uint64_t bytes = uint64_t(n) * st_size(dtype);
-    h << (first ? "" : ",") << json::quote(t.name) << ":{\"dtype\":\"" << st_dtype_name(dtype)
-      << "\",\"shape\":[";
-    for (size_t i = 0; i < t.shape.size(); ++i)
-      h << (i ? "," : "") << t.shape[i];
-    h << "],\"data_offsets\":[" << offset << "," << offset + bytes << "]}";
+    GLM3D_CHECK(!h.contains(t.name) && t.name != "__metadata__") << "tensor name '" << t.name << "' twice";
+    const uint64_t bytes = uint64_t(numel_of(t.shape)) * st_size(dtype);
+    h[t.name] = {
+        {"dtype", st_dtype_name(dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
-    first = false;
   }
-  h << "}";
-  std::string header = h.str();
+  std::string header = h.dump();
   while (header.size() % 8)
     header += ' '; // data aligned to 8 bytes, as Hugging Face writes it
   const std::string tmp = path + ".tmp";

@@ -13,7 +13,9 @@ PACKAGES=(build-essential cmake pkg-config clang-format
   # Slurm for tests/slurm and slurm/*.sbatch: srun --mpi=pmix loads mpi_pmix_v4.so from
   # slurm-wlm-basic-plugins, which dlopens libpmix (libpmix2; libpmix-dev for the
   # unversioned name); Open MPI's own PMIx client is inside libopenmpi3.
-  slurm-wlm slurmctld slurmd slurm-client slurm-wlm-basic-plugins libpmix2 libpmix-dev)
+  slurm-wlm slurmctld slurmd slurm-client slurm-wlm-basic-plugins libpmix2 libpmix-dev
+  # gzip input to glm3d prep (data/text_input_gzip.cpp)
+  zlib1g-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

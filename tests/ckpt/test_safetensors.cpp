@@ -1,5 +1,7 @@
 // Safetensors written and read by glm3d: half-precision conversion against known bit patterns
 // (rounding to nearest even, subnormals, overflow), and a file round trip in F16, BF16 and F32.
+#include "core/check.h"
+#include "model/chatglm_convert.h"
 #include "model/safetensors.h"
 
 #include <gtest/gtest.h>
@@ -62,6 +64,76 @@ TEST(Safetensors, RoundTripEveryDtype) {
     EXPECT_NE(std::string(e.what()).find("outside"), std::string::npos) << e.what();
   }
   std::filesystem::remove(path);
+}
+
+// The message of reading a safetensors file whose header is `h` (and `data` after it).
+std::string header_error(const std::string& h, const std::string& data = "") {
+  const std::string path = (std::filesystem::temp_directory_path() / "glm3d_st_header.safetensors").string();
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    const uint64_t n = h.size();
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out << h << data;
+  }
+  std::string msg = "no error";
+  try {
+    SafetensorsReader r(path);
+  } catch (const UsageError& e) {
+    msg = e.what();
+  }
+  std::filesystem::remove(path);
+  return msg;
+}
+
+TEST(Safetensors, HeaderJsonErrorsNameTheFileAndTheTensor) {
+  const std::string path = (std::filesystem::temp_directory_path() / "glm3d_st_header.safetensors").string();
+  EXPECT_EQ(header_error(R"({"t": {"dtype": "F32")")
+                .rfind("safetensors file " + path + ": header is not valid JSON: ", 0),
+            0u);
+  EXPECT_EQ(header_error(R"({"t": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", "abcd"),
+            "safetensors file " + path + ": tensor 't': expected a non-negative integer, got -1");
+  EXPECT_EQ(header_error(R"({"t": {"dtype": "F32", "shape": [1]}})"),
+            "safetensors file " + path + ": tensor 't': missing dtype, shape or data_offsets");
+  // 64-bit offsets are read exactly (2^64 - 1 is not rounded through a double).
+  EXPECT_EQ(
+      header_error(R"({"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 18446744073709551615]}})",
+                   "abcd"),
+      "safetensors file " + path +
+          ": tensor 't': data_offsets [0, 18446744073709551615) outside the 4 data bytes");
+  EXPECT_EQ(header_error(R"([1, 2])"), "safetensors file " + path + ": header is not a JSON object");
+}
+
+TEST(ChatglmConfig, FieldsSpecialTokensAndErrors) {
+  std::map<std::string, int64_t> special;
+  const ModelConfig c = chatglm_config(
+      R"({"hidden_size": 64, "num_layers": 2, "num_attention_heads": 4, "vocab_size": 300,
+          "inner_hidden_size": 96, "layernorm_epsilon": 1e-5, "max_sequence_length": 128,
+          "position_encoding_2d": false, "eos_token_id": 2, "gmask_token_id": 4, "pad_token_id": "x"})",
+      "config.json", special);
+  EXPECT_EQ(c.hidden, 64);
+  EXPECT_EQ(c.num_layers, 2);
+  EXPECT_EQ(c.num_heads, 4);
+  EXPECT_EQ(c.vocab, 300);
+  EXPECT_EQ(c.ffn_hidden, 96);
+  EXPECT_EQ(c.ln_eps, 1e-5);
+  EXPECT_EQ(c.seq_len, 128);
+  EXPECT_EQ(c.rope, RopeKind::one_d);
+  EXPECT_EQ(special, (std::map<std::string, int64_t>{{"eos", 2}, {"gmask", 4}})); // a string id is ignored
+  auto error = [](const std::string& text) {
+    std::map<std::string, int64_t> sp;
+    try {
+      chatglm_config(text, "DIR/config.json", sp);
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error(R"({"hidden_size": 64, "num_layers": 2, "num_attention_heads": 4})"),
+            "DIR/config.json: missing integer field 'vocab_size'");
+  EXPECT_EQ(error(R"({"hidden_size": 64.5, "num_layers": 2, "num_attention_heads": 4, "vocab_size": 3})"),
+            "DIR/config.json: missing integer field 'hidden_size'");
+  EXPECT_EQ(error("{\"hidden_size\": ").rfind("DIR/config.json: not valid JSON: ", 0), 0u);
+  EXPECT_EQ(error("[]"), "DIR/config.json: not a JSON object");
 }
 
 } // namespace

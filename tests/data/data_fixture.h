@@ -20,6 +20,8 @@ std::vector<std::string> bilingual_docs(int n, uint64_t seed);
 void write_text_file(const std::string& path, const std::vector<std::string>& docs);
 void write_jsonl_file(const std::string& path, const std::vector<std::string>& docs);
 void write_bytes(const std::string& path, const std::string& bytes);
+// One gzip member holding `bytes` (zlib deflate with the gzip wrapper).
+std::string gzip(const std::string& bytes);
 std::string read_bytes(const std::string& path);
 
 // A 400-piece tokenizer trained on bilingual_docs(300, 1), written to a file once per process.

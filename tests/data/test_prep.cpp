@@ -1,11 +1,14 @@
 // glm3d prep as a library call (no mpirun: the group of one): contents of the store, the
-// trained tokenizer, and every bad-input case with nothing left behind.
+// trained tokenizer, input formats, --overwrite's swap, and every bad-input case with nothing
+// left behind.
 #include "data/prep.h"
+#include "data/prep_output.h"
 #include "data/token_store.h"
 #include "data_fixture.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace glm3d {
@@ -131,7 +134,8 @@ TEST(PrepBadInput, UnreadableFile) {
   expect_clean_failure(d, options({d + "/missing.txt"}, d + "/store"),
                        "cannot read input file " + d + "/missing.txt");
   fs::create_directory(d + "/a_directory");
-  expect_clean_failure(d, options({d + "/a_directory"}, d + "/store"), d + "/a_directory");
+  expect_clean_failure(d, options({d + "/a_directory"}, d + "/store"),
+                       "input file " + d + "/a_directory is a directory");
 }
 
 TEST(PrepBadInput, BadTokenizerAndExistingOutput) {
@@ -143,6 +147,128 @@ TEST(PrepBadInput, BadTokenizerAndExistingOutput) {
   fs::create_directory(d + "/exists");
   const std::string e = prep_error(options({d + "/good.txt"}, d + "/exists"));
   EXPECT_NE(e.find(d + "/exists already exists"), std::string::npos) << e;
+}
+
+std::vector<uint32_t> store_tokens(const std::string& dir) {
+  const TokenStore store = TokenStore::open(dir);
+  std::vector<uint32_t> t(store.total_tokens());
+  store.read(0, t.size(), t.data());
+  return t;
+}
+
+// No DIR.tmp-* or DIR.old-* left next to the store.
+void expect_no_leftovers(const std::string& d) {
+  for (const auto& e : fs::directory_iterator(d)) {
+    EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos) << e.path();
+    EXPECT_EQ(e.path().string().find(".old-"), std::string::npos) << e.path();
+  }
+}
+
+TEST(Prep, LinesAndGzipInputs) {
+  const std::string d = test::temp_dir("formats");
+  const auto docs = test::bilingual_docs(50, 31);
+  std::string lines;
+  for (std::string doc : docs) {
+    std::replace(doc.begin(), doc.end(), '\n', ' ');
+    lines += doc + "\n";
+  }
+  test::write_bytes(d + "/l.txt", lines);
+  PrepOptions o = options({d + "/l.txt"}, d + "/lines");
+  o.format = InputFormat::lines;
+  EXPECT_EQ(run_prep(o, MPI_COMM_WORLD).docs, 50u);
+  o.format = InputFormat::text; // the same file as blocks: one document
+  o.out_dir = d + "/text";
+  EXPECT_EQ(run_prep(o, MPI_COMM_WORLD).docs, 1u);
+  // A gzip-compressed input gives the same store as the plain one.
+  test::write_text_file(d + "/p.txt", docs);
+  test::write_bytes(d + "/p.txt.gz", test::gzip(test::read_bytes(d + "/p.txt")));
+  run_prep(options({d + "/p.txt"}, d + "/plain"), MPI_COMM_WORLD);
+  run_prep(options({d + "/p.txt.gz"}, d + "/gz"), MPI_COMM_WORLD);
+  EXPECT_EQ(test::read_bytes(d + "/plain/manifest.txt"), test::read_bytes(d + "/gz/manifest.txt"));
+  EXPECT_EQ(store_tokens(d + "/plain"), store_tokens(d + "/gz"));
+}
+
+TEST(PrepOverwrite, ReplacesAStoreOnlyOnceTheNewOneIsComplete) {
+  const std::string d = test::temp_dir("overwrite");
+  test::write_text_file(d + "/a.txt", test::bilingual_docs(40, 1));
+  test::write_text_file(d + "/b.txt", test::bilingual_docs(60, 2));
+  run_prep(options({d + "/a.txt"}, d + "/store"), MPI_COMM_WORLD);
+  run_prep(options({d + "/b.txt"}, d + "/expect_b"), MPI_COMM_WORLD);
+  PrepOptions o = options({d + "/b.txt"}, d + "/store");
+  o.overwrite = true;
+  EXPECT_EQ(run_prep(o, MPI_COMM_WORLD).docs, 60u);
+  EXPECT_EQ(store_tokens(d + "/store"), store_tokens(d + "/expect_b"));
+  expect_no_leftovers(d);
+  // A failing prep (bad input on the last file) leaves the old store whole.
+  test::write_bytes(d + "/bad.txt", "bad \xFF\n");
+  o.inputs = {d + "/a.txt", d + "/bad.txt"};
+  EXPECT_NE(prep_error(o).find("invalid UTF-8"), std::string::npos);
+  EXPECT_EQ(verify_store(d + "/store").docs, 60u);
+  EXPECT_EQ(store_tokens(d + "/store"), store_tokens(d + "/expect_b"));
+  expect_no_leftovers(d);
+}
+
+TEST(PrepOverwrite, RefusesWhatIsNotATokenStore) {
+  const std::string d = test::temp_dir("overwrite_bad");
+  test::write_text_file(d + "/a.txt", test::bilingual_docs(10, 1));
+  PrepOptions o = options({d + "/a.txt"}, d + "/mine");
+  o.overwrite = true;
+  fs::create_directory(d + "/mine");
+  test::write_bytes(d + "/mine/thesis.tex", "precious");
+  EXPECT_EQ(prep_error(o), "glm3d prep: --overwrite replaces only a token store, and " + d +
+                               "/mine has no manifest.txt; remove it yourself or choose another --out");
+  EXPECT_EQ(test::read_bytes(d + "/mine/thesis.tex"), "precious");
+  o.out_dir = d + "/notes.txt";
+  test::write_bytes(o.out_dir, "precious");
+  EXPECT_EQ(prep_error(o), "glm3d prep: --overwrite replaces only a token store, and " + d +
+                               "/notes.txt is a file; remove it yourself or choose another --out");
+  EXPECT_EQ(test::read_bytes(o.out_dir), "precious");
+  fs::create_directory_symlink(d + "/mine", d + "/link");
+  o.out_dir = d + "/link";
+  EXPECT_NE(prep_error(o).find(d + "/link is a symbolic link"), std::string::npos);
+  // An input inside the store it would replace.
+  run_prep(options({d + "/a.txt"}, d + "/store"), MPI_COMM_WORLD);
+  fs::copy_file(d + "/a.txt", d + "/store/a.txt");
+  o.inputs = {d + "/store/a.txt"};
+  o.out_dir = d + "/store/";
+  EXPECT_EQ(prep_error(o), "glm3d prep: input file " + d + "/store/a.txt lies inside " + d +
+                               "/store/, the store --overwrite would replace; move it out first");
+  EXPECT_TRUE(fs::exists(d + "/store/a.txt"));
+  expect_no_leftovers(d);
+}
+
+TEST(PrepOverwrite, SwapByRenamesWhereTheExchangeIsMissing) {
+  const std::string d = test::temp_dir("renames");
+  fs::create_directory(d + "/store");
+  test::write_bytes(d + "/store/manifest.txt", "old");
+  fs::create_directory(d + "/store.tmp-1");
+  test::write_bytes(d + "/store.tmp-1/manifest.txt", "new");
+  install_store_by_renames(d + "/store.tmp-1", d + "/store");
+  EXPECT_EQ(test::read_bytes(d + "/store/manifest.txt"), "new");
+  expect_no_leftovers(d);
+  // The second rename fails (no new store): the old one is put back.
+  try {
+    install_store_by_renames(d + "/store.tmp-2", d + "/store");
+    ADD_FAILURE() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("(the old store is back in place)"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(test::read_bytes(d + "/store/manifest.txt"), "new");
+  expect_no_leftovers(d);
+  // The exchange itself (renameat2) on this filesystem.
+  fs::create_directory(d + "/store.tmp-3");
+  test::write_bytes(d + "/store.tmp-3/manifest.txt", "newer");
+  install_store(d + "/store.tmp-3", d + "/store");
+  EXPECT_EQ(test::read_bytes(d + "/store/manifest.txt"), "newer");
+  expect_no_leftovers(d);
+}
+
+TEST(PrepBadInput, TokenizerThreads) {
+  const std::string d = test::temp_dir("threads");
+  test::write_text_file(d + "/a.txt", test::bilingual_docs(10, 1));
+  PrepOptions o = options({d + "/a.txt"}, d + "/store");
+  o.train.num_threads = 0;
+  expect_clean_failure(d, o, "glm3d prep: --tokenizer-threads must be in [1, 1024], got 0");
 }
 
 } // namespace
