@@ -136,17 +136,20 @@ RequestPtr NcclCommunicator::iall_reduce(void* buf, size_t count, DType dt, Redu
   return request();
 }
 
-void NcclCommunicator::reduce_scatter(const void* send, void* recv, size_t recv_count, DType dt, ReduceOp op) {
+void NcclCommunicator::reduce_scatter(const void* send, void* recv, size_t recv_count, DType dt,
+                                      ReduceOp op) {
   before();
   const size_t block = recv_count * dtype_size(dt);
   if (send == recv && rank_ != 0) {
     // MpiCommunicator's in-place form puts this rank's block at the start of the buffer;
     // NCCL's in-place form leaves it at block `rank`: reduce there, then move it down.
     auto* own = static_cast<uint8_t*>(recv) + size_t(rank_) * block;
-    NCCL_CHECK(ncclReduceScatter(send, own, recv_count, nccl_datatype(dt), nccl_op(op), nccl_, streams_.comm()));
+    NCCL_CHECK(
+        ncclReduceScatter(send, own, recv_count, nccl_datatype(dt), nccl_op(op), nccl_, streams_.comm()));
     CUDA_CHECK(cudaMemcpyAsync(recv, own, block, cudaMemcpyDeviceToDevice, streams_.comm()));
   } else {
-    NCCL_CHECK(ncclReduceScatter(send, recv, recv_count, nccl_datatype(dt), nccl_op(op), nccl_, streams_.comm()));
+    NCCL_CHECK(
+        ncclReduceScatter(send, recv, recv_count, nccl_datatype(dt), nccl_op(op), nccl_, streams_.comm()));
   }
   streams_.compute_after_comm();
   count(recv_count, dt);
@@ -160,7 +163,8 @@ void NcclCommunicator::all_gather(const void* send, void* recv, size_t send_coun
 }
 
 void NcclCommunicator::broadcast(void* buf, size_t count, DType dt, int root) {
-  GLM3D_CHECK(root >= 0 && root < size_) << name_ << ": broadcast root " << root << " outside group of " << size_;
+  GLM3D_CHECK(root >= 0 && root < size_)
+      << name_ << ": broadcast root " << root << " outside group of " << size_;
   before();
   NCCL_CHECK(ncclBroadcast(buf, buf, count, nccl_datatype(dt), root, nccl_, streams_.comm()));
   streams_.compute_after_comm();
@@ -168,7 +172,8 @@ void NcclCommunicator::broadcast(void* buf, size_t count, DType dt, int root) {
 }
 
 RequestPtr NcclCommunicator::isend(const void* buf, size_t count, DType dt, int peer, int) {
-  GLM3D_CHECK(peer >= 0 && peer < size_) << name_ << ": isend to peer " << peer << " outside group of " << size_;
+  GLM3D_CHECK(peer >= 0 && peer < size_)
+      << name_ << ": isend to peer " << peer << " outside group of " << size_;
   before();
   NCCL_CHECK(ncclSend(buf, count, nccl_datatype(dt), peer, nccl_, streams_.comm()));
   this->count(count, dt);
@@ -176,8 +181,8 @@ RequestPtr NcclCommunicator::isend(const void* buf, size_t count, DType dt, int 
 }
 
 RequestPtr NcclCommunicator::irecv(void* buf, size_t count, DType dt, int peer, int) {
-  GLM3D_CHECK(peer >= 0 && peer < size_) << name_ << ": irecv from peer " << peer << " outside group of "
-                                         << size_;
+  GLM3D_CHECK(peer >= 0 && peer < size_)
+      << name_ << ": irecv from peer " << peer << " outside group of " << size_;
   before();
   NCCL_CHECK(ncclRecv(buf, count, nccl_datatype(dt), peer, nccl_, streams_.comm()));
   this->count(count, dt);

@@ -71,8 +71,8 @@ public:
   using Communicator::all_reduce;
 
 private:
-  void before();                 // comm stream waits for compute
-  RequestPtr request();          // event on the comm stream, waited for by compute
+  void before();        // comm stream waits for compute
+  RequestPtr request(); // event on the comm stream, waited for by compute
   void count(size_t n, DType dt) {
     if (size_ > 1)
       count_bytes(n, dt);

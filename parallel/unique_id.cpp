@@ -8,7 +8,8 @@
 namespace glm3d {
 
 // One broadcast of [status (1 byte) | id (nbytes) | error text (kText bytes)] from rank 0.
-std::vector<uint8_t> share_unique_id(MPI_Comm comm, size_t nbytes, const std::function<std::vector<uint8_t>()>& make,
+std::vector<uint8_t> share_unique_id(MPI_Comm comm, size_t nbytes,
+                                     const std::function<std::vector<uint8_t>()>& make,
                                      const std::string& group_name) {
   constexpr size_t kText = 256;
   GLM3D_CHECK(nbytes > 0 && nbytes + kText + 1 <= size_t(INT_MAX)) << "unique id of " << nbytes << " bytes";

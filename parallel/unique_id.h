@@ -16,7 +16,8 @@
 namespace glm3d {
 
 // Collective over `comm`. `make` is called on rank 0 only and must return exactly `nbytes`.
-std::vector<uint8_t> share_unique_id(MPI_Comm comm, size_t nbytes, const std::function<std::vector<uint8_t>()>& make,
+std::vector<uint8_t> share_unique_id(MPI_Comm comm, size_t nbytes,
+                                     const std::function<std::vector<uint8_t>()>& make,
                                      const std::string& group_name);
 
 } // namespace glm3d

@@ -29,13 +29,15 @@ __device__ __forceinline__ float sigmoid(float x) {
 enum class Glu { geglu, swiglu };
 
 template <class T> __global__ void gelu_kernel(const T* x, const T* dy, T* out, int64_t n) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
     out[i] = from_f<T>(dy ? to_f(dy[i]) * gelu_grad(to_f(x[i])) : gelu(to_f(x[i])));
 }
 
 // One thread per output element (r, f) of [N, F]; the row of x is [a (F) | b (F)].
 template <class T, Glu kind> __global__ void glu_forward_kernel(const T* x, T* y, int64_t N, int64_t F) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N * F; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N * F;
+       i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / F, f = i % F;
     const float a = to_f(x[r * 2 * F + f]), b = to_f(x[r * 2 * F + F + f]);
     y[i] = from_f<T>(kind == Glu::geglu ? a * gelu(b) : a * sigmoid(a) * b);
@@ -44,7 +46,8 @@ template <class T, Glu kind> __global__ void glu_forward_kernel(const T* x, T* y
 
 template <class T, Glu kind>
 __global__ void glu_backward_kernel(const T* x, const T* dy, T* dx, int64_t N, int64_t F) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N * F; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N * F;
+       i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / F, f = i % F, ia = r * 2 * F + f, ib = ia + F;
     const float a = to_f(x[ia]), b = to_f(x[ib]), g = to_f(dy[i]);
     if constexpr (kind == Glu::geglu) { // y = a gelu(b)
@@ -98,7 +101,8 @@ template <class T> void gelu_backward(const T* x, const T* dy, T* dx, int64_t n,
 template <class T> void geglu_forward(const T* x, T* y, int64_t N, int64_t F, cudaStream_t stream) {
   glu_forward<T, Glu::geglu>(x, y, N, F, stream);
 }
-template <class T> void geglu_backward(const T* x, const T* dy, T* dx, int64_t N, int64_t F, cudaStream_t stream) {
+template <class T>
+void geglu_backward(const T* x, const T* dy, T* dx, int64_t N, int64_t F, cudaStream_t stream) {
   glu_backward<T, Glu::geglu>(x, dy, dx, N, F, stream);
 }
 template <class T> void swiglu_forward(const T* x, T* y, int64_t N, int64_t F, cudaStream_t stream) {

@@ -13,7 +13,8 @@ template <class T> void gelu_backward(const T* x, const T* dy, T* dx, int64_t n,
 
 // x [N, 2F], y [N, F]; backward: dx [N, 2F] (overwrite) from dy [N, F].
 template <class T> void geglu_forward(const T* x, T* y, int64_t N, int64_t F, cudaStream_t stream);
-template <class T> void geglu_backward(const T* x, const T* dy, T* dx, int64_t N, int64_t F, cudaStream_t stream);
+template <class T>
+void geglu_backward(const T* x, const T* dy, T* dx, int64_t N, int64_t F, cudaStream_t stream);
 template <class T> void swiglu_forward(const T* x, T* y, int64_t N, int64_t F, cudaStream_t stream);
 template <class T>
 void swiglu_backward(const T* x, const T* dy, T* dx, int64_t N, int64_t F, cudaStream_t stream);

@@ -17,8 +17,10 @@ struct Coeffs {
 };
 
 template <class G>
-__global__ void adamw_kernel(float* master, const G* grad, float* m, float* v, bf16* param, int64_t n, Coeffs c) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+__global__ void adamw_kernel(float* master, const G* grad, float* m, float* v, bf16* param, int64_t n,
+                             Coeffs c) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
     const float g = to_f(grad[i]) * c.grad_scale;
     const float mi = c.b1 * m[i] + (1.0f - c.b1) * g;
     const float vi = c.b2 * v[i] + (1.0f - c.b2) * g * g;
@@ -35,7 +37,8 @@ __global__ void adamw_kernel(float* master, const G* grad, float* m, float* v, b
 
 template <class G>
 void adamw_update(float* master, const G* grad, float* m, float* v, bf16* param, int64_t n,
-                  const cpu::AdamWHyper& h, int64_t step, bool apply_wd, float grad_scale, cudaStream_t stream) {
+                  const cpu::AdamWHyper& h, int64_t step, bool apply_wd, float grad_scale,
+                  cudaStream_t stream) {
   GLM3D_CHECK(step >= 1) << "adamw: step is 1-based, got " << step;
   if (n == 0)
     return;
@@ -52,8 +55,8 @@ void adamw_update(float* master, const G* grad, float* m, float* v, bf16* param,
   CUDA_CHECK_LAUNCH();
 }
 
-template void adamw_update<float>(float*, const float*, float*, float*, bf16*, int64_t, const cpu::AdamWHyper&,
-                                  int64_t, bool, float, cudaStream_t);
+template void adamw_update<float>(float*, const float*, float*, float*, bf16*, int64_t,
+                                  const cpu::AdamWHyper&, int64_t, bool, float, cudaStream_t);
 template void adamw_update<bf16>(float*, const bf16*, float*, float*, bf16*, int64_t, const cpu::AdamWHyper&,
                                  int64_t, bool, float, cudaStream_t);
 

@@ -16,6 +16,7 @@ namespace glm3d::cuda {
 // step is 1-based; wd only when apply_wd; param may be null (no compute copy).
 template <class G>
 void adamw_update(float* master, const G* grad, float* m, float* v, bf16* param, int64_t n,
-                  const cpu::AdamWHyper& h, int64_t step, bool apply_wd, float grad_scale, cudaStream_t stream);
+                  const cpu::AdamWHyper& h, int64_t step, bool apply_wd, float grad_scale,
+                  cudaStream_t stream);
 
 } // namespace glm3d::cuda

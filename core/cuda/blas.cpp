@@ -16,7 +16,8 @@ namespace glm3d::cuda {
 namespace {
 
 cudaDataType_t cuda_type(DType t) {
-  GLM3D_CHECK(t == DType::f32 || t == DType::bf16) << "gemm: dtype " << dtype_name(t) << " (f32 or bf16 only)";
+  GLM3D_CHECK(t == DType::f32 || t == DType::bf16)
+      << "gemm: dtype " << dtype_name(t) << " (f32 or bf16 only)";
   return t == DType::f32 ? CUDA_R_32F : CUDA_R_16BF;
 }
 
@@ -95,7 +96,8 @@ Blas::Plan& Blas::plan(const Key& key, const GemmExtras& ex, uint32_t align) {
   cublasLtMatmulPreference_t pref = nullptr;
   CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   const uint64_t ws = workspace_bytes_;
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
+  CUBLAS_CHECK(
+      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
   for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
                     CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof(align)));
@@ -105,12 +107,14 @@ Blas::Plan& Blas::plan(const Key& key, const GemmExtras& ex, uint32_t align) {
   cublasLtMatmulPreferenceDestroy(pref);
   CUBLAS_CHECK(rc);
   GLM3D_CHECK(found > 0) << "cuBLASLt has no algorithm for gemm M=" << M << " N=" << N << " K=" << K
-                         << " trans_a=" << ta << " trans_b=" << tb << " epilogue=" << epi << " align=" << align;
+                         << " trans_a=" << ta << " trans_b=" << tb << " epilogue=" << epi
+                         << " align=" << align;
   return *plans_.emplace(key, std::move(p)).first->second;
 }
 
-void Blas::gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const void* A, const void* B, DType ab,
-                void* C, DType c, float alpha, float beta, const GemmExtras& ex, cudaStream_t stream) {
+void Blas::gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const void* A, const void* B,
+                DType ab, void* C, DType c, float alpha, float beta, const GemmExtras& ex,
+                cudaStream_t stream) {
   if (M == 0 || N == 0)
     return;
   GLM3D_CHECK(ex.epilogue == Epilogue::none || ex.epilogue == Epilogue::dgelu || ex.bias)
@@ -145,10 +149,11 @@ void linear_forward(Blas& blas, const T* x, const T* W, const T* b, T* y, int64_
 
 template <class T, class G>
 void linear_backward(Blas& blas, const T* dy, const T* x, const T* W, T* dx, G* dW, float* db, int64_t N,
-                     int64_t in, int64_t out, bool accumulate_dx, DeviceAllocator& alloc, cudaStream_t stream) {
+                     int64_t in, int64_t out, bool accumulate_dx, DeviceAllocator& alloc,
+                     cudaStream_t stream) {
   if (dx)
-    blas.gemm(false, false, N, in, out, dy, W, dtype_of<T>(), dx, dtype_of<T>(), 1.0f, accumulate_dx ? 1.0f : 0.0f,
-              {}, stream);
+    blas.gemm(false, false, N, in, out, dy, W, dtype_of<T>(), dx, dtype_of<T>(), 1.0f,
+              accumulate_dx ? 1.0f : 0.0f, {}, stream);
   blas.gemm(true, false, out, in, N, dy, x, dtype_of<T>(), dW, dtype_of<G>(), 1.0f, 1.0f, {}, stream);
   if (db)
     column_sum_accumulate(dy, N, out, db, alloc, stream);
@@ -156,12 +161,14 @@ void linear_backward(Blas& blas, const T* dy, const T* x, const T* W, T* dx, G* 
 
 template void linear_forward<float>(Blas&, const float*, const float*, const float*, float*, int64_t, int64_t,
                                     int64_t, cudaStream_t, bool, float*);
-template void linear_forward<bf16>(Blas&, const bf16*, const bf16*, const bf16*, bf16*, int64_t, int64_t, int64_t,
-                                   cudaStream_t, bool, bf16*);
-template void linear_backward<float, float>(Blas&, const float*, const float*, const float*, float*, float*, float*,
-                                            int64_t, int64_t, int64_t, bool, DeviceAllocator&, cudaStream_t);
-template void linear_backward<bf16, float>(Blas&, const bf16*, const bf16*, const bf16*, bf16*, float*, float*,
-                                           int64_t, int64_t, int64_t, bool, DeviceAllocator&, cudaStream_t);
+template void linear_forward<bf16>(Blas&, const bf16*, const bf16*, const bf16*, bf16*, int64_t, int64_t,
+                                   int64_t, cudaStream_t, bool, bf16*);
+template void linear_backward<float, float>(Blas&, const float*, const float*, const float*, float*, float*,
+                                            float*, int64_t, int64_t, int64_t, bool, DeviceAllocator&,
+                                            cudaStream_t);
+template void linear_backward<bf16, float>(Blas&, const bf16*, const bf16*, const bf16*, bf16*, float*,
+                                           float*, int64_t, int64_t, int64_t, bool, DeviceAllocator&,
+                                           cudaStream_t);
 template void linear_backward<bf16, bf16>(Blas&, const bf16*, const bf16*, const bf16*, bf16*, bf16*, float*,
                                           int64_t, int64_t, int64_t, bool, DeviceAllocator&, cudaStream_t);
 

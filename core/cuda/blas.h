@@ -37,8 +37,8 @@ public:
   // C[M,N] = alpha op(A) op(B) + beta C,  op(A) [M,K] (A stored [K,M] when trans_a),
   // op(B) [K,N] (B stored [N,K] when trans_b). A and B of dtype `ab`, C of dtype `c`
   // (f32 or bf16 each).
-  void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const void* A, const void* B, DType ab,
-            void* C, DType c, float alpha, float beta, const GemmExtras& ex, cudaStream_t stream);
+  void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const void* A, const void* B,
+            DType ab, void* C, DType c, float alpha, float beta, const GemmExtras& ex, cudaStream_t stream);
 
   size_t plans() const { return plans_.size(); } // distinct shapes seen (heuristic queried once each)
 
@@ -63,6 +63,7 @@ void linear_forward(Blas& blas, const T* x, const T* W, const T* b, T* y, int64_
 // dW[out,in] += dy^T x in G (float or T);  db[out] += sum_n dy[n,:] in f32 (db may be null).
 template <class T, class G>
 void linear_backward(Blas& blas, const T* dy, const T* x, const T* W, T* dx, G* dW, float* db, int64_t N,
-                     int64_t in, int64_t out, bool accumulate_dx, DeviceAllocator& alloc, cudaStream_t stream);
+                     int64_t in, int64_t out, bool accumulate_dx, DeviceAllocator& alloc,
+                     cudaStream_t stream);
 
 } // namespace glm3d::cuda

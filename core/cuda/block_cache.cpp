@@ -10,9 +10,9 @@ namespace glm3d::cuda {
 
 std::string CacheStats::str() const {
   std::ostringstream os;
-  os << "allocated " << allocated << " B (peak " << peak_allocated << "), reserved " << reserved << " B (peak "
-     << peak_reserved << "), segments " << backend_allocs << " obtained / " << backend_frees << " returned, "
-     << allocs << " allocs (" << cache_hits << " from cache), " << frees << " frees";
+  os << "allocated " << allocated << " B (peak " << peak_allocated << "), reserved " << reserved
+     << " B (peak " << peak_reserved << "), segments " << backend_allocs << " obtained / " << backend_frees
+     << " returned, " << allocs << " allocs (" << cache_hits << " from cache), " << frees << " frees";
   return os.str();
 }
 

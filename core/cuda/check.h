@@ -23,5 +23,5 @@
     const cublasStatus_t glm3d_cublas_rc_ = (call);                                                          \
     if (glm3d_cublas_rc_ != CUBLAS_STATUS_SUCCESS)                                                           \
       ::glm3d::detail::Thrower<::glm3d::Error>(__FILE__, __LINE__, #call, true)                              \
-          << cublasLtGetStatusName(glm3d_cublas_rc_) << ": " << cublasLtGetStatusString(glm3d_cublas_rc_);       \
+          << cublasLtGetStatusName(glm3d_cublas_rc_) << ": " << cublasLtGetStatusString(glm3d_cublas_rc_);   \
   } while (0)

@@ -35,7 +35,8 @@ template <class T> __global__ void row_max_kernel(const T* logits, int64_t Vl, i
 // (read before any thread overwrites the row when probs aliases logits).
 template <class T>
 __global__ void exp_sum_kernel(const T* logits, const int32_t* targets, const uint8_t* mask, T* probs,
-                               const float* rowmax, float* sums, int64_t N, int64_t Vl, int64_t v0, int64_t valid) {
+                               const float* rowmax, float* sums, int64_t N, int64_t Vl, int64_t v0,
+                               int64_t valid) {
   __shared__ float shm[32];
   const int64_t n = blockIdx.x;
   const T* x = logits + n * Vl;
@@ -70,9 +71,11 @@ __global__ void normalise_kernel(const uint8_t* mask, T* probs, const float* row
 }
 
 template <class T>
-__global__ void ce_backward_kernel(const T* probs, const int32_t* targets, const uint8_t* mask, const float* dloss,
-                                   T* dlogits, int64_t N, int64_t Vl, int64_t v0, int64_t valid) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N * Vl; i += int64_t(gridDim.x) * blockDim.x) {
+__global__ void ce_backward_kernel(const T* probs, const int32_t* targets, const uint8_t* mask,
+                                   const float* dloss, T* dlogits, int64_t N, int64_t Vl, int64_t v0,
+                                   int64_t valid) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < N * Vl;
+       i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t n = i / Vl, v = i % Vl;
     float d = 0.0f;
     if (mask[n] && v < valid) {
@@ -88,7 +91,8 @@ __global__ void ce_backward_kernel(const T* probs, const int32_t* targets, const
 template <class T>
 void vocab_parallel_ce_forward(const T* logits, const int32_t* targets, const uint8_t* mask, float* losses,
                                T* probs, int64_t N, int64_t Vl, int64_t v0, int64_t vocab_real,
-                               const cpu::VocabReduce<float>& reduce, DeviceAllocator& alloc, cudaStream_t stream) {
+                               const cpu::VocabReduce<float>& reduce, DeviceAllocator& alloc,
+                               cudaStream_t stream) {
   GLM3D_CHECK(vocab_real > 0 && v0 >= 0 && Vl > 0)
       << "cross-entropy: bad vocab slice v0=" << v0 << " Vl=" << Vl << " vocab_real=" << vocab_real;
   if (N == 0)
@@ -101,7 +105,8 @@ void vocab_parallel_ce_forward(const T* logits, const int32_t* targets, const ui
   row_max_kernel<<<unsigned(N), threads, 0, stream>>>(logits, Vl, valid, rowmax);
   CUDA_CHECK_LAUNCH();
   reduce.max(rowmax, N);
-  exp_sum_kernel<<<unsigned(N), threads, 0, stream>>>(logits, targets, mask, probs, rowmax, sums, N, Vl, v0, valid);
+  exp_sum_kernel<<<unsigned(N), threads, 0, stream>>>(logits, targets, mask, probs, rowmax, sums, N, Vl, v0,
+                                                      valid);
   CUDA_CHECK_LAUNCH();
   reduce.sum(sums, 2 * N);
   normalise_kernel<<<unsigned(N), threads, 0, stream>>>(mask, probs, rowmax, sums, losses, N, Vl, valid);
@@ -109,9 +114,9 @@ void vocab_parallel_ce_forward(const T* logits, const int32_t* targets, const ui
 }
 
 template <class T>
-void vocab_parallel_ce_backward(const T* probs, const int32_t* targets, const uint8_t* mask, const float* dloss,
-                                T* dlogits, int64_t N, int64_t Vl, int64_t v0, int64_t vocab_real,
-                                cudaStream_t stream) {
+void vocab_parallel_ce_backward(const T* probs, const int32_t* targets, const uint8_t* mask,
+                                const float* dloss, T* dlogits, int64_t N, int64_t Vl, int64_t v0,
+                                int64_t vocab_real, cudaStream_t stream) {
   if (N * Vl == 0)
     return;
   const launch::Grid1D g = launch::elementwise(N * Vl, 1, current_sm_count());

@@ -18,13 +18,14 @@ namespace glm3d::cuda {
 template <class T>
 void vocab_parallel_ce_forward(const T* logits, const int32_t* targets, const uint8_t* mask, float* losses,
                                T* probs, int64_t N, int64_t Vl, int64_t v0, int64_t vocab_real,
-                               const cpu::VocabReduce<float>& reduce, DeviceAllocator& alloc, cudaStream_t stream);
+                               const cpu::VocabReduce<float>& reduce, DeviceAllocator& alloc,
+                               cudaStream_t stream);
 
 // dlogits [N, Vl] (overwrite, may alias probs) = (probs - onehot(target)) * dloss[n] where
 // mask[n] != 0, else 0.
 template <class T>
-void vocab_parallel_ce_backward(const T* probs, const int32_t* targets, const uint8_t* mask, const float* dloss,
-                                T* dlogits, int64_t N, int64_t Vl, int64_t v0, int64_t vocab_real,
-                                cudaStream_t stream);
+void vocab_parallel_ce_backward(const T* probs, const int32_t* targets, const uint8_t* mask,
+                                const float* dloss, T* dlogits, int64_t N, int64_t Vl, int64_t v0,
+                                int64_t vocab_real, cudaStream_t stream);
 
 } // namespace glm3d::cuda

@@ -15,7 +15,8 @@ template <class T>
 __global__ void scale_add_kernel(const T* a, float alpha, const T* b, const T* bias, T* out, int64_t N,
                                  int64_t C) {
   const int64_t n = N * C;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
     float v = to_f(a[i]) * alpha + to_f(b[i]);
     if (bias)
       v += to_f(bias[i % C]);
@@ -36,7 +37,8 @@ __global__ void column_partial_kernel(const T* x, int64_t N, int64_t C, int64_t 
 }
 
 __global__ void add_partials_kernel(const float* partial, int64_t chunks, int64_t C, float* out) {
-  for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < C;
+       c += int64_t(gridDim.x) * blockDim.x) {
     float s = 0.0f;
     for (int64_t k = 0; k < chunks; ++k)
       s += partial[k * C + c];
@@ -48,7 +50,8 @@ __global__ void add_partials_kernel(const float* partial, int64_t chunks, int64_
 template <class T> __global__ void sum_squares_kernel(const T* x, int64_t n, double* partial) {
   __shared__ double shm[1024];
   double s = 0.0;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
     const double v = to_f(x[i]);
     s += v * v;
   }
@@ -71,7 +74,8 @@ __global__ void sum_partials_kernel(const double* partial, int blocks, double* o
 }
 
 template <class S, class D> __global__ void cast_kernel(const S* x, D* y, int64_t n) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
     y[i] = from_f<D>(to_f(x[i]));
 }
 
@@ -136,7 +140,8 @@ void fill_bytes(void* p, uint8_t byte, size_t n, cudaStream_t stream) {
 
 #define GLM3D_EW_INSTANTIATE(T)                                                                              \
   template void scale_add<T>(const T*, double, const T*, const T*, T*, int64_t, int64_t, cudaStream_t);      \
-  template void column_sum_accumulate<T>(const T*, int64_t, int64_t, float*, DeviceAllocator&, cudaStream_t); \
+  template void column_sum_accumulate<T>(const T*, int64_t, int64_t, float*, DeviceAllocator&,               \
+                                         cudaStream_t);                                                      \
   template void sum_squares<T>(const T*, int64_t, double*, DeviceAllocator&, cudaStream_t);
 GLM3D_EW_INSTANTIATE(float)
 GLM3D_EW_INSTANTIATE(bf16)

@@ -28,9 +28,9 @@ struct AttnShape {
 };
 
 // out (view ov) = softmax(mask(q k^T / sqrt(hd))) v;  lse [B, nh, S] f32 (saved for backward).
-void flash_attention_forward(const bf16* q, const bf16* k, const bf16* v, const AttnView& qv, const AttnView& kv,
-                             const int32_t* sep, bf16* out, const AttnView& ov, float* lse, const AttnShape& s,
-                             cudaStream_t stream);
+void flash_attention_forward(const bf16* q, const bf16* k, const bf16* v, const AttnView& qv,
+                             const AttnView& kv, const int32_t* sep, bf16* out, const AttnView& ov,
+                             float* lse, const AttnShape& s, cudaStream_t stream);
 
 // dq (view qv), dk, dv (view kv): overwrite. dout and out share the view ov.
 void flash_attention_backward(const bf16* dout, const bf16* q, const bf16* k, const bf16* v, const bf16* out,
@@ -42,8 +42,8 @@ void flash_attention_backward(const bf16* dout, const bf16* q, const bf16* k, co
 // lse [B, nh, S] in place of the CPU's probs.
 void glm_attention_forward(const bf16* qkv, const int32_t* sep, bf16* out, float* lse, int64_t B, int64_t S,
                            int64_t nh, int64_t hd, cudaStream_t stream);
-void glm_attention_backward(const bf16* dout, const bf16* qkv, const bf16* out, const float* lse, const int32_t* sep,
-                            bf16* dqkv, int64_t B, int64_t S, int64_t nh, int64_t hd, DeviceAllocator& alloc,
-                            cudaStream_t stream);
+void glm_attention_backward(const bf16* dout, const bf16* qkv, const bf16* out, const float* lse,
+                            const int32_t* sep, bf16* dqkv, int64_t B, int64_t S, int64_t nh, int64_t hd,
+                            DeviceAllocator& alloc, cudaStream_t stream);
 
 } // namespace glm3d::cuda

@@ -36,7 +36,8 @@ __global__ void delta_kernel(Params p, float* delta) {
 
 // acc[n] += A_w [16, 16 kk] x B: A from a [rows, lda] bf16 strip, B row-major [kk, HD] (ldb).
 template <int HD, int K>
-__device__ __forceinline__ void mma_rows(FragC (&acc)[HD / 16], const bf* a, int lda, const bf* bmat, int ldb) {
+__device__ __forceinline__ void mma_rows(FragC (&acc)[HD / 16], const bf* a, int lda, const bf* bmat,
+                                         int ldb) {
   for (int kk = 0; kk < K / 16; ++kk) {
     FragA fa;
     wmma::load_matrix_sync(fa, a + kk * 16, lda);
@@ -190,14 +191,15 @@ template <int HD> __global__ void __launch_bounds__(kThreads) dq_kernel(Params p
     mma_rows<HD, kBc>(dq, t.ds + warp * 16 * ldp, ldp, t.c, ldh); // dQ_w += dS_w K
   }
   __syncwarp();
-  store_rows<HD>(dq, t.s + warp * 16 * lds, lds, p.dq + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0 + warp * 16, S,
-                 p.hd, p.scale);
+  store_rows<HD>(dq, t.s + warp * 16 * lds, lds, p.dq + b * p.qv.batch + h * p.qv.head, p.qv.tok,
+                 i0 + warp * 16, S, p.hd, p.scale);
 }
 
 template <int HD> void launch_backward(const Params& p, cudaStream_t stream) {
   const launch::FlashSmem L{HD};
   const size_t kv_smem = L.bwd_kv_bytes(), q_smem = L.bwd_q_bytes();
-  CUDA_CHECK(cudaFuncSetAttribute(dkdv_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kv_smem)));
+  CUDA_CHECK(
+      cudaFuncSetAttribute(dkdv_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kv_smem)));
   CUDA_CHECK(cudaFuncSetAttribute(dq_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(q_smem)));
   const unsigned tiles = unsigned(launch::ceil_div(p.S, kBr));
   dkdv_kernel<HD><<<dim3(tiles, unsigned(p.nkv), unsigned(p.B)), kThreads, kv_smem, stream>>>(p);
@@ -247,12 +249,12 @@ void flash_attention_backward(const bf16* dout, const bf16* q, const bf16* k, co
   }
 }
 
-void glm_attention_backward(const bf16* dout, const bf16* qkv, const bf16* out, const float* lse, const int32_t* sep,
-                            bf16* dqkv, int64_t B, int64_t S, int64_t nh, int64_t hd, DeviceAllocator& alloc,
-                            cudaStream_t stream) {
+void glm_attention_backward(const bf16* dout, const bf16* qkv, const bf16* out, const float* lse,
+                            const int32_t* sep, bf16* dqkv, int64_t B, int64_t S, int64_t nh, int64_t hd,
+                            DeviceAllocator& alloc, cudaStream_t stream) {
   const AttnView x{S * nh * 3 * hd, nh * 3 * hd, 3 * hd}, o{S * nh * hd, nh * hd, hd};
-  flash_attention_backward(dout, qkv, qkv + hd, qkv + 2 * hd, out, lse, x, x, o, sep, dqkv, dqkv + hd, dqkv + 2 * hd,
-                           {B, S, nh, nh, hd}, alloc, stream);
+  flash_attention_backward(dout, qkv, qkv + hd, qkv + 2 * hd, out, lse, x, x, o, sep, dqkv, dqkv + hd,
+                           dqkv + 2 * hd, {B, S, nh, nh, hd}, alloc, stream);
 }
 
 } // namespace glm3d::cuda

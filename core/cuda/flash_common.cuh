@@ -82,7 +82,8 @@ __device__ __forceinline__ void store_rows(FragC (&acc)[HD / 16], float* stage, 
 
 // flash_forward.cu: argument checks shared with backward (head dim, grouping, 16-byte
 // alignment of pointers and strides), and the head-dim tile (32, 64 or 128) for hd.
-void check_args(const Params& p, std::initializer_list<const void*> ptrs, std::initializer_list<AttnView> views);
+void check_args(const Params& p, std::initializer_list<const void*> ptrs,
+                std::initializer_list<AttnView> views);
 int head_tile(int64_t hd);
 
 } // namespace glm3d::cuda::flash

@@ -117,17 +117,19 @@ template <int HD> __global__ void __launch_bounds__(kThreads) forward_kernel(Par
 }
 
 // Checks shared by forward and backward: shapes, head grouping, 16-byte alignment.
-void check_args(const Params& p, std::initializer_list<const void*> ptrs, std::initializer_list<AttnView> views) {
-  GLM3D_CHECK(p.hd > 0 && p.hd <= 128 && p.hd % 8 == 0) << "flash attention: head dim " << p.hd
-                                                        << " must be a multiple of 8 and at most 128";
-  GLM3D_CHECK(p.nkv > 0 && p.nh % p.nkv == 0) << "flash attention: " << p.nh << " query heads over " << p.nkv
-                                              << " kv heads";
+void check_args(const Params& p, std::initializer_list<const void*> ptrs,
+                std::initializer_list<AttnView> views) {
+  GLM3D_CHECK(p.hd > 0 && p.hd <= 128 && p.hd % 8 == 0)
+      << "flash attention: head dim " << p.hd << " must be a multiple of 8 and at most 128";
+  GLM3D_CHECK(p.nkv > 0 && p.nh % p.nkv == 0)
+      << "flash attention: " << p.nh << " query heads over " << p.nkv << " kv heads";
   for (const void* ptr : ptrs)
-    GLM3D_CHECK(reinterpret_cast<uintptr_t>(ptr) % 16 == 0) << "flash attention: pointer " << ptr
-                                                             << " not 16-byte aligned";
+    GLM3D_CHECK(reinterpret_cast<uintptr_t>(ptr) % 16 == 0)
+        << "flash attention: pointer " << ptr << " not 16-byte aligned";
   for (const AttnView& v : views)
     GLM3D_CHECK(v.batch % 8 == 0 && v.tok % 8 == 0 && v.head % 8 == 0)
-        << "flash attention: strides (" << v.batch << ", " << v.tok << ", " << v.head << ") not multiples of 8";
+        << "flash attention: strides (" << v.batch << ", " << v.tok << ", " << v.head
+        << ") not multiples of 8";
 }
 
 int head_tile(int64_t hd) {
@@ -136,7 +138,8 @@ int head_tile(int64_t hd) {
 
 template <int HD> void launch_forward(const Params& p, cudaStream_t stream) {
   const size_t smem = launch::FlashSmem{HD}.fwd_bytes();
-  CUDA_CHECK(cudaFuncSetAttribute(forward_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+  CUDA_CHECK(
+      cudaFuncSetAttribute(forward_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
   const dim3 grid(unsigned(launch::ceil_div(p.S, kBr)), unsigned(p.nh), unsigned(p.B));
   forward_kernel<HD><<<grid, kThreads, smem, stream>>>(p);
   CUDA_CHECK_LAUNCH();
@@ -144,9 +147,9 @@ template <int HD> void launch_forward(const Params& p, cudaStream_t stream) {
 
 } // namespace flash
 
-void flash_attention_forward(const bf16* q, const bf16* k, const bf16* v, const AttnView& qv, const AttnView& kv,
-                             const int32_t* sep, bf16* out, const AttnView& ov, float* lse, const AttnShape& s,
-                             cudaStream_t stream) {
+void flash_attention_forward(const bf16* q, const bf16* k, const bf16* v, const AttnView& qv,
+                             const AttnView& kv, const int32_t* sep, bf16* out, const AttnView& ov,
+                             float* lse, const AttnShape& s, cudaStream_t stream) {
   using flash::bf;
   flash::Params p{};
   p.q = reinterpret_cast<const bf*>(q);

@@ -7,8 +7,8 @@
 namespace glm3d::cuda::launch {
 
 Grid1D elementwise(int64_t n, int vec, int sm_count) {
-  GLM3D_CHECK(n >= 0 && vec > 0 && sm_count > 0) << "elementwise grid: n=" << n << " vec=" << vec
-                                                  << " sm_count=" << sm_count;
+  GLM3D_CHECK(n >= 0 && vec > 0 && sm_count > 0)
+      << "elementwise grid: n=" << n << " vec=" << vec << " sm_count=" << sm_count;
   const int64_t need = ceil_div(n, int64_t(kThreads) * vec);
   return {int(std::min<int64_t>(need, int64_t(sm_count) * 8)), kThreads};
 }

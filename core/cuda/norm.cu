@@ -97,8 +97,8 @@ void norm_forward(const T* x, const T* gamma, const T* beta, T* y, float* mean, 
 
 template <class T, bool kRms>
 void norm_backward(const T* dy, const T* x, const T* gamma, const float* mean, const float* rstd, T* dx,
-                   float* dgamma, float* dbeta, int64_t N, int64_t C, bool accumulate_dx, DeviceAllocator& alloc,
-                   cudaStream_t stream) {
+                   float* dgamma, float* dbeta, int64_t N, int64_t C, bool accumulate_dx,
+                   DeviceAllocator& alloc, cudaStream_t stream) {
   GLM3D_CHECK(C > 0) << "norm: C must be positive, got " << C;
   if (N == 0)
     return;
@@ -139,7 +139,8 @@ void rmsnorm_forward(const T* x, const T* gamma, T* y, float* rstd, int64_t N, i
 template <class T>
 void rmsnorm_backward(const T* dy, const T* x, const T* gamma, const float* rstd, T* dx, float* dgamma,
                       int64_t N, int64_t C, bool accumulate_dx, DeviceAllocator& alloc, cudaStream_t stream) {
-  norm_backward<T, true>(dy, x, gamma, nullptr, rstd, dx, dgamma, nullptr, N, C, accumulate_dx, alloc, stream);
+  norm_backward<T, true>(dy, x, gamma, nullptr, rstd, dx, dgamma, nullptr, N, C, accumulate_dx, alloc,
+                         stream);
 }
 
 #define GLM3D_NORM_INSTANTIATE(T)                                                                            \
@@ -148,8 +149,8 @@ void rmsnorm_backward(const T* dy, const T* x, const T* gamma, const float* rstd
   template void layernorm_backward<T>(const T*, const T*, const T*, const float*, const float*, T*, float*,  \
                                       float*, int64_t, int64_t, bool, DeviceAllocator&, cudaStream_t);       \
   template void rmsnorm_forward<T>(const T*, const T*, T*, float*, int64_t, int64_t, double, cudaStream_t);  \
-  template void rmsnorm_backward<T>(const T*, const T*, const T*, const float*, T*, float*, int64_t, int64_t, \
-                                    bool, DeviceAllocator&, cudaStream_t);
+  template void rmsnorm_backward<T>(const T*, const T*, const T*, const float*, T*, float*, int64_t,         \
+                                    int64_t, bool, DeviceAllocator&, cudaStream_t);
 GLM3D_NORM_INSTANTIATE(float)
 GLM3D_NORM_INSTANTIATE(bf16)
 

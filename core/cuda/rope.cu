@@ -40,7 +40,8 @@ template <class T>
 __global__ void rope_kernel(T* x, HeadView v, const int32_t* pos, const int32_t* block_pos, RopeKind kind,
                             double log2_base, double sign) {
   const int64_t pairs = pairs_per_head(v.hd, kind), n = v.tokens * v.heads * pairs;
-  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n;
+       idx += int64_t(gridDim.x) * blockDim.x) {
     const int64_t k = idx % pairs, h = (idx / pairs) % v.heads, t = idx / (pairs * v.heads);
     const Pair p = pair_of(k, v.hd, kind);
     const double ang = double(p.which == 0 ? pos[t] : block_pos[t]) * exp2(-p.expo * log2_base);
@@ -57,8 +58,8 @@ __global__ void rope_kernel(T* x, HeadView v, const int32_t* pos, const int32_t*
 } // namespace
 
 template <class T>
-void rope_apply(T* x, const HeadView& v, const int32_t* pos, const int32_t* block_pos, RopeKind kind, double base,
-                bool inverse, cudaStream_t stream) {
+void rope_apply(T* x, const HeadView& v, const int32_t* pos, const int32_t* block_pos, RopeKind kind,
+                double base, bool inverse, cudaStream_t stream) {
   const int64_t div = kind == RopeKind::half_1d ? 2 : 4;
   GLM3D_CHECK(v.hd % div == 0) << "rope: head dim " << v.hd << " must be divisible by " << div;
   GLM3D_CHECK(kind != RopeKind::half_2d || block_pos) << "rope: 2D RoPE needs block positions";
@@ -73,8 +74,8 @@ void rope_apply(T* x, const HeadView& v, const int32_t* pos, const int32_t* bloc
 
 namespace {
 template <class T>
-void rope_qkv(T* qkv, const int32_t* pos, const int32_t* block_pos, int64_t B, int64_t S, int64_t nh, int64_t hd,
-              double base, bool inverse, cudaStream_t stream) {
+void rope_qkv(T* qkv, const int32_t* pos, const int32_t* block_pos, int64_t B, int64_t S, int64_t nh,
+              int64_t hd, double base, bool inverse, cudaStream_t stream) {
   const HeadView v{B * S, nh, nh * 3 * hd, 3 * hd, hd};
   const RopeKind kind = block_pos ? RopeKind::half_2d : RopeKind::half_1d;
   rope_apply(qkv, v, pos, block_pos, kind, base, inverse, stream);      // q

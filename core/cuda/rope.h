@@ -25,8 +25,8 @@ struct HeadView {
 
 // pos, block_pos [tokens] (block_pos only for half_2d).
 template <class T>
-void rope_apply(T* x, const HeadView& v, const int32_t* pos, const int32_t* block_pos, RopeKind kind, double base,
-                bool inverse, cudaStream_t stream);
+void rope_apply(T* x, const HeadView& v, const int32_t* pos, const int32_t* block_pos, RopeKind kind,
+                double base, bool inverse, cudaStream_t stream);
 
 // The CPU signatures over qkv [B, S, nh, 3, hd] (q and k rotated, v untouched): 1D when
 // block_pos is null, else 2D.

@@ -18,9 +18,9 @@ public:
 
   cudaStream_t compute() const { return compute_; }
   cudaStream_t comm() const { return comm_; }
-  void comm_after_compute();  // work queued on comm from now on starts after compute's queued work
-  void compute_after_comm();  // and the other way round
-  void synchronize();         // host waits for both
+  void comm_after_compute(); // work queued on comm from now on starts after compute's queued work
+  void compute_after_comm(); // and the other way round
+  void synchronize();        // host waits for both
 
 private:
   cudaStream_t compute_ = nullptr, comm_ = nullptr;

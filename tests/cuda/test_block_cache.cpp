@@ -48,7 +48,7 @@ TEST(BlockCache, SizeClasses) {
   EXPECT_EQ(BlockCache::rounded_size(513), 1024u);
   EXPECT_TRUE(BlockCache::is_small(MiB));
   EXPECT_FALSE(BlockCache::is_small(MiB + 512));
-  EXPECT_EQ(BlockCache::segment_size(512), 2 * MiB);      // small pool: 2 MiB segments
+  EXPECT_EQ(BlockCache::segment_size(512), 2 * MiB);       // small pool: 2 MiB segments
   EXPECT_EQ(BlockCache::segment_size(MiB + 512), 2 * MiB); // large: rounded to 2 MiB
   EXPECT_EQ(BlockCache::segment_size(5 * MiB), 6 * MiB);
 }
@@ -183,7 +183,7 @@ TEST(BlockCache, OutOfMemoryReturnsTheCacheAndRetries) {
   dev.limit = 8 * MiB;
   BlockCache cache(dev.backend());
   void* a = cache.allocate(6 * MiB, s1);
-  cache.free(a);                          // 6 MiB cached on s1
+  cache.free(a);                         // 6 MiB cached on s1
   void* b = cache.allocate(6 * MiB, s2); // does not fit beside it: the cache is released, then it fits
   EXPECT_NE(b, nullptr);
   EXPECT_EQ(dev.frees, 1);

@@ -62,7 +62,8 @@ DeviceBuffer filled(Ctx& c, size_t n_bf16) { // small random-ish bf16 values (0x
 double gemm_tflops(Ctx& c, cuda::Blas& blas, Timer& t, int64_t M, int64_t N, int64_t K) {
   DeviceBuffer A = filled(c, size_t(M * K)), B = filled(c, size_t(N * K)), C = filled(c, size_t(M * N));
   const double s = t.time(c.stream, 3, 20, [&] {
-    blas.gemm(false, true, M, N, K, A.get(), B.get(), DType::bf16, C.get(), DType::bf16, 1.0f, 0.0f, {}, c.stream);
+    blas.gemm(false, true, M, N, K, A.get(), B.get(), DType::bf16, C.get(), DType::bf16, 1.0f, 0.0f, {},
+              c.stream);
   });
   return 2.0 * double(M) * double(N) * double(K) / s / 1e12;
 }
@@ -93,8 +94,10 @@ DeviceBuffer f32(Ctx& c, int64_t n) {
 Layer make_layer(Ctx& c, const Slice& s) {
   Layer l;
   const int64_t A = s.nh * s.hd;
-  l.wqkv = filled(c, s.qkv() * s.H), l.bqkv = filled(c, s.qkv()), l.wd = filled(c, s.H * A), l.bd = filled(c, s.H);
-  l.wup = filled(c, 2 * s.F * s.H), l.bup = filled(c, 2 * s.F), l.wdn = filled(c, s.H * s.F), l.bdn = filled(c, s.H);
+  l.wqkv = filled(c, s.qkv() * s.H), l.bqkv = filled(c, s.qkv()), l.wd = filled(c, s.H * A),
+  l.bd = filled(c, s.H);
+  l.wup = filled(c, 2 * s.F * s.H), l.bup = filled(c, 2 * s.F), l.wdn = filled(c, s.H * s.F),
+  l.bdn = filled(c, s.H);
   l.g1 = filled(c, s.H), l.b1 = filled(c, s.H), l.g2 = filled(c, s.H), l.b2 = filled(c, s.H);
   l.dwqkv = f32(c, s.qkv() * s.H), l.dbqkv = f32(c, s.qkv()), l.dwd = f32(c, s.H * A), l.dbd = f32(c, s.H);
   l.dwup = f32(c, 2 * s.F * s.H), l.dbup = f32(c, 2 * s.F), l.dwdn = f32(c, s.H * s.F), l.dbdn = f32(c, s.H);
@@ -121,18 +124,20 @@ void layer_forward(const Step& st, Layer& l, const bf16* x, bf16* out) {
   cudaStream_t q = st.c.stream;
   const int64_t A = s.nh * s.hd;
   CUDA_CHECK(cudaMemcpyAsync(l.x0.get(), x, size_t(s.T * s.H) * 2, cudaMemcpyDeviceToDevice, q));
-  cuda::layernorm_forward(l.x0.as<bf16>(), l.g1.as<bf16>(), l.b1.as<bf16>(), l.ln1.as<bf16>(), l.mean1.as<float>(),
-                          l.rstd1.as<float>(), s.T, s.H, 1e-5, q);
-  cuda::linear_forward(st.blas, l.ln1.as<bf16>(), l.wqkv.as<bf16>(), l.bqkv.as<bf16>(), l.qkv.as<bf16>(), s.T, s.H,
-                       s.qkv(), q); // [T, nh, 3, hd]
+  cuda::layernorm_forward(l.x0.as<bf16>(), l.g1.as<bf16>(), l.b1.as<bf16>(), l.ln1.as<bf16>(),
+                          l.mean1.as<float>(), l.rstd1.as<float>(), s.T, s.H, 1e-5, q);
+  cuda::linear_forward(st.blas, l.ln1.as<bf16>(), l.wqkv.as<bf16>(), l.bqkv.as<bf16>(), l.qkv.as<bf16>(), s.T,
+                       s.H, s.qkv(), q); // [T, nh, 3, hd]
   cuda::rope_forward(l.qkv.as<bf16>(), st.pos, st.bpos, 1, s.T, s.nh, s.hd, 10000.0, q);
-  cuda::glm_attention_forward(l.qkv.as<bf16>(), st.sep, l.ctx.as<bf16>(), l.lse.as<float>(), 1, s.T, s.nh, s.hd, q);
+  cuda::glm_attention_forward(l.qkv.as<bf16>(), st.sep, l.ctx.as<bf16>(), l.lse.as<float>(), 1, s.T, s.nh,
+                              s.hd, q);
   cuda::linear_forward(st.blas, l.ctx.as<bf16>(), l.wd.as<bf16>(), l.bd.as<bf16>(), out, s.T, A, s.H, q);
-  cuda::scale_add(l.x0.as<bf16>(), st.alpha, out, static_cast<const bf16*>(nullptr), l.x1.as<bf16>(), s.T, s.H, q);
-  cuda::layernorm_forward(l.x1.as<bf16>(), l.g2.as<bf16>(), l.b2.as<bf16>(), l.ln2.as<bf16>(), l.mean2.as<float>(),
-                          l.rstd2.as<float>(), s.T, s.H, 1e-5, q);
-  cuda::linear_forward(st.blas, l.ln2.as<bf16>(), l.wup.as<bf16>(), l.bup.as<bf16>(), l.up.as<bf16>(), s.T, s.H,
-                       2 * s.F, q); // [T, 2F]
+  cuda::scale_add(l.x0.as<bf16>(), st.alpha, out, static_cast<const bf16*>(nullptr), l.x1.as<bf16>(), s.T,
+                  s.H, q);
+  cuda::layernorm_forward(l.x1.as<bf16>(), l.g2.as<bf16>(), l.b2.as<bf16>(), l.ln2.as<bf16>(),
+                          l.mean2.as<float>(), l.rstd2.as<float>(), s.T, s.H, 1e-5, q);
+  cuda::linear_forward(st.blas, l.ln2.as<bf16>(), l.wup.as<bf16>(), l.bup.as<bf16>(), l.up.as<bf16>(), s.T,
+                       s.H, 2 * s.F, q); // [T, 2F]
   cuda::geglu_forward(l.up.as<bf16>(), l.act.as<bf16>(), s.T, s.F, q);
   cuda::linear_forward(st.blas, l.act.as<bf16>(), l.wdn.as<bf16>(), l.bdn.as<bf16>(), out, s.T, s.F, s.H, q);
   cuda::scale_add(l.x1.as<bf16>(), st.alpha, out, static_cast<const bf16*>(nullptr), out, s.T, s.H, q);
@@ -147,9 +152,10 @@ void layer_backward(const Step& st, Layer& l, bf16* dout, bf16* dx, const bf16* 
   cuda::DeviceAllocator& al = st.c.alloc;
   // out = x1 alpha + f:  df = dout, dx1 = alpha dout (+ through ln2 below)
   cuda::scale_add(dout, st.alpha, zero, static_cast<const bf16*>(nullptr), dx, s.T, s.H, q); // dx holds dx1
-  cuda::linear_backward<bf16, float>(st.blas, dout, l.act.as<bf16>(), l.wdn.as<bf16>(), w1, l.dwdn.as<float>(),
-                                     l.dbdn.as<float>(), s.T, s.F, s.H, false, al, q); // w1 = dact [T, F]
-  cuda::geglu_backward(l.up.as<bf16>(), w1, w2, s.T, s.F, q);                          // w2 = dup [T, 2F]
+  cuda::linear_backward<bf16, float>(st.blas, dout, l.act.as<bf16>(), l.wdn.as<bf16>(), w1,
+                                     l.dwdn.as<float>(), l.dbdn.as<float>(), s.T, s.F, s.H, false, al,
+                                     q);                      // w1 = dact [T, F]
+  cuda::geglu_backward(l.up.as<bf16>(), w1, w2, s.T, s.F, q); // w2 = dup [T, 2F]
   cuda::linear_backward<bf16, float>(st.blas, w2, l.ln2.as<bf16>(), l.wup.as<bf16>(), w1, l.dwup.as<float>(),
                                      l.dbup.as<float>(), s.T, s.H, 2 * s.F, false, al, q); // w1 = dln2
   cuda::layernorm_backward(w1, l.x1.as<bf16>(), l.g2.as<bf16>(), l.mean2.as<float>(), l.rstd2.as<float>(), dx,
@@ -157,12 +163,13 @@ void layer_backward(const Step& st, Layer& l, bf16* dout, bf16* dx, const bf16* 
   // x1 = x0 alpha + a:  da = dx1, dx0 = alpha dx1 (+ through ln1 below)
   cuda::linear_backward<bf16, float>(st.blas, dx, l.ctx.as<bf16>(), l.wd.as<bf16>(), w1, l.dwd.as<float>(),
                                      l.dbd.as<float>(), s.T, A, s.H, false, al, q); // w1 = dctx [T, A]
-  cuda::glm_attention_backward(w1, l.qkv.as<bf16>(), l.ctx.as<bf16>(), l.lse.as<float>(), st.sep, w2, 1, s.T, s.nh,
-                               s.hd, al, q); // w2 = dqkv
+  cuda::glm_attention_backward(w1, l.qkv.as<bf16>(), l.ctx.as<bf16>(), l.lse.as<float>(), st.sep, w2, 1, s.T,
+                               s.nh, s.hd, al, q); // w2 = dqkv
   cuda::rope_backward(w2, st.pos, st.bpos, 1, s.T, s.nh, s.hd, 10000.0, q);
   cuda::scale_add(dx, st.alpha, zero, static_cast<const bf16*>(nullptr), dx, s.T, s.H, q); // dx = dx0 part
-  cuda::linear_backward<bf16, float>(st.blas, w2, l.ln1.as<bf16>(), l.wqkv.as<bf16>(), w1, l.dwqkv.as<float>(),
-                                     l.dbqkv.as<float>(), s.T, s.H, s.qkv(), false, al, q); // w1 = dln1
+  cuda::linear_backward<bf16, float>(st.blas, w2, l.ln1.as<bf16>(), l.wqkv.as<bf16>(), w1,
+                                     l.dwqkv.as<float>(), l.dbqkv.as<float>(), s.T, s.H, s.qkv(), false, al,
+                                     q); // w1 = dln1
   cuda::layernorm_backward(w1, l.x0.as<bf16>(), l.g1.as<bf16>(), l.mean1.as<float>(), l.rstd1.as<float>(), dx,
                            l.dg1.as<float>(), l.db1.as<float>(), s.T, s.H, true, al, q);
 }
@@ -199,8 +206,8 @@ BenchResult run_bench(Ctx& c) {
     pos[size_t(i)] = int32_t(std::min<int64_t>(i, sep_host));
     bpos[size_t(i)] = int32_t(i < sep_host ? 0 : i - sep_host + 1);
   }
-  DeviceBuffer gpos = c.alloc.allocate(pos.size() * 4, c.stream), gbpos = c.alloc.allocate(pos.size() * 4, c.stream),
-               gsep = c.alloc.allocate(4, c.stream);
+  DeviceBuffer gpos = c.alloc.allocate(pos.size() * 4, c.stream),
+               gbpos = c.alloc.allocate(pos.size() * 4, c.stream), gsep = c.alloc.allocate(4, c.stream);
   CUDA_CHECK(cudaMemcpy(gpos.get(), pos.data(), pos.size() * 4, cudaMemcpyHostToDevice));
   CUDA_CHECK(cudaMemcpy(gbpos.get(), bpos.data(), bpos.size() * 4, cudaMemcpyHostToDevice));
   CUDA_CHECK(cudaMemcpy(gsep.get(), &sep_host, 4, cudaMemcpyHostToDevice));
@@ -208,9 +215,10 @@ BenchResult run_bench(Ctx& c) {
   for (int64_t i = 0; i < s.layers; ++i)
     layers.push_back(make_layer(c, s));
   const int64_t wide = std::max({s.H, 2 * s.F, s.qkv()});
-  DeviceBuffer x = filled(c, size_t(s.T * s.H)), y = filled(c, size_t(s.T * s.H)), dx = filled(c, size_t(s.T * s.H)),
-               zero = c.alloc.allocate(static_cast<size_t>(s.T * s.H) * 2, c.stream), w1 = filled(c, size_t(s.T * wide)),
-               w2 = filled(c, size_t(s.T * wide));
+  DeviceBuffer x = filled(c, size_t(s.T * s.H)), y = filled(c, size_t(s.T * s.H)),
+               dx = filled(c, size_t(s.T * s.H)),
+               zero = c.alloc.allocate(static_cast<size_t>(s.T * s.H) * 2, c.stream),
+               w1 = filled(c, size_t(s.T * wide)), w2 = filled(c, size_t(s.T * wide));
   cuda::fill_bytes(zero.get(), 0, size_t(s.T * s.H) * 2, c.stream);
   const Step st{c, blas, s, gpos.as<int32_t>(), gbpos.as<int32_t>(), gsep.as<int32_t>(), 2.0};
   const double sec = t.time(c.stream, 2, 5, [&] {
@@ -235,7 +243,8 @@ void print_bench(const BenchResult& r) {
   std::printf("bench: device %s, bf16 dense peak %.0f TFLOP/s%s\n", r.device.c_str(), r.peak_tflops,
               r.peak_tflops > 0 ? "" : " (unknown card: no MFU)");
   std::printf("bench: cuBLASLt bf16 gemm 8192^3: %.1f TFLOP/s\n", r.gemm_8192);
-  std::printf("bench: slice gemms (T=2048, row-major x W^T): qkv %.1f, dense %.1f, ffn up %.1f, ffn down %.1f TFLOP/s\n",
+  std::printf("bench: slice gemms (T=2048, row-major x W^T): qkv %.1f, dense %.1f, ffn up %.1f, ffn down "
+              "%.1f TFLOP/s\n",
               r.gemm_qkv, r.gemm_dense, r.gemm_up, r.gemm_down);
   std::printf("bench: GLM-130B tp-8 slice, 2 layers fwd+bwd: %.2f ms, %.1f TFLOP/s, MFU %.1f%%\n",
               r.step_seconds * 1e3, r.step_tflops, r.mfu * 100.0);

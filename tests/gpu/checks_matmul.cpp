@@ -20,14 +20,16 @@ template <class T, class O> void gemms(Ctx& c, Report& r, cuda::Blas& blas) {
   const std::string d = std::string(dtype_str<T>()) + ">" + dtype_str<O>();
   for (int ta = 0; ta < 2; ++ta)
     for (int tb = 0; tb < 2; ++tb) {
-      const Vec A = rounded<T>(c.uniform(M * K)), B = rounded<T>(c.uniform(K * N)), C0 = rounded<O>(c.uniform(M * N));
+      const Vec A = rounded<T>(c.uniform(M * K)), B = rounded<T>(c.uniform(K * N)),
+                C0 = rounded<O>(c.uniform(M * N));
       Vec C = C0;
       cpu::gemm<double>(ta, tb, M, N, K, A.data(), B.data(), C.data(), 1.0f); // accumulate into C0
       Dev<T> gA(c, A), gB(c, B);
       Dev<O> gC(c, C0);
-      blas.gemm(ta, tb, M, N, K, gA.get(), gB.get(), dtype_of<T>(), gC.get(), dtype_of<O>(), 1.0f, 1.0f, {}, c.stream);
-      r.compare(std::string("gemm ta=") + char('0' + ta) + " tb=" + char('0' + tb), d, "C (beta 1)", gC.read(c), C,
-                tol);
+      blas.gemm(ta, tb, M, N, K, gA.get(), gB.get(), dtype_of<T>(), gC.get(), dtype_of<O>(), 1.0f, 1.0f, {},
+                c.stream);
+      r.compare(std::string("gemm ta=") + char('0' + ta) + " tb=" + char('0' + tb), d, "C (beta 1)",
+                gC.read(c), C, tol);
     }
 }
 
@@ -36,8 +38,8 @@ template <class T> void linears(Ctx& c, Report& r, cuda::Blas& blas) {
   const std::string d = dtype_str<T>();
   const int64_t N = 128, in = 192, out = 256;
   const Vec x = rounded<T>(c.uniform(N * in)), W = rounded<T>(c.uniform(out * in, -0.2, 0.2)),
-            b = rounded<T>(c.uniform(out)), dy = rounded<T>(c.uniform(N * out)), dx0 = rounded<T>(c.uniform(N * in)),
-            dW0 = c.uniform(out * in), db0 = c.uniform(out);
+            b = rounded<T>(c.uniform(out)), dy = rounded<T>(c.uniform(N * out)),
+            dx0 = rounded<T>(c.uniform(N * in)), dW0 = c.uniform(out * in), db0 = c.uniform(out);
   Dev<T> gx(c, x), gW(c, W), gb(c, b), gdy(c, dy);
   Vec pre(static_cast<size_t>(N * out)), y(static_cast<size_t>(N * out));
   cpu::linear_forward<double>(x.data(), W.data(), b.data(), pre.data(), N, in, out);
@@ -58,16 +60,17 @@ template <class T> void linears(Ctx& c, Report& r, cuda::Blas& blas) {
     cuda::GemmExtras ex;
     ex.epilogue = cuda::Epilogue::dgelu;
     ex.aux = gaux.get();
-    blas.gemm(false, false, N, out, out2, gdy2.get(), gW2.get(), dtype_of<T>(), gdpre.get(), dtype_of<T>(), 1.0f, 0.0f,
-              ex, c.stream);
+    blas.gemm(false, false, N, out, out2, gdy2.get(), gW2.get(), dtype_of<T>(), gdpre.get(), dtype_of<T>(),
+              1.0f, 0.0f, ex, c.stream);
     r.compare("gemm (dgelu epilogue)", d, "dpre", gdpre.read(c), dpre, tol);
   }
   Vec dx = dx0, dW = dW0, db = db0;
-  cpu::linear_backward<double>(dy.data(), x.data(), W.data(), dx.data(), dW.data(), db.data(), N, in, out, true);
+  cpu::linear_backward<double>(dy.data(), x.data(), W.data(), dx.data(), dW.data(), db.data(), N, in, out,
+                               true);
   Dev<T> gdx(c, dx0);
   Dev<float> gdW(c, dW0), gdb(c, db0);
-  cuda::linear_backward<T, float>(blas, gdy.get(), gx.get(), gW.get(), gdx.get(), gdW.get(), gdb.get(), N, in, out,
-                                  true, c.alloc, c.stream);
+  cuda::linear_backward<T, float>(blas, gdy.get(), gx.get(), gW.get(), gdx.get(), gdW.get(), gdb.get(), N, in,
+                                  out, true, c.alloc, c.stream);
   r.compare("linear_backward", d, "dx (+=)", gdx.read(c), dx, tol);
   r.compare("linear_backward", d, "dW f32 (+=)", gdW.read(c), dW, tol);
   r.compare("linear_backward", d, "db f32 (+=)", gdb.read(c), db, tol);
@@ -80,10 +83,12 @@ void glm_attention(Ctx& c, Report& r, int64_t B, int64_t S, int64_t nh, int64_t 
   std::vector<int32_t> sep(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b)
     sep[size_t(b)] = int32_t(b == 0 ? 0 : c.rng.integer(1, S));
-  const Vec qkv = rounded<bf16>(c.uniform(B * S * nh * 3 * hd, -2, 2)), dout = rounded<bf16>(c.uniform(B * S * nh * hd));
+  const Vec qkv = rounded<bf16>(c.uniform(B * S * nh * 3 * hd, -2, 2)),
+            dout = rounded<bf16>(c.uniform(B * S * nh * hd));
   Vec out(static_cast<size_t>(B * S * nh * hd)), probs(static_cast<size_t>(B * nh * S * S)), dqkv(qkv.size());
   cpu::glm_attention_forward<double>(qkv.data(), sep.data(), out.data(), probs.data(), B, S, nh, hd);
-  cpu::glm_attention_backward<double>(dout.data(), qkv.data(), probs.data(), sep.data(), dqkv.data(), B, S, nh, hd);
+  cpu::glm_attention_backward<double>(dout.data(), qkv.data(), probs.data(), sep.data(), dqkv.data(), B, S,
+                                      nh, hd);
   cuda::DeviceBuffer gsep = c.alloc.allocate(sep.size() * 4, c.stream);
   CUDA_CHECK(cudaMemcpy(gsep.get(), sep.data(), sep.size() * 4, cudaMemcpyHostToDevice));
   Dev<bf16> gqkv(c, qkv), gout(c, B * S * nh * hd), gdout(c, dout), gdqkv(c, int64_t(qkv.size()));
@@ -91,8 +96,8 @@ void glm_attention(Ctx& c, Report& r, int64_t B, int64_t S, int64_t nh, int64_t 
   cuda::glm_attention_forward(gqkv.get(), gsep.as<int32_t>(), gout.get(), glse.get(), B, S, nh, hd, c.stream);
   r.compare(tag, "bf16", "out", gout.read(c), out, 1e-2);
   r.compare(tag, "bf16", "lse", glse.read(c), attention_lse_ref(qkv, sep, B, S, nh, hd), 1e-2);
-  cuda::glm_attention_backward(gdout.get(), gqkv.get(), gout.get(), glse.get(), gsep.as<int32_t>(), gdqkv.get(), B, S,
-                               nh, hd, c.alloc, c.stream);
+  cuda::glm_attention_backward(gdout.get(), gqkv.get(), gout.get(), glse.get(), gsep.as<int32_t>(),
+                               gdqkv.get(), B, S, nh, hd, c.alloc, c.stream);
   r.compare(tag, "bf16", "dqkv", gdqkv.read(c), dqkv, 1e-2);
 }
 
@@ -102,7 +107,8 @@ void grouped_attention(Ctx& c, Report& r, int64_t B, int64_t S, int64_t nh, int6
   const std::string tag = "flash_attention gqa nh" + std::to_string(nh) + " nkv" + std::to_string(nkv);
   const int64_t group = nh / nkv;
   std::vector<int32_t> sep(static_cast<size_t>(B), 0); // ChatGLM2 is causal
-  const Vec q = rounded<bf16>(c.uniform(B * S * nh * hd, -2, 2)), k = rounded<bf16>(c.uniform(B * S * nkv * hd, -2, 2)),
+  const Vec q = rounded<bf16>(c.uniform(B * S * nh * hd, -2, 2)),
+            k = rounded<bf16>(c.uniform(B * S * nkv * hd, -2, 2)),
             v = rounded<bf16>(c.uniform(B * S * nkv * hd)), dout = rounded<bf16>(c.uniform(B * S * nh * hd));
   Vec qkv(static_cast<size_t>(B * S * nh * 3 * hd));
   for (int64_t t = 0; t < B * S; ++t)
@@ -115,7 +121,8 @@ void grouped_attention(Ctx& c, Report& r, int64_t B, int64_t S, int64_t nh, int6
       }
   Vec out(static_cast<size_t>(B * S * nh * hd)), probs(static_cast<size_t>(B * nh * S * S)), dqkv(qkv.size());
   cpu::glm_attention_forward<double>(qkv.data(), sep.data(), out.data(), probs.data(), B, S, nh, hd);
-  cpu::glm_attention_backward<double>(dout.data(), qkv.data(), probs.data(), sep.data(), dqkv.data(), B, S, nh, hd);
+  cpu::glm_attention_backward<double>(dout.data(), qkv.data(), probs.data(), sep.data(), dqkv.data(), B, S,
+                                      nh, hd);
   Vec dq(q.size()), dk(k.size(), 0.0), dv(v.size(), 0.0);
   for (int64_t t = 0; t < B * S; ++t)
     for (int64_t h = 0; h < nh; ++h)
@@ -130,11 +137,11 @@ void grouped_attention(Ctx& c, Report& r, int64_t B, int64_t S, int64_t nh, int6
       gdk(c, int64_t(k.size())), gdv(c, int64_t(v.size()));
   Dev<float> glse(c, B * nh * S);
   const cuda::AttnShape shape{B, S, nh, nkv, hd};
-  cuda::flash_attention_forward(gq.get(), gk.get(), gv.get(), qv, kvv, nullptr, gout.get(), qv, glse.get(), shape,
-                                c.stream);
+  cuda::flash_attention_forward(gq.get(), gk.get(), gv.get(), qv, kvv, nullptr, gout.get(), qv, glse.get(),
+                                shape, c.stream);
   r.compare(tag, "bf16", "out", gout.read(c), out, 1e-2);
-  cuda::flash_attention_backward(gdout.get(), gq.get(), gk.get(), gv.get(), gout.get(), glse.get(), qv, kvv, qv, nullptr,
-                                 gdq.get(), gdk.get(), gdv.get(), shape, c.alloc, c.stream);
+  cuda::flash_attention_backward(gdout.get(), gq.get(), gk.get(), gv.get(), gout.get(), glse.get(), qv, kvv,
+                                 qv, nullptr, gdq.get(), gdk.get(), gdv.get(), shape, c.alloc, c.stream);
   r.compare(tag, "bf16", "dq", gdq.read(c), dq, 1e-2);
   r.compare(tag, "bf16", "dk", gdk.read(c), dk, 1e-2);
   r.compare(tag, "bf16", "dv", gdv.read(c), dv, 1e-2);

@@ -23,22 +23,24 @@ template <class T> void norms(Ctx& c, Report& r, int64_t N, int64_t C) {
   const double tol = tolerance<T>();
   const std::string d = dtype_str<T>(), tag = "[" + std::to_string(N) + "x" + std::to_string(C) + "]";
   const Vec x = rounded<T>(c.uniform(N * C, -2, 2)), gamma = rounded<T>(c.uniform(C, 0.5, 1.5)),
-            beta = rounded<T>(c.uniform(C)), dy = rounded<T>(c.uniform(N * C)), dx0 = rounded<T>(c.uniform(N * C)),
-            dg0 = c.uniform(C), db0 = c.uniform(C);
+            beta = rounded<T>(c.uniform(C)), dy = rounded<T>(c.uniform(N * C)),
+            dx0 = rounded<T>(c.uniform(N * C)), dg0 = c.uniform(C), db0 = c.uniform(C);
   Dev<T> gx(c, x), gg(c, gamma), gb(c, beta), gdy(c, dy), gy(c, N * C);
   Dev<float> gmean(c, N), grstd(c, N);
   { // LayerNorm forward and backward (dx, dgamma, dbeta accumulate)
     Vec y(x.size()), mean(static_cast<size_t>(N)), rstd(static_cast<size_t>(N)), dx = dx0, dg = dg0, db = db0;
-    cpu::layernorm_forward<double>(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data(), N, C, 1e-5);
-    cuda::layernorm_forward(gx.get(), gg.get(), gb.get(), gy.get(), gmean.get(), grstd.get(), N, C, 1e-5, c.stream);
+    cpu::layernorm_forward<double>(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data(), N,
+                                   C, 1e-5);
+    cuda::layernorm_forward(gx.get(), gg.get(), gb.get(), gy.get(), gmean.get(), grstd.get(), N, C, 1e-5,
+                            c.stream);
     r.compare("layernorm_forward" + tag, d, "y", gy.read(c), y, tol);
     r.compare("layernorm_forward" + tag, d, "rstd", grstd.read(c), rstd, tol);
-    cpu::layernorm_backward<double>(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), dx.data(), dg.data(),
-                                    db.data(), N, C, true);
+    cpu::layernorm_backward<double>(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), dx.data(),
+                                    dg.data(), db.data(), N, C, true);
     Dev<T> gdx(c, dx0);
     Dev<float> gdg(c, dg0), gdb(c, db0);
-    cuda::layernorm_backward(gdy.get(), gx.get(), gg.get(), gmean.get(), grstd.get(), gdx.get(), gdg.get(), gdb.get(),
-                             N, C, true, c.alloc, c.stream);
+    cuda::layernorm_backward(gdy.get(), gx.get(), gg.get(), gmean.get(), grstd.get(), gdx.get(), gdg.get(),
+                             gdb.get(), N, C, true, c.alloc, c.stream);
     r.compare("layernorm_backward" + tag, d, "dx (+=)", gdx.read(c), dx, tol);
     r.compare("layernorm_backward" + tag, d, "dgamma (+=)", gdg.read(c), dg, tol);
     r.compare("layernorm_backward" + tag, d, "dbeta (+=)", gdb.read(c), db, tol);
@@ -51,8 +53,8 @@ template <class T> void norms(Ctx& c, Report& r, int64_t N, int64_t C) {
     cuda::rmsnorm_forward(gx.get(), gg.get(), gy2.get(), grs.get(), N, C, 1e-5, c.stream);
     r.compare("rmsnorm_forward" + tag, d, "y", gy2.read(c), y, tol);
     rmsnorm_backward_ref(dy, x, gamma, rstd, dx, dg, N, C, false);
-    cuda::rmsnorm_backward(gdy.get(), gx.get(), gg.get(), grs.get(), gdx.get(), gdg.get(), N, C, false, c.alloc,
-                           c.stream);
+    cuda::rmsnorm_backward(gdy.get(), gx.get(), gg.get(), grs.get(), gdx.get(), gdg.get(), N, C, false,
+                           c.alloc, c.stream);
     r.compare("rmsnorm_backward" + tag, d, "dx", gdx.read(c), dx, tol);
     r.compare("rmsnorm_backward" + tag, d, "dgamma (+=)", gdg.read(c), dg, tol);
   }
@@ -103,7 +105,8 @@ template <class T> void ropes(Ctx& c, Report& r) {
     p = int32_t(c.rng.integer(0, 2047)); // long positions: the angles need f64
   for (auto& p : bpos)
     p = int32_t(c.rng.integer(0, 64));
-  cuda::DeviceBuffer gpos = c.alloc.allocate(pos.size() * 4, c.stream), gbpos = c.alloc.allocate(pos.size() * 4, c.stream);
+  cuda::DeviceBuffer gpos = c.alloc.allocate(pos.size() * 4, c.stream),
+                     gbpos = c.alloc.allocate(pos.size() * 4, c.stream);
   cudaMemcpy(gpos.get(), pos.data(), pos.size() * 4, cudaMemcpyHostToDevice);
   cudaMemcpy(gbpos.get(), bpos.data(), bpos.size() * 4, cudaMemcpyHostToDevice);
   const Vec qkv = rounded<T>(c.uniform(B * S * nh * 3 * hd));
@@ -121,8 +124,8 @@ template <class T> void ropes(Ctx& c, Report& r) {
         cuda::rope_backward(g.get(), gpos.as<int32_t>(), gbp, B, S, nh, hd, 10000.0, c.stream);
       else
         cuda::rope_forward(g.get(), gpos.as<int32_t>(), gbp, B, S, nh, hd, 10000.0, c.stream);
-      r.compare(std::string(two_d ? "rope_2d" : "rope_1d") + (inverse ? "_backward" : "_forward"), d, "qkv", g.read(c),
-                ref, tol);
+      r.compare(std::string(two_d ? "rope_2d" : "rope_1d") + (inverse ? "_backward" : "_forward"), d, "qkv",
+                g.read(c), ref, tol);
     }
   }
   for (int inverse = 0; inverse < 2; ++inverse) { // ChatGLM2: [tokens, heads, hd] contiguous
@@ -133,7 +136,8 @@ template <class T> void ropes(Ctx& c, Report& r) {
     Dev<T> g(c, in);
     cuda::rope_apply(g.get(), cuda::HeadView{B * S, nh, nh * hd, hd, hd}, gpos.as<int32_t>(), nullptr,
                      cuda::RopeKind::interleaved, 10000.0, inverse != 0, c.stream);
-    r.compare(inverse ? "rope_interleaved_backward" : "rope_interleaved_forward", d, "x", g.read(c), ref, tol);
+    r.compare(inverse ? "rope_interleaved_backward" : "rope_interleaved_forward", d, "x", g.read(c), ref,
+              tol);
   }
 }
 
@@ -141,7 +145,8 @@ template <class T> void sums(Ctx& c, Report& r) {
   const double tol = tolerance<T>();
   const std::string d = dtype_str<T>();
   const int64_t N = 300, C = 520;
-  const Vec a = rounded<T>(c.uniform(N * C)), b = rounded<T>(c.uniform(N * C)), bias = rounded<T>(c.uniform(C));
+  const Vec a = rounded<T>(c.uniform(N * C)), b = rounded<T>(c.uniform(N * C)),
+            bias = rounded<T>(c.uniform(C));
   Vec out(a.size());
   cpu::scale_add<double>(a.data(), 2.7, b.data(), bias.data(), out.data(), N, C);
   Dev<T> ga(c, a), gb(c, b), gbias(c, bias), gout(c, N * C);
@@ -173,21 +178,22 @@ template <class T> void cross_entropy(Ctx& c, Report& r) {
     mask[size_t(n)] = uint8_t(n % 5 != 0);
   }
   Vec loss(static_cast<size_t>(N)), probs(static_cast<size_t>(N * V)), dlog(static_cast<size_t>(N * V));
-  cpu::vocab_parallel_ce_forward<double>(logits.data(), tgt.data(), mask.data(), loss.data(), probs.data(), N, V, 0,
-                                         vocab_real, cpu::VocabReduce<double>::local());
-  cpu::vocab_parallel_ce_backward<double>(probs.data(), tgt.data(), mask.data(), dloss.data(), dlog.data(), N, V, 0,
-                                          vocab_real);
-  cuda::DeviceBuffer gt = c.alloc.allocate(tgt.size() * 4, c.stream), gm = c.alloc.allocate(mask.size(), c.stream);
+  cpu::vocab_parallel_ce_forward<double>(logits.data(), tgt.data(), mask.data(), loss.data(), probs.data(), N,
+                                         V, 0, vocab_real, cpu::VocabReduce<double>::local());
+  cpu::vocab_parallel_ce_backward<double>(probs.data(), tgt.data(), mask.data(), dloss.data(), dlog.data(), N,
+                                          V, 0, vocab_real);
+  cuda::DeviceBuffer gt = c.alloc.allocate(tgt.size() * 4, c.stream),
+                     gm = c.alloc.allocate(mask.size(), c.stream);
   cudaMemcpy(gt.get(), tgt.data(), tgt.size() * 4, cudaMemcpyHostToDevice);
   cudaMemcpy(gm.get(), mask.data(), mask.size(), cudaMemcpyHostToDevice);
   Dev<T> glog(c, logits), gprobs(c, N * V);
   Dev<float> gloss(c, N), gdl(c, dloss);
-  cuda::vocab_parallel_ce_forward(glog.get(), gt.as<int32_t>(), gm.as<uint8_t>(), gloss.get(), gprobs.get(), N, V, 0,
-                                  vocab_real, cpu::VocabReduce<float>::local(), c.alloc, c.stream);
+  cuda::vocab_parallel_ce_forward(glog.get(), gt.as<int32_t>(), gm.as<uint8_t>(), gloss.get(), gprobs.get(),
+                                  N, V, 0, vocab_real, cpu::VocabReduce<float>::local(), c.alloc, c.stream);
   r.compare("vocab_parallel_ce_forward", d, "loss", gloss.read(c), loss, tol);
   r.compare("vocab_parallel_ce_forward", d, "probs", gprobs.read(c), probs, tol);
-  cuda::vocab_parallel_ce_backward(gprobs.get(), gt.as<int32_t>(), gm.as<uint8_t>(), gdl.get(), gprobs.get(), N, V, 0,
-                                   vocab_real, c.stream); // in place over probs, as the model may
+  cuda::vocab_parallel_ce_backward(gprobs.get(), gt.as<int32_t>(), gm.as<uint8_t>(), gdl.get(), gprobs.get(),
+                                   N, V, 0, vocab_real, c.stream); // in place over probs, as the model may
   r.compare("vocab_parallel_ce_backward", d, "dlogits", gprobs.read(c), dlog, tol);
 }
 

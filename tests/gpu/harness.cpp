@@ -36,8 +36,8 @@ template <class T> Vec Dev<T>::read(Ctx& c) const {
 template class Dev<float>;
 template class Dev<bf16>;
 
-void Report::compare(const std::string& kernel, const std::string& dtype, const std::string& output, const Vec& gpu,
-                     const Vec& ref, double tol) {
+void Report::compare(const std::string& kernel, const std::string& dtype, const std::string& output,
+                     const Vec& gpu, const Vec& ref, double tol) {
   double scale = 0.0, diff = 0.0;
   bool finite = gpu.size() == ref.size();
   for (size_t i = 0; i < ref.size() && finite; ++i) {
@@ -66,8 +66,8 @@ int Report::failed() const {
 void Report::print(const std::string& seed_tag) const {
   std::printf("%-34s %-5s %-14s %11s %9s  %s\n", "kernel", "dtype", "output", "rel err", "tol", "result");
   for (const Outcome& o : out_)
-    std::printf("%-34s %-5s %-14s %11.3e %9.1e  %s\n", o.kernel.c_str(), o.dtype.c_str(), o.output.c_str(), o.err,
-                o.tol, o.pass ? "ok" : "FAIL");
+    std::printf("%-34s %-5s %-14s %11.3e %9.1e  %s\n", o.kernel.c_str(), o.dtype.c_str(), o.output.c_str(),
+                o.err, o.tol, o.pass ? "ok" : "FAIL");
   const int bad = failed();
   std::printf("kernels: %s\n%d passed, %d failed\n", seed_tag.c_str(), int(out_.size()) - bad, bad);
 }

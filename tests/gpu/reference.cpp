@@ -16,8 +16,8 @@ void rmsnorm_ref(const Vec& x, const Vec& gamma, Vec& y, Vec& rstd, int64_t N, i
   }
 }
 
-void rmsnorm_backward_ref(const Vec& dy, const Vec& x, const Vec& gamma, const Vec& rstd, Vec& dx, Vec& dgamma,
-                          int64_t N, int64_t C, bool accumulate) {
+void rmsnorm_backward_ref(const Vec& dy, const Vec& x, const Vec& gamma, const Vec& rstd, Vec& dx,
+                          Vec& dgamma, int64_t N, int64_t C, bool accumulate) {
   for (int64_t n = 0; n < N; ++n) {
     double sgx = 0.0;
     for (int64_t c = 0; c < C; ++c)
@@ -68,7 +68,8 @@ void rope_interleaved_ref(Vec& x, const std::vector<int32_t>& pos, int64_t token
       }
 }
 
-Vec attention_lse_ref(const Vec& qkv, const std::vector<int32_t>& sep, int64_t B, int64_t S, int64_t nh, int64_t hd) {
+Vec attention_lse_ref(const Vec& qkv, const std::vector<int32_t>& sep, int64_t B, int64_t S, int64_t nh,
+                      int64_t hd) {
   Vec lse(size_t(B * nh * S));
   const double scale = 1.0 / std::sqrt(double(hd));
   for (int64_t b = 0; b < B; ++b)

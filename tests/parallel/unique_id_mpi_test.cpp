@@ -55,7 +55,9 @@ TEST(UniqueIdMpi, WholeWorldSharesOneId) {
   int world = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &world);
   Split all(0);
-  EXPECT_EQ(share_unique_id(all.comm, kIdBytes, [&] { return fake_id(world); }, "world"), fake_id(0));
+  EXPECT_EQ(share_unique_id(
+                all.comm, kIdBytes, [&] { return fake_id(world); }, "world"),
+            fake_id(0));
 }
 
 TEST(UniqueIdMpi, FailureOnTheRootReachesEveryRank) {
@@ -80,7 +82,8 @@ TEST(UniqueIdMpi, WrongSizedIdIsRefusedEverywhere) {
   MPI_Comm_rank(MPI_COMM_WORLD, &world);
   Split all(0);
   try {
-    share_unique_id(all.comm, kIdBytes, [] { return std::vector<uint8_t>(64, 1); }, "world");
+    share_unique_id(
+        all.comm, kIdBytes, [] { return std::vector<uint8_t>(64, 1); }, "world");
     FAIL() << "no error on world rank " << world;
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("64 bytes, expected 128"), std::string::npos) << e.what();
