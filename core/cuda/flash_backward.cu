@@ -215,22 +215,13 @@ void flash_attention_backward(const bf16* dout, const bf16* q, const bf16* k, co
                               const int32_t* sep, bf16* dq, bf16* dk, bf16* dv, const AttnShape& s,
                               DeviceAllocator& alloc, cudaStream_t stream) {
   using flash::bf;
-  flash::Params p{};
-  p.q = reinterpret_cast<const bf*>(q);
-  p.k = reinterpret_cast<const bf*>(k);
-  p.v = reinterpret_cast<const bf*>(v);
+  flash::Params p = flash::make_params(q, k, v, qv, kv, ov, sep, s);
   p.out = reinterpret_cast<const bf*>(out);
   p.dout = reinterpret_cast<const bf*>(dout);
   p.dq = reinterpret_cast<bf*>(dq);
   p.dk = reinterpret_cast<bf*>(dk);
   p.dv = reinterpret_cast<bf*>(dv);
-  p.qv = qv;
-  p.kv = kv;
-  p.ov = ov;
-  p.sep = sep;
   p.lse_in = lse;
-  p.B = s.B, p.S = s.S, p.nh = s.nh, p.nkv = s.nkv, p.hd = s.hd;
-  p.scale = float(1.0 / std::sqrt(double(s.hd)));
   flash::check_args(p, {dout, q, k, v, out, dq, dk, dv}, {qv, kv, ov});
   if (s.B == 0 || s.S == 0 || s.nh == 0)
     return;

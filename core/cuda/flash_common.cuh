@@ -85,5 +85,8 @@ __device__ __forceinline__ void store_rows(FragC (&acc)[HD / 16], float* stage, 
 void check_args(const Params& p, std::initializer_list<const void*> ptrs,
                 std::initializer_list<AttnView> views);
 int head_tile(int64_t hd);
+// Params with the inputs, views, mask, shape and scale filled in (outputs left to the caller).
+Params make_params(const bf16* q, const bf16* k, const bf16* v, const AttnView& qv, const AttnView& kv,
+                   const AttnView& ov, const int32_t* sep, const AttnShape& s);
 
 } // namespace glm3d::cuda::flash

@@ -132,6 +132,21 @@ void check_args(const Params& p, std::initializer_list<const void*> ptrs,
         << ") not multiples of 8";
 }
 
+Params make_params(const bf16* q, const bf16* k, const bf16* v, const AttnView& qv, const AttnView& kv,
+                   const AttnView& ov, const int32_t* sep, const AttnShape& s) {
+  Params p{};
+  p.q = reinterpret_cast<const bf*>(q);
+  p.k = reinterpret_cast<const bf*>(k);
+  p.v = reinterpret_cast<const bf*>(v);
+  p.qv = qv;
+  p.kv = kv;
+  p.ov = ov;
+  p.sep = sep;
+  p.B = s.B, p.S = s.S, p.nh = s.nh, p.nkv = s.nkv, p.hd = s.hd;
+  p.scale = float(1.0 / std::sqrt(double(s.hd)));
+  return p;
+}
+
 int head_tile(int64_t hd) {
   return hd <= 32 ? 32 : hd <= 64 ? 64 : 128;
 }
@@ -150,19 +165,9 @@ template <int HD> void launch_forward(const Params& p, cudaStream_t stream) {
 void flash_attention_forward(const bf16* q, const bf16* k, const bf16* v, const AttnView& qv,
                              const AttnView& kv, const int32_t* sep, bf16* out, const AttnView& ov,
                              float* lse, const AttnShape& s, cudaStream_t stream) {
-  using flash::bf;
-  flash::Params p{};
-  p.q = reinterpret_cast<const bf*>(q);
-  p.k = reinterpret_cast<const bf*>(k);
-  p.v = reinterpret_cast<const bf*>(v);
-  p.o = reinterpret_cast<bf*>(out);
-  p.qv = qv;
-  p.kv = kv;
-  p.ov = ov;
-  p.sep = sep;
+  flash::Params p = flash::make_params(q, k, v, qv, kv, ov, sep, s);
+  p.o = reinterpret_cast<flash::bf*>(out);
   p.lse = lse;
-  p.B = s.B, p.S = s.S, p.nh = s.nh, p.nkv = s.nkv, p.hd = s.hd;
-  p.scale = float(1.0 / std::sqrt(double(s.hd)));
   flash::check_args(p, {q, k, v, out}, {qv, kv, ov});
   if (s.B == 0 || s.S == 0 || s.nh == 0)
     return;
