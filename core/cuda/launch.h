@@ -1,0 +1,92 @@
+#pragma once
+// Launch-shape arithmetic of the CUDA kernels, kept in host+device functions so the unit
+// tests (tests/cuda/test_launch.cpp) check it on the CPU, and the kernels use the very same
+// code: grid sizes, row-chunking of reductions, and the flash-attention tiling of the GLM mask.
+#include <cstddef>
+#include <cstdint>
+
+#ifdef __CUDACC__
+#define GLM3D_HD __host__ __device__
+#else
+#define GLM3D_HD
+#endif
+
+namespace glm3d::cuda::launch {
+
+constexpr int kThreads = 256; // element-wise kernels
+
+GLM3D_HD constexpr int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+// Grid-stride element-wise kernels over n items, `vec` items per thread per step:
+// enough blocks to fill the GPU (8 per SM), never more than the work needs.
+struct Grid1D {
+  int blocks, threads;
+};
+Grid1D elementwise(int64_t n, int vec, int sm_count);
+
+// One block per row of C elements: a power of two in [32, 1024] with about `per_thread`
+// elements per thread.
+int row_threads(int64_t C, int per_thread = 8);
+
+// Column sums over N rows (layer-norm dgamma/dbeta, bias gradients) are taken in two
+// deterministic passes: `chunks` blocks each sum `rows` consecutive rows into a partial
+// row, then one pass adds the partials in chunk order. Aims at 2 chunks per SM.
+struct RowChunks {
+  int64_t chunks, rows;
+};
+RowChunks row_chunks(int64_t N, int sm_count);
+
+// ---------------------------------------------------------------- flash attention
+// Tiles of kBr queries x kBc keys; a block has kWarps warps of 16 rows each.
+constexpr int kBr = 64, kBc = 64, kWarps = 4;
+
+// The GLM mask: query i sees key j iff j < sep or j <= i.
+GLM3D_HD constexpr bool visible(int64_t i, int64_t j, int64_t sep) {
+  return j < sep || j <= i;
+}
+// Queries [i0, i1) see keys [0, key_end) at most.
+GLM3D_HD constexpr int64_t key_end(int64_t i1, int64_t sep, int64_t S) {
+  const int64_t e = sep > i1 ? sep : i1;
+  return e < S ? e : S;
+}
+// Key tiles a query tile [i0, i1) must visit: [0, key_tiles).
+GLM3D_HD constexpr int64_t key_tiles(int64_t i1, int64_t sep, int64_t S) {
+  return ceil_div(key_end(i1, sep, S), kBc);
+}
+// First query tile that sees any key of the key tile starting at j0 (all later ones do too).
+GLM3D_HD constexpr int64_t first_query_tile(int64_t j0, int64_t sep) {
+  return j0 < sep ? 0 : j0 / kBr;
+}
+// True when every (query, key) pair of the rectangle is visible, so no element mask is needed.
+GLM3D_HD constexpr bool tile_fully_visible(int64_t i0, int64_t j1, int64_t sep) {
+  return j1 <= sep || j1 - 1 <= i0;
+}
+
+// Shared-memory layout of the attention kernels (byte offsets; rows padded so consecutive
+// rows fall in different banks; every tile start stays 32-byte aligned as WMMA requires).
+struct FlashSmem {
+  int hd;
+  GLM3D_HD constexpr int ld_h() const { return hd + 8; }  // bf16 [rows, hd] tiles
+  GLM3D_HD constexpr int ld_s() const { return kBc + 4; } // f32 [rows, kBc] scores
+  GLM3D_HD constexpr int ld_p() const { return kBc + 8; } // bf16 [rows, kBc] probabilities
+  GLM3D_HD constexpr int ld_o() const { return hd + 4; }  // f32 [rows, hd] accumulators
+  GLM3D_HD constexpr size_t tile_h() const { return size_t(kBr) * ld_h() * 2; }
+  GLM3D_HD constexpr size_t tile_s() const { return size_t(kBr) * ld_s() * 4; }
+  GLM3D_HD constexpr size_t tile_p() const { return size_t(kBr) * ld_p() * 2; }
+  GLM3D_HD constexpr size_t tile_o() const { return size_t(kBr) * ld_o() * 4; }
+  GLM3D_HD constexpr size_t rows_f() const { return size_t(kBr) * 4; }
+  // forward: Q K V | S | P | O | m l
+  GLM3D_HD constexpr size_t fwd_bytes() const {
+    return 3 * tile_h() + tile_s() + tile_p() + tile_o() + 2 * rows_f();
+  }
+  // backward dK/dV: K V Q dO | S | P dS | lse D
+  GLM3D_HD constexpr size_t bwd_kv_bytes() const {
+    return 4 * tile_h() + tile_s() + 2 * tile_p() + 2 * rows_f();
+  }
+  // backward dQ: Q dO K V | S | dS | lse D
+  GLM3D_HD constexpr size_t bwd_q_bytes() const { return 4 * tile_h() + tile_s() + tile_p() + 2 * rows_f(); }
+};
+
+} // namespace glm3d::cuda::launch
