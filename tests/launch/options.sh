@@ -23,10 +23,10 @@ lacks() { ! grep -qE -- "$2" "$WORK/out" || { cat "$WORK/out"; fail "$1: stdout 
 COMMON=(train --model tiny --synthetic --lr 1e-3 --min-lr 1e-4 --weight-decay 0.05 --seed 77
   --schedule interleaved --log-interval 100)
 MEGATRON=(--train-iters 3 --global-batch-size 4 --micro-batch-size 2 --lr-warmup-iters 2 --lr-decay-iters 7
-  --adam-beta1 0.8 --adam-beta2 0.9 --adam-eps 1e-6 --seq-length 16 --tensor-model-parallel-size 2
+  --adam-beta1 0.8 --adam-beta2 0.9 --adam-eps 1e-6 --seq-length 64 --tensor-model-parallel-size 2
   --pipeline-model-parallel-size 2 --num-virtual-stages-per-pipeline-rank 2 --use-distributed-optimizer)
 NATIVE=(--steps 3 --global-batch 4 --micro-batch 2 --warmup-steps 2 --decay-steps 7 --beta1 0.8 --beta2 0.9
-  --eps 1e-6 --seq-len 16 --tp 2 --pp 2 --virtual-stages 2 --zero 1)
+  --eps 1e-6 --seq-len 64 --tp 2 --pp 2 --virtual-stages 2 --zero 1)
 
 # run NAME args... : a 4-rank run saved to $WORK/NAME; its `ckpt inspect` (minus the path line)
 # in $WORK/NAME.inspect.
@@ -40,10 +40,10 @@ run() {
 run megatron "${MEGATRON[@]}"
 for want in "step 3 (skipped 0)" "global batch 4, seed 77" \
   "lr max 0.001 min 0.0001, warmup 2, decay 7; adam beta1 0.8 beta2 0.9 eps 1e-06, weight decay 0.05" \
-  "layout tp=2 pp=2 dp=1 virtual_stages=2 zero=1" ", seq 16,"; do
+  "layout tp=2 pp=2 dp=1 virtual_stages=2 zero=1" ", seq 64,"; do
   grep -qF -- "$want" "$WORK/megatron.inspect" || { cat "$WORK/megatron.inspect"; fail "Megatron run lacks '$want'"; }
 done
-echo "ok: Megatron spellings: 3 steps, global batch 4, micro-batch 2, warmup 2, decay 7, betas, eps, seq 16, tp 2, pp 2, 2 virtual stages, ZeRO-1"
+echo "ok: Megatron spellings: 3 steps, global batch 4, micro-batch 2, warmup 2, decay 7, betas, eps, seq 64, tp 2, pp 2, 2 virtual stages, ZeRO-1"
 run native "${NATIVE[@]}"
 cmp -s "$WORK/megatron.inspect" "$WORK/native.inspect" ||
   { diff "$WORK/megatron.inspect" "$WORK/native.inspect" | head; fail "Megatron and glm3d spellings differ"; }
@@ -66,7 +66,7 @@ lr-decay-iters = 7
 beta1 = 0.8
 adam_beta2 = 0.9     # Megatron's name
 eps = 1e-6
-seq_length = 16
+seq_length = 64
 tensor_model_parallel_size = 2
 pp = 2
 virtual_stages = 2
