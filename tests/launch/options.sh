@@ -6,15 +6,7 @@
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 G="$GLM3D_BIN"
 
-# expect_ok "what" "fragment" cmd... : exit code 0 and the fragment on stdout.
-expect_ok() {
-  local what=$1 fragment=$2; shift 2
-  local rc=0
-  "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-  [ "$rc" -eq 0 ] || { cat "$WORK/err"; fail "$what: exit code $rc, expected 0"; }
-  grep -qF -- "$fragment" "$WORK/out" || { cat "$WORK/out"; fail "$what: stdout lacks '$fragment'"; }
-  echo "ok: $what"
-}
+expect_ok() { expect_exit 0 out "$@"; }
 lacks() { ! grep -qE -- "$2" "$WORK/out" || { cat "$WORK/out"; fail "$1: stdout has '$2'"; }; }
 
 # ---------------------------------------------------------------- Megatron spellings

@@ -3,8 +3,8 @@
 #include "core/check.h"
 #include "launch/option_aliases.h"
 #include "launch/options.h"
+#include "usage_error.h"
 
-#include <fstream>
 #include <gtest/gtest.h>
 #include <sstream>
 
@@ -49,20 +49,8 @@ struct Opts {
   }
 };
 
-std::string usage_error(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "(no UsageError)";
-}
-
-std::string write_file(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
-  std::ofstream(path) << text;
-  return path;
-}
+using test::usage_error_of;
+using test::write_temp_file;
 
 } // namespace
 
@@ -139,33 +127,33 @@ TEST(Options, AliasOnlyWhereTheTargetExists) {
   EXPECT_EQ(live_alias("recompute-activations", no_steps), nullptr);
   // A flag alias takes no value.
   Opts o;
-  EXPECT_EQ(usage_error([&] { o.parse({"--use-distributed-optimizer=1"}); }),
+  EXPECT_EQ(usage_error_of([&] { o.parse({"--use-distributed-optimizer=1"}); }),
             "option '--use-distributed-optimizer' takes no value");
 }
 
 TEST(Options, DidYouMean) {
   Opts o;
-  EXPECT_EQ(usage_error([&] {
+  EXPECT_EQ(usage_error_of([&] {
               o.parse({"--stpes", "3"});
             }),
             "unknown option '--stpes'; did you mean '--steps'?");
-  EXPECT_EQ(usage_error([&] {
+  EXPECT_EQ(usage_error_of([&] {
               o.parse({"--train-iter", "3"});
             }),
             "unknown option '--train-iter'; did you mean '--train-iters'?");
   EXPECT_EQ(
-      usage_error([&] {
+      usage_error_of([&] {
         o.parse({"--hidden-size", "64"});
       }),
       "unknown option '--hidden-size'; did you mean '--model' (a preset, or a model INI file with hidden = "
       "N)?");
   EXPECT_EQ(
-      usage_error([&] {
+      usage_error_of([&] {
         o.parse({"--num-layers-per-virtual-pipeline-stage", "2"});
       }),
       "unknown option '--num-layers-per-virtual-pipeline-stage'; did you mean '--virtual-stages' (model "
       "chunks per pipeline rank: layers / (pp x layers per chunk), with --schedule interleaved)?");
-  EXPECT_EQ(usage_error([&] {
+  EXPECT_EQ(usage_error_of([&] {
               o.parse({"--xyzzy-frobnicate", "1"});
             }),
             "unknown option '--xyzzy-frobnicate' (see glm3d train --help)");
@@ -176,19 +164,19 @@ TEST(Options, DidYouMean) {
 // One file with `_` and `-`, sections, both comment characters and Megatron keys gives the
 // values of the same settings typed as flags; the command line wins over it.
 TEST(Options, ConfigFileEqualsFlags) {
-  const std::string ini = write_file("run.ini", "# a run\n"
-                                                "global_batch = 16   ; inline comment\n"
-                                                "[eval]\n"
-                                                "steps = 999         # another command's section\n"
-                                                "[train]\n"
-                                                "micro-batch = 2\n"
-                                                "train_iters = 30\n"
-                                                "weight_decay = 0.05\n"
-                                                "use_distributed_optimizer = true\n"
-                                                "tensor-model-parallel-size = 2\n"
-                                                "bf16 = true\n"
-                                                "input = a.txt b.txt\n"
-                                                "input = c.txt\n");
+  const std::string ini = write_temp_file("run.ini", "# a run\n"
+                                                     "global_batch = 16   ; inline comment\n"
+                                                     "[eval]\n"
+                                                     "steps = 999         # another command's section\n"
+                                                     "[train]\n"
+                                                     "micro-batch = 2\n"
+                                                     "train_iters = 30\n"
+                                                     "weight_decay = 0.05\n"
+                                                     "use_distributed_optimizer = true\n"
+                                                     "tensor-model-parallel-size = 2\n"
+                                                     "bf16 = true\n"
+                                                     "input = a.txt b.txt\n"
+                                                     "input = c.txt\n");
   Opts a, b;
   a.parse({"--config", ini});
   b.parse({"--global-batch", "16", "--micro-batch", "2", "--steps", "30", "--weight-decay", "0.05", "--zero",
@@ -209,18 +197,15 @@ TEST(Options, ConfigFileEqualsFlags) {
   EXPECT_EQ(c.global_batch, 16);
   // `= false` on a switch alias leaves the option alone.
   Opts d;
-  d.parse({"--config", write_file("off.ini", "use-distributed-optimizer = false\n")});
+  d.parse({"--config", write_temp_file("off.ini", "use-distributed-optimizer = false\n")});
   EXPECT_EQ(d.zero, 0);
 }
 
 TEST(Options, ConfigErrorsNameFileAndLine) {
   const auto err = [](const std::string& name, const std::string& text) {
-    const std::string path = write_file(name, text);
+    const std::string path = write_temp_file(name, text);
     Opts o;
-    const std::string e = usage_error([&] { o.parse({"--config", path}); });
-    const std::string prefix = path + ":";
-    EXPECT_EQ(e.rfind(prefix, 0), 0u) << e;
-    return e.substr(std::min(e.size(), prefix.size()));
+    return test::error_at(path, [&] { o.parse({"--config", path}); });
   };
   EXPECT_EQ(err("u.ini", "steps = 3\n\nglobal_bach = 4\n"),
             "3: unknown key 'global_bach'; did you mean 'global_batch'?");

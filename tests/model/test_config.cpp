@@ -1,9 +1,9 @@
 #include "core/check.h"
 #include "model/config.h"
+#include "usage_error.h"
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <gtest/gtest.h>
 
 using namespace glm3d;
@@ -58,17 +58,10 @@ TEST(ModelConfig, PresetsAsPublished) {
 
 namespace {
 std::string write_ini(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
-  std::ofstream(path) << text;
-  return path;
+  return test::write_temp_file(name, text);
 }
 std::string usage_error_of(const std::string& model) {
-  try {
-    load_model_config(model);
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
+  return test::usage_error_of([&] { load_model_config(model); });
 }
 } // namespace
 
@@ -104,9 +97,7 @@ TEST(ModelConfig, BadInputIsOneClearUsageError) {
 TEST(ModelConfig, IniErrorsNameFileAndLine) {
   const auto err = [](const std::string& name, const std::string& text) {
     const std::string path = write_ini(name, text);
-    const std::string e = usage_error_of(path);
-    EXPECT_EQ(e.rfind(path + ":", 0), 0u) << e;
-    return e.substr(std::min(e.size(), path.size() + 1));
+    return test::error_at(path, [&] { load_model_config(path); });
   };
   EXPECT_EQ(
       err("e1.ini", "base = tiny\n# wider\nhiden = 3\n"),
