@@ -4,17 +4,9 @@
 #include "launch/config_file.h"
 #include "launch/option_aliases.h"
 
-#include <charconv>
 #include <iostream>
 
 namespace glm3d {
-
-std::string shortest_repr(double v) {
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v); // shortest round-trip form
-  GLM3D_CHECK(r.ec == std::errc()) << "to_chars failed";
-  return std::string(buf, r.ptr);
-}
 
 bool parse_options(const Args& args, po::options_description& desc, po::variables_map& vm,
                    const RunContext& ctx, const po::positional_options_description* positional) {

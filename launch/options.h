@@ -3,6 +3,7 @@
 // (Megatron-LM spellings mapped first: launch/option_aliases.h) plus an optional INI file
 // (--config FILE, launch/config_file.h; command-line values win). Unknown options ("did you
 // mean"), bad values and unknown INI keys (FILE:LINE) become UsageError (exit 2).
+#include "core/format.h"
 #include "launch/commands.h"
 
 #include <boost/program_options.hpp>
@@ -19,10 +20,8 @@ namespace po = boost::program_options;
 bool parse_options(const Args& args, po::options_description& desc, po::variables_map& vm,
                    const RunContext& ctx, const po::positional_options_description* positional = nullptr);
 
-// The shortest text that reads back as v: 0.1, 1e-08, 0.95 (Boost would print 0.10000000000000001).
-std::string shortest_repr(double v);
-
-// po::value(target) with *target as the default, shown in --help as typed:
+// po::value(target) with *target as the default, shown in --help as typed (core/format.h's
+// shortest_repr; Boost itself would print 0.10000000000000001):
 //   ("weight-decay", defaulted(&o.weight_decay), "AdamW weight decay")   ->   (=0.1)
 template <class T> po::typed_value<T>* defaulted(T* target) {
   if constexpr (std::is_floating_point_v<T>)
