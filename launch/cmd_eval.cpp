@@ -51,14 +51,14 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
       ("samples", po::value(&samples_path), "samples file (glm3d data sample ... --out FILE.h5)") //
       ("synthetic", po::bool_switch(&synthetic),
        "the synthetic task's samples [start, start+count) "
-       "(seed: the checkpoint's)")                                    //
-      ("start", defaulted(&start), "first synthetic sample index")    //
-      ("count", defaulted(&count), "number of synthetic samples")     //
-      ("out", po::value(&out), "output HDF5 file")                    //
-      ("micro-batch", defaulted(&micro_batch), "samples per forward") //
-      ("tp", defaulted(&tp), "tensor-parallel degree")                //
-      ("pp", defaulted(&pp), "pipeline-parallel degree")              //
-      ("dp", defaulted(&dp), "data-parallel degree (0: world / (tp*pp))");
+       "(seed: the checkpoint's)")                                                                //
+      ("start", po::value(&start)->default_value(start), "first synthetic sample index")          //
+      ("count", po::value(&count)->default_value(count), "number of synthetic samples")           //
+      ("out", po::value(&out), "output HDF5 file")                                                //
+      ("micro-batch", po::value(&micro_batch)->default_value(micro_batch), "samples per forward") //
+      ("tp", po::value(&tp)->default_value(tp), "tensor-parallel degree")                         //
+      ("pp", po::value(&pp)->default_value(pp), "pipeline-parallel degree")                       //
+      ("dp", po::value(&dp)->default_value(dp), "data-parallel degree (0: world / (tp*pp))");
   po::variables_map vm;
   if (!parse_options(args, desc, vm, ctx))
     return 0; // --help was printed

@@ -46,21 +46,21 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
   desc.add_options()                                                                         //
       ("input", po::value<std::vector<std::string>>(&o.inputs)->multitoken(), "input files") //
       ("out", po::value<std::string>(&o.out_dir), "output store directory")                  //
-      ("shard-tokens", defaulted(&o.shard_tokens),
+      ("shard-tokens", po::value<uint64_t>(&o.shard_tokens)->default_value(o.shard_tokens),
        "a shard closes at the first document end past this many tokens") //
-      ("format", defaulted(&format),
+      ("format", po::value<std::string>(&format)->default_value(format),
        "input format: auto (.jsonl/.json -> jsonl), text or jsonl") //
-      ("json-field", defaulted(&o.json_field),
+      ("json-field", po::value<std::string>(&o.json_field)->default_value(o.json_field),
        "JSONL field holding the document text")                                                           //
       ("tokenizer", po::value<std::string>(&o.tokenizer_path), "SentencePiece model to tokenize with")    //
       ("train-tokenizer", po::bool_switch(&o.train_tokenizer), "train a tokenizer on the input (rank 0)") //
-      ("vocab-size", defaulted(&o.train.vocab_size),
+      ("vocab-size", po::value<int>(&o.train.vocab_size)->default_value(o.train.vocab_size),
        "vocabulary size of a trained tokenizer") //
-      ("tokenizer-type", defaulted(&o.train.model_type),
+      ("tokenizer-type", po::value<std::string>(&o.train.model_type)->default_value(o.train.model_type),
        "unigram or bpe") //
       ("character-coverage", defaulted(&o.train.character_coverage),
        "characters covered by pieces; the rest use byte fallback") //
-      ("tokenizer-threads", defaulted(&o.train.num_threads),
+      ("tokenizer-threads", po::value<int>(&o.train.num_threads)->default_value(o.train.num_threads),
        "threads for tokenizer training") //
       ("overwrite", po::bool_switch(&o.overwrite), "replace an existing output directory");
   po::variables_map vm;
