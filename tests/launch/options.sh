@@ -26,7 +26,9 @@ run() {
   local name=$1; shift
   mpirun_glm3d 4 "${COMMON[@]}" "$@" --save "$WORK/$name" --metrics "$WORK/$name.jsonl" >"$WORK/$name.log"
   [ "$(wc -l <"$WORK/$name.jsonl")" -eq 3 ] || fail "$name: $(wc -l <"$WORK/$name.jsonl") steps, expected 3"
-  grep -qF "2 micro-batches of 2 per step" "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "$name: micro-batch"; }
+  # The settings line, as printed before and after the trainer's settings block (main f04570e).
+  grep -qE "2 micro-batches of 2 per step|micro-batch 2 \(2 per step" "$WORK/$name.log" ||
+    { cat "$WORK/$name.log"; fail "$name: micro-batch"; }
   "$G" ckpt inspect "$WORK/$name" | tail -n +2 >"$WORK/$name.inspect"
 }
 run megatron "${MEGATRON[@]}"
