@@ -266,45 +266,78 @@ int import_chatglm(const std::string& dir, const std::string& out) {
   return 0;
 }
 
+// Parses an action's options (the checkpoint PATH is its first positional) on one rank.
+bool parse_action(const Args& args, po::options_description& desc, std::string& path, const RunContext& ctx,
+                  const char* path_help = "checkpoint file, or a directory (its latest)") {
+  desc.add_options()("path", po::value(&path), path_help);
+  po::positional_options_description pos;
+  pos.add("path", 1);
+  po::variables_map vm;
+  if (!parse_options(args, desc, vm, ctx, &pos))
+    return false; // --help was printed
+  GLM3D_USAGE_CHECK(ctx.world_size == 1) << "glm3d ckpt runs on one rank (got " << ctx.world_size << ")";
+  GLM3D_USAGE_CHECK(!path.empty()) << "glm3d " << ctx.command << " needs a PATH";
+  return true;
+}
+
+int cmd_inspect(const Args& args, const RunContext& ctx) {
+  std::string path;
+  po::options_description desc("glm3d ckpt inspect CKPT: metadata, config, layout, every tensor's shape, "
+                               "dtype and checksum");
+  return parse_action(args, desc, path, ctx) ? inspect(resolve_checkpoint(path)) : 0;
+}
+
+int cmd_verify(const Args& args, const RunContext& ctx) {
+  std::string path;
+  po::options_description desc("glm3d ckpt verify CKPT: reads everything: checksums, shapes against the "
+                               "config, NaN/Inf");
+  return parse_action(args, desc, path, ctx) ? verify(resolve_checkpoint(path)) : 0;
+}
+
+int cmd_export(const Args& args, const RunContext& ctx) {
+  std::string path, out, to, dtype = "f16";
+  double max_shard_mb = 4096;
+  po::options_description desc("glm3d ckpt export CKPT --out FILE.h5: bf16 weights only (glm3d format)\n"
+                               "glm3d ckpt export CKPT --to chatglm-6b --out DIR: ChatGLM safetensors");
+  desc.add_options()                                                                              //
+      ("out", po::value(&out), "output file (glm3d) or directory (--to chatglm-6b)")              //
+      ("to", po::value(&to), "export format: chatglm-6b (default: glm3d bf16 weights)")           //
+      ("dtype", defaulted(&dtype), "--to chatglm-6b: f16, bf16 or f32")                           //
+      ("max-shard-mb", defaulted(&max_shard_mb), "--to chatglm-6b: safetensors shard size (MB)"); //
+  if (!parse_action(args, desc, path, ctx))
+    return 0;
+  GLM3D_USAGE_CHECK(!out.empty()) << "glm3d ckpt export needs --out";
+  GLM3D_USAGE_CHECK(to.empty() || to == "chatglm-6b") << "--to supports chatglm-6b, got '" << to << "'";
+  GLM3D_USAGE_CHECK(max_shard_mb > 0) << "--max-shard-mb must be positive";
+  return to.empty() ? export_glm3d(resolve_checkpoint(path), out)
+                    : export_chatglm(resolve_checkpoint(path), out, dtype, max_shard_mb);
+}
+
+int cmd_import(const Args& args, const RunContext& ctx) {
+  std::string dir, out, from;
+  po::options_description desc("glm3d ckpt import --from chatglm-6b --out FILE.h5 DIR: ChatGLM weights "
+                               "(DIR: config.json + *.safetensors, F16/BF16/F32) as a glm3d checkpoint");
+  desc.add_options()                                          //
+      ("from", po::value(&from), "import format: chatglm-6b") //
+      ("out", po::value(&out), "output checkpoint file (.h5)");
+  if (!parse_action(args, desc, dir, ctx, "ChatGLM directory: config.json + *.safetensors"))
+    return 0;
+  GLM3D_USAGE_CHECK(from == "chatglm-6b") << "glm3d ckpt import needs --from chatglm-6b";
+  GLM3D_USAGE_CHECK(!out.empty()) << "glm3d ckpt import needs --out FILE.h5";
+  return import_chatglm(dir, out);
+}
+
 } // namespace
 
 int cmd_ckpt(const Args& args, const RunContext& ctx) {
-  std::string action, path, out, to, from, dtype = "f16";
-  double max_shard_mb = 4096;
-  po::options_description desc("glm3d ckpt inspect|verify|export|import [options] PATH");
-  desc.add_options()                                                                                       //
-      ("action", po::value(&action), "inspect | verify | export | import")                                 //
-      ("path", po::value(&path), "checkpoint file or directory (import: the ChatGLM directory)")           //
-      ("out", po::value(&out), "export: output file (glm3d) or directory (--to chatglm-6b); import: file") //
-      ("to", po::value(&to), "export format: chatglm-6b (default: glm3d bf16 weights)")                    //
-      ("from", po::value(&from), "import format: chatglm-6b")                                              //
-      ("dtype", po::value(&dtype)->default_value(dtype), "export --to chatglm-6b: f16, bf16 or f32")       //
-      ("max-shard-mb", po::value(&max_shard_mb)->default_value(max_shard_mb),
-       "export: safetensors shard size");
-  po::positional_options_description pos;
-  pos.add("action", 1).add("path", 1);
-  po::variables_map vm;
-  if (!parse_options(args, desc, vm, ctx, &pos))
-    return 0; // --help was printed
-  GLM3D_USAGE_CHECK(ctx.world_size == 1) << "glm3d ckpt runs on one rank (got " << ctx.world_size << ")";
-  GLM3D_USAGE_CHECK(!path.empty()) << "glm3d ckpt " << action << " needs a PATH";
-  if (action == "inspect")
-    return inspect(resolve_checkpoint(path));
-  if (action == "verify")
-    return verify(resolve_checkpoint(path));
-  if (action == "export") {
-    GLM3D_USAGE_CHECK(!out.empty()) << "glm3d ckpt export needs --out";
-    GLM3D_USAGE_CHECK(to.empty() || to == "chatglm-6b") << "--to supports chatglm-6b, got '" << to << "'";
-    GLM3D_USAGE_CHECK(max_shard_mb > 0) << "--max-shard-mb must be positive";
-    return to.empty() ? export_glm3d(resolve_checkpoint(path), out)
-                      : export_chatglm(resolve_checkpoint(path), out, dtype, max_shard_mb);
-  }
-  if (action == "import") {
-    GLM3D_USAGE_CHECK(from == "chatglm-6b") << "glm3d ckpt import needs --from chatglm-6b";
-    GLM3D_USAGE_CHECK(!out.empty()) << "glm3d ckpt import needs --out FILE.h5";
-    return import_chatglm(path, out);
-  }
-  GLM3D_USAGE_FAIL() << "unknown ckpt action '" << action << "' (inspect, verify, export, import)";
+  static const std::vector<Command> actions = {
+      {"inspect", "CKPT: metadata, config, layout, every tensor's shape, dtype and checksum", cmd_inspect},
+      {"verify", "CKPT: reads everything: checksums, shapes against the config, NaN/Inf", cmd_verify},
+      {"export", "CKPT --out FILE.h5 (bf16 weights) | --to chatglm-6b --out DIR (safetensors)", cmd_export},
+      {"import", "--from chatglm-6b --out FILE.h5 DIR: ChatGLM safetensors as a glm3d checkpoint",
+       cmd_import},
+  };
+  return run_command("glm3d ckpt", "action", actions, args, ctx);
 }
 
 } // namespace glm3d

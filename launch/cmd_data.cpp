@@ -42,26 +42,26 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
   uint64_t seed = 1234;
   CollatorOptions c;
   po::options_description desc("glm3d data sample DIR --count N --out FILE.h5: the samples the model is fed");
-  desc.add_options()                                                                                 //
-      ("store", po::value<std::string>(&dir)->required(), "token store directory")                   //
-      ("out", po::value<std::string>(&out)->required(), "output HDF5 file")                          //
-      ("count", po::value<int64_t>(&count)->default_value(count), "number of samples")               //
-      ("start", po::value<int64_t>(&start)->default_value(start), "first global sample index")       //
-      ("seq-len", po::value<int64_t>(&seq_len)->default_value(seq_len), "sequence length")           //
-      ("seed", po::value<uint64_t>(&seed)->default_value(seed), "data seed (as glm3d train --seed)") //
-      ("mask-ratio", po::value<double>(&c.mask_ratio)->default_value(c.mask_ratio),
+  desc.add_options()                                                               //
+      ("store", po::value<std::string>(&dir)->required(), "token store directory") //
+      ("out", po::value<std::string>(&out)->required(), "output HDF5 file")        //
+      ("count", defaulted(&count), "number of samples")                            //
+      ("start", defaulted(&start), "first global sample index")                    //
+      ("seq-len", defaulted(&seq_len), "sequence length")                          //
+      ("seed", defaulted(&seed), "data seed (as glm3d train --seed)")              //
+      ("mask-ratio", defaulted(&c.mask_ratio),
        "share of [MASK] samples") //
-      ("gmask-ratio", po::value<double>(&c.gmask_ratio)->default_value(c.gmask_ratio),
+      ("gmask-ratio", defaulted(&c.gmask_ratio),
        "share of [gMASK] samples") //
-      ("smask-ratio", po::value<double>(&c.smask_ratio)->default_value(c.smask_ratio),
+      ("smask-ratio", defaulted(&c.smask_ratio),
        "share of [sMASK] samples") //
-      ("poisson-lambda", po::value<double>(&c.poisson_lambda)->default_value(c.poisson_lambda),
+      ("poisson-lambda", defaulted(&c.poisson_lambda),
        "[MASK] span length mean (Poisson)") //
-      ("mask-fraction", po::value<double>(&c.mask_fraction)->default_value(c.mask_fraction),
+      ("mask-fraction", defaulted(&c.mask_fraction),
        "[MASK]/[sMASK] masked fraction") //
-      ("gmask-min-fraction", po::value<double>(&c.gmask_min_fraction)->default_value(c.gmask_min_fraction),
+      ("gmask-min-fraction", defaulted(&c.gmask_min_fraction),
        "[gMASK] minimum masked fraction") //
-      ("print", po::value<int64_t>(&print)->default_value(print), "print the first N samples decoded");
+      ("print", defaulted(&print), "print the first N samples decoded");
   po::positional_options_description pos;
   pos.add("store", 1);
   po::variables_map vm;
@@ -100,9 +100,11 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
 } // namespace
 
 int cmd_data(const Args& args, const RunContext& ctx) {
-  GLM3D_USAGE_CHECK(!args.empty() && args[0] == "sample")
-      << "usage: glm3d data sample DIR --count N --out FILE.h5 (see glm3d data sample --help)";
-  return cmd_data_sample(Args(args.begin() + 1, args.end()), ctx);
+  static const std::vector<Command> actions = {
+      {"sample", "DIR --count N --out FILE.h5: the collated samples the trainer sees, to a file",
+       cmd_data_sample},
+  };
+  return run_command("glm3d data", "action", actions, args, ctx);
 }
 
 } // namespace glm3d

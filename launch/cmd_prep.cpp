@@ -59,8 +59,7 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
        "vocabulary size of a trained tokenizer") //
       ("tokenizer-type", po::value<std::string>(&o.train.model_type)->default_value(o.train.model_type),
        "unigram or bpe") //
-      ("character-coverage",
-       po::value<double>(&o.train.character_coverage)->default_value(o.train.character_coverage),
+      ("character-coverage", defaulted(&o.train.character_coverage),
        "characters covered by pieces; the rest use byte fallback") //
       ("tokenizer-threads", po::value<int>(&o.train.num_threads)->default_value(o.train.num_threads),
        "threads for tokenizer training") //

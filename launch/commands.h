@@ -13,7 +13,8 @@ struct RunContext {
   MPI_Comm world = MPI_COMM_WORLD;
   int rank = 0;
   int world_size = 1;
-  int local_rank = 0; // rank within the node (shared-memory split)
+  int local_rank = 0;  // rank within the node (shared-memory split)
+  std::string command; // what runs: "train", "ckpt export" (names --config sections, --help hints)
 };
 
 using Args = std::vector<std::string>; // arguments after the subcommand name
@@ -24,5 +25,21 @@ int cmd_data(const Args& args, const RunContext& ctx);  // launch/cmd_data.cpp  
 int cmd_ckpt(const Args& args,
              const RunContext& ctx); // launch/cmd_ckpt.cpp  (inspect, verify, export, import)
 int cmd_eval(const Args& args, const RunContext& ctx); // launch/cmd_eval.cpp
+
+// A command, or an action of one (ckpt inspect, data sample), in a table.
+struct Command {
+  const char* name;
+  const char* summary; // one line for the listing
+  int (*run)(const Args& args, const RunContext& ctx);
+};
+
+// glm3d's commands: train, prep, data, ckpt, eval, version (launch/subcommands.cpp).
+const std::vector<Command>& glm3d_commands();
+
+// `PROG NAME args...`: runs the table's NAME with args and ctx.command extended by NAME. With
+// --help, -h or help: the table as a listing on rank 0, 0. With nothing: the listing, 2. An unknown
+// NAME: UsageError with "did you mean". word: "command" or "action", for the listing.
+int run_command(const std::string& prog, const std::string& word, const std::vector<Command>& table,
+                const Args& args, const RunContext& ctx);
 
 } // namespace glm3d

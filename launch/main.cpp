@@ -1,59 +1,16 @@
 // glm3d: one binary, git-style subcommands. Starts MPI (the same under mpirun and
-// srun --mpi=pmix), finds the local rank with a shared-memory split, dispatches,
-// and turns any exception into one clear message and a non-zero exit on EVERY rank:
-// UsageError (bad input) -> 2, anything else -> 1.
-#include "core/check.h"
+// srun --mpi=pmix), finds the local rank with a shared-memory split, dispatches through
+// the command table (launch/subcommands.cpp), and turns any exception into one clear
+// message and a non-zero exit on EVERY rank: UsageError (bad input) -> 2, anything else -> 1.
 #include "launch/commands.h"
 #include "launch/mpi_session.h"
-
-#include <cstdio>
-#include <cstring>
-#include <string>
-
-namespace {
-
-void usage() {
-  std::printf(
-      "usage: glm3d <command> [options]\n\n"
-      "commands:\n"
-      "  train    pretrain a GLM on 1..N MPI ranks, any tp x pp x dp layout\n"
-      "  prep     raw text / JSONL -> SentencePiece tokenizer -> sharded HDF5 token store\n"
-      "  data     inspect what the model is fed (glm3d data sample DIR --count N --out FILE.h5)\n"
-      "  ckpt     checkpoints: inspect, verify, export (bf16, --to chatglm-6b), import --from chatglm-6b\n"
-      "  eval     forward pass of a checkpoint on samples: logits and per-sample loss\n"
-      "  version  print the version\n\n"
-      "`glm3d <command> --help` lists a command's options.\n");
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
   glm3d::MpiSession mpi(&argc, &argv);
   const glm3d::RunContext ctx = mpi.context();
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
-      !std::strcmp(argv[1], "help")) {
-    if (ctx.rank == 0)
-      usage();
-    return argc < 2 ? 2 : 0;
-  }
-  const std::string cmd = argv[1];
-  const glm3d::Args args(argv + 2, argv + argc);
-  return mpi.run_guarded([&]() -> int {
-    if (cmd == "train")
-      return glm3d::cmd_train(args, ctx);
-    if (cmd == "prep")
-      return glm3d::cmd_prep(args, ctx);
-    if (cmd == "data")
-      return glm3d::cmd_data(args, ctx);
-    if (cmd == "ckpt")
-      return glm3d::cmd_ckpt(args, ctx);
-    if (cmd == "eval")
-      return glm3d::cmd_eval(args, ctx);
-    if (cmd == "version") {
-      if (ctx.rank == 0)
-        std::printf("glm3d %s\n", GLM3D_VERSION);
-      return 0;
-    }
-    throw glm3d::UsageError("unknown command '" + cmd + "' (try glm3d --help)");
-  });
+  glm3d::Args args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "--version")
+    args[0] = "version";
+  return mpi.run_guarded(
+      [&]() -> int { return glm3d::run_command("glm3d", "command", glm3d::glm3d_commands(), args, ctx); });
 }

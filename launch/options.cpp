@@ -1,8 +1,9 @@
 #include "launch/options.h"
 
 #include "core/check.h"
+#include "launch/config_file.h"
+#include "launch/option_aliases.h"
 
-#include <fstream>
 #include <iostream>
 
 namespace glm3d {
@@ -10,28 +11,28 @@ namespace glm3d {
 bool parse_options(const Args& args, po::options_description& desc, po::variables_map& vm,
                    const RunContext& ctx, const po::positional_options_description* positional) {
   std::string config;
-  desc.add_options()("help", "show this help")("config", po::value<std::string>(&config),
-                                               "INI file with any of these options (key = value)");
+  desc.add_options()("help", "show this help")(
+      "config", po::value<std::string>(&config),
+      "INI file with any of these options (key = value; `_` or `-`; [section] per command)");
   try {
-    po::command_line_parser parser(args);
+    po::command_line_parser parser(apply_aliases(args, desc));
     parser.options(desc);
     if (positional)
       parser.positional(*positional);
     po::store(parser.run(), vm);
     if (vm.count("help")) {
+      const std::string aliases = alias_help(desc);
       if (ctx.rank == 0)
-        std::cout << desc << "\n";
+        std::cout << desc << (aliases.empty() ? "" : "\nMegatron-LM spellings accepted:\n" + aliases) << "\n";
       return false;
     }
-    if (vm.count("config")) {
-      const std::string file = vm["config"].as<std::string>();
-      std::ifstream in(file);
-      GLM3D_USAGE_CHECK(in) << "cannot read config file '" << file << "'";
-      po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
-    }
+    if (vm.count("config"))
+      store_config_file(vm["config"].as<std::string>(), ctx.command, desc, vm);
     po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    throw UsageError(unknown_option_message(e.get_option_name(), desc, ctx.command));
   } catch (const po::error& e) {
-    throw UsageError(std::string(e.what()) + " (see --help)");
+    throw UsageError(std::string(e.what()) + " (see glm3d " + ctx.command + " --help)");
   }
   return true;
 }

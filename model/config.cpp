@@ -1,9 +1,9 @@
 #include "model/config.h"
 
 #include "core/check.h"
+#include "core/ini.h"
 
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -50,97 +50,64 @@ const std::map<std::string, ModelConfig>& presets() {
   return p;
 }
 
-std::string trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\r\n");
-  if (a == std::string::npos)
-    return "";
-  size_t b = s.find_last_not_of(" \t\r\n");
-  return s.substr(a, b - a + 1);
+// One option per INI key; Boost.Program_options converts the values (core/ini.h).
+po::options_description ini_keys(ModelConfig& c, std::string& ffn, std::string& rope) {
+  po::options_description d("model INI keys");
+  d.add_options()                                  //
+      ("base", po::value<std::string>(), "preset") // applied first, wherever it stands
+      ("name", po::value(&c.name))                 //
+      ("num_layers", po::value(&c.num_layers))     //
+      ("hidden", po::value(&c.hidden))             //
+      ("num_heads", po::value(&c.num_heads))       //
+      ("ffn_hidden", po::value(&c.ffn_hidden))     //
+      ("vocab", po::value(&c.vocab))               //
+      ("seq_len", po::value(&c.seq_len))           //
+      ("ffn", po::value(&ffn))                     //
+      ("rope", po::value(&rope))                   //
+      ("rope_base", po::value(&c.rope_base))       //
+      ("ln_eps", po::value(&c.ln_eps))             //
+      ("init_std", po::value(&c.init_std))         //
+      ("lr", po::value(&c.lr));
+  return d;
 }
 
-int64_t parse_int(const std::string& file, const std::string& key, const std::string& v) {
-  try {
-    size_t used = 0;
-    long long x = std::stoll(v, &used);
-    GLM3D_USAGE_CHECK(used == v.size()) << "";
-    return x;
-  } catch (const std::exception&) {
-    GLM3D_USAGE_FAIL() << file << ": key '" << key << "' expects an integer, got '" << v << "'";
-  }
-}
-
-double parse_double(const std::string& file, const std::string& key, const std::string& v) {
-  try {
-    size_t used = 0;
-    double x = std::stod(v, &used);
-    GLM3D_USAGE_CHECK(used == v.size()) << "";
-    return x;
-  } catch (const std::exception&) {
-    GLM3D_USAGE_FAIL() << file << ": key '" << key << "' expects a number, got '" << v << "'";
-  }
-}
-
+// Any [section] header is accepted (a model file is one section; `[model]` by convention).
+// Keys take `_` or `-`. Errors name FILE:LINE and the key as written.
 ModelConfig load_ini(const std::string& file) {
-  std::ifstream in(file);
-  GLM3D_USAGE_CHECK(in) << "cannot read model config file '" << file << "'";
-  std::vector<std::pair<std::string, std::string>> kv;
-  std::string line;
-  int lineno = 0;
+  IniFile ini = read_ini(file, "model config file");
   ModelConfig c;
-  c.name = file;
-  while (std::getline(in, line)) {
-    ++lineno;
-    line = trim(line.substr(0, line.find_first_of("#;")));
-    if (line.empty() || line[0] == '[')
-      continue; // comments, blank lines, [model] section header
-    size_t eq = line.find('=');
-    GLM3D_USAGE_CHECK(eq != std::string::npos)
-        << file << ":" << lineno << ": expected 'key = value', got '" << line << "'";
-    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (key == "base") {
-      std::string name = c.name;
-      c = preset_config(value);
-      c.name = name;
-    } else {
-      kv.emplace_back(key, value);
+  std::string ffn, rope;
+  const po::options_description keys = ini_keys(c, ffn, rope);
+  std::map<std::string, int> line_of;
+  for (IniLine& l : ini.lines) {
+    l.key = normalise_key(l.key, '_');
+    GLM3D_USAGE_CHECK(keys.find_nothrow(l.key, false))
+        << ini.where(l.line) << ": unknown key '" << l.typed_key
+        << "' (known: base, name, num_layers, hidden, num_heads, ffn_hidden, vocab, seq_len, "
+           "ffn, rope, rope_base, ln_eps, init_std, lr)";
+    line_of[l.key] = l.line;
+  }
+  po::variables_map vm;
+  store_ini(keys, ini, ini.lines, vm);
+  const auto at = [&](const char* key) { return ini.where(line_of.at(key)); };
+  if (vm.count("base")) {
+    try {
+      c = preset_config(vm["base"].as<std::string>());
+    } catch (const UsageError& e) {
+      GLM3D_USAGE_FAIL() << at("base") << ": key 'base': " << e.what();
     }
   }
-  for (const auto& [key, v] : kv) {
-    if (key == "num_layers")
-      c.num_layers = parse_int(file, key, v);
-    else if (key == "hidden")
-      c.hidden = parse_int(file, key, v);
-    else if (key == "num_heads")
-      c.num_heads = parse_int(file, key, v);
-    else if (key == "ffn_hidden")
-      c.ffn_hidden = parse_int(file, key, v);
-    else if (key == "vocab")
-      c.vocab = parse_int(file, key, v);
-    else if (key == "seq_len")
-      c.seq_len = parse_int(file, key, v);
-    else if (key == "rope_base")
-      c.rope_base = parse_double(file, key, v);
-    else if (key == "ln_eps")
-      c.ln_eps = parse_double(file, key, v);
-    else if (key == "init_std")
-      c.init_std = parse_double(file, key, v);
-    else if (key == "lr")
-      c.lr = parse_double(file, key, v);
-    else if (key == "name")
-      c.name = v;
-    else if (key == "ffn") {
-      GLM3D_USAGE_CHECK(v == "gelu" || v == "geglu")
-          << file << ": key 'ffn' expects gelu or geglu, got '" << v << "'";
-      c.ffn = v == "gelu" ? FfnKind::gelu : FfnKind::geglu;
-    } else if (key == "rope") {
-      GLM3D_USAGE_CHECK(v == "1d" || v == "2d") << file << ": key 'rope' expects 1d or 2d, got '" << v << "'";
-      c.rope = v == "1d" ? RopeKind::one_d : RopeKind::two_d;
-    } else {
-      GLM3D_USAGE_FAIL()
-          << file << ": unknown key '" << key
-          << "' (known: base, name, num_layers, hidden, num_heads, ffn_hidden, vocab, seq_len, "
-             "ffn, rope, rope_base, ln_eps, init_std, lr)";
-    }
+  c.name = file;
+  po::notify(vm); // the file's keys over the preset's values
+  if (vm.count("ffn")) {
+    GLM3D_USAGE_CHECK(ffn == "gelu" || ffn == "geglu")
+        << at("ffn") << ": key 'ffn' expects gelu or geglu, got '" << ffn << "'";
+    c.ffn = ffn == "gelu" ? FfnKind::gelu : FfnKind::geglu;
+  }
+  if (vm.count("rope")) {
+    GLM3D_USAGE_CHECK(rope == "1d" || rope == "2d")
+        << at("rope") << ": key 'rope' expects 1d or 2d, got '" << rope << "'";
+    c.rope = rope == "1d" ? RopeKind::one_d : RopeKind::two_d;
   }
   return c;
 }

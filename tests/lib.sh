@@ -30,12 +30,16 @@ else:
 PY
 }
 
-# expect_usage_error "what" "message fragment" cmd... : exit code 2 and the fragment on stderr.
-expect_usage_error() {
-  local what=$1 fragment=$2; shift 2
+# expect_exit CODE out|err "what" "fragment" cmd... : exit code CODE and the fragment on
+# stdout (out) or stderr (err); both streams are left in $WORK/out and $WORK/err.
+expect_exit() {
+  local code=$1 stream=$2 what=$3 fragment=$4; shift 4
   local rc=0
   "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-  [ "$rc" -eq 2 ] || { cat "$WORK/err"; fail "$what: exit code $rc, expected 2"; }
-  grep -qF -- "$fragment" "$WORK/err" || { cat "$WORK/err"; fail "$what: stderr lacks '$fragment'"; }
-  echo "ok: $what -> $(head -1 "$WORK/err")"
+  [ "$rc" -eq "$code" ] || { cat "$WORK/err"; fail "$what: exit code $rc, expected $code"; }
+  grep -qF -- "$fragment" "$WORK/$stream" || { cat "$WORK/$stream"; fail "$what: std$stream lacks '$fragment'"; }
+  echo "ok: $what -> $(head -1 "$WORK/$stream")"
 }
+
+# expect_usage_error "what" "message fragment" cmd... : exit code 2 and the fragment on stderr.
+expect_usage_error() { expect_exit 2 err "$@"; }

@@ -52,7 +52,7 @@ PY
     expect_fault "corrupt checkpoint" nonzero "$(basename "$ck")" 120 \
       mpirun_glm3d 2 "${TRAIN[@]}" --dp 2 --steps 4 --load "$WORK/ck" ;;
   unknown_option)
-    expect_fault "unknown option" 2 "unrecognised option '--stpes'" 120 \
+    expect_fault "unknown option" 2 "unknown option '--stpes'; did you mean '--steps'?" 120 \
       mpirun_glm3d 4 "${TRAIN[@]}" --stpes 3 ;;
   out_of_range)
     expect_fault "out-of-range value (--embedding-grad-shrink 2)" 2 "--embedding-grad-shrink must be in (0, 1]" 120 \

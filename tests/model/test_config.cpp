@@ -1,9 +1,9 @@
 #include "core/check.h"
 #include "model/config.h"
+#include "usage_error.h"
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <gtest/gtest.h>
 
 using namespace glm3d;
@@ -58,17 +58,10 @@ TEST(ModelConfig, PresetsAsPublished) {
 
 namespace {
 std::string write_ini(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
-  std::ofstream(path) << text;
-  return path;
+  return test::write_temp_file(name, text);
 }
 std::string usage_error_of(const std::string& model) {
-  try {
-    load_model_config(model);
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
+  return test::usage_error_of([&] { load_model_config(model); });
 }
 } // namespace
 
@@ -98,4 +91,41 @@ TEST(ModelConfig, BadInputIsOneClearUsageError) {
             std::string::npos);
   EXPECT_NE(usage_error_of("/nonexistent/model.ini").find("cannot read model config file"),
             std::string::npos);
+}
+
+// Every error of a model INI file names FILE:LINE and the key as written.
+TEST(ModelConfig, IniErrorsNameFileAndLine) {
+  const auto err = [](const std::string& name, const std::string& text) {
+    const std::string path = write_ini(name, text);
+    return test::error_at(path, [&] { load_model_config(path); });
+  };
+  EXPECT_EQ(
+      err("e1.ini", "base = tiny\n# wider\nhiden = 3\n"),
+      "3: unknown key 'hiden' (known: base, name, num_layers, hidden, num_heads, ffn_hidden, vocab, seq_len, "
+      "ffn, rope, rope_base, ln_eps, init_std, lr)");
+  EXPECT_EQ(err("e2.ini", "base = tiny\nvocab = lots\n"), "2: key 'vocab' expects an integer, got 'lots'");
+  EXPECT_EQ(err("e3.ini", "base = tiny\n\nnum-layers = 2.5\n"),
+            "3: key 'num-layers' expects an integer, got '2.5'");
+  EXPECT_EQ(err("e4.ini", "[model]\nbase = tiny\nlr = fast\n"), "3: key 'lr' expects a number, got 'fast'");
+  EXPECT_EQ(err("e5.ini", "base = tiny\nrope = 1d\nffn = relu\n"),
+            "3: key 'ffn' expects gelu or geglu, got 'relu'");
+  EXPECT_EQ(err("e6.ini", "base = tiny\nrope = 3d ; nope\n"), "2: key 'rope' expects 1d or 2d, got '3d'");
+  EXPECT_EQ(err("e7.ini", "base = tiny\nhidden 64\n"), "2: expected 'key = value', got 'hidden 64'");
+  EXPECT_EQ(err("e8.ini", "hidden = 64\nbase = tiny\nhidden = 128\n"),
+            "3: key 'hidden' is given twice (first on line 1)");
+  EXPECT_EQ(err("e9.ini", "\nbase = huge\n"),
+            "2: key 'base': unknown model preset 'huge' (presets: tiny, small, base, chatglm-6b, glm-10b, "
+            "glm-130b; or give an INI file)");
+}
+
+// `base` applies first wherever it stands; keys take `-` as well as `_`; `;` comments too.
+TEST(ModelConfig, IniBaseFirstAndDashedKeys) {
+  const ModelConfig c = load_model_config(write_ini(
+      "d.ini", "num-layers = 2 ; two\nffn_hidden = 96\nbase = tiny\nrope-base = 500\nname = mine\n"));
+  EXPECT_EQ(c.num_layers, 2);
+  EXPECT_EQ(c.ffn_hidden, 96);
+  EXPECT_EQ(c.hidden, 64); // from tiny
+  EXPECT_DOUBLE_EQ(c.rope_base, 500.0);
+  EXPECT_EQ(c.name, "mine");
+  EXPECT_EQ(c.ffn, FfnKind::geglu); // tiny's
 }
