@@ -26,8 +26,8 @@ void quantize_blockwise8(const float* x, int64_t n, int64_t blocksize, const flo
 void dequantize_blockwise8(const uint8_t* q, int64_t n, int64_t blocksize, const float* map256,
                            const float* absmax, float* out);
 
-// The mean of x in float64, rounded to float32. bitsandbytes takes torch's float32 mean, whose
-// summation order depends on torch's SIMD width and thread count; see core/quant/README.md.
+// The mean of x in float64, rounded to float32. bitsandbytes takes torch's float32 mean (its own
+// summation order), which can be an ulp away; see core/quant/README.md.
 float mean_f32(const float* x, int64_t n);
 
 } // namespace glm3d::quant

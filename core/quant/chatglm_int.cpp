@@ -87,10 +87,11 @@ void dequantize(const RowwiseInt& q, int64_t r0, int64_t r1, int64_t c0, int64_t
     int64_t c = c0;
     if (c % 2 == 1 && c < c1) // a leading odd column: the low nibble of its byte
       *o++ = float(low_int4(src[c / 2])) * s, ++c;
-    for (; c + 1 < c1; c += 2) {
-      const uint8_t byte = src[c / 2];
-      *o++ = float(high_int4(byte)) * s;
-      *o++ = float(low_int4(byte)) * s;
+    const NibblePairs& lut = int4_pairs();
+    for (; c + 1 < c1; c += 2, o += 2) {
+      const float* pair = lut.v[src[c / 2]];
+      o[0] = pair[0] * s;
+      o[1] = pair[1] * s;
     }
     if (c < c1) // a trailing even column: the high nibble
       *o = float(high_int4(src[c / 2])) * s;

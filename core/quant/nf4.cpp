@@ -108,6 +108,7 @@ void dequantize(const Nf4& q, int64_t r0, int64_t r1, int64_t c0, int64_t c1, fl
       << "dequantize: rectangle [" << r0 << "," << r1 << ")x[" << c0 << "," << c1 << ") outside " << q.rows
       << "x" << q.cols;
   const auto& code = nf4_code();
+  static const NibblePairs lut = make_nibble_pairs(code.data());
   for (int64_t r = r0; r < r1; ++r) {
     // Walk the row segment block by block (one absmax each); inside a block, pairs of
     // elements that share a byte.
@@ -119,10 +120,10 @@ void dequantize(const Nf4& q, int64_t r0, int64_t r1, int64_t c0, int64_t c1, fl
       const float s = q.block_absmax(b);
       if (f % 2 == 1)
         *out++ = code[q.code(f)] * s, ++f;
-      for (; f + 1 < seg_end; f += 2) {
-        const uint8_t byte = q.weight[size_t(f / 2)];
-        *out++ = code[high_nibble(byte)] * s;
-        *out++ = code[low_nibble(byte)] * s;
+      for (; f + 1 < seg_end; f += 2, out += 2) {
+        const float* pair = lut.v[q.weight[size_t(f / 2)]];
+        out[0] = pair[0] * s;
+        out[1] = pair[1] * s;
       }
       if (f < seg_end)
         *out++ = code[q.code(f)] * s, ++f;

@@ -25,4 +25,12 @@ inline int8_t low_int4(uint8_t byte) {
   return int8_t(int8_t(uint8_t(byte << 4)) >> 4);
 }
 
+// A byte's two values as floats, high nibble first: the dequantizers' lookup table (one load per
+// byte instead of two nibble decodes), built from a 16-entry value table.
+struct NibblePairs {
+  float v[256][2];
+};
+NibblePairs make_nibble_pairs(const float* values16);
+const NibblePairs& int4_pairs(); // values16[i] = i as a signed int4 (-8..7)
+
 } // namespace glm3d::quant

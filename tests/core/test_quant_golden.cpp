@@ -111,9 +111,9 @@ TEST(QuantGolden, Nf4CodesAbsmaxAndValues) {
   }
 }
 
-// Double quantization. torch's float32 mean (the offset) sums in an order set by its SIMD width
-// and threads; ours is the float64 mean rounded once, so the two may differ by a few ulps: bound
-// 4 ulps here. With the file's offset, every array and value must be equal.
+// Double quantization. torch's float32 mean (the offset) is a float32 sum in torch's order; ours
+// is the float64 mean rounded once, so the two may differ by an ulp or so (1 measured on another
+// input): bound 4 ulps here. With the file's offset, every array and value must be equal.
 TEST(QuantGolden, Nf4DoubleQuantState) {
   Golden g;
   for (const std::string c : kNf4Cases) {
