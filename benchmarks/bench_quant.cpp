@@ -51,27 +51,29 @@ void report(benchmark::State& state, int format, int64_t N) {
   state.SetLabel(kFormats[format]);
 }
 
+// Times call(workspace, floats) after one warm-up call (which quantizes the weight once and
+// creates the oneDNN primitives).
+template <class Call> void run(benchmark::State& state, int format, Call call) {
+  std::vector<float> ws(format == 0 ? 0 : size_t(quant::qlinear_workspace_floats(weight(format))));
+  call(ws.data(), int64_t(ws.size()));
+  for (auto _ : state) {
+    call(ws.data(), int64_t(ws.size()));
+    benchmark::ClobberMemory();
+  }
+}
+
 // args: N tokens, format (0 f32, 1 int8, 2 int4, 3 nf4, 4 nf4 with double quantization).
 void BM_QuantLinearForward(benchmark::State& state) {
   const int64_t N = state.range(0);
   const int format = int(state.range(1));
   const std::vector<float> x = normal_floats(N * kDim, 1.0f);
   std::vector<float> y(static_cast<size_t>(N * kDim));
-  std::vector<float> ws;
-  auto call = [&] {
-    if (format == 0) {
+  run(state, format, [&](float* ws, int64_t ws_floats) {
+    if (format == 0)
       cpu::linear_forward<float>(x.data(), dense_weight().data(), nullptr, y.data(), N, kDim, kDim);
-    } else {
-      quant::qlinear_forward(weight(format), x.data(), nullptr, y.data(), N, ws.data(), int64_t(ws.size()));
-    }
-  };
-  if (format != 0)
-    ws.resize(size_t(quant::qlinear_workspace_floats(weight(format))));
-  call(); // warm-up: quantizes the weight once, creates the oneDNN primitives
-  for (auto _ : state) {
-    call();
-    benchmark::DoNotOptimize(y.data());
-  }
+    else
+      quant::qlinear_forward(weight(format), x.data(), nullptr, y.data(), N, ws, ws_floats);
+  });
   report(state, format, N);
 }
 BENCHMARK(BM_QuantLinearForward)
@@ -85,22 +87,12 @@ void BM_QuantLinearInputGrad(benchmark::State& state) {
   const int format = int(state.range(1));
   const std::vector<float> dy = normal_floats(N * kDim, 1.0f);
   std::vector<float> dx(static_cast<size_t>(N * kDim));
-  std::vector<float> ws;
-  auto call = [&] {
-    if (format == 0) {
+  run(state, format, [&](float* ws, int64_t ws_floats) {
+    if (format == 0)
       cpu::gemm<float>(false, false, N, kDim, kDim, dy.data(), dense_weight().data(), dx.data(), 0.0f);
-    } else {
-      quant::qlinear_backward_input(weight(format), dy.data(), dx.data(), N, false, ws.data(),
-                                    int64_t(ws.size()));
-    }
-  };
-  if (format != 0)
-    ws.resize(size_t(quant::qlinear_workspace_floats(weight(format))));
-  call();
-  for (auto _ : state) {
-    call();
-    benchmark::DoNotOptimize(dx.data());
-  }
+    else
+      quant::qlinear_backward_input(weight(format), dy.data(), dx.data(), N, false, ws, ws_floats);
+  });
   report(state, format, N);
 }
 BENCHMARK(BM_QuantLinearInputGrad)

@@ -61,18 +61,8 @@ uint8_t nearest_in_map(const float* map256, float v) {
 void quantize_blockwise8(const float* x, int64_t n, int64_t blocksize, const float* map256, uint8_t* q,
                          float* absmax) {
   GLM3D_CHECK(n >= 0 && blocksize > 0) << "blockwise quantize: n " << n << ", blocksize " << blocksize;
-  const int64_t blocks = (n + blocksize - 1) / blocksize;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t i0 = b * blocksize, i1 = std::min(n, i0 + blocksize);
-    float m = 0.0f;
-    for (int64_t i = i0; i < i1; ++i)
-      m = std::max(m, std::fabs(x[i]));
-    absmax[b] = m;
-    const float inv = 1.0f / m;
-    for (int64_t i = i0; i < i1; ++i)
-      q[i] = m == 0.0f ? 0 : nearest_in_map(map256, x[i] * inv);
-  }
+  quantize_by_block(
+      x, n, blocksize, 0, [map256](float v) { return nearest_in_map(map256, v); }, q, absmax);
 }
 
 void dequantize_blockwise8(const uint8_t* q, int64_t n, int64_t blocksize, const float* map256,

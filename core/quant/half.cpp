@@ -1,18 +1,14 @@
 #include "core/quant/half.h"
 
-#include <cstring>
+#include <bit>
 
 namespace glm3d::quant {
 namespace {
 uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
+  return std::bit_cast<uint32_t>(f);
 }
 float float_of(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+  return std::bit_cast<float>(u);
 }
 } // namespace
 

@@ -51,18 +51,9 @@ int64_t Nf4::bytes() const {
 
 void nf4_quantize_blocks(const float* x, int64_t n, uint8_t* codes, float* absmax) {
   check_finite(x, n, "NF4 quantize");
-  const int64_t blocks = (n + kNf4Blocksize - 1) / kNf4Blocksize;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t i0 = b * kNf4Blocksize, i1 = std::min(n, i0 + kNf4Blocksize);
-    float m = 0.0f;
-    for (int64_t i = i0; i < i1; ++i)
-      m = std::max(m, std::fabs(x[i]));
-    absmax[b] = m;
-    const float inv = 1.0f / m;
-    for (int64_t i = i0; i < i1; ++i)
-      codes[i] = nf4_nearest(m == 0.0f ? 0.0f : std::clamp(x[i] * inv, -1.0f, 1.0f));
-  }
+  // bitsandbytes clamps the scaled value to [-1, 1]; an all-zero block gets 0.0's code, 7.
+  quantize_by_block(
+      x, n, kNf4Blocksize, 7, [](float v) { return nf4_nearest(std::clamp(v, -1.0f, 1.0f)); }, codes, absmax);
 }
 
 void nf4_double_quantize(Nf4& q, const float* absmax, float offset) {

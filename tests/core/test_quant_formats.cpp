@@ -10,6 +10,7 @@
 #include "core/quant/nibbles.h"
 #include "gradcheck.h"
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <gtest/gtest.h>
@@ -21,14 +22,10 @@ namespace {
 using test::SeededRng;
 
 uint32_t f32_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
+  return std::bit_cast<uint32_t>(f);
 }
 float from_bits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+  return std::bit_cast<float>(u);
 }
 
 // float16 against the compiler's own IEEE conversion (_Float16, round to nearest even) on every

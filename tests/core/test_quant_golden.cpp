@@ -10,8 +10,8 @@
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
 
+#include <bit>
 #include <cmath>
-#include <cstring>
 #include <gtest/gtest.h>
 #include <string>
 #include <vector>
@@ -56,9 +56,7 @@ struct Golden {
 };
 
 uint32_t bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
+  return std::bit_cast<uint32_t>(f);
 }
 
 // Bitwise equality of float arrays (so -0 != 0 and NaN == NaN), optionally over [lo, hi) only.
@@ -73,6 +71,30 @@ void expect_bits_equal(const std::vector<float>& got, const std::vector<float>& 
 }
 
 const char* kNf4Cases[] = {"w16x128", "w68x256", "odd_17x60", "ties", "zero_block"};
+
+// The double-quantized state as bitsandbytes stored it (what an import reads).
+Nf4 stored_state(const Golden& g, const std::string& p) {
+  const auto d = g.dims(p + "input");
+  Nf4 q;
+  q.rows = int64_t(d[0]);
+  q.cols = int64_t(d[1]);
+  q.weight = g.u8(p + "weight");
+  q.nested = true;
+  q.absmax_codes = g.u8(p + "weight.absmax");
+  q.nested_absmax = g.f32(p + "weight.nested_absmax");
+  const std::vector<float> map = g.f32(p + "weight.nested_quant_map");
+  EXPECT_EQ(map.size(), 256u) << p;
+  std::copy(map.begin(), map.begin() + 256, q.nested_quant_map.begin());
+  q.nested_offset = float(g.attr_f64(p + "weight", "nested_offset"));
+  return q;
+}
+
+// The case's input through quantize_nf4 without double quantization.
+Nf4 quantize_case(const Golden& g, const std::string& p) {
+  const auto d = g.dims(p + "input");
+  const std::vector<float> input = g.f32(p + "input");
+  return quantize_nf4(input.data(), int64_t(d[0]), int64_t(d[1]), false);
+}
 
 std::vector<float> dequantize_all(const Nf4& q) {
   std::vector<float> out(static_cast<size_t>(q.numel()));
@@ -91,9 +113,7 @@ TEST(QuantGolden, Nf4CodesAbsmaxAndValues) {
   Golden g;
   for (const std::string c : kNf4Cases) {
     const std::string p = "nf4/" + c + "/";
-    const auto d = g.dims(p + "input");
-    const std::vector<float> input = g.f32(p + "input");
-    const Nf4 q = quantize_nf4(input.data(), int64_t(d[0]), int64_t(d[1]), false);
+    const Nf4 q = quantize_case(g, p);
     std::vector<uint8_t> want = g.u8(p + "weight");
     if (c == "zero_block") {
       // bitsandbytes 0.49.2 codes its all-zero first block 0 (from 0 * (1/0) = NaN); glm3d 7 (0.0).
@@ -118,8 +138,6 @@ TEST(QuantGolden, Nf4DoubleQuantState) {
   Golden g;
   for (const std::string c : kNf4Cases) {
     const std::string p = "nf4/" + c + "/";
-    const auto d = g.dims(p + "input");
-    const std::vector<float> input = g.f32(p + "input");
     const std::vector<float> absmax = g.f32(p + "plain_absmax");
     const float offset = float(g.attr_f64(p + "weight", "nested_offset"));
     const float ours = mean_f32(absmax.data(), int64_t(absmax.size()));
@@ -127,12 +145,14 @@ TEST(QuantGolden, Nf4DoubleQuantState) {
     std::printf("[ quant ] %s: offset torch %.9g, glm3d %.9g (%d ulp)\n", c.c_str(), offset, ours,
                 int(int64_t(bits(ours)) - int64_t(bits(offset))));
 
-    Nf4 q = quantize_nf4(input.data(), int64_t(d[0]), int64_t(d[1]), false);
+    Nf4 q = quantize_case(g, p);
     nf4_double_quantize(q, absmax.data(), offset);
-    EXPECT_EQ(q.absmax_codes, g.u8(p + "weight.absmax")) << c;
-    expect_bits_equal(q.nested_absmax, g.f32(p + "weight.nested_absmax"), c + " nested_absmax");
+    const Nf4 stored = stored_state(g, p);
+    EXPECT_EQ(q.absmax_codes, stored.absmax_codes) << c;
+    expect_bits_equal(q.nested_absmax, stored.nested_absmax, c + " nested_absmax");
     expect_bits_equal(std::vector<float>(q.nested_quant_map.begin(), q.nested_quant_map.end()),
-                      g.f32(p + "weight.nested_quant_map"), c + " nested_quant_map");
+                      std::vector<float>(stored.nested_quant_map.begin(), stored.nested_quant_map.end()),
+                      c + " nested_quant_map");
     expect_bits_equal(dequantize_all(q), g.f32(p + "dequantized"), c + " dequantized",
                       c == "zero_block" ? 64 : 0);
   }
@@ -143,17 +163,7 @@ TEST(QuantGolden, Nf4ImportedStateDequantizes) {
   Golden g;
   for (const std::string c : kNf4Cases) {
     const std::string p = "nf4/" + c + "/";
-    const auto d = g.dims(p + "input");
-    Nf4 q;
-    q.rows = int64_t(d[0]);
-    q.cols = int64_t(d[1]);
-    q.weight = g.u8(p + "weight");
-    q.nested = true;
-    q.absmax_codes = g.u8(p + "weight.absmax");
-    q.nested_absmax = g.f32(p + "weight.nested_absmax");
-    const std::vector<float> map = g.f32(p + "weight.nested_quant_map");
-    std::copy(map.begin(), map.end(), q.nested_quant_map.begin());
-    q.nested_offset = float(g.attr_f64(p + "weight", "nested_offset"));
+    const Nf4 q = stored_state(g, p);
     expect_bits_equal(dequantize_all(q), g.f32(p + "dequantized"), c + " imported");
   }
 }
