@@ -68,6 +68,18 @@ RowwiseInt quantize_rowwise(const float* W, int64_t rows, int64_t cols, int bits
   return q;
 }
 
+void validate(const RowwiseInt& q, const std::string& what) {
+  GLM3D_USAGE_CHECK(q.bits == 8 || q.bits == 4)
+      << what << ": quantization bits must be 8 or 4, got " << q.bits;
+  GLM3D_USAGE_CHECK(q.rows > 0 && q.cols > 0 && (q.bits == 8 || q.cols % 2 == 0))
+      << what << ": bad quantized shape " << q.rows << "x" << q.cols << " for int" << q.bits;
+  GLM3D_USAGE_CHECK(int64_t(q.weight.size()) == q.rows * q.stored_cols())
+      << what << ": int" << q.bits << " weight has " << q.weight.size() << " elements, expected " << q.rows
+      << "x" << q.stored_cols();
+  GLM3D_USAGE_CHECK(int64_t(q.scale.size()) == q.rows)
+      << what << ": weight_scale has " << q.scale.size() << " elements, expected " << q.rows;
+}
+
 void dequantize(const RowwiseInt& q, int64_t r0, int64_t r1, int64_t c0, int64_t c1, float* out) {
   GLM3D_CHECK(0 <= r0 && r0 <= r1 && r1 <= q.rows && 0 <= c0 && c0 <= c1 && c1 <= q.cols)
       << "dequantize: rectangle [" << r0 << "," << r1 << ")x[" << c0 << "," << c1 << ") outside " << q.rows

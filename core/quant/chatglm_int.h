@@ -9,6 +9,7 @@
 // wraps in its int8 cast, glm3d clamps to [-qmax, qmax]. A row whose scale is 0 (all zeros, or
 // absmax below the float16 range) quantizes to zeros (ChatGLM divides by zero there).
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace glm3d::quant {
@@ -30,6 +31,10 @@ struct RowwiseInt {
 // W [rows, cols] float32 -> ChatGLM's int8 / packed int4 weight and float16 row scales.
 // bits 4 needs an even cols. Non-finite weights are an error.
 RowwiseInt quantize_rowwise(const float* W, int64_t rows, int64_t cols, int bits);
+
+// Checks a RowwiseInt read from a file (bits, array sizes against rows x cols); a mismatch is a
+// UsageError naming `what` (the tensor) and the sizes.
+void validate(const RowwiseInt& q, const std::string& what);
 
 // out [r1 - r0, c1 - c0] = q[r, c] * scale[r] (exact in float32) for the rectangle
 // [r0, r1) x [c0, c1). Serial: the quantized linear calls it from its own threads.

@@ -94,6 +94,23 @@ Nf4 quantize_nf4(const float* W, int64_t rows, int64_t cols, bool double_quant) 
   return q;
 }
 
+void validate(const Nf4& q, const std::string& what) {
+  GLM3D_USAGE_CHECK(q.rows > 0 && q.cols > 0 && q.numel() % 2 == 0)
+      << what << ": bad NF4 shape " << q.rows << "x" << q.cols << " (needs an even number of elements)";
+  GLM3D_USAGE_CHECK(int64_t(q.weight.size()) == q.numel() / 2)
+      << what << ": NF4 weight has " << q.weight.size() << " bytes, expected " << q.numel() / 2;
+  if (!q.nested) {
+    GLM3D_USAGE_CHECK(int64_t(q.absmax.size()) == q.blocks())
+        << what << ": absmax has " << q.absmax.size() << " elements, expected " << q.blocks();
+    return;
+  }
+  const int64_t blocks2 = (q.blocks() + kNestedBlocksize - 1) / kNestedBlocksize;
+  GLM3D_USAGE_CHECK(int64_t(q.absmax_codes.size()) == q.blocks())
+      << what << ": absmax codes have " << q.absmax_codes.size() << " elements, expected " << q.blocks();
+  GLM3D_USAGE_CHECK(int64_t(q.nested_absmax.size()) == blocks2)
+      << what << ": nested_absmax has " << q.nested_absmax.size() << " elements, expected " << blocks2;
+}
+
 void dequantize(const Nf4& q, int64_t r0, int64_t r1, int64_t c0, int64_t c1, float* out) {
   GLM3D_CHECK(0 <= r0 && r0 <= r1 && r1 <= q.rows && 0 <= c0 && c0 <= c1 && c1 <= q.cols)
       << "dequantize: rectangle [" << r0 << "," << r1 << ")x[" << c0 << "," << c1 << ") outside " << q.rows

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace glm3d::quant {
@@ -61,6 +62,10 @@ Nf4 quantize_nf4(const float* W, int64_t rows, int64_t cols, bool double_quant);
 // Double-quantizes absmax [q.blocks()] into q (sets nested and the nested fields) around the
 // given offset (quantize_nf4 uses mean_f32(absmax); see README.md on torch's mean).
 void nf4_double_quantize(Nf4& q, const float* absmax, float offset);
+
+// Checks an Nf4 read from a file (array sizes against rows x cols); a mismatch is a UsageError naming `what`
+// (the tensor) and the sizes.
+void validate(const Nf4& q, const std::string& what);
 
 // out [r1 - r0, c1 - c0] = the dequantized rectangle [r0, r1) x [c0, c1). Serial.
 void dequantize(const Nf4& q, int64_t r0, int64_t r1, int64_t c0, int64_t c1, float* out);

@@ -275,5 +275,37 @@ TEST(QuantDynamicMap, BlockwiseNearestTiesLowerAndZeroBlock) {
     EXPECT_NEAR(back[i], x[i], 0.02 * absmax[i / 4]) << i;
 }
 
+// What an import checks: every array's size against the shape, as a UsageError naming the tensor.
+TEST(QuantValidate, SizesAgainstShape) {
+  SeededRng rng;
+  const std::vector<float> W = rng.uniform_vec<float>(6 * 128);
+  RowwiseInt r = quantize_rowwise(W.data(), 6, 128, 4);
+  EXPECT_NO_THROW(validate(r, "w"));
+  r.weight.pop_back();
+  EXPECT_THROW(validate(r, "w"), UsageError);
+  r = quantize_rowwise(W.data(), 6, 128, 8);
+  r.scale.push_back(0);
+  EXPECT_THROW(validate(r, "w"), UsageError);
+  for (bool dq : {false, true}) {
+    Nf4 q = quantize_nf4(W.data(), 6, 128, dq);
+    EXPECT_NO_THROW(validate(q, "w"));
+    Nf4 bad = q;
+    bad.cols = 127;
+    EXPECT_THROW(validate(bad, "w"), UsageError);
+    bad = q;
+    (dq ? bad.absmax_codes : bad.weight).pop_back();
+    EXPECT_THROW(validate(bad, "w"), UsageError);
+    if (dq) {
+      bad = q;
+      bad.nested_absmax.push_back(1.0f);
+      EXPECT_THROW(validate(bad, "w"), UsageError);
+    } else {
+      bad = q;
+      bad.absmax.pop_back();
+      EXPECT_THROW(validate(bad, "w"), UsageError);
+    }
+  }
+}
+
 } // namespace
 } // namespace glm3d::quant

@@ -164,6 +164,7 @@ TEST(QuantGolden, Nf4ImportedStateDequantizes) {
   for (const std::string c : kNf4Cases) {
     const std::string p = "nf4/" + c + "/";
     const Nf4 q = stored_state(g, p);
+    validate(q, p + "weight");
     expect_bits_equal(dequantize_all(q), g.f32(p + "dequantized"), c + " imported");
   }
 }
@@ -178,8 +179,11 @@ TEST(QuantGolden, ChatglmInt8Int4) {
     const int64_t rows = int64_t(d[0]), cols = int64_t(d[1]);
     const std::vector<float> input = g.f32(p + "input");
     const RowwiseInt q = quantize_rowwise(input.data(), rows, cols, bits);
-    EXPECT_EQ(q.weight, g.read<int8_t>(p + "weight", H5T_NATIVE_INT8)) << bits;
-    EXPECT_EQ(q.scale, g.read<uint16_t>(p + "weight_scale", -1)) << bits; // float16 bits
+    RowwiseInt stored{bits, rows, cols, g.read<int8_t>(p + "weight", H5T_NATIVE_INT8),
+                      g.read<uint16_t>(p + "weight_scale", -1)}; // float16 bits, as ChatGLM stores them
+    validate(stored, p + "weight");
+    EXPECT_EQ(q.weight, stored.weight) << bits;
+    EXPECT_EQ(q.scale, stored.scale) << bits;
     const std::vector<int8_t> want_q = g.read<int8_t>(p + "q", H5T_NATIVE_INT8);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < cols; ++c)
