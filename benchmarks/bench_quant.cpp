@@ -53,8 +53,8 @@ void report(benchmark::State& state, int format, int64_t N) {
 
 // Times call(workspace, floats) after one warm-up call (which quantizes the weight once and
 // creates the oneDNN primitives).
-template <class Call> void run(benchmark::State& state, int format, Call call) {
-  std::vector<float> ws(format == 0 ? 0 : size_t(quant::qlinear_workspace_floats(weight(format))));
+template <class Call> void run(benchmark::State& state, int format, int64_t N, Call call) {
+  std::vector<float> ws(format == 0 ? 0 : size_t(quant::qlinear_workspace_floats(weight(format), N)));
   call(ws.data(), int64_t(ws.size()));
   for (auto _ : state) {
     call(ws.data(), int64_t(ws.size()));
@@ -68,7 +68,7 @@ void BM_QuantLinearForward(benchmark::State& state) {
   const int format = int(state.range(1));
   const std::vector<float> x = normal_floats(N * kDim, 1.0f);
   std::vector<float> y(static_cast<size_t>(N * kDim));
-  run(state, format, [&](float* ws, int64_t ws_floats) {
+  run(state, format, N, [&](float* ws, int64_t ws_floats) {
     if (format == 0)
       cpu::linear_forward<float>(x.data(), dense_weight().data(), nullptr, y.data(), N, kDim, kDim);
     else
@@ -87,7 +87,7 @@ void BM_QuantLinearInputGrad(benchmark::State& state) {
   const int format = int(state.range(1));
   const std::vector<float> dy = normal_floats(N * kDim, 1.0f);
   std::vector<float> dx(static_cast<size_t>(N * kDim));
-  run(state, format, [&](float* ws, int64_t ws_floats) {
+  run(state, format, N, [&](float* ws, int64_t ws_floats) {
     if (format == 0)
       cpu::gemm<float>(false, false, N, kDim, kDim, dy.data(), dense_weight().data(), dx.data(), 0.0f);
     else

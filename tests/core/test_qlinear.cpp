@@ -8,6 +8,7 @@
 #include "core/quant/qlinear.h"
 #include "gradcheck.h"
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -70,7 +71,7 @@ std::vector<float> dequantized(const QuantizedMatrix& W) {
 
 struct Workspace {
   std::vector<float> buf;
-  explicit Workspace(const QuantizedMatrix& W) : buf(size_t(qlinear_workspace_floats(W))) {}
+  Workspace(const QuantizedMatrix& W, int64_t N) : buf(size_t(qlinear_workspace_floats(W, N))) {}
 };
 
 // C[M, P] = A[M, K] · B (B[k, j] at b[k * bk + j * bj]) in f64, and sum |a||b| per element.
@@ -87,12 +88,11 @@ void f64_product(int64_t M, int64_t P, int64_t K, const float* A, const float* b
       }
 }
 
-// Shapes with a partial row chunk (out 100), a partial column chunk and NF4 blocks straddling
-// rows (in 70), under 1 and 3 threads.
+// Shapes with a partial row slab (out 100 of 64-row slabs; out 300 of 256-row slabs at N 20), a
+// partial column slab and NF4 blocks straddling rows (in 70), under 1 and 3 threads.
 TEST(QLinear, ForwardAndInputGradMatchF64OfDequantized) {
   SeededRng rng;
-  const int64_t N = 5;
-  for (auto [out, in] : {std::pair<int64_t, int64_t>{100, 192}, {37, 70}}) {
+  for (auto [N, out, in] : {std::array<int64_t, 3>{5, 100, 192}, {5, 37, 70}, {20, 300, 64}}) {
     const std::vector<float> W = rng.uniform_vec<float>(out * in);
     const std::vector<float> b = rng.uniform_vec<float>(out);
     const std::vector<float> x = rng.uniform_vec<float>(N * in);
@@ -102,7 +102,7 @@ TEST(QLinear, ForwardAndInputGradMatchF64OfDequantized) {
         omp_set_num_threads(threads);
         const QuantizedMatrix Q = make(kind, W, out, in);
         const std::vector<float> w = dequantized(Q);
-        Workspace ws(Q);
+        Workspace ws(Q, N);
         std::vector<double> ref, abs;
         std::vector<float> y(static_cast<size_t>(N * out));
         test::poison(y.data(), int64_t(y.size()));
@@ -168,7 +168,7 @@ TEST(QLinear, LogitsErrorAgainstFloat32Layer) {
         }
         ASSERT_LE(std::abs(double(w[size_t(f)]) - W[size_t(f)]), e[size_t(f)]) << kind << " " << rng.tag();
       }
-    Workspace ws(Q);
+    Workspace ws(Q, N);
     std::vector<float> y(static_cast<size_t>(N * out));
     qlinear_forward(Q, x.data(), nullptr, y.data(), N, ws.buf.data(), int64_t(ws.buf.size()));
     double err2 = 0, ref2 = 0, worst = 0;
@@ -196,31 +196,36 @@ TEST(QLinear, LogitsErrorAgainstFloat32Layer) {
 // that much, reject less, and allocate nothing near the size of the matrix themselves.
 TEST(QLinear, WorkspaceBoundAndNoWholeMatrix) {
   SeededRng rng;
-  const int64_t out = 1024, in = 1024, N = 4;
+  const int64_t out = 1024, in = 2048;
   const std::vector<float> W = rng.uniform_vec<float>(out * in);
-  const std::vector<float> x = rng.uniform_vec<float>(N * in), dy = rng.uniform_vec<float>(N * out);
-  for (int threads : {1, 2}) {
-    omp_set_num_threads(threads);
-    for (const std::string kind : kKinds) {
-      const QuantizedMatrix Q = make(kind, W, out, in);
-      const int64_t ws_floats = qlinear_workspace_floats(Q);
-      EXPECT_EQ(ws_floats, threads * 64 * 1024);
-      EXPECT_EQ(qlinear_workspace_floats(Q, 5), 5 * 64 * 1024);
-      std::vector<float> ws(static_cast<size_t>(ws_floats)), y(static_cast<size_t>(N * out)),
-          dx(static_cast<size_t>(N * in));
-      EXPECT_THROW(qlinear_forward(Q, x.data(), nullptr, y.data(), N, ws.data(), ws_floats - 1), Error);
-      EXPECT_THROW(qlinear_backward_input(Q, dy.data(), dx.data(), N, false, ws.data(), ws_floats - 1),
-                   Error);
-      // Warm-up creates the oneDNN primitives (cached for the process); then count.
-      qlinear_forward(Q, x.data(), nullptr, y.data(), N, ws.data(), ws_floats);
-      qlinear_backward_input(Q, dy.data(), dx.data(), N, false, ws.data(), ws_floats);
-      const int64_t live0 = g_live.load();
-      g_peak.store(live0);
-      qlinear_forward(Q, x.data(), nullptr, y.data(), N, ws.data(), ws_floats);
-      qlinear_backward_input(Q, dy.data(), dx.data(), N, false, ws.data(), ws_floats);
-      const int64_t extra = g_peak.load() - live0;
-      EXPECT_LT(extra, out * in * int64_t(sizeof(float)) / 16) << kind << ": allocated " << extra << " bytes";
-      EXPECT_TRUE(test::all_finite(y.data(), N * out) && test::all_finite(dx.data(), N * in));
+  for (int64_t N : {4, 64}) { // decode: slabs of 64 rows; prefill: 256 rows
+    const std::vector<float> x = rng.uniform_vec<float>(N * in), dy = rng.uniform_vec<float>(N * out);
+    const int64_t slab = std::max(forward_slab_rows(N) * in, out * kColChunk);
+    EXPECT_EQ(forward_slab_rows(N), N < 16 ? 64 : 256);
+    EXPECT_LE(4 * slab, out * in); // a slab is at most a quarter of the matrix here
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      for (const std::string kind : kKinds) {
+        const QuantizedMatrix Q = make(kind, W, out, in);
+        const int64_t ws_floats = qlinear_workspace_floats(Q, N);
+        EXPECT_EQ(ws_floats, threads * slab);
+        EXPECT_EQ(qlinear_workspace_floats(Q, N, 5), 5 * slab);
+        std::vector<float> ws(static_cast<size_t>(ws_floats)), y(size_t(N * out)), dx(size_t(N * in));
+        EXPECT_THROW(qlinear_forward(Q, x.data(), nullptr, y.data(), N, ws.data(), ws_floats - 1), Error);
+        EXPECT_THROW(qlinear_backward_input(Q, dy.data(), dx.data(), N, false, ws.data(), ws_floats - 1),
+                     Error);
+        // Warm-up creates the oneDNN primitives (cached for the process); then count.
+        qlinear_forward(Q, x.data(), nullptr, y.data(), N, ws.data(), ws_floats);
+        qlinear_backward_input(Q, dy.data(), dx.data(), N, false, ws.data(), ws_floats);
+        const int64_t live0 = g_live.load();
+        g_peak.store(live0);
+        qlinear_forward(Q, x.data(), nullptr, y.data(), N, ws.data(), ws_floats);
+        qlinear_backward_input(Q, dy.data(), dx.data(), N, false, ws.data(), ws_floats);
+        const int64_t extra = g_peak.load() - live0;
+        EXPECT_LT(extra, out * in * int64_t(sizeof(float)) / 16)
+            << kind << ": allocated " << extra << " bytes";
+        EXPECT_TRUE(test::all_finite(y.data(), N * out) && test::all_finite(dx.data(), N * in));
+      }
     }
   }
   omp_set_num_threads(1);
