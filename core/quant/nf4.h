@@ -11,6 +11,8 @@
 //
 // Field names are those of a bitsandbytes QuantState.as_dict() and of a glm3d quantized
 // checkpoint (docs/checkpoint.md).
+#include "core/quant/nibbles.h"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -40,9 +42,10 @@ struct Nf4 {
 
   int64_t numel() const { return rows * cols; }
   int64_t blocks() const { return (numel() + kNf4Blocksize - 1) / kNf4Blocksize; }
-  int64_t bytes() const; // every stored array (the 16-entry quant_map included)
-  uint8_t code(int64_t flat) const {
-    return flat % 2 == 0 ? weight[size_t(flat / 2)] >> 4 : weight[size_t(flat / 2)] & 15;
+  int64_t bytes() const;             // every stored array (the 16-entry quant_map included)
+  uint8_t code(int64_t flat) const { // the code of element `flat` (row-major)
+    const uint8_t byte = weight[size_t(flat / 2)];
+    return flat % 2 == 0 ? high_nibble(byte) : low_nibble(byte);
   }
   float block_absmax(int64_t b) const { // the (dequantized) absmax of block b
     if (!nested)
