@@ -13,27 +13,34 @@ namespace glm3d {
 int cmd_train(const Args& args, const RunContext& ctx) {
   TrainOptions o;
   std::string pp_layers;
+  bool bf16 = false;
   po::options_description desc("glm3d train options");
   desc.add_options() //
       ("model", defaulted(&o.model),
-       "preset (tiny, small, base, chatglm-6b, glm-10b, glm-130b) or INI file")                        //
-      ("synthetic", po::bool_switch(&o.synthetic), "train on the synthetic blank-infilling task")      //
-      ("data", po::value(&o.data_dir), "token store directory made by glm3d prep")                     //
-      ("steps", defaulted(&o.steps), "total optimizer steps")                                          //
-      ("micro-batch", defaulted(&o.micro_batch), "samples per micro-batch")                            //
-      ("global-batch", defaulted(&o.global_batch), "samples per optimizer step")                       //
-      ("seq-len", defaulted(&o.seq_len), "sequence length (0: the model's)")                           //
-      ("lr", defaulted(&o.lr), "peak learning rate (0: the preset's recommended)")                     //
-      ("min-lr", defaulted(&o.min_lr), "learning rate at the end of the cosine decay (-1: lr/10)")     //
-      ("warmup-steps", defaulted(&o.warmup_steps), "linear warm-up steps")                             //
-      ("decay-steps", defaulted(&o.decay_steps), "cosine decay length (0: --steps)")                   //
-      ("weight-decay", defaulted(&o.weight_decay), "AdamW weight decay (not on biases, LayerNorm)")    //
-      ("beta1", defaulted(&o.beta1), "AdamW beta1")                                                    //
-      ("beta2", defaulted(&o.beta2), "AdamW beta2")                                                    //
-      ("eps", defaulted(&o.eps), "AdamW epsilon")                                                      //
-      ("clip-grad", defaulted(&o.clip_grad), "clip the global gradient norm (0: off)")                 //
-      ("seed", defaulted(&o.seed), "seed of init and data")                                            //
-      ("bf16", po::bool_switch(&o.bf16), "bf16 matmul inputs with f32 accumulation")                   //
+       "preset (tiny, small, base, chatglm-6b, glm-10b, glm-130b) or INI file")                     //
+      ("synthetic", po::bool_switch(&o.synthetic), "train on the synthetic blank-infilling task")   //
+      ("data", po::value(&o.data_dir), "token store directory made by glm3d prep")                  //
+      ("steps", defaulted(&o.steps), "total optimizer steps")                                       //
+      ("micro-batch", defaulted(&o.micro_batch), "samples per micro-batch")                         //
+      ("global-batch", defaulted(&o.global_batch), "samples per optimizer step")                    //
+      ("seq-len", defaulted(&o.seq_len), "sequence length (0: the model's)")                        //
+      ("lr", defaulted(&o.lr), "peak learning rate (0: the preset's recommended)")                  //
+      ("min-lr", defaulted(&o.min_lr), "learning rate at the end of the cosine decay (-1: lr/10)")  //
+      ("warmup-steps", defaulted(&o.warmup_steps), "linear warm-up steps")                          //
+      ("decay-steps", defaulted(&o.decay_steps), "cosine decay length (0: --steps)")                //
+      ("weight-decay", defaulted(&o.weight_decay), "AdamW weight decay (not on biases, LayerNorm)") //
+      ("beta1", defaulted(&o.beta1), "AdamW beta1")                                                 //
+      ("beta2", defaulted(&o.beta2), "AdamW beta2")                                                 //
+      ("eps", defaulted(&o.eps), "AdamW epsilon")                                                   //
+      ("clip-grad", defaulted(&o.clip_grad), "clip the global gradient norm (0: off)")              //
+      ("seed", defaulted(&o.seed), "seed of init and data")                                         //
+      ("precision", defaulted(&o.precision),
+       "f32, or bf16: bf16 weights refreshed each step from f32 master weights, f32 gradients") //
+      ("bf16", po::bool_switch(&bf16), "the same as --precision bf16")                          //
+      ("recompute", defaulted(&o.recompute),
+       "activation recomputation: none, selective (attention core) or full (whole layers)") //
+      ("attention", defaulted(&o.attention),
+       "attention kernel: auto (f32 dense, bf16 flash), dense, flash")                                 //
       ("metrics", po::value(&o.metrics_file), "write one JSON object per step to this file")           //
       ("log-interval", defaulted(&o.log_interval), "progress line every N steps")                      //
       ("peak-tflops", defaulted(&o.peak_tflops), "the job's peak TFLOP/s, for MFU")                    //
@@ -72,6 +79,12 @@ int cmd_train(const Args& args, const RunContext& ctx) {
   for (const auto& [name, value] : vm)
     if (!value.defaulted())
       o.given.insert(name);
+  if (bf16) {
+    GLM3D_USAGE_CHECK(vm["precision"].defaulted() || o.precision == "bf16")
+        << "--bf16 contradicts --precision " << o.precision;
+    o.precision = "bf16";
+    o.given.insert("precision");
+  }
   // Resuming without --model takes the checkpoint's model.
   if (!o.load.empty() && vm["model"].defaulted())
     o.model.clear();

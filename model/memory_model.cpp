@@ -7,57 +7,104 @@ namespace glm3d {
 
 namespace {
 constexpr int64_t kF32 = 4;
-// The f32 attention backward stages dP for a group of heads in a buffer of at most 2^24 floats
-// (core/cpu/attention.cpp, kStageFloats), at least one head's S x S.
-int64_t attention_stage_bytes(int64_t heads, int64_t S) {
+
+// The dense f32 attention backward stages dP for a group of heads in a buffer of at most 2^24
+// floats (core/cpu/attention.cpp, kStageFloats), at least one head's S x S.
+int64_t dense_stage_bytes(int64_t heads, int64_t S) {
   const int64_t per_head = S * S;
   const int64_t hg = std::clamp<int64_t>((int64_t(1) << 24) / std::max<int64_t>(per_head, 1), 1, heads);
   return kF32 * hg * per_head;
 }
-} // namespace
 
-// GlmModel::LayerActs: x, h, x1, h2 [N, H]; mean/rstd x2 [N]; qkv [N, 3Hl]; probs [B, nhl, S, S];
-// ctx [N, Hl]; u [N, Ul]; act [N, Fl].
-int64_t layer_activation_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S) {
-  const int64_t N = B * S, H = c.hidden, Hl = H / tp, nhl = c.num_heads / tp;
-  const int64_t Ul = c.ffn_up_width() / tp, Fl = c.ffn_hidden / tp;
-  return kF32 * (4 * N * H + 4 * N + 4 * N * Hl + B * nhl * S * S + N * Ul + N * Fl);
+struct LayerDims {
+  int64_t N, H, Hl, nhl, Ul, Fl;
+};
+LayerDims dims_of(const ModelConfig& c, int tp, int64_t B, int64_t S) {
+  return {B * S, c.hidden, c.hidden / tp, c.num_heads / tp, c.ffn_up_width() / tp, c.ffn_hidden / tp};
 }
 
-// ChunkActs of the head: final_x, hf [N, H]; mean, rstd [N]; probs [N, Vpad/tp].
-int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab, int64_t B, int64_t S) {
+// Everything GlmModel::LayerActs holds after a layer's forward without recomputation:
+//   x, x1 [N, H] f32 (LayerNorm inputs); mean/rstd [N] x 2 f32;
+//   h, h2 [N, H]; qkv [N, 3Hl] after RoPE; ctx [N, Hl]; u [N, Ul]; act [N, Fl]  (a bytes each:
+//   the matmul inputs, bf16 under bf16);
+//   attention state: dense probs [B, nhl, S, S] f32, or flash log-sum-exp [B, nhl, S] f32.
+int64_t full_layer_bytes(const LayerDims& d, int64_t B, int64_t S, const ExecPolicy& p, bool with_probs) {
+  const int64_t a = p.bf16() ? 2 : 4;
+  int64_t bytes = kF32 * (2 * d.N * d.H + 4 * d.N);
+  bytes += a * (2 * d.N * d.H + 3 * d.N * d.Hl + d.N * d.Hl + d.N * d.Ul + d.N * d.Fl);
+  if (p.attention == AttentionImpl::flash)
+    bytes += kF32 * d.N * d.nhl;
+  else if (with_probs)
+    bytes += kF32 * B * d.nhl * S * S;
+  return bytes;
+}
+
+} // namespace
+
+int64_t layer_activation_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S, const ExecPolicy& p) {
+  const LayerDims d = dims_of(c, tp, B, S);
+  switch (p.recompute) {
+  case Recompute::full:
+    return kF32 * d.N * d.H; // the layer input only
+  case Recompute::selective:
+    return full_layer_bytes(d, B, S, p, /*with_probs=*/false);
+  case Recompute::none:
+    break;
+  }
+  return full_layer_bytes(d, B, S, p, /*with_probs=*/true);
+}
+
+// ChunkActs of the head: final_x, hf [N, H] f32; mean, rstd [N]; logits/probs [N, Vpad/tp] f32.
+int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab, int64_t B, int64_t S,
+                              const ExecPolicy&) {
   const int64_t N = B * S;
   return kF32 * (2 * N * c.hidden + 2 * N + N * (padded_vocab / tp));
 }
 
+// GlmModel::layer_backward's gradients: dact [N, Fl], du [N, Ul], dh2, dx1, dh [N, H],
+// dctx [N, Hl], dqkv [N, 3Hl] (f32), the chunk's dx, dy [N, H]; plus the attention scratch and,
+// under full or selective recomputation, what the rerun forward materialises for one layer.
+int64_t layer_workspace_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S, const ExecPolicy& p) {
+  const LayerDims d = dims_of(c, tp, B, S);
+  int64_t bytes = kF32 * d.N * (d.Fl + d.Ul + 5 * d.H + 4 * d.Hl);
+  if (p.attention == AttentionImpl::dense)
+    bytes += dense_stage_bytes(d.nhl, S);
+  if (p.recompute == Recompute::full)
+    bytes += full_layer_bytes(d, B, S, p, /*with_probs=*/true);
+  else if (p.recompute == Recompute::selective && p.attention == AttentionImpl::dense)
+    bytes += kF32 * B * d.nhl * S * S; // one layer's recomputed probabilities
+  return bytes;
+}
+
+RankMemory model_state_bytes(int64_t elems, int64_t shard, const ExecPolicy& p) {
+  RankMemory m;
+  m.weights = (p.bf16() ? 2 : kF32) * elems;
+  m.grads = kF32 * elems;
+  m.optimizer = (p.bf16() ? 3 : 2) * kF32 * shard; // (master,) m, v
+  return m;
+}
+
 RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, const MemoryPolicy& pol) {
   const ParamTable table(cfg, plan);
-  const int64_t total = table.total(), B = pol.micro_batch, S = pol.seq_len, N = B * S, H = cfg.hidden;
-  const int tp = plan.tp;
-  RankMemory m;
-  m.weights = kF32 * total;
-  m.grads = kF32 * total;
-  const int64_t shard = pol.zero ? (total + pol.dp - 1) / pol.dp : total;
-  m.optimizer = 2 * kF32 * shard; // Adam m and v
+  // Buffers are padded to a multiple of dp so ZeRO-1's collectives run in place.
+  const int64_t shard = (table.total() + pol.dp - 1) / pol.dp;
+  RankMemory m = model_state_bytes(shard * pol.dp, pol.zero ? shard : shard * pol.dp, pol.exec);
+  const int64_t B = pol.micro_batch, S = pol.seq_len, tp = plan.tp;
   bool head = false;
   int64_t chunk_layers = 0;
   for (const auto& [first, count] : plan.chunks) {
     chunk_layers = std::max<int64_t>(chunk_layers, count);
     head = head || first + count == cfg.num_layers;
   }
-  m.activations = pol.in_flight * chunk_layers * layer_activation_bytes(cfg, tp, B, S);
+  m.activations = pol.in_flight * chunk_layers * layer_activation_bytes(cfg, int(tp), B, S, pol.exec);
   if (head)
-    m.activations += pol.head_in_flight * head_activation_bytes(cfg, tp, table.padded_vocab(), B, S);
-  // One layer's backward (GlmModel::layer_backward): dact, du, dh2, dx1, dctx, dqkv, dh, plus
-  // the chunk's dx, dy and the attention staging buffer.
-  const int64_t Hl = H / tp, Ul = cfg.ffn_up_width() / tp, Fl = cfg.ffn_hidden / tp;
-  m.workspace = kF32 * N * (Fl + Ul + 5 * H + 4 * Hl) + attention_stage_bytes(cfg.num_heads / tp, S);
+    m.activations +=
+        pol.head_in_flight * head_activation_bytes(cfg, int(tp), table.padded_vocab(), B, S, pol.exec);
+  m.workspace = layer_workspace_bytes(cfg, int(tp), B, S, pol.exec);
   // Pipeline: the received activation of every in-flight micro-batch and its gradient buffer.
-  if (plan.chunks.size() > 1 || !head || plan.chunks.front().first != 0)
-    m.comm += 2 * pol.in_flight * kF32 * N * H;
-  // ZeRO-1 staging: the reduce-scatter input and the all-gather output, [dp * shard] each.
-  if (pol.zero && pol.dp > 1)
-    m.comm += 2 * kF32 * shard * pol.dp;
+  const bool pipelined = plan.chunks.size() > 1 || !head || plan.chunks.front().first != 0;
+  if (pipelined)
+    m.comm = 2 * pol.in_flight * kF32 * B * S * cfg.hidden;
   return m;
 }
 

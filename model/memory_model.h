@@ -1,9 +1,15 @@
 #pragma once
 // Bytes one rank holds while training: the model state (weights, gradients, master weights and
 // optimizer state) from the rank's own ParamTable, and the activations the model keeps per
-// layer per micro-batch, counted from the buffers GlmModel really allocates. The trainer's
-// start-up check (does it fit?), its memory report, and the planner all use these functions,
-// so a change of what the model stores changes all three.
+// layer per micro-batch, counted from the buffers GlmModel really allocates for the execution
+// policy (precision, recomputation, attention kernel). The trainer's start-up check and memory
+// report, `glm3d bench slice` and the planner all use these functions, so a change of what the
+// model stores changes all of them.
+//
+// Model state per parameter (Megatron's accounting):
+//   f32:  weights 4 + gradients 4 + Adam m, v 8 (sharded over dp under ZeRO-1)
+//   bf16: weights 2 + gradients 4 (f32) + master, m, v 12 (sharded over dp under ZeRO-1)
+#include "model/exec_policy.h"
 #include "model/param_table.h"
 
 #include <cstdint>
@@ -12,33 +18,39 @@
 namespace glm3d {
 
 struct MemoryPolicy {
+  ExecPolicy exec;
   int dp = 1;                 // data-parallel size (ZeRO-1 shards optimizer state over it)
-  bool zero = false;          // ZeRO-1
+  bool zero = false;          // ZeRO-1 (Megatron's distributed optimizer)
   int64_t micro_batch = 1;    // B
   int64_t seq_len = 0;        // S
   int64_t in_flight = 1;      // (micro-batch, chunk) activation sets held at the peak (schedule)
   int64_t head_in_flight = 1; // the same for the chunk with the LM head
-  int64_t bucket_elems = 0;   // data-parallel gradient bucket (0: none)
 };
 
 struct RankMemory {
-  int64_t weights = 0, grads = 0, optimizer = 0; // model state
-  int64_t activations = 0;                       // stored for backward, at the peak
-  int64_t workspace = 0;                         // transient buffers of one layer's forward/backward
-  int64_t comm = 0;                              // pipeline / ZeRO staging buffers
+  int64_t weights = 0, grads = 0, optimizer = 0; // model state (optimizer: master + moments)
+  int64_t activations = 0;                       // stored for backward, at the schedule's peak
+  int64_t workspace = 0;                         // transient buffers of one layer's backward
+  int64_t comm = 0;                              // pipeline receive buffers
   int64_t model_state() const { return weights + grads + optimizer; }
   int64_t total() const { return model_state() + activations + workspace + comm; }
 };
 
-// Bytes stored per transformer layer per micro-batch of B x S tokens, on a rank of the plan.
-int64_t layer_activation_bytes(const ModelConfig& cfg, int tp, int64_t B, int64_t S);
-// The head chunk's extra activations (final LayerNorm, logits of the local vocabulary).
-int64_t head_activation_bytes(const ModelConfig& cfg, int tp, int64_t padded_vocab, int64_t B, int64_t S);
+// Bytes stored per transformer layer per micro-batch of B x S tokens on a tp rank.
+int64_t layer_activation_bytes(const ModelConfig& cfg, int tp, int64_t B, int64_t S, const ExecPolicy& p);
+// The head chunk's extra activations (final LayerNorm input and output, local-vocabulary logits).
+int64_t head_activation_bytes(const ModelConfig& cfg, int tp, int64_t padded_vocab, int64_t B, int64_t S,
+                              const ExecPolicy& p);
+// Transient bytes of one layer's backward (its gradients, the recomputed activations under full
+// recomputation, the attention kernel's scratch).
+int64_t layer_workspace_bytes(const ModelConfig& cfg, int tp, int64_t B, int64_t S, const ExecPolicy& p);
+// Model-state bytes of `elems` parameters on this rank, `shard` of them in the optimizer.
+RankMemory model_state_bytes(int64_t elems, int64_t shard, const ExecPolicy& p);
 
 RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, const MemoryPolicy& pol);
 
-// Fixed cost of a process (runtime libraries, MPI, oneDNN code): measured VmHWM of a 1-rank
-// `tiny` run minus its model and activation bytes, rounded up.
+// Fixed cost of a process (runtime libraries, MPI, oneDNN code and caches): measured VmHWM of a
+// 1-rank `tiny` run minus its model and activation bytes, rounded up.
 inline constexpr int64_t k_process_baseline_bytes = 96ll << 20;
 
 std::string format_bytes(double bytes); // "1.23 GB", "512 MB"

@@ -102,6 +102,7 @@ void build_layout(TrainJob& j) {
 // The estimate of this rank's bytes, from the memory model and this rank's schedule.
 RankMemory estimate_memory(const TrainJob& j) {
   MemoryPolicy pol;
+  pol.exec = j.exec;
   pol.dp = j.dims.dp;
   pol.zero = j.opt.zero == 1;
   pol.micro_batch = j.settings.micro_batch;
@@ -118,8 +119,7 @@ RankMemory estimate_memory(const TrainJob& j) {
 void build_model(TrainJob& j) {
   const TrainOptions& opt = j.opt;
   const RunSettings& s = j.settings;
-  j.model = std::make_unique<GlmModel<float>>(j.cfg, j.plan, *j.pg.tp,
-                                              opt.bf16 ? cpu::Precision::bf16 : cpu::Precision::f32);
+  j.model = std::make_unique<GlmModel<float>>(j.cfg, j.plan, *j.pg.tp, j.exec.precision);
   j.model->init(s.seed); // a resumed run then overwrites it from the checkpoint
   j.model->embedding_grad_shrink = opt.embedding_grad_shrink;
   j.total = j.model->num_params();
@@ -174,6 +174,9 @@ std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world
   MPI_Comm_rank(world, &j.rank);
   MPI_Comm_size(world, &j.world_size);
   j.log = j.rank == 0 && !opt.quiet;
+  j.exec.precision = parse_precision(opt.precision);
+  j.exec.recompute = parse_recompute(opt.recompute);
+  j.exec.attention = parse_attention(opt.attention, j.exec.precision);
   resolve_run(j);
   if (j.resume.continues_run() && opt.steps <= j.resume.meta.step)
     return job; // nothing to do: the trainer says so

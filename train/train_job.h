@@ -6,6 +6,7 @@
 // memory pre-flight, allocation, initialisation, then the checkpoint load.
 #include "data/sample.h"
 #include "model/config.h"
+#include "model/exec_policy.h"
 #include "model/glm_model.h"
 #include "model/memory_model.h"
 #include "parallel/op_tracker.h"
@@ -38,6 +39,7 @@ struct TrainJob {
 
   ResumeFrom resume;
   RunSettings settings;
+  ExecPolicy exec; // precision, recomputation, attention kernel
   ModelConfig cfg;
   std::unique_ptr<SampleSource> source;
   ParallelDims dims;

@@ -21,7 +21,9 @@ struct TrainOptions {
   double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
   double clip_grad = 1.0; // 0: no clipping
   uint64_t seed = 1234;
-  bool bf16 = false; // bf16 matmul inputs (f32 accumulation, f32 master weights)
+  std::string precision = "f32";  // f32 | bf16 (model/exec_policy.h); --bf16 is an alias of bf16
+  std::string recompute = "none"; // none | selective | full
+  std::string attention = "auto"; // auto | dense | flash
   std::string metrics_file;
   int64_t log_interval = 1;
   double peak_tflops = 0.35; // the job's peak for MFU (default: oneDNN f32 on a 2-core machine)

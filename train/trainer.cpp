@@ -55,7 +55,9 @@ json settings_json(const TrainJob& j, const RankMemory& mem) {
           {"layers_per_stage", layer_split(j)},
           {"schedule", o.schedule},
           {"zero", o.zero},
-          {"precision", o.bf16 ? "bf16" : "f32"},
+          {"precision", to_string(j.exec.precision)},
+          {"recompute", to_string(j.exec.recompute)},
+          {"attention", to_string(j.exec.attention)},
           {"micro_batches_per_step", j.num_mb},
           {"global_batch", s.global_batch},
           {"micro_batch", s.micro_batch},
@@ -96,7 +98,10 @@ void print_settings(const TrainJob& j, const RankMemory& mem) {
   p("data", o.synthetic ? "synthetic blank-infilling task" : "token store " + o.data_dir);
   p("layout", j.dims.str() + ", layers per stage " + layer_split(j) + ", schedule " + o.schedule + ", zero " +
                   std::to_string(o.zero));
-  p("precision", o.bf16 ? "bf16 matmul inputs, f32 accumulation and master weights" : "f32");
+  p("precision",
+    (j.exec.bf16() ? std::string("bf16 weights and matmul inputs, f32 accumulation, gradients and master")
+                   : std::string("f32")) +
+        ", recompute " + to_string(j.exec.recompute) + ", attention " + to_string(j.exec.attention));
   p("batch", "global " + std::to_string(s.global_batch) + " x seq " + std::to_string(j.cfg.seq_len) +
                  ", micro-batch " + std::to_string(s.micro_batch) + " (" + std::to_string(j.num_mb) +
                  " per step per dp rank)");
