@@ -57,7 +57,7 @@ PY
   one_rank_throws)
     # Only rank 5 fails; the others wait in the step's collectives. The failure agreement
     # times out (3 s), rank 5 prints its message and MPI_Abort ends the job.
-    expect_fault fault_one_rank_throws 15 \
+    expect_fault fault_one_rank_throws 16 \
       mpirun_glm3d 8 "${TRAIN[@]}" --tp 2 --pp 2 --dp 2 --steps 6 --inject-fault throw@3:5 ;;
   hang)
     # Rank 6 stops making progress at step 3; the others block in its collectives. Every
