@@ -50,6 +50,8 @@ PY
     expect_fault fault_corrupt_checkpoint 8 \
       mpirun_glm3d 2 "${TRAIN[@]}" --dp 2 --steps 4 --load "$WORK/ck" ;;
   unknown_option)
+    # The message is being reworded (a "did you mean" hint): the one `glm3d: error: ` line must
+    # contain the fragment, not equal the table's text.
     FRAGMENT="unrecognised option '--stpes'" expect_fault fault_unknown_option 6 \
       mpirun_glm3d 4 "${TRAIN[@]}" --stpes 3 ;;
   out_of_range)
