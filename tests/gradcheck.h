@@ -1,7 +1,7 @@
 #pragma once
 // Header-only helpers for gradient checks by central finite differences (f64), and
-// random inputs drawn fresh each run. Every test prints its seed on failure through
-// SeededRng::seed(), so a failing draw can be reproduced by fixing the seed.
+// random inputs drawn fresh each run. Every failure while a SeededRng is alive prints its
+// seed (a gtest trace the object holds), and GLM3D_TEST_SEED=N replays that draw.
 //
 // Error bound used across the suite: central differences with step h in f64 have
 // truncation error O(h^2 |f'''|) and rounding error O(eps |f| / h); with h = 1e-6,
@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
+#include <gtest/gtest.h>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -20,11 +22,17 @@
 
 namespace glm3d::test {
 
-// A Mersenne twister seeded from std::random_device; the seed is kept for messages.
+// A Mersenne twister seeded from std::random_device (or from GLM3D_TEST_SEED when set). While
+// it lives, every gtest failure message carries "SeededRng seed=N" (a ScopedTrace member), so
+// no random test can fail without naming the seed that reproduces it.
 class SeededRng {
 public:
-  SeededRng() : seed_((uint64_t(std::random_device{}()) << 32) | std::random_device{}()), gen_(seed_) {}
-  explicit SeededRng(uint64_t seed) : seed_(seed), gen_(seed) {}
+  SeededRng() : SeededRng(fresh_seed()) {}
+  explicit SeededRng(uint64_t seed)
+      : seed_(seed), gen_(seed),
+        trace_(__FILE__, __LINE__,
+               "SeededRng " + tag() + " (a fresh draw replays with GLM3D_TEST_SEED=" + std::to_string(seed) +
+                   ")") {}
   uint64_t seed() const { return seed_; }
   std::string tag() const { return "seed=" + std::to_string(seed_); }
   std::mt19937_64& gen() { return gen_; }
@@ -53,8 +61,14 @@ public:
   }
 
 private:
+  static uint64_t fresh_seed() {
+    if (const char* fixed = std::getenv("GLM3D_TEST_SEED"))
+      return std::strtoull(fixed, nullptr, 10);
+    return (uint64_t(std::random_device{}()) << 32) | std::random_device{}();
+  }
   uint64_t seed_;
   std::mt19937_64 gen_;
+  ::testing::ScopedTrace trace_;
 };
 
 // Poison: outputs are filled with NaN before a kernel runs so any element it fails to

@@ -28,5 +28,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "[setup] configuring and building in $BUILD_DIR"
-cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${GLM3D_CMAKE_ARGS:-} | grep -E "glm3d|  [A-Za-z]" || true
+# The configure log is kept; only its summary lines (what was found) are shown, and a failed
+# configure prints the whole log and stops here.
+mkdir -p "$BUILD_DIR"
+# shellcheck disable=SC2086
+if ! cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${GLM3D_CMAKE_ARGS:-} >"$BUILD_DIR/configure.log" 2>&1; then
+  cat "$BUILD_DIR/configure.log" >&2
+  echo "[setup] cmake configure failed (log: $BUILD_DIR/configure.log)" >&2
+  exit 1
+fi
+awk '/glm3d|  [A-Za-z]|^CMake (Warning|Deprecation)/' "$BUILD_DIR/configure.log"
 cmake --build "$BUILD_DIR" -j"$(nproc)"

@@ -6,12 +6,20 @@
 #  3. slurm/preemptible.sbatch, sent the preemption signal (SIGUSR1) while it trains,
 #     saves, requeues itself, and the requeued run resumes from that checkpoint with the
 #     losses of an uninterrupted run, bit for bit.
-# Needs root (slurmd) and Debian's slurm-wlm (tools/setup.sh installs it): skipped (77)
-# otherwise.
+# Needs root (slurmd) and Debian's slurm-wlm (tools/setup.sh installs it): otherwise it is
+# skipped (77) loudly: a banner on stderr, and tests/run.sh repeats the reason at the end.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 source "$GLM3D_SOURCE_DIR/tests/slurm/slurm_cluster.sh"
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: slurmd needs root"; exit 77; }
-command -v slurmctld >/dev/null || { echo "SKIP: slurm-wlm is not installed (tools/setup.sh)"; exit 77; }
+skip() {
+  {
+    echo "################################################################"
+    echo "SKIPPED: slurm (tests/slurm/slurm_test.sh): $* -- srun, sbatch and preemption are NOT tested"
+    echo "################################################################"
+  } >&2
+  exit 77
+}
+[ "$(id -u)" -eq 0 ] || skip "slurmd needs root (uid $(id -u)); run tests/run.sh as root"
+command -v slurmctld >/dev/null || skip "slurm-wlm is not installed (tools/setup.sh installs it)"
 export OMPI_MCA_mpi_yield_when_idle=1 # 8 ranks on 2 cores: see slurm/sim.sbatch
 slurm_start
 cd "$WORK"

@@ -5,11 +5,12 @@
 # count for the layout. Layouts are tp x pp x dp [extra flags].
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 SEED=$((RANDOM + 1))
+echo "seed $SEED (every layout trains with --seed $SEED)"
 COMMON=(train --model tiny --synthetic --steps 20 --seed "$SEED" --global-batch 8 --quiet)
 "$GLM3D_BIN" "${COMMON[@]}" --metrics "$WORK/ref.jsonl"
 LAYOUTS=(
   "2 2 2" "8 1 1" "1 8 1" "1 1 8" "2 4 1" "4 1 2"
-  "1 2 1 --pp-layers 3,5" "2 4 1 --pp-layers 1,3,3,1"
+  "1 2 1 --pp-layers 3,5" "2 4 1 --pp-layers 1,3,3,1" "1 2 2 --pp-layers 3,5"
   "1 2 4 --schedule interleaved --virtual-stages 2"
   "2 2 2 --zero 1"
   "1 8 1 --schedule gpipe"
@@ -21,8 +22,8 @@ for layout in "${LAYOUTS[@]}"; do
   name="${tp}x${pp}x${dp}${extra:+ $extra}"
   # shellcheck disable=SC2086
   mpirun_glm3d "$n" "${COMMON[@]}" --tp "$tp" --pp "$pp" --dp "$dp" $extra --metrics "$WORK/run.jsonl" \
-    || fail "layout $name failed to run"
-  python3 - "$WORK/ref.jsonl" "$WORK/run.jsonl" "$name" "$tp" "$pp" "$dp" "$extra" <<'PY' || fail "layout $name diverged"
+    || fail "layout $name failed to run (seed $SEED)"
+  python3 - "$WORK/ref.jsonl" "$WORK/run.jsonl" "$name" "$tp" "$pp" "$dp" "$extra" <<'PY' || fail "layout $name diverged (seed $SEED)"
 import json, sys
 ref = [json.loads(l) for l in open(sys.argv[1])]
 run = [json.loads(l) for l in open(sys.argv[2])]
@@ -39,15 +40,17 @@ extra = sys.argv[7].split()
 V = int(extra[extra.index("--virtual-stages") + 1]) if "--virtual-stages" in extra else 1
 zero = "--zero" in extra and extra[extra.index("--zero") + 1] == "1"
 L, H, F, U, vocab, S = 8, 64, 128, 256, 256, 32          # tiny (GeGLU: up width 2F)
+stage_layers = ([int(x) for x in extra[extra.index("--pp-layers") + 1].split(",")] if "--pp-layers" in extra
+                else [L // pp] * pp)
 T = 1 * S                                                 # tokens per micro-batch
 m = 8 // dp                                               # micro-batches per rank
 Vp = -(-vocab // (tp * 128)) * (tp * 128)
 exp = {"tp": 0, "pp": 0, "dp": 0, "embedding": 0, "model_parallel": 0, "world": 16 * tp * pp * dp}
 if tp > 1:
-    per_rank_layers = (L // pp) * m * 4 * T * H           # 2 all-reduces forward, 2 backward per layer
+    per_layer = m * 4 * T * H                             # 2 all-reduces forward, 2 backward per layer
     first = m * T * H                                     # embedding output
     last = m * (3 * T + T * H)                            # CE max + (sum-exp, target logit), head input grad
-    exp["tp"] = 4 * tp * dp * (pp * per_rank_layers + first + last)
+    exp["tp"] = 4 * tp * dp * (L * per_layer + first + last)
 if pp > 1:
     exp["pp"] = 4 * tp * dp * m * (pp * V - 1) * 4 * T * H   # fwd + bwd, counted by sender and receiver
     exp["embedding"] = 4 * tp * dp * 2 * (Vp // tp) * H      # tied-embedding grads, first + last stage
@@ -55,7 +58,7 @@ if dp > 1:
     layer = 2 * H + (3 * H * H + 3 * H) // tp + H * H // tp + H + 2 * H + (U * H + U) // tp + F * H // tp + H
     total = 0
     for r in range(pp):
-        n = (L // pp) * layer + ((Vp // tp) * H if r in (0, pp - 1) else 0) + (2 * H if r == pp - 1 else 0)
+        n = stage_layers[r] * layer + ((Vp // tp) * H if r in (0, pp - 1) else 0) + (2 * H if r == pp - 1 else 0)
         n = -(-n // 16) * 16
         shard = -(-n // dp)
         total += tp * dp * (4 * (2 * shard if zero else n) + 8)   # + the i64 target-count all-reduce
