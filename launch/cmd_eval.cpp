@@ -109,7 +109,8 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   plan.has_embedding = pg.is_first_stage() || pg.is_last_stage();
   GlmModel<float> model(cfg, plan, *pg.tp);
   std::fill(model.params(), model.params() + model.num_params(), 0.f);
-  const ShardView view{&model.table(), pg.tp_rank(), pg.is_first_stage(), pg.dp_rank(), false, 0, 0};
+  const ShardView view{&model.table(),    pg.tp_rank(), pg.is_first_stage(), pg.dp_rank(), false, 0,
+                       model.num_params()};
   std::vector<TensorPiece> pieces = shard_pieces(view, cfg, model.params(), nullptr, nullptr);
   load_checkpoint(ck.path, ctx.world, ck.meta, pieces);
 

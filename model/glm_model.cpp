@@ -1,42 +1,19 @@
+// GlmModel: weights, chunks (embedding, layers, head) and the activations in flight. One
+// transformer layer is in glm_layer.cpp.
 #include "model/glm_model.h"
 
 #include "core/check.h"
-#include "core/cpu/activation.h"
-#include "core/cpu/attention.h"
 #include "core/cpu/cross_entropy.h"
 #include "core/cpu/elementwise.h"
 #include "core/cpu/embedding.h"
 #include "core/cpu/layernorm.h"
-#include "core/cpu/rope.h"
+#include "model/glm_model_impl.h"
 #include "model/init.h"
 
 #include <algorithm>
 #include <cstring>
 
 namespace glm3d {
-
-// Everything one layer's backward needs from its forward, for one micro-batch.
-template <class T> struct GlmModel<T>::LayerActs {
-  std::vector<T> x;               // [T, H]   layer input
-  std::vector<T> h, mean1, rstd1; // [T, H], [T], [T]
-  std::vector<T> qkv;             // [T, 3Hl] after RoPE
-  std::vector<T> probs;           // [B, heads/tp, S, S]
-  std::vector<T> ctx;             // [T, Hl]
-  std::vector<T> x1;              // [T, H]
-  std::vector<T> h2, mean2, rstd2;
-  std::vector<T> u;   // [T, Ul]
-  std::vector<T> act; // [T, Fl]
-};
-
-template <class T> struct GlmModel<T>::ChunkActs {
-  std::vector<LayerActs> layers;
-  std::vector<T> final_x, hf, meanf, rstdf; // head chunk: LNf input/output
-  std::vector<T> probs;                     // head chunk: softmax over the local vocab [T, Vl]
-};
-
-template <class T> struct GlmModel<T>::Weights {
-  T *ln1_w, *ln1_b, *qkv_w, *qkv_b, *o_w, *o_b, *ln2_w, *ln2_b, *up_w, *up_b, *down_w, *down_b;
-};
 
 StagePlan single_rank_plan(const ModelConfig& cfg) {
   StagePlan p;
@@ -47,18 +24,77 @@ StagePlan single_rank_plan(const ModelConfig& cfg) {
 
 template <class T>
 GlmModel<T>::GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp_comm,
-                      cpu::Precision prec)
-    : cfg_(cfg), plan_(plan), table_(cfg, plan), tp_(tp_comm), prec_(prec) {
+                      const ExecPolicy& exec, int64_t buffer_elems)
+    : cfg_(cfg), plan_(plan), table_(cfg, plan), tp_(tp_comm), exec_(exec),
+      buffer_elems_(std::max(buffer_elems, table_.total())), scratch_(std::make_unique<Scratch>()) {
   GLM3D_CHECK(tp_comm.size() == plan.tp)
       << "tp communicator size " << tp_comm.size() << " != plan tp " << plan.tp;
-  params_.assign(size_t(table_.total()), T(0));
-  grads_.assign(size_t(table_.total()), T(0));
+  GLM3D_CHECK((!exec.bf16() || std::is_same_v<T, float>)) << "bf16 precision needs a float model";
+  GLM3D_CHECK(!exec.bf16() || exec.attention == AttentionImpl::flash)
+      << "bf16 precision needs flash attention";
+  if (exec.bf16()) {
+    wb_.assign(size_t(buffer_elems_), bf16());
+    int64_t n = 0;
+    for (const ParamInfo& p : table_.params()) {
+      vec_at_.push_back(p.cols == 1 ? n : -1);
+      n += p.cols == 1 ? p.numel() : 0;
+    }
+    vec_.assign(size_t(n), T(0));
+  } else {
+    params_.assign(size_t(buffer_elems_), T(0));
+  }
+  grads_.assign(size_t(buffer_elems_), T(0));
 }
 
 template <class T> GlmModel<T>::~GlmModel() = default;
 
+template <class T> void GlmModel<T>::set_weights(const T* values, int64_t begin, int64_t end) {
+  GLM3D_CHECK(begin >= 0 && begin <= end && end <= buffer_elems_)
+      << "set_weights [" << begin << ", " << end << ")";
+  if (exec_.bf16()) {
+    if constexpr (std::is_same_v<T, float>)
+      cpu::to_bf16(values, wb_.data() + begin, end - begin);
+    weights_changed();
+  } else {
+    std::copy(values, values + (end - begin), params_.data() + begin);
+  }
+}
+
+template <class T> void GlmModel<T>::weights_changed() {
+  if (!exec_.bf16())
+    return;
+  const auto& ps = table_.params();
+  for (size_t i = 0; i < ps.size(); ++i)
+    if (vec_at_[i] >= 0)
+      for (int64_t j = 0; j < ps[i].numel(); ++j)
+        vec_[size_t(vec_at_[i] + j)] = T(float(wb_[size_t(ps[i].offset + j)]));
+}
+
+template <class T> T* GlmModel<T>::vector_param(const ParamInfo& p) {
+  if (!exec_.bf16())
+    return params_.data() + p.offset;
+  return vec_.data() + vec_at_[size_t(&p - table_.params().data())];
+}
+
+template <class T> MatIn<T> GlmModel<T>::matrix_param(const ParamInfo& p) const {
+  return exec_.bf16() ? MatIn<T>{nullptr, wb_.data() + p.offset}
+                      : MatIn<T>{params_.data() + p.offset, nullptr};
+}
+
 template <class T> void GlmModel<T>::init(uint64_t seed) {
-  init_parameters(cfg_, table_, plan_.tp_rank, seed, params_.data());
+  if (!exec_.bf16()) {
+    init_parameters(cfg_, table_, plan_.tp_rank, seed, params_.data());
+    return;
+  }
+  std::vector<T> one; // one tensor at a time: no full-size f32 copy
+  for (const ParamInfo& p : table_.params()) {
+    one.resize(size_t(p.numel()));
+    for (int64_t i = 0; i < p.numel(); ++i)
+      one[size_t(i)] = T(init_value(cfg_, p, seed, p.global_index(i, plan_.tp_rank)));
+    if constexpr (std::is_same_v<T, float>)
+      cpu::to_bf16(one.data(), wb_.data() + p.offset, p.numel());
+  }
+  weights_changed();
 }
 
 template <class T> void GlmModel<T>::zero_grads() {
@@ -82,99 +118,21 @@ template <class T> void GlmModel<T>::set_batch(const std::vector<MicroBatch>* mb
   acts_.clear();
 }
 
+template <class T> int64_t GlmModel<T>::activation_bytes_held() const {
+  int64_t n = 0;
+  for (const auto& [key, ca] : acts_) {
+    for (const LayerActs& a : ca->layers)
+      n += a.bytes();
+    n += int64_t(sizeof(T)) * int64_t(ca->final_x.capacity() + ca->meanf.capacity() + ca->rstdf.capacity() +
+                                      ca->probs.capacity()) +
+         ca->hf.bytes();
+  }
+  return n;
+}
+
 template <class T> void GlmModel<T>::tp_sum(T* buf, int64_t n) {
   if (tp_.size() > 1)
     tp_.all_reduce(buf, size_t(n), ReduceOp::sum);
-}
-
-template <class T> typename GlmModel<T>::Weights GlmModel<T>::layer_weights(int l, bool grads) {
-  T* base = grads ? grads_.data() : params_.data();
-  auto at = [&](const char* s) { return base + table_.get(layer_param_name(l, s)).offset; };
-  return {at("input_layernorm.weight"),           at("input_layernorm.bias"),
-          at("attention.query_key_value.weight"), at("attention.query_key_value.bias"),
-          at("attention.dense.weight"),           at("attention.dense.bias"),
-          at("post_attention_layernorm.weight"),  at("post_attention_layernorm.bias"),
-          at("mlp.dense_h_to_4h.weight"),         at("mlp.dense_h_to_4h.bias"),
-          at("mlp.dense_4h_to_h.weight"),         at("mlp.dense_4h_to_h.bias")};
-}
-
-template <class T>
-void GlmModel<T>::layer_forward(int l, const MicroBatch& mb, const T* x, T* out, LayerActs& a) {
-  const int64_t B = mb.B, S = mb.S, N = B * S, H = cfg_.hidden, tp = plan_.tp;
-  const int64_t Hl = H / tp, nhl = cfg_.num_heads / tp, hd = cfg_.head_dim();
-  const int64_t Ul = cfg_.ffn_up_width() / tp, Fl = cfg_.ffn_hidden / tp;
-  const double alpha = cfg_.deepnorm_alpha();
-  const Weights w = layer_weights(l, false);
-  a.x.assign(x, x + N * H);
-  a.h.resize(size_t(N * H));
-  a.mean1.resize(size_t(N));
-  a.rstd1.resize(size_t(N));
-  cpu::layernorm_forward(x, w.ln1_w, w.ln1_b, a.h.data(), a.mean1.data(), a.rstd1.data(), N, H, cfg_.ln_eps);
-  // Attention: [T,H] -> qkv [B,S,nhl,3,hd] -> ctx [T,Hl] -> partial [T,H].
-  a.qkv.resize(size_t(N * 3 * Hl));
-  cpu::linear_forward(a.h.data(), w.qkv_w, w.qkv_b, a.qkv.data(), N, H, 3 * Hl, prec_);
-  const int32_t* bpos = cfg_.rope == RopeKind::two_d ? mb.block_position_ids.data() : nullptr;
-  cpu::rope_forward(a.qkv.data(), mb.position_ids.data(), bpos, B, S, nhl, hd, cfg_.rope_base);
-  a.probs.resize(size_t(B * nhl * S * S));
-  a.ctx.resize(size_t(N * Hl));
-  cpu::glm_attention_forward(a.qkv.data(), mb.sep.data(), a.ctx.data(), a.probs.data(), B, S, nhl, hd);
-  a.x1.resize(size_t(N * H));
-  cpu::linear_forward(a.ctx.data(), w.o_w, static_cast<const T*>(nullptr), a.x1.data(), N, Hl, H, prec_);
-  tp_sum(a.x1.data(), N * H);
-  // x1 = h * alpha + (partial + bias)
-  cpu::scale_add(a.h.data(), alpha, a.x1.data(), w.o_b, a.x1.data(), N, H);
-  // FFN.
-  a.h2.resize(size_t(N * H));
-  a.mean2.resize(size_t(N));
-  a.rstd2.resize(size_t(N));
-  cpu::layernorm_forward(a.x1.data(), w.ln2_w, w.ln2_b, a.h2.data(), a.mean2.data(), a.rstd2.data(), N, H,
-                         cfg_.ln_eps);
-  a.u.resize(size_t(N * Ul));
-  cpu::linear_forward(a.h2.data(), w.up_w, w.up_b, a.u.data(), N, H, Ul, prec_);
-  a.act.resize(size_t(N * Fl));
-  if (cfg_.ffn == FfnKind::geglu)
-    cpu::geglu_forward(a.u.data(), a.act.data(), N, Fl);
-  else
-    cpu::gelu_forward(a.u.data(), a.act.data(), N * Fl);
-  cpu::linear_forward(a.act.data(), w.down_w, static_cast<const T*>(nullptr), out, N, Fl, H, prec_);
-  tp_sum(out, N * H);
-  cpu::scale_add(a.h2.data(), alpha, out, w.down_b, out, N, H);
-}
-
-template <class T>
-void GlmModel<T>::layer_backward(int l, const MicroBatch& mb, const T* dout, T* dx, LayerActs& a) {
-  const int64_t B = mb.B, S = mb.S, N = B * S, H = cfg_.hidden, tp = plan_.tp;
-  const int64_t Hl = H / tp, nhl = cfg_.num_heads / tp, hd = cfg_.head_dim();
-  const int64_t Ul = cfg_.ffn_up_width() / tp, Fl = cfg_.ffn_hidden / tp;
-  const double alpha = cfg_.deepnorm_alpha();
-  const Weights w = layer_weights(l, false);
-  const Weights g = layer_weights(l, true);
-  // FFN: out = h2 * alpha + a Wdown^T + bdown.
-  std::vector<T> dact(size_t(N * Fl)), du(size_t(N * Ul)), dh2(size_t(N * H));
-  cpu::linear_backward(dout, a.act.data(), w.down_w, dact.data(), g.down_w, g.down_b, N, Fl, H, false, prec_);
-  if (cfg_.ffn == FfnKind::geglu)
-    cpu::geglu_backward(a.u.data(), dact.data(), du.data(), N, Fl);
-  else
-    cpu::gelu_backward(a.u.data(), dact.data(), du.data(), N * Fl);
-  cpu::linear_backward(du.data(), a.h2.data(), w.up_w, dh2.data(), g.up_w, g.up_b, N, H, Ul, false, prec_);
-  tp_sum(dh2.data(), N * H); // column-parallel input gradient: sum over tp
-  cpu::axpy(alpha, dout, dh2.data(), N * H);
-  std::vector<T> dx1(size_t(N * H));
-  cpu::layernorm_backward(dh2.data(), a.x1.data(), w.ln2_w, a.mean2.data(), a.rstd2.data(), dx1.data(),
-                          g.ln2_w, g.ln2_b, N, H, false);
-  // Attention: x1 = h * alpha + ctx Wo^T + bo.
-  std::vector<T> dctx(size_t(N * Hl)), dqkv(size_t(N * 3 * Hl)), dh(size_t(N * H));
-  cpu::linear_backward(dx1.data(), a.ctx.data(), w.o_w, dctx.data(), g.o_w, g.o_b, N, Hl, H, false, prec_);
-  cpu::glm_attention_backward(dctx.data(), a.qkv.data(), a.probs.data(), mb.sep.data(), dqkv.data(), B, S,
-                              nhl, hd);
-  const int32_t* bpos = cfg_.rope == RopeKind::two_d ? mb.block_position_ids.data() : nullptr;
-  cpu::rope_backward(dqkv.data(), mb.position_ids.data(), bpos, B, S, nhl, hd, cfg_.rope_base);
-  cpu::linear_backward(dqkv.data(), a.h.data(), w.qkv_w, dh.data(), g.qkv_w, g.qkv_b, N, H, 3 * Hl, false,
-                       prec_);
-  tp_sum(dh.data(), N * H);
-  cpu::axpy(alpha, dx1.data(), dh.data(), N * H);
-  cpu::layernorm_backward(dh.data(), a.x.data(), w.ln1_w, a.mean1.data(), a.rstd1.data(), dx, g.ln1_w,
-                          g.ln1_b, N, H, false);
 }
 
 template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T* in, T* out) {
@@ -188,37 +146,48 @@ template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T*
   const auto [first, count] = plan_.chunks[size_t(chunk)];
   ca.layers.resize(size_t(count));
 
-  std::vector<T> x(size_t(N * H)), y(size_t(N * H));
+  std::vector<T> x(size_t(N * H)), y(size_t(N * H)); // [B, S, H]
   if (chunk_has_input_embedding(chunk)) {
     const ParamInfo& e = table_.get("word_embeddings.weight");
-    cpu::embedding_forward(mb.tokens.data(), params_.data() + e.offset, x.data(), N, H,
-                           int64_t(plan_.tp_rank) * e.local_rows, e.local_rows);
+    const int64_t v0 = int64_t(plan_.tp_rank) * e.local_rows;
+    const MatIn<T> table = matrix_param(e);
+    if constexpr (std::is_same_v<T, float>)
+      if (table.b)
+        cpu::embedding_forward(mb.tokens.data(), table.b, x.data(), N, H, v0, e.local_rows);
+    if (table.f)
+      cpu::embedding_forward(mb.tokens.data(), table.f, x.data(), N, H, v0, e.local_rows);
     tp_sum(x.data(), N * H);
   } else {
     std::copy(in, in + N * H, x.begin());
   }
   for (int i = 0; i < count; ++i) {
-    layer_forward(first + i, mb, x.data(), y.data(), ca.layers[size_t(i)]);
+    LayerActs& a = ca.layers[size_t(i)];
+    layer_forward(first + i, mb, x.data(), y.data(), a);
+    keep_for_backward(a);
     std::swap(x, y);
   }
-  if (!chunk_has_head(chunk)) {
+  if (chunk_has_head(chunk))
+    head_forward(microbatch, mb, std::move(x), ca);
+  else
     std::copy(x.begin(), x.end(), out);
-    return;
-  }
-  // Head: final LayerNorm, tied LM head, vocab-parallel cross-entropy.
-  const ParamInfo& lw = table_.get("final_layernorm.weight");
-  const ParamInfo& lb = table_.get("final_layernorm.bias");
+}
+
+// Final LayerNorm, tied LM head, vocab-parallel cross-entropy.
+template <class T>
+void GlmModel<T>::head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca) {
+  const int64_t N = mb.B * mb.S, H = cfg_.hidden;
   const ParamInfo& e = table_.get("word_embeddings.weight");
   const int64_t Vl = e.local_rows;
   ca.final_x = std::move(x);
-  ca.hf.resize(size_t(N * H));
   ca.meanf.resize(size_t(N));
   ca.rstdf.resize(size_t(N));
-  cpu::layernorm_forward(ca.final_x.data(), params_.data() + lw.offset, params_.data() + lb.offset,
-                         ca.hf.data(), ca.meanf.data(), ca.rstdf.data(), N, H, cfg_.ln_eps);
-  ca.probs.resize(size_t(N * Vl));
-  cpu::linear_forward(ca.hf.data(), params_.data() + e.offset, static_cast<const T*>(nullptr),
-                      ca.probs.data(), N, H, Vl, prec_);
+  T* hf = ca.hf.begin_write(N * H, exec_.bf16(), scratch_->a);
+  cpu::layernorm_forward(ca.final_x.data(), vector_param(table_.get("final_layernorm.weight")),
+                         vector_param(table_.get("final_layernorm.bias")), hf, ca.meanf.data(),
+                         ca.rstdf.data(), N, H, cfg_.ln_eps);
+  ca.hf.commit(hf);
+  ca.probs.resize(size_t(N * Vl)); // [N, Vl] logits, then probabilities
+  linear_fwd(ca.hf.in(), matrix_param(e), static_cast<const T*>(nullptr), ca.probs.data(), N, H, Vl);
   if (on_logits)
     on_logits(microbatch, ca.probs.data());
   cpu::VocabReduce<T> reduce = cpu::VocabReduce<T>::local();
@@ -235,6 +204,24 @@ template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T*
   loss_sum_ += s * loss_weight_;
 }
 
+// dx [N, H]: the gradient of the head chunk's input (overwritten).
+template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkActs& ca, T* dx) {
+  const int64_t N = mb.B * mb.S, H = cfg_.hidden;
+  const ParamInfo& lw = table_.get("final_layernorm.weight");
+  const ParamInfo& lb = table_.get("final_layernorm.bias");
+  const ParamInfo& e = table_.get("word_embeddings.weight");
+  const int64_t Vl = e.local_rows;
+  std::vector<T> dloss(static_cast<size_t>(N), T(loss_weight_));
+  cpu::vocab_parallel_ce_backward(ca.probs.data(), mb.targets.data(), mb.loss_mask.data(), dloss.data(),
+                                  ca.probs.data(), N, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab);
+  T* dhf = sized(scratch_->a, N * H);
+  linear_bwd(ca.probs.data(), ca.hf.in(), matrix_param(e), dhf, grads_.data() + e.offset,
+             static_cast<T*>(nullptr), N, H, Vl);
+  tp_sum(dhf, N * H);
+  cpu::layernorm_backward(dhf, ca.final_x.data(), vector_param(lw), ca.meanf.data(), ca.rstdf.data(), dx,
+                          grads_.data() + lw.offset, grads_.data() + lb.offset, N, H, false);
+}
+
 template <class T> void GlmModel<T>::backward(int chunk, int microbatch, const T* dout, T* din) {
   const MicroBatch& mb = (*mbs_)[size_t(microbatch)];
   const int64_t N = mb.B * mb.S, H = cfg_.hidden;
@@ -243,25 +230,11 @@ template <class T> void GlmModel<T>::backward(int chunk, int microbatch, const T
                                  << " before its forward";
   ChunkActs& ca = *it->second;
   const auto [first, count] = plan_.chunks[size_t(chunk)];
-  std::vector<T> dx(size_t(N * H)), dy(size_t(N * H));
-  if (chunk_has_head(chunk)) {
-    const ParamInfo& lw = table_.get("final_layernorm.weight");
-    const ParamInfo& lb = table_.get("final_layernorm.bias");
-    const ParamInfo& e = table_.get("word_embeddings.weight");
-    const int64_t Vl = e.local_rows;
-    std::vector<T> dloss(static_cast<size_t>(N), T(loss_weight_));
-    cpu::vocab_parallel_ce_backward(ca.probs.data(), mb.targets.data(), mb.loss_mask.data(), dloss.data(),
-                                    ca.probs.data(), N, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab);
-    std::vector<T> dhf(size_t(N * H));
-    cpu::linear_backward(ca.probs.data(), ca.hf.data(), params_.data() + e.offset, dhf.data(),
-                         grads_.data() + e.offset, static_cast<T*>(nullptr), N, H, Vl, false, prec_);
-    tp_sum(dhf.data(), N * H);
-    cpu::layernorm_backward(dhf.data(), ca.final_x.data(), params_.data() + lw.offset, ca.meanf.data(),
-                            ca.rstdf.data(), dy.data(), grads_.data() + lw.offset, grads_.data() + lb.offset,
-                            N, H, false);
-  } else {
+  std::vector<T> dx(size_t(N * H)), dy(size_t(N * H)); // [B, S, H]
+  if (chunk_has_head(chunk))
+    head_backward(mb, ca, dy.data());
+  else
     std::copy(dout, dout + N * H, dy.begin());
-  }
   for (int i = count - 1; i >= 0; --i) {
     layer_backward(first + i, mb, dy.data(), dx.data(), ca.layers[size_t(i)]);
     ca.layers[size_t(i)] = LayerActs{}; // free as we go

@@ -2,8 +2,11 @@
 // One rank's share of a GLM: the layers of its pipeline chunks, split over the
 // tensor-parallel group, with explicit forward and backward (no autograd).
 //
-// Parameters, gradients: one flat buffer each, laid out by ParamTable. Gradients
-// accumulate (+=) over micro-batches; activation gradients are overwritten.
+// Weights, gradients: one flat buffer each, laid out by ParamTable (padded to buffer_elems so
+// ZeRO-1's collectives run in place). Gradients are f32 (f64 in tests) and accumulate (+=)
+// over micro-batches; activation gradients are overwritten. The execution policy
+// (model/exec_policy.h) decides the weights' type (f32, or bf16 compute weights written by the
+// optimizer from its f32 master copy), what is stored for backward and the attention kernel.
 //
 // Per layer (T = B*S tokens of a micro-batch, H hidden, tp ranks, Hl = H/tp,
 // Ul = up width / tp, Fl = F/tp), DeepNorm as in GLM-130B:
@@ -19,7 +22,9 @@
 // Last chunk: hf = LNf(x); logits = hf We^T [T, Vpad/tp]; vocab-parallel cross-entropy.
 #include "core/cpu/matmul.h"
 #include "data/sample.h"
+#include "model/act_store.h"
 #include "model/config.h"
+#include "model/exec_policy.h"
 #include "model/microbatch.h"
 #include "model/param_table.h"
 #include "parallel/communicator.h"
@@ -33,19 +38,29 @@ namespace glm3d {
 
 template <class T> class GlmModel {
 public:
-  GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp_comm,
-           cpu::Precision prec = cpu::Precision::f32);
+  // buffer_elems: length of the weight and gradient buffers, at least table().total() (0: that).
+  GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp_comm, const ExecPolicy& exec = {},
+           int64_t buffer_elems = 0);
   ~GlmModel();
 
   const ModelConfig& config() const { return cfg_; }
   const ParamTable& table() const { return table_; }
   const StagePlan& plan() const { return plan_; }
-  T* params() { return params_.data(); }
+  const ExecPolicy& exec() const { return exec_; }
+  // Weights as T (f32/f64 precision; nullptr under bf16) or as bf16 (nullptr otherwise).
+  T* params() { return params_.empty() ? nullptr : params_.data(); }
+  const T* params() const { return params_.empty() ? nullptr : params_.data(); }
+  bf16* weights_bf16() { return wb_.empty() ? nullptr : wb_.data(); }
   T* grads() { return grads_.data(); }
-  const T* params() const { return params_.data(); }
   const T* grads() const { return grads_.data(); }
   int64_t num_params() const { return table_.total(); }
-  void init(uint64_t seed); // counter-based init, layout independent
+  int64_t buffer_elems() const { return buffer_elems_; }
+  // Writes weights [begin, end) of the flat buffer from values (rounded under bf16), then
+  // refreshes what is derived from them. After a collective wrote the buffers directly
+  // (ZeRO-1's all-gather), call weights_changed().
+  void set_weights(const T* values, int64_t begin, int64_t end);
+  void weights_changed();
+  void init(uint64_t seed); // counter-based init of every weight, layout independent
   void zero_grads();
 
   int num_chunks() const { return int(plan_.chunks.size()); }
@@ -65,6 +80,8 @@ public:
   void backward(int chunk, int microbatch, const T* dout, T* din);
   // Sum of weighted target losses of the micro-batches run through the head since set_batch.
   double loss_sum() const { return loss_sum_; }
+  // Bytes of activations held for backward right now (all chunks and micro-batches in flight).
+  int64_t activation_bytes_held() const;
   // Called after each layer's backward with (layer, microbatch): the data-parallel
   // reducer uses it to start bucket all-reduces as soon as a layer's grads are final.
   std::function<void(int layer, int microbatch)> on_layer_backward_done;
@@ -79,17 +96,31 @@ private:
   struct LayerActs;
   struct ChunkActs;
   struct Weights;
-  Weights layer_weights(int layer, bool grads);
+  struct Scratch;
+  Weights layer_weights(int layer);
+  T* vector_param(const ParamInfo& p); // a 1-D parameter as T (the f32 mirror under bf16)
+  MatIn<T> matrix_param(const ParamInfo& p) const;
   void layer_forward(int layer, const MicroBatch& mb, const T* x, T* out, LayerActs& a);
   void layer_backward(int layer, const MicroBatch& mb, const T* dout, T* dx, LayerActs& a);
+  void attention_forward(const MicroBatch& mb, T* qkv, LayerActs& a);
+  void attention_backward(const MicroBatch& mb, const T* dctx, LayerActs& a, T* dqkv);
+  void keep_for_backward(LayerActs& a) const; // drops what the recompute policy recomputes
+  void head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca);
+  void head_backward(const MicroBatch& mb, ChunkActs& ca, T* dx);
   void tp_sum(T* buf, int64_t n);
 
   ModelConfig cfg_;
   StagePlan plan_;
   ParamTable table_;
   Communicator& tp_;
-  cpu::Precision prec_;
-  std::vector<T> params_, grads_;
+  ExecPolicy exec_;
+  int64_t buffer_elems_ = 0;
+  std::vector<T> params_;            // [buffer_elems] f32/f64 weights
+  std::vector<bf16> wb_;             // [buffer_elems] bf16 compute weights
+  std::vector<T> vec_;               // bf16: the 1-D parameters widened, packed
+  std::vector<int64_t> vec_at_;      // per table entry: offset into vec_, -1 for matrices
+  std::vector<T> grads_;             // [buffer_elems]
+  std::unique_ptr<Scratch> scratch_; // per-call buffers reused across layers
   const std::vector<MicroBatch>* mbs_ = nullptr;
   double loss_weight_ = 0, loss_sum_ = 0;
   std::map<std::pair<int, int>, std::unique_ptr<ChunkActs>> acts_; // (chunk, microbatch) in flight

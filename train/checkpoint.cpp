@@ -11,23 +11,22 @@
 
 namespace glm3d {
 
-std::vector<TensorPiece> shard_pieces(const ShardView& v, const ModelConfig& cfg, float* params, float* m,
+std::vector<TensorPiece> shard_pieces(const ShardView& v, const ModelConfig& cfg, float* master, float* m,
                                       float* vv) {
   std::vector<TensorPiece> out;
   for (const ParamInfo& p : v.table->params()) {
     const bool emb = p.name == "word_embeddings.weight";
     const int64_t stored_rows = emb ? cfg.vocab : p.rows;
-    // One writer per element over the whole job (see the header).
-    const bool unique = (!p.tp_replicated() || v.tp_rank == 0) && (!emb || v.first_stage);
-    out.push_back({"params", p.name, params + p.offset, shard_rects(p, v.tp_rank, 0, p.numel(), stored_rows),
-                   unique && v.dp_rank == 0});
-    if (!m)
-      continue;
     const int64_t b = std::max(v.opt_begin, p.offset), e = std::min(v.opt_end, p.offset + p.numel());
     if (b >= e)
       continue;
-    const std::vector<Rect> rects = shard_rects(p, v.tp_rank, b - p.offset, e - p.offset, stored_rows);
+    // One writer per element over the whole job (see the header).
+    const bool unique = (!p.tp_replicated() || v.tp_rank == 0) && (!emb || v.first_stage);
     const bool counts = unique && (v.zero || v.dp_rank == 0);
+    const std::vector<Rect> rects = shard_rects(p, v.tp_rank, b - p.offset, e - p.offset, stored_rows);
+    out.push_back({"params", p.name, master + (b - v.opt_begin), rects, counts});
+    if (!m)
+      continue;
     out.push_back({"adam_m", p.name, m + (b - v.opt_begin), rects, counts});
     out.push_back({"adam_v", p.name, vv + (b - v.opt_begin), rects, counts});
   }

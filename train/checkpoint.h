@@ -22,13 +22,14 @@ struct ShardView {
   int tp_rank = 0;
   bool first_stage = true; // holds the written copy of the tied embedding
   int dp_rank = 0;
-  bool zero = false;                  // optimizer state sharded over dp (ZeRO-1)
+  bool zero = false;                  // weights and optimizer state sharded over dp (ZeRO-1)
   int64_t opt_begin = 0, opt_end = 0; // the optimizer's range of the flat buffer
 };
 
-// The pieces of this rank's share. params: the flat parameter buffer; m, v: the optimizer
-// state of [opt_begin, opt_end) (nullptr: parameters only).
-std::vector<TensorPiece> shard_pieces(const ShardView& view, const ModelConfig& cfg, float* params, float* m,
+// The pieces of this rank's share of [opt_begin, opt_end) of the flat buffer: master holds the
+// f32 weights of that range (the optimizer's master, or the model's whole f32 buffer with the
+// range [0, total)); m, v the optimizer state of the same range (nullptr: weights only).
+std::vector<TensorPiece> shard_pieces(const ShardView& view, const ModelConfig& cfg, float* master, float* m,
                                       float* v);
 
 // Collective over comm: writes DIR/step_N.h5 through a temp file, then `latest` (rank 0), then

@@ -17,13 +17,13 @@ AdamW::AdamW(const ParamTable& table, const cpu::AdamWHyper& hyper, int64_t begi
   }
 }
 
-void AdamW::step(float* params, const float* grads, double lr, int64_t step) {
+void AdamW::step(float* master, const float* grads, double lr, int64_t step) {
   cpu::AdamWHyper h = hyper_;
   h.lr = lr;
   for (const Run& r : runs_) {
     const int64_t o = r.begin - begin_;
-    cpu::adamw_update(params + r.begin, grads + r.begin, m_.data() + o, v_.data() + o, r.end - r.begin, h,
-                      step, r.wd);
+    cpu::adamw_update(master + o, grads + r.begin, m_.data() + o, v_.data() + o, r.end - r.begin, h, step,
+                      r.wd);
   }
 }
 

@@ -13,8 +13,9 @@ namespace glm3d {
 class AdamW {
 public:
   AdamW(const ParamTable& table, const cpu::AdamWHyper& hyper, int64_t begin, int64_t end);
-  // params/grads point at the whole flat buffers; only [begin, end) is touched.
-  void step(float* params, const float* grads, double lr, int64_t step);
+  // master: the f32 weights of [begin, end) (master[0] is element begin); grads: the whole flat
+  // gradient buffer, of which [begin, end) is read.
+  void step(float* master, const float* grads, double lr, int64_t step);
   int64_t begin() const { return begin_; }
   int64_t end() const { return end_; }
   std::vector<float>& m() { return m_; } // [end - begin]

@@ -2,19 +2,16 @@
 
 #include "core/check.h"
 
-#include <cstring>
 #include <sstream>
 #include <vector>
 
 namespace glm3d {
 
-uint64_t hash_floats(const float* params, int64_t begin, int64_t end) {
-  uint64_t h = 0xcbf29ce484222325ull; // FNV-1a over 32-bit words, then a splitmix finaliser
-  for (int64_t i = begin; i < end; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, params + i, 4);
-    h = (h ^ bits) * 0x100000001b3ull;
-  }
+uint64_t hash_bytes(const void* data, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull; // FNV-1a over the bytes, then a splitmix finaliser
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i)
+    h = (h ^ p[i]) * 0x100000001b3ull;
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ull;
   return h ^ (h >> 31);
@@ -37,12 +34,14 @@ std::string disagreement(Communicator& group, uint64_t mine) {
 
 } // namespace
 
-void check_replicas(const ParamTable& table, const float* params, ProcessGroups& pg, int64_t step) {
-  std::string problem = disagreement(*pg.dp, hash_floats(params, 0, table.total()));
+void check_replicas(const ParamTable& table, const void* weights, size_t elem, ProcessGroups& pg,
+                    int64_t step) {
+  const auto* w = static_cast<const uint8_t*>(weights);
+  std::string problem = disagreement(*pg.dp, hash_bytes(w, size_t(table.total()) * elem));
   uint64_t replicated = 0;
   for (const auto& p : table.params())
     if (p.tp_replicated())
-      replicated ^= hash_floats(params, p.offset, p.offset + p.numel()) + uint64_t(p.offset);
+      replicated ^= hash_bytes(w + size_t(p.offset) * elem, size_t(p.numel()) * elem) + uint64_t(p.offset);
   const std::string tp_problem = disagreement(*pg.tp, replicated);
   if (problem.empty())
     problem = tp_problem;

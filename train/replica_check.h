@@ -11,11 +11,13 @@
 
 namespace glm3d {
 
-// Order-sensitive 64-bit hash of the bits of params[begin, end).
-uint64_t hash_floats(const float* params, int64_t begin, int64_t end);
+// Order-sensitive 64-bit hash of n bytes.
+uint64_t hash_bytes(const void* data, size_t n);
 
-// Collective over pg.world. Throws Error on every rank naming the group, the step and the
+// Collective over pg.world. weights: the compute weights of the table's flat buffer, `elem`
+// bytes each (f32 or bf16). Throws Error on every rank naming the group, the step and the
 // first two ranks that differ.
-void check_replicas(const ParamTable& table, const float* params, ProcessGroups& pg, int64_t step);
+void check_replicas(const ParamTable& table, const void* weights, size_t elem, ProcessGroups& pg,
+                    int64_t step);
 
 } // namespace glm3d

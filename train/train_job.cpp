@@ -115,41 +115,45 @@ RankMemory estimate_memory(const TrainJob& j) {
   return estimate_rank_memory(j.cfg, j.plan, pol);
 }
 
-// Model, optimizer and the LR schedule.
+// Model, optimizer and the LR schedule; initial weights (a resume overwrites them).
 void build_model(TrainJob& j) {
   const TrainOptions& opt = j.opt;
   const RunSettings& s = j.settings;
-  j.model = std::make_unique<GlmModel<float>>(j.cfg, j.plan, *j.pg.tp, j.exec.precision);
-  j.model->init(s.seed); // a resumed run then overwrites it from the checkpoint
+  const ParamTable table(j.cfg, j.plan);
+  j.model = std::make_unique<GlmModel<float>>(j.cfg, j.plan, *j.pg.tp, j.exec,
+                                              DistributedOptimizer::padded_elems(table.total(), j.dims.dp));
   j.model->embedding_grad_shrink = opt.embedding_grad_shrink;
   j.total = j.model->num_params();
-  j.shard = (j.total + j.dims.dp - 1) / j.dims.dp;
-  j.own_begin = opt.zero ? std::min(j.total, j.shard * j.pg.dp_rank()) : 0;
-  j.own_end = opt.zero ? std::min(j.total, j.own_begin + j.shard) : j.total;
   cpu::AdamWHyper hyper;
   hyper.beta1 = s.beta1;
   hyper.beta2 = s.beta2;
   hyper.eps = s.eps;
   hyper.weight_decay = s.weight_decay;
-  j.adam = std::make_unique<AdamW>(j.model->table(), hyper, j.own_begin, j.own_end);
+  j.optim = std::make_unique<DistributedOptimizer>(*j.model, *j.pg.dp, opt.zero == 1, hyper);
+  if (j.exec.bf16())
+    j.optim->init_master(s.seed); // the master's range only, then published to every rank
+  else
+    j.model->init(s.seed);
   j.sched = LrSchedule{s.lr, s.min_lr, s.warmup_steps, s.decay_steps};
-  j.shard_view =
-      ShardView{&j.model->table(), j.pg.tp_rank(), j.pg.is_first_stage(), j.pg.dp_rank(), opt.zero == 1,
-                j.own_begin,       j.own_end};
+  j.shard_view = ShardView{&j.model->table(), j.pg.tp_rank(),   j.pg.is_first_stage(), j.pg.dp_rank(),
+                           opt.zero == 1,     j.optim->begin(), j.optim->end()};
 }
 
-// Resume: parameters (padded vocabulary rows zero), optimizer state, position in the run.
+// Resume: master weights (padded vocabulary rows zero) and optimizer state of this rank's range,
+// then published to the compute weights; the position in the run.
 void load_resume(TrainJob& j) {
   if (!j.resume.active())
     return;
   const ResumeFrom& r = j.resume;
   const bool with_adam = r.continues_run() && r.meta.has_optimizer_state;
-  std::fill(j.model->params(), j.model->params() + j.total, 0.f);
+  DistributedOptimizer& o = *j.optim;
+  std::fill(o.master(), o.master() + (o.end() - o.begin()), 0.f);
   std::vector<TensorPiece> pieces =
-      shard_pieces(j.shard_view, j.cfg, j.model->params(), with_adam ? j.adam->m().data() : nullptr,
-                   with_adam ? j.adam->v().data() : nullptr);
+      shard_pieces(j.shard_view, j.cfg, o.master(), with_adam ? o.adam().m().data() : nullptr,
+                   with_adam ? o.adam().v().data() : nullptr);
   const auto t0 = Clock::now();
   load_checkpoint(r.path, j.world, r.meta, pieces);
+  o.publish();
   if (r.continues_run()) {
     j.start_step = r.meta.step;
     j.next_sample = r.meta.next_sample;
@@ -224,9 +228,10 @@ void save_train_checkpoint(TrainJob& j, int64_t step) {
   meta.zero = j.opt.zero;
   meta.tokenizer_sha256 = j.source->tokenizer_hash();
   const auto t0 = Clock::now();
-  const std::string path = save_checkpoint(
-      j.opt.save_dir, j.opt.keep, j.world, meta,
-      shard_pieces(j.shard_view, j.cfg, j.model->params(), j.adam->m().data(), j.adam->v().data()));
+  const std::string path =
+      save_checkpoint(j.opt.save_dir, j.opt.keep, j.world, meta,
+                      shard_pieces(j.shard_view, j.cfg, j.optim->master(), j.optim->adam().m().data(),
+                                   j.optim->adam().v().data()));
   if (j.log) {
     std::printf("saved %s (%.2f s)\n", path.c_str(), seconds_since(t0));
     std::fflush(stdout);

@@ -14,12 +14,12 @@
 #include "pipeline/schedule.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_resume.h"
+#include "train/distributed_optimizer.h"
 #include "train/fault_injection.h"
 #include "train/grad_reducer.h"
 #include "train/iter_ranges.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"
-#include "train/optimizer.h"
 #include "train/run_settings.h"
 #include "train/step_runner.h"
 #include "train/train_options.h"
@@ -53,9 +53,8 @@ struct TrainJob {
 
   StagePlan plan;
   std::unique_ptr<GlmModel<float>> model;
-  int64_t total = 0;                             // elements of the flat parameter buffer
-  int64_t shard = 0, own_begin = 0, own_end = 0; // optimizer range (ZeRO-1: this dp rank's shard)
-  std::unique_ptr<AdamW> adam;
+  int64_t total = 0; // elements of the flat parameter buffer (the model's buffers are padded)
+  std::unique_ptr<DistributedOptimizer> optim; // master weights, AdamW, ZeRO-1 range
   LrSchedule sched;
   ShardView shard_view;
   RankMemory memory; // the estimate checked at start
@@ -65,7 +64,6 @@ struct TrainJob {
 
   std::unique_ptr<GradReducer> reducer;
   std::unique_ptr<StepRunner> runner;
-  std::vector<float> zero_send, zero_recv; // ZeRO-1 scratch [dp * shard]
   std::unique_ptr<MetricsWriter> metrics;
   double flops_per_token = 0;
 

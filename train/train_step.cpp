@@ -56,33 +56,18 @@ void reduce_gradients(TrainJob& j) {
   const ParamInfo* emb = j.model->table().find("word_embeddings.weight");
   if (emb && j.pg.embedding && j.pg.embedding->size() > 1)
     j.pg.embedding->all_reduce(j.model->grads() + emb->offset, size_t(emb->numel()), ReduceOp::sum);
-  if (j.opt.zero && j.dims.dp > 1) {
-    j.zero_send.assign(size_t(j.shard * j.dims.dp), 0.f);
-    std::copy(j.model->grads(), j.model->grads() + j.total, j.zero_send.begin());
-    j.zero_recv.resize(size_t(j.shard));
-    j.pg.dp->reduce_scatter(j.zero_send.data(), j.zero_recv.data(), size_t(j.shard), DType::f32,
-                            ReduceOp::sum);
-    std::copy(j.zero_recv.begin(), j.zero_recv.begin() + (j.own_end - j.own_begin),
-              j.model->grads() + j.own_begin);
-  } else {
+  if (j.opt.zero && j.dims.dp > 1)
+    j.optim->reduce_scatter_grads();
+  else
     j.reducer->finish();
-  }
 }
 
-// Clip, AdamW on this rank's range, and (ZeRO-1) the all-gather of the updated parameters.
+// Clip, AdamW on this rank's master range, and the publication of the new weights.
 void update(TrainJob& j, double grad_norm, double lr, int64_t step) {
   const double clip_to = j.settings.clip_grad;
   const double clip = clip_to > 0 && grad_norm > clip_to ? clip_to / (grad_norm + 1e-6) : 1.0;
-  if (clip < 1.0)
-    cpu::scale(j.model->grads() + j.own_begin, clip, j.own_end - j.own_begin);
-  j.adam->step(j.model->params(), j.model->grads(), lr, step - j.skipped_steps);
-  if (j.opt.zero && j.dims.dp > 1) {
-    j.zero_send.assign(size_t(j.shard), 0.f);
-    std::copy(j.model->params() + j.own_begin, j.model->params() + j.own_end, j.zero_send.begin());
-    j.zero_recv.resize(size_t(j.shard * j.dims.dp));
-    j.pg.dp->all_gather(j.zero_send.data(), j.zero_recv.data(), size_t(j.shard), DType::f32);
-    std::copy(j.zero_recv.begin(), j.zero_recv.begin() + j.total, j.model->params());
-  }
+  j.optim->step(clip, lr, step - j.skipped_steps);
+  j.optim->publish();
 }
 
 // Bytes per group: the sum over the ranks of each group's payload this step (one all-reduce;
@@ -131,9 +116,10 @@ StepMetrics run_train_step(TrainJob& j, int64_t step, int64_t& consecutive_skips
   // (on the last stage) in one all-reduce.
   const bool dp_owner = j.opt.zero || j.pg.dp_rank() == 0;
   if (j.faults.nan_at(step) && j.rank == 0)
-    j.model->grads()[j.own_begin] = std::nanf("");
+    j.model->grads()[j.optim->begin()] = std::nanf("");
   double sums[2] = {
-      dp_owner ? owned_sum_squares(j.model->table(), j.model->grads(), j.pg, j.own_begin, j.own_end) : 0.0,
+      dp_owner ? owned_sum_squares(j.model->table(), j.model->grads(), j.pg, j.optim->begin(), j.optim->end())
+               : 0.0,
       j.pg.is_last_stage() && j.pg.tp_rank() == 0 ? j.model->loss_sum() : 0.0};
   j.pg.world->all_reduce(sums, 2, ReduceOp::sum);
 

@@ -147,6 +147,19 @@ private:
   double first_ = 0, rest_ = 0;
 };
 
+// The compute weights, whichever their type.
+const void* weights_of(GlmModel<float>& m) {
+  return m.params() ? static_cast<const void*>(m.params()) : static_cast<const void*>(m.weights_bf16());
+}
+
+// --inject-fault diverge: this rank's first weight changes, its peers' do not.
+void nudge_first_weight(GlmModel<float>& m) {
+  if (m.params())
+    m.params()[0] += 1e-3f;
+  else
+    m.weights_bf16()[0].bits ^= 1;
+}
+
 } // namespace
 
 TrainResult train(const TrainOptions& opt, MPI_Comm world) {
@@ -178,7 +191,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     if (skip)
       ++j.skipped_steps;
     if (j.faults.diverge_at(step, j.rank))
-      j.model->params()[0] += 1e-3f;
+      nudge_first_weight(*j.model);
     result.losses.push_back(m.loss);
     m.skipped_total = result.skipped_steps = j.skipped_steps;
     m.elapsed_s = seconds_since(t_start);
@@ -197,7 +210,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     // request (a raw MPI call: control traffic, not counted in bytes), save.
     j.next_sample += j.settings.global_batch;
     if (opt.check_replicas_interval > 0 && (step % opt.check_replicas_interval == 0 || step == opt.steps))
-      check_replicas(j.model->table(), j.model->params(), j.pg, step);
+      check_replicas(j.model->table(), weights_of(*j.model), j.exec.bf16() ? 2 : 4, j.pg, step);
     int stop = stop_signals.requested() ? 1 : 0;
     MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, world);
     const bool interval = opt.save_interval > 0 && step % opt.save_interval == 0;

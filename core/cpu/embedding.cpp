@@ -19,6 +19,20 @@ void embedding_forward(const int32_t* tokens, const T* W, T* out, int64_t N, int
   }
 }
 
+void embedding_forward(const int32_t* tokens, const bf16* W, float* out, int64_t N, int64_t H, int64_t v0,
+                       int64_t Vl) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t t = int64_t(tokens[n]) - v0;
+    float* row = out + n * H;
+    if (t >= 0 && t < Vl)
+      for (int64_t h = 0; h < H; ++h)
+        row[h] = float(W[t * H + h]);
+    else
+      std::fill(row, row + H, 0.0f);
+  }
+}
+
 // Threads own disjoint column blocks of dW, so repeated tokens never race and every
 // element is summed in token order (deterministic).
 template <class T>

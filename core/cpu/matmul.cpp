@@ -1,12 +1,15 @@
 #include "core/cpu/matmul.h"
 
 #include "core/check.h"
+#include "core/cpu/convert.h"
 #include "core/cpu/onednn.h"
 
 #include <algorithm>
 #include <cstring>
 #include <dnnl.hpp>
 #include <mutex>
+#include <set>
+#include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -53,6 +56,7 @@ struct MatmulKeyHash {
 struct MatmulEntry {
   dnnl::matmul prim;
   dnnl::memory::desc a_md, b_md, c_md, scratch_md;
+  std::string impl; // oneDNN's implementation name (impl_info_str), for benchmarks
 };
 
 // The engine and the cache live in one function-local static (thread-safe initialisation);
@@ -98,7 +102,7 @@ const MatmulEntry& matmul_entry(const MatmulKey& k) {
     attr.set_post_ops(po);
   }
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, o.engine);
-  MatmulEntry e{dnnl::matmul(pd), a_md, b_md, c_md, pd.scratchpad_desc()};
+  MatmulEntry e{dnnl::matmul(pd), a_md, b_md, c_md, pd.scratchpad_desc(), pd.impl_info_str()};
   return o.cache.emplace(k, std::move(e)).first->second;
 }
 
@@ -188,14 +192,11 @@ void gemm_f64(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const
 }
 
 // Rounds n floats to bf16 into a per-thread buffer that is reused across calls.
-const bf16* to_bf16(const float* x, int64_t n, std::vector<bf16>& buf) {
+const bf16* rounded_copy(const float* x, int64_t n, std::vector<bf16>& buf) {
   if (buf.size() < size_t(n))
     buf.resize(size_t(n));
-  bf16* out = buf.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    out[i] = bf16(x[i]);
-  return out;
+  to_bf16(x, buf.data(), n);
+  return buf.data();
 }
 
 // Adds bias b[out] to every row of y[N,out].
@@ -231,12 +232,42 @@ template <class T> void bias_grad(const T* dy, T* db, int64_t N, int64_t out) {
 } // namespace
 
 namespace detail {
-void strided_matmul_f32(const MatmulLayout& layout, const float* A, const float* B, float* C, float alpha,
-                        bool accumulate) {
+namespace {
+void strided_matmul(const MatmulLayout& layout, const void* A, const void* B, float* C, float alpha,
+                    bool accumulate, dnnl::memory::data_type in_type) {
   GLM3D_CHECK(layout.batch > 0 && layout.M > 0 && layout.N > 0 && layout.K > 0)
       << "strided matmul: empty sizes " << layout.batch << "x" << layout.M << "x" << layout.N << "x"
       << layout.K;
-  onednn_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::f32);
+  onednn_matmul(layout, A, B, C, alpha, accumulate, in_type);
+}
+} // namespace
+
+void strided_matmul_f32(const MatmulLayout& layout, const float* A, const float* B, float* C, float alpha,
+                        bool accumulate) {
+  strided_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::f32);
+}
+
+void strided_matmul_bf16(const MatmulLayout& layout, const bf16* A, const bf16* B, float* C, float alpha,
+                         bool accumulate) {
+  strided_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::bf16);
+}
+
+bool onednn_bf16_matmul_on_amx() {
+  static const bool amx = [] {
+    const MatmulLayout l{1, 64, 64, 64, {0, 64, 1}, {0, 64, 1}, {0, 64, 1}};
+    return matmul_entry({l, 1.0f, false, dnnl::memory::data_type::bf16}).impl.find("amx") !=
+           std::string::npos;
+  }();
+  return amx;
+}
+
+std::vector<std::string> onednn_matmul_impl_names() {
+  OneDnn& o = onednn();
+  std::lock_guard<std::mutex> lock(o.mutex);
+  std::set<std::string> names;
+  for (const auto& [key, entry] : o.cache)
+    names.insert(entry.impl);
+  return {names.begin(), names.end()};
 }
 
 size_t onednn_matmul_cache_size() {
@@ -253,8 +284,8 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* 
     gemm_f64(trans_a, trans_b, M, N, K, A, B, C, double(beta)); // f64 ignores prec
   } else if (prec == Precision::bf16) {
     thread_local std::vector<bf16> abuf, bbuf;
-    const bf16* a = to_bf16(A, M * K, abuf);
-    const bf16* b = to_bf16(B, K * N, bbuf);
+    const bf16* a = rounded_copy(A, M * K, abuf);
+    const bf16* b = rounded_copy(B, K * N, bbuf);
     gemm_bf16(trans_a, trans_b, M, N, K, a, b, C, beta);
   } else {
     onednn_gemm(trans_a, trans_b, M, N, K, A, B, C, beta, dnnl::memory::data_type::f32);
@@ -286,6 +317,25 @@ void linear_backward(const T* dy, const T* x, const T* W, T* dx, T* dW, T* db, i
     gemm<T>(false, false, N, in, out, dy, W, dx, accumulate_dx ? 1.0f : 0.0f, prec); // [N,out]·[out,in]
   if (dW)
     gemm<T>(true, false, out, in, N, dy, x, dW, 1.0f, prec); // [N,out]^T · [N,in]
+  if (db)
+    bias_grad(dy, db, N, out);
+}
+
+void linear_forward_bf16(const bf16* x, const bf16* W, const float* b, float* y, int64_t N, int64_t in,
+                         int64_t out) {
+  gemm_bf16(false, true, N, out, in, x, W, y, 0.0f); // [N,in] · [out,in]^T
+  if (b)
+    add_bias(y, b, N, out);
+}
+
+void linear_backward_bf16(const float* dy, const bf16* x, const bf16* W, float* dx, float* dW, float* db,
+                          int64_t N, int64_t in, int64_t out, bool accumulate_dx) {
+  thread_local std::vector<bf16> dyb;
+  const bf16* g = rounded_copy(dy, N * out, dyb);
+  if (dx)
+    gemm_bf16(false, false, N, in, out, g, W, dx, accumulate_dx ? 1.0f : 0.0f); // [N,out]·[out,in]
+  if (dW)
+    gemm_bf16(true, false, out, in, N, g, x, dW, 1.0f); // [N,out]^T · [N,in]
   if (db)
     bias_grad(dy, db, N, out);
 }

@@ -33,4 +33,13 @@ template <class T>
 void linear_backward(const T* dy, const T* x, const T* W, T* dx, T* dW, T* db, int64_t N, int64_t in,
                      int64_t out, bool accumulate_dx, Precision prec = Precision::f32);
 
+// Linear layer on bf16 operands (compute weights and the stored activation already bf16),
+// f32 accumulation and output: y[N,out] = x[N,in] · W[out,in]^T + b[out] (b may be null).
+void linear_forward_bf16(const bf16* x, const bf16* W, const float* b, float* y, int64_t N, int64_t in,
+                         int64_t out);
+// dy (f32) is rounded to bf16 once for both products. dx (may be null) overwritten or +=;
+// dW [out,in] and db (may be null) accumulate in f32.
+void linear_backward_bf16(const float* dy, const bf16* x, const bf16* W, float* dx, float* dW, float* db,
+                          int64_t N, int64_t in, int64_t out, bool accumulate_dx);
+
 } // namespace glm3d::cpu

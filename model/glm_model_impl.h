@@ -1,0 +1,78 @@
+#pragma once
+// Internal to model/: the private structures of GlmModel shared by glm_model.cpp (chunks,
+// embedding, head, weights) and glm_layer.cpp (one transformer layer).
+#include "core/cpu/flash_attention.h"
+#include "model/glm_model.h"
+
+namespace glm3d {
+
+// Everything one layer's backward needs from its forward, for one micro-batch. Under
+// --recompute full only `x` survives the forward (keep_for_backward); the rest is rebuilt by
+// rerunning the forward in backward. Under selective recomputation the dense attention's
+// probabilities are dropped and recomputed from qkv.
+template <class T> struct GlmModel<T>::LayerActs {
+  std::vector<T> x;                     // [N, H]   layer input
+  std::vector<T> mean1, rstd1;          // [N]      LN1 statistics
+  StoredAct<T> h;                       // [N, H]   LN1 output (QKV input)
+  StoredAct<T> qkv;                     // [N, 3Hl] after RoPE, [B, S, nhl, 3, hd]
+  std::vector<T> probs;                 // dense attention: [B, nhl, S, S]
+  std::vector<cpu::flash_acc_t<T>> lse; // flash attention: [B, nhl, S] log-sum-exp per query
+  StoredAct<T> ctx;                     // [N, Hl]  attention output (dense input)
+  std::vector<T> x1;                    // [N, H]   LN2 input
+  std::vector<T> mean2, rstd2;          // [N]
+  StoredAct<T> h2;                      // [N, H]   LN2 output (FFN input)
+  StoredAct<T> u;                       // [N, Ul]  FFN pre-activation
+  StoredAct<T> act;                     // [N, Fl]  FFN activation (down input)
+  bool complete = false;                // everything backward needs is present
+  int64_t bytes() const;
+  void release_all_but_input();
+};
+
+template <class T> struct GlmModel<T>::ChunkActs {
+  std::vector<LayerActs> layers;
+  std::vector<T> final_x, meanf, rstdf; // head chunk: LNf input and statistics [N, H], [N]
+  StoredAct<T> hf;                      // head chunk: LNf output, the LM head's input [N, H]
+  std::vector<T> probs;                 // head chunk: softmax over the local vocab [T, Vl]
+};
+
+// A layer's weights: matrices as MatIn (T or bf16), vectors as T.
+template <class T> struct GlmModel<T>::Weights {
+  const T *ln1_w, *ln1_b, *qkv_b, *o_b, *ln2_w, *ln2_b, *up_b, *down_b;
+  MatIn<T> qkv_w, o_w, up_w, down_w;
+};
+
+// Buffers reused by every layer call (their capacity grows to the largest layer once).
+template <class T> struct GlmModel<T>::Scratch {
+  std::vector<T> a, b, c, d, e, f, g, h; // f32/f64 temporaries, named by use in each function
+  std::vector<bf16> qb;                  // bf16 attention gradients
+};
+
+// The matmul dispatch: bf16 operands (bf16 precision) or T operands.
+template <class T>
+void linear_fwd(MatIn<T> x, MatIn<T> W, const T* b, T* y, int64_t N, int64_t in, int64_t out) {
+  if constexpr (std::is_same_v<T, float>)
+    if (x.b) {
+      cpu::linear_forward_bf16(x.b, W.b, b, y, N, in, out);
+      return;
+    }
+  cpu::linear_forward(x.f, W.f, b, y, N, in, out, cpu::Precision::f32);
+}
+
+template <class T>
+void linear_bwd(const T* dy, MatIn<T> x, MatIn<T> W, T* dx, T* dW, T* db, int64_t N, int64_t in,
+                int64_t out) {
+  if constexpr (std::is_same_v<T, float>)
+    if (x.b) {
+      cpu::linear_backward_bf16(dy, x.b, W.b, dx, dW, db, N, in, out, false);
+      return;
+    }
+  cpu::linear_backward(dy, x.f, W.f, dx, dW, db, N, in, out, false, cpu::Precision::f32);
+}
+
+template <class T> T* sized(std::vector<T>& v, int64_t n) {
+  if (v.size() < size_t(n))
+    v.resize(size_t(n));
+  return v.data();
+}
+
+} // namespace glm3d
