@@ -25,11 +25,13 @@ double seconds(const std::function<void()>& f, int reps) {
 void BM_GlmLayerSmall(benchmark::State& state) {
   const ModelConfig cfg = preset_config("small"); // H 768, 12 heads, GeLU 3072, seq 512
   const int64_t B = state.range(0), S = cfg.seq_len, H = cfg.hidden, N = B * S;
-  const auto prec = state.range(1) ? cpu::Precision::bf16 : cpu::Precision::f32;
+  ExecPolicy exec; // f32 with dense attention, or bf16 with flash attention
+  exec.precision = state.range(1) ? cpu::Precision::bf16 : cpu::Precision::f32;
+  exec.attention = state.range(1) ? AttentionImpl::flash : AttentionImpl::dense;
   StagePlan plan;
   plan.chunks = {{1, 1}}; // one middle layer: no embedding, no head
   LocalCommunicator tp("tp");
-  GlmModel<float> model(cfg, plan, tp, prec);
+  GlmModel<float> model(cfg, plan, tp, exec);
   model.init(1);
   SyntheticTask task(S, cfg.vocab, 1);
   std::vector<Sample> samples;
