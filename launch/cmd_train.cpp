@@ -50,11 +50,11 @@ int cmd_train(const Args& args, const RunContext& ctx) {
                                                       po::value(&o.schedule)->default_value(o.schedule),
                                                       "pipeline schedule: gpipe, 1f1b, interleaved")(
       "pp-layers", po::value(&pp_layers), "layers per pipeline stage, e.g. 8,9,9,9,9,9,9,8")(
-      "zero", po::value(&o.zero)->default_value(o.zero),
-      "ZeRO stage (0 or 1)")("bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb),
-                             "data-parallel gradient bucket size (MB, e.g. 0.5)")(
-      "max-skipped", po::value(&o.max_skipped)->default_value(o.max_skipped),
-      "stop after this many consecutive non-finite steps")(
+      "zero", po::value(&o.zero)->default_value(o.zero), "ZeRO stage (0 or 1)")(
+      "bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb),
+      "data-parallel gradient bucket size (MB)")("max-skipped",
+                                                 po::value(&o.max_skipped)->default_value(o.max_skipped),
+                                                 "stop after this many consecutive non-finite steps")(
       "hang-timeout", po::value(&o.hang_timeout)->default_value(o.hang_timeout),
       "seconds without progress before the job is aborted with a report of what each rank waits on (0: off)")(
       "embedding-grad-shrink", po::value(&o.embedding_grad_shrink)->default_value(o.embedding_grad_shrink),
