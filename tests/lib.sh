@@ -11,6 +11,10 @@ trap 'rm -rf "$WORK"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# Debian's python, which has python3-h5py and python3-numpy (tools/setup.sh); the python3 on
+# PATH may be another one (pyenv) without them. Plain json/math checks use python3.
+SYSTEM_PYTHON=/usr/bin/python3
+
 # mpirun_glm3d N args... : N ranks of glm3d on this machine.
 mpirun_glm3d() {
   local n=$1; shift

@@ -10,6 +10,8 @@ PACKAGES=(build-essential cmake pkg-config clang-format
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev nlohmann-json3-dev libdnnl-dev libsentencepiece-dev sentencepiece
   libgtest-dev libbenchmark-dev fortunes fortunes-zh gnuplot-nox python3 perl gzip
+  # Tests read checkpoints with h5py (tests/train/adamw_check.py) under /usr/bin/python3.
+  python3-h5py python3-numpy
   # Slurm for tests/slurm and slurm/*.sbatch: srun --mpi=pmix loads mpi_pmix_v4.so from
   # slurm-wlm-basic-plugins, which dlopens libpmix (libpmix2; libpmix-dev for the
   # unversioned name); Open MPI's own PMIx client is inside libopenmpi3.

@@ -19,14 +19,16 @@ uint64_t hash_bytes(const void* data, size_t n) {
 
 namespace {
 
-// Every member's hash; "" when they agree, else which two differ.
-std::string disagreement(Communicator& group, uint64_t mine) {
-  std::vector<uint64_t> all(size_t(group.size()));
-  group.all_gather(&mine, all.data(), 1, DType::u64);
-  for (size_t r = 1; r < all.size(); ++r)
-    if (all[r] != all[0]) {
+// Every member's hash; "" when they agree, else the world ranks of the first two that differ.
+std::string disagreement(Communicator& group, int world_rank, uint64_t mine) {
+  const uint64_t me[2] = {mine, uint64_t(world_rank)};
+  std::vector<uint64_t> all(size_t(2 * group.size()));
+  group.all_gather(me, all.data(), 2, DType::u64);
+  for (size_t r = 1; r < size_t(group.size()); ++r)
+    if (all[2 * r] != all[0]) {
       std::ostringstream os;
-      os << "group " << group.name() << " rank 0 and rank " << r << " hold different values";
+      os << "world ranks " << all[1] << " and " << all[2 * r + 1] << " of the " << group.name()
+         << " group hold different values";
       return os.str();
     }
   return "";
@@ -37,20 +39,40 @@ std::string disagreement(Communicator& group, uint64_t mine) {
 void check_replicas(const ParamTable& table, const void* weights, size_t elem, ProcessGroups& pg,
                     int64_t step) {
   const auto* w = static_cast<const uint8_t*>(weights);
-  std::string problem = disagreement(*pg.dp, hash_bytes(w, size_t(table.total()) * elem));
+  auto hash = [&](int64_t begin, int64_t end) {
+    return hash_bytes(w + size_t(begin) * elem, size_t(end - begin) * elem);
+  };
+  const int me = pg.world->rank();
+  std::string problem = disagreement(*pg.dp, me, hash(0, table.total()));
   uint64_t replicated = 0;
   for (const auto& p : table.params())
     if (p.tp_replicated())
-      replicated ^= hash_bytes(w + size_t(p.offset) * elem, size_t(p.numel()) * elem) + uint64_t(p.offset);
-  const std::string tp_problem = disagreement(*pg.tp, replicated);
+      replicated ^= hash(p.offset, p.offset + p.numel()) + uint64_t(p.offset);
+  const std::string tp_problem = disagreement(*pg.tp, me, replicated);
   if (problem.empty())
     problem = tp_problem;
-  // Every rank must throw together: agree on whether any group of any rank disagreed.
-  int bad = problem.empty() ? 0 : 1;
-  pg.world->all_reduce(&bad, 1, ReduceOp::max);
-  GLM3D_CHECK(!bad) << "replica check after step " << step << ": parameters that must be identical differ ("
-                    << (problem.empty() ? "seen on another rank" : problem)
-                    << "); the run is no longer consistent: resume from the last checkpoint";
+  // The tied embedding: the first and the last pipeline stage each hold a copy of its rows.
+  const ParamInfo* emb = table.find("word_embeddings.weight");
+  if (emb && pg.embedding && pg.embedding->size() > 1) {
+    const std::string emb_problem =
+        disagreement(*pg.embedding, me, hash(emb->offset, emb->offset + emb->numel()));
+    if (problem.empty())
+      problem = emb_problem;
+  }
+  // Every rank must throw together, with the same message (rank 0 prints it): the lowest
+  // world rank that saw a difference tells the others what it saw.
+  int64_t minus_reporter[1] = {problem.empty() ? -int64_t(pg.world->size()) : -int64_t(me)}; // max = -min
+  pg.world->all_reduce(minus_reporter, 1, ReduceOp::max);
+  const int reporter = int(-minus_reporter[0]);
+  if (reporter == pg.world->size())
+    return;
+  int64_t length[1] = {int64_t(problem.size())};
+  pg.world->broadcast(length, 1, DType::i64, reporter);
+  problem.resize(size_t(length[0]));
+  pg.world->broadcast(problem.data(), problem.size(), DType::u8, reporter);
+  throw Error("replica check after step " + std::to_string(step) +
+              ": parameters that must be identical differ (" + problem +
+              "); the run is no longer consistent: resume from the last checkpoint");
 }
 
 } // namespace glm3d

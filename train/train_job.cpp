@@ -7,6 +7,7 @@
 #include "pipeline/partition.h"
 #include "train/preflight.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -28,7 +29,8 @@ void check_options(const TrainOptions& o) {
   GLM3D_USAGE_CHECK(o.zero == 0 || o.zero == 1) << "--zero must be 0 or 1, got " << o.zero;
   GLM3D_USAGE_CHECK(o.synthetic != !o.data_dir.empty()) << "give exactly one of --synthetic or --data DIR";
   GLM3D_USAGE_CHECK(o.seq_len >= 0) << "--seq-len must be >= 0, got " << o.seq_len;
-  GLM3D_USAGE_CHECK(o.bucket_mb > 0) << "--bucket-mb must be positive, got " << o.bucket_mb;
+  GLM3D_USAGE_CHECK(o.bucket_mb > 0 && std::isfinite(o.bucket_mb))
+      << "--bucket-mb must be positive, got " << o.bucket_mb;
   GLM3D_USAGE_CHECK(o.max_skipped > 0) << "--max-skipped must be positive, got " << o.max_skipped;
   GLM3D_USAGE_CHECK(o.hang_timeout >= 0)
       << "--hang-timeout must be >= 0 seconds (0: off), got " << o.hang_timeout;
@@ -192,7 +194,7 @@ std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world
   build_model(j);
   load_resume(j);
   j.reducer = std::make_unique<GradReducer>(j.model->table(), *j.pg.dp, j.model->grads(),
-                                            opt.bucket_mb * 1024 * 1024 / 4);
+                                            std::max<int64_t>(1, int64_t(opt.bucket_mb * 1024 * 1024 / 4)));
   if (!opt.zero)
     j.model->on_layer_backward_done = [&j](int l, int mb) { j.reducer->on_layer_backward_done(l, mb); };
   j.runner = std::make_unique<StepRunner>(*j.model, j.pg, j.schedule, j.num_mb);

@@ -33,7 +33,7 @@ struct TrainOptions {
   std::string schedule = "1f1b"; // gpipe | 1f1b | interleaved
   std::vector<int> pp_layers;    // explicit layers per stage
   int zero = 0;                  // 0 or 1
-  int64_t bucket_mb = 25;        // data-parallel gradient bucket size
+  double bucket_mb = 25;         // data-parallel gradient bucket size (MB, fractions allowed)
   // Robustness.
   int64_t max_skipped = 5;             // consecutive non-finite steps before stopping
   double hang_timeout = 900;           // seconds without progress before the watchdog aborts (0: off)

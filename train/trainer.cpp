@@ -55,6 +55,9 @@ json settings_json(const TrainJob& j, const RankMemory& mem) {
           {"layers_per_stage", layer_split(j)},
           {"schedule", o.schedule},
           {"zero", o.zero},
+          {"bucket_mb", o.bucket_mb},
+          // Data-parallel gradient all-reduces per step (0: dp 1, or ZeRO-1's one reduce-scatter).
+          {"dp_buckets", j.dims.dp > 1 && !o.zero ? j.reducer->num_buckets() : 0},
           {"precision", to_string(j.exec.precision)},
           {"recompute", to_string(j.exec.recompute)},
           {"attention", to_string(j.exec.attention)},
