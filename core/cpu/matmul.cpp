@@ -7,6 +7,8 @@
 #include <cstring>
 #include <dnnl.hpp>
 #include <mutex>
+#include <set>
+#include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -53,6 +55,7 @@ struct MatmulKeyHash {
 struct MatmulEntry {
   dnnl::matmul prim;
   dnnl::memory::desc a_md, b_md, c_md, scratch_md;
+  std::string impl; // oneDNN's implementation name (impl_info_str), for benchmarks
 };
 
 // The engine and the cache live in one function-local static (thread-safe initialisation);
@@ -98,7 +101,7 @@ const MatmulEntry& matmul_entry(const MatmulKey& k) {
     attr.set_post_ops(po);
   }
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, o.engine);
-  MatmulEntry e{dnnl::matmul(pd), a_md, b_md, c_md, pd.scratchpad_desc()};
+  MatmulEntry e{dnnl::matmul(pd), a_md, b_md, c_md, pd.scratchpad_desc(), pd.impl_info_str()};
   return o.cache.emplace(k, std::move(e)).first->second;
 }
 
@@ -237,6 +240,23 @@ void strided_matmul_f32(const MatmulLayout& layout, const float* A, const float*
       << "strided matmul: empty sizes " << layout.batch << "x" << layout.M << "x" << layout.N << "x"
       << layout.K;
   onednn_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::f32);
+}
+
+void strided_matmul_bf16(const MatmulLayout& layout, const bf16* A, const bf16* B, float* C, float alpha,
+                         bool accumulate) {
+  GLM3D_CHECK(layout.batch > 0 && layout.M > 0 && layout.N > 0 && layout.K > 0)
+      << "strided matmul: empty sizes " << layout.batch << "x" << layout.M << "x" << layout.N << "x"
+      << layout.K;
+  onednn_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::bf16);
+}
+
+std::vector<std::string> onednn_matmul_impl_names() {
+  OneDnn& o = onednn();
+  std::lock_guard<std::mutex> lock(o.mutex);
+  std::set<std::string> names;
+  for (const auto& [key, entry] : o.cache)
+    names.insert(entry.impl);
+  return {names.begin(), names.end()};
 }
 
 size_t onednn_matmul_cache_size() {

@@ -1,8 +1,12 @@
 #pragma once
 // Internal to core/cpu: the oneDNN matmul behind gemm, exposed with general strides so other
 // kernels (attention) can multiply views of their operands without copying them.
+#include "core/dtype.h"
+
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace glm3d::cpu::detail {
 
@@ -18,6 +22,13 @@ struct MatmulLayout {
 // created once and cached.
 void strided_matmul_f32(const MatmulLayout& layout, const float* A, const float* B, float* C, float alpha,
                         bool accumulate);
+
+// bf16 inputs, f32 accumulation and output; otherwise as strided_matmul_f32.
+void strided_matmul_bf16(const MatmulLayout& layout, const bf16* A, const bf16* B, float* C, float alpha,
+                         bool accumulate);
+
+// The distinct oneDNN implementation names (impl_info_str) of the matmul primitives created so far.
+std::vector<std::string> onednn_matmul_impl_names();
 
 // Number of distinct matmul primitives created so far in this process.
 size_t onednn_matmul_cache_size();

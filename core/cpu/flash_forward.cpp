@@ -1,0 +1,116 @@
+// Flash attention forward: one task per (sample, query head, query block); each walks the key
+// blocks it can see, keeping a running max m, sum l and output accumulator o per query row.
+#include "core/cpu/flash_attention.h"
+#include "core/cpu/flash_tile.h"
+
+#include <cmath>
+#include <limits>
+
+namespace glm3d::cpu {
+namespace {
+
+using namespace flash;
+
+// The per-thread tiles of the forward, carved from one buffer.
+template <class T> struct ForwardTiles {
+  using A = acc_t<T>;
+  T *q, *k, *v; // [bq, hd], [bkv, hd], [bkv, hd]
+  T* p16;       // [bq, bkv] probabilities rounded to bf16 (bf16 only)
+  A *s, *o;     // scores / probabilities [bq, bkv], output accumulator [bq, hd]
+  A *m, *l, *corr;
+  ForwardTiles(Carver& c, FlashBlocks bl, int64_t hd)
+      : q(c.take<T>(bl.q * hd)), k(c.take<T>(bl.kv * hd)), v(c.take<T>(bl.kv * hd)),
+        p16(c.take<T>(std::is_same_v<T, bf16> ? bl.q * bl.kv : 0)), s(c.take<A>(bl.q * bl.kv)),
+        o(c.take<A>(bl.q * hd)), m(c.take<A>(bl.q)), l(c.take<A>(bl.q)), corr(c.take<A>(bl.q)) {}
+};
+
+template <class T> struct ForwardArgs {
+  const QkvView<const T>& x;
+  const int32_t* sep;
+  T* out;
+  acc_t<T>* lse;
+  const FlashShape& sh;
+  FlashBlocks bl;
+};
+
+// Rows [i0, i0 + rows) of head h of sample b; returns the number of tiles computed.
+template <class T>
+int64_t forward_query_block(const ForwardArgs<T>& a, int64_t b, int64_t h, int64_t i0, ForwardTiles<T>& t) {
+  using A = acc_t<T>;
+  const FlashShape& sh = a.sh;
+  const int64_t S = sh.S, hd = sh.hd, ld = a.bl.kv, g = h / (sh.nh / sh.ng), t0 = b * S;
+  const int64_t rows = std::min(a.bl.q, S - i0), sep = clamp_sep(a.sep, b, S);
+  const A scale = A(1.0 / std::sqrt(double(hd)));
+  pack_rows(a.x.q, t0 + i0, h, rows, hd, t.q);
+  std::fill(t.m, t.m + rows, -std::numeric_limits<A>::infinity());
+  std::fill(t.l, t.l + rows, A(0));
+  std::fill(t.o, t.o + rows * hd, A(0));
+  const int64_t end = keys_needed(sep, i0 + rows, S);
+  int64_t tiles = 0;
+  for (int64_t j0 = 0; j0 < end; j0 += a.bl.kv, ++tiles) {
+    const int64_t cols = std::min(a.bl.kv, S - j0);
+    pack_rows(a.x.k, t0 + j0, g, cols, hd, t.k);
+    pack_rows(a.x.v, t0 + j0, g, cols, hd, t.v);
+    tile_gemm<T>(Op::NT, rows, cols, hd, t.q, hd, t.k, hd, t.s, ld, scale, false); // s = q k^T / sqrt(hd)
+    online_softmax_tile(t.s, rows, ld, {sep, i0, j0, cols}, t.m, t.l, t.corr);
+    for (int64_t r = 0; r < rows; ++r) {
+      A* o = t.o + r * hd;
+      const A c = t.corr[r];
+#pragma omp simd
+      for (int64_t d = 0; d < hd; ++d)
+        o[d] *= c;
+    }
+    const T* p = as_tile_input<T>(t.s, t.p16, rows, cols, ld);
+    tile_gemm<T>(Op::NN, rows, hd, cols, p, ld, t.v, hd, t.o, hd, A(1), true); // o += p v
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    T* dst = a.out + ((t0 + i0 + r) * sh.nh + h) * hd; // [hd]
+    const A inv = A(1) / t.l[r];
+    for (int64_t d = 0; d < hd; ++d)
+      dst[d] = T(t.o[r * hd + d] * inv);
+    a.lse[(b * sh.nh + h) * S + i0 + r] = t.m[r] + std::log(t.l[r]);
+  }
+  return tiles;
+}
+
+} // namespace
+
+template <class T> FlashWorkspace flash_forward_workspace(const FlashShape& shape, const FlashConfig& cfg) {
+  Carver c(nullptr);
+  ForwardTiles<T> tiles(c, cfg.fwd, shape.hd);
+  return {c.used(), 0};
+}
+
+template <class T>
+int64_t flash_attention_forward(const QkvView<const T>& x, const int32_t* sep, T* out, flash_acc_t<T>* lse,
+                                const FlashShape& sh, const FlashConfig& cfg) {
+  check_shape(sh, cfg);
+  const ForwardArgs<T> a{x, sep, out, lse, sh, cfg.fwd};
+  const int64_t nqb = ceil_div(sh.S, cfg.fwd.q), ntasks = sh.B * sh.nh * nqb;
+  const size_t bytes = flash_forward_workspace<T>(sh, cfg).per_thread;
+  int64_t tiles = 0;
+#pragma omp parallel reduction(+ : tiles)
+  {
+    AlignedBuffer buf(bytes);
+    Carver c(buf.data());
+    ForwardTiles<T> t(c, cfg.fwd, sh.hd);
+    // Later query blocks see more keys: they go first, so the dynamic schedule ends balanced.
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < ntasks; ++task) {
+      const int64_t qb = nqb - 1 - task % nqb, bh = task / nqb;
+      tiles += forward_query_block(a, bh / sh.nh, bh % sh.nh, qb * cfg.fwd.q, t);
+    }
+  }
+  return tiles;
+}
+
+#define GLM3D_FLASH_FORWARD(T)                                                                               \
+  template FlashWorkspace flash_forward_workspace<T>(const FlashShape&, const FlashConfig&);                 \
+  template int64_t flash_attention_forward<T>(const QkvView<const T>&, const int32_t*, T*, flash_acc_t<T>*,  \
+                                              const FlashShape&, const FlashConfig&);
+GLM3D_FLASH_FORWARD(double)
+GLM3D_FLASH_FORWARD(float)
+GLM3D_FLASH_FORWARD(bf16)
+#undef GLM3D_FLASH_FORWARD
+
+} // namespace glm3d::cpu

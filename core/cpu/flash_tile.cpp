@@ -1,0 +1,204 @@
+#include "core/cpu/flash_tile.h"
+
+#include "core/check.h"
+#include "core/cpu/fast_math.h"
+#include "core/cpu/onednn.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+// The f32 row operations are compiled for AVX-512 and AVX2 besides the baseline and picked at
+// load time (GCC function multi-versioning): a 16-wide exp is what keeps the softmax of a tile
+// small next to its two products. The build itself targets baseline x86-64.
+#define GLM3D_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+namespace glm3d::cpu::flash {
+namespace {
+
+template <class F> [[gnu::always_inline]] inline F exp_of(F x) {
+  if constexpr (sizeof(F) == 4)
+    return exp_f32(x);
+  else
+    return std::exp(x);
+}
+
+template <class F>
+[[gnu::always_inline]] inline void online_softmax_impl(F* s, int64_t rows, int64_t ld, const TileMask& mask,
+                                                       F* m, F* l, F* corr) {
+  for (int64_t r = 0; r < rows; ++r) {
+    F* row = s + r * ld;
+    const int64_t vis = mask.cols_of(r);
+    F mx = m[r];
+#pragma omp simd reduction(max : mx)
+    for (int64_t c = 0; c < vis; ++c)
+      mx = row[c] > mx ? row[c] : mx;
+    // The first tile of a row always sees key 0, so mx is finite from then on.
+    const F cr = m[r] == -std::numeric_limits<F>::infinity() ? F(0) : exp_of(m[r] - mx);
+    F sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t c = 0; c < vis; ++c) {
+      row[c] = exp_of(row[c] - mx);
+      sum += row[c];
+    }
+    std::fill(row + vis, row + mask.cols, F(0));
+    m[r] = mx;
+    l[r] = l[r] * cr + sum;
+    corr[r] = cr;
+  }
+}
+
+template <class F>
+[[gnu::always_inline]] inline void probs_from_lse_impl(F* s, int64_t rows, int64_t ld, const TileMask& mask,
+                                                       const F* lse) {
+  for (int64_t r = 0; r < rows; ++r) {
+    F* row = s + r * ld;
+    const int64_t vis = mask.cols_of(r);
+    const F z = lse[r];
+#pragma omp simd
+    for (int64_t c = 0; c < vis; ++c)
+      row[c] = exp_of(row[c] - z);
+    std::fill(row + vis, row + mask.cols, F(0));
+  }
+}
+
+template <class F>
+[[gnu::always_inline]] inline void softmax_grad_impl(const F* p, F* dp, int64_t rows, int64_t cols,
+                                                     int64_t ld, const F* D) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const F* pr = p + r * ld;
+    F* d = dp + r * ld;
+    const F Dr = D[r];
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c)
+      d[c] = pr[c] * (d[c] - Dr);
+  }
+}
+
+// f64 products: the loop order of each case keeps the innermost loop contiguous.
+void gemm_f64(Op op, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
+              int64_t ldb, double* C, int64_t ldc, double alpha, bool accumulate) {
+  for (int64_t i = 0; i < M; ++i) {
+    double* c = C + i * ldc;
+    if (op == Op::NT) {
+      for (int64_t j = 0; j < N; ++j) {
+        double dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t k = 0; k < K; ++k)
+          dot += A[i * lda + k] * B[j * ldb + k];
+        c[j] = alpha * dot + (accumulate ? c[j] : 0.0);
+      }
+      continue;
+    }
+    if (!accumulate)
+      std::fill(c, c + N, 0.0);
+    for (int64_t k = 0; k < K; ++k) {
+      const double a = alpha * (op == Op::TN ? A[k * lda + i] : A[i * lda + k]);
+      const double* b = B + k * ldb;
+#pragma omp simd
+      for (int64_t j = 0; j < N; ++j)
+        c[j] += a * b[j];
+    }
+  }
+}
+
+} // namespace
+
+void check_shape(const FlashShape& sh, const FlashConfig& cfg) {
+  GLM3D_CHECK(sh.B >= 0 && sh.S >= 0 && sh.nh > 0 && sh.ng > 0 && sh.hd > 0)
+      << "flash attention: bad shape B=" << sh.B << " S=" << sh.S << " nh=" << sh.nh << " ng=" << sh.ng
+      << " hd=" << sh.hd;
+  GLM3D_CHECK(sh.nh % sh.ng == 0) << "flash attention: " << sh.ng << " kv groups do not divide " << sh.nh
+                                  << " query heads";
+  GLM3D_CHECK(cfg.fwd.q > 0 && cfg.fwd.kv > 0 && cfg.bwd.q > 0 && cfg.bwd.kv > 0 && cfg.bwd_head_parts >= 0)
+      << "flash attention: bad tile sizes";
+}
+
+template <class T>
+void pack_rows(const HeadView<const T>& v, int64_t t0, int64_t head, int64_t n, int64_t hd, T* dst) {
+  for (int64_t r = 0; r < n; ++r)
+    std::memcpy(dst + r * hd, v.at(t0 + r, head), size_t(hd) * sizeof(T));
+}
+
+template <class T>
+void unpack_rows(const acc_t<T>* src, int64_t n, int64_t hd, const HeadView<T>& v, int64_t t0, int64_t head) {
+  for (int64_t r = 0; r < n; ++r) {
+    T* dst = v.at(t0 + r, head);
+    const acc_t<T>* s = src + r * hd;
+    for (int64_t d = 0; d < hd; ++d)
+      dst[d] = T(s[d]);
+  }
+}
+
+template <class T>
+void tile_gemm(Op op, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
+               acc_t<T>* C, int64_t ldc, acc_t<T> alpha, bool accumulate) {
+  if constexpr (std::is_same_v<T, double>) {
+    gemm_f64(op, M, N, K, A, lda, B, ldb, C, ldc, alpha, accumulate);
+  } else {
+    // (batch, row, col) strides; a transposed operand swaps row and column strides.
+    detail::MatmulLayout l{1, M, N, K, {0, lda, 1}, {0, ldb, 1}, {0, ldc, 1}};
+    if (op == Op::NT)
+      l.b[1] = 1, l.b[2] = ldb;
+    if (op == Op::TN)
+      l.a[1] = 1, l.a[2] = lda;
+    if constexpr (std::is_same_v<T, float>)
+      detail::strided_matmul_f32(l, A, B, C, alpha, accumulate);
+    else
+      detail::strided_matmul_bf16(l, A, B, C, alpha, accumulate);
+  }
+}
+
+GLM3D_SIMD_CLONES void online_softmax_tile(float* s, int64_t rows, int64_t ld, const TileMask& mask, float* m,
+                                           float* l, float* corr) {
+  online_softmax_impl(s, rows, ld, mask, m, l, corr);
+}
+void online_softmax_tile(double* s, int64_t rows, int64_t ld, const TileMask& mask, double* m, double* l,
+                         double* corr) {
+  online_softmax_impl(s, rows, ld, mask, m, l, corr);
+}
+
+GLM3D_SIMD_CLONES void probs_from_lse(float* s, int64_t rows, int64_t ld, const TileMask& mask,
+                                      const float* lse) {
+  probs_from_lse_impl(s, rows, ld, mask, lse);
+}
+void probs_from_lse(double* s, int64_t rows, int64_t ld, const TileMask& mask, const double* lse) {
+  probs_from_lse_impl(s, rows, ld, mask, lse);
+}
+
+GLM3D_SIMD_CLONES void softmax_grad_tile(const float* p, float* dp, int64_t rows, int64_t cols, int64_t ld,
+                                         const float* D) {
+  softmax_grad_impl(p, dp, rows, cols, ld, D);
+}
+void softmax_grad_tile(const double* p, double* dp, int64_t rows, int64_t cols, int64_t ld, const double* D) {
+  softmax_grad_impl(p, dp, rows, cols, ld, D);
+}
+
+// Round to nearest even on the bit pattern (as bf16's constructor, NaN kept quiet), written
+// branch-free so it vectorises.
+GLM3D_SIMD_CLONES void round_tile_bf16(const float* x, bf16* y, int64_t rows, int64_t cols, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * ld;
+    uint16_t* yr = reinterpret_cast<uint16_t*>(y + r * ld);
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      uint32_t u;
+      std::memcpy(&u, xr + c, 4);
+      const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+      const uint32_t nan = (u >> 16) | 0x40u;
+      yr[c] = uint16_t((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+    }
+  }
+}
+
+#define GLM3D_FLASH_TILE(T)                                                                                  \
+  template void pack_rows<T>(const HeadView<const T>&, int64_t, int64_t, int64_t, int64_t, T*);              \
+  template void unpack_rows<T>(const acc_t<T>*, int64_t, int64_t, const HeadView<T>&, int64_t, int64_t);     \
+  template void tile_gemm<T>(Op, int64_t, int64_t, int64_t, const T*, int64_t, const T*, int64_t, acc_t<T>*, \
+                             int64_t, acc_t<T>, bool);
+GLM3D_FLASH_TILE(double)
+GLM3D_FLASH_TILE(float)
+GLM3D_FLASH_TILE(bf16)
+#undef GLM3D_FLASH_TILE
+
+} // namespace glm3d::cpu::flash
