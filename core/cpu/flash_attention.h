@@ -38,8 +38,8 @@ struct FlashBlocks {
   int64_t q, kv;
 };
 struct FlashConfig {
-  FlashBlocks fwd{64, 256};
-  FlashBlocks bwd{64, 128};
+  FlashBlocks fwd{256, 256};
+  FlashBlocks bwd{256, 128};
   // Backward runs one task per (sample, kv group, part of the group's query heads); with more
   // than one part each part sums its own dk, dv and the parts are added at the end. 0: as many
   // parts as keep every thread busy (1 when samples x groups >= threads).

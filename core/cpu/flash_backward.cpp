@@ -77,9 +77,7 @@ int64_t backward_query_block(const BackwardArgs<T>& a, int64_t b, int64_t h, int
   int64_t tiles = 0;
   for (int64_t j0 = 0; j0 < end; j0 += a.bl.kv, ++tiles) {
     const int64_t cols = std::min(a.bl.kv, S - j0);
-    pack_rows(a.x.k, t0 + j0, g, cols, hd, t.k);
-    pack_rows(a.x.v, t0 + j0, g, cols, hd, t.v);
-    tile_gemm<T>(Op::NT, rows, cols, hd, t.q, hd, t.k, hd, t.s, ld, scale, false); // s [rows, cols]
+    score_tile(a.x, t0, g, j0, rows, cols, hd, t.q, t.k, t.v, t.s, ld);
     probs_from_lse(t.s, rows, ld, {sep, i0, j0, cols}, lse);
     tile_gemm<T>(Op::NT, rows, cols, hd, t.dout, hd, t.v, hd, t.dp, ld, A(1), false); // dp = do v^T
     softmax_grad_tile(t.s, t.dp, rows, cols, ld, t.D);                                // ds in dp

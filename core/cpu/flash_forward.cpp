@@ -40,7 +40,6 @@ int64_t forward_query_block(const ForwardArgs<T>& a, int64_t b, int64_t h, int64
   const FlashShape& sh = a.sh;
   const int64_t S = sh.S, hd = sh.hd, ld = a.bl.kv, g = h / (sh.nh / sh.ng), t0 = b * S;
   const int64_t rows = std::min(a.bl.q, S - i0), sep = clamp_sep(a.sep, b, S);
-  const A scale = A(1.0 / std::sqrt(double(hd)));
   pack_rows(a.x.q, t0 + i0, h, rows, hd, t.q);
   std::fill(t.m, t.m + rows, -std::numeric_limits<A>::infinity());
   std::fill(t.l, t.l + rows, A(0));
@@ -49,9 +48,7 @@ int64_t forward_query_block(const ForwardArgs<T>& a, int64_t b, int64_t h, int64
   int64_t tiles = 0;
   for (int64_t j0 = 0; j0 < end; j0 += a.bl.kv, ++tiles) {
     const int64_t cols = std::min(a.bl.kv, S - j0);
-    pack_rows(a.x.k, t0 + j0, g, cols, hd, t.k);
-    pack_rows(a.x.v, t0 + j0, g, cols, hd, t.v);
-    tile_gemm<T>(Op::NT, rows, cols, hd, t.q, hd, t.k, hd, t.s, ld, scale, false); // s = q k^T / sqrt(hd)
+    score_tile(a.x, t0, g, j0, rows, cols, hd, t.q, t.k, t.v, t.s, ld); // s = q k^T / sqrt(hd)
     online_softmax_tile(t.s, rows, ld, {sep, i0, j0, cols}, t.m, t.l, t.corr);
     for (int64_t r = 0; r < rows; ++r) {
       A* o = t.o + r * hd;

@@ -149,6 +149,14 @@ void tile_gemm(Op op, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, 
   }
 }
 
+template <class T>
+void score_tile(const QkvView<const T>& x, int64_t t0, int64_t g, int64_t j0, int64_t rows, int64_t cols,
+                int64_t hd, const T* q, T* k, T* v, acc_t<T>* s, int64_t ld) {
+  pack_rows(x.k, t0 + j0, g, cols, hd, k);
+  pack_rows(x.v, t0 + j0, g, cols, hd, v);
+  tile_gemm<T>(Op::NT, rows, cols, hd, q, hd, k, hd, s, ld, acc_t<T>(1.0 / std::sqrt(double(hd))), false);
+}
+
 GLM3D_SIMD_CLONES void online_softmax_tile(float* s, int64_t rows, int64_t ld, const TileMask& mask, float* m,
                                            float* l, float* corr) {
   online_softmax_impl(s, rows, ld, mask, m, l, corr);
@@ -195,7 +203,9 @@ GLM3D_SIMD_CLONES void round_tile_bf16(const float* x, bf16* y, int64_t rows, in
   template void pack_rows<T>(const HeadView<const T>&, int64_t, int64_t, int64_t, int64_t, T*);              \
   template void unpack_rows<T>(const acc_t<T>*, int64_t, int64_t, const HeadView<T>&, int64_t, int64_t);     \
   template void tile_gemm<T>(Op, int64_t, int64_t, int64_t, const T*, int64_t, const T*, int64_t, acc_t<T>*, \
-                             int64_t, acc_t<T>, bool);
+                             int64_t, acc_t<T>, bool);                                                       \
+  template void score_tile<T>(const QkvView<const T>&, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, \
+                              const T*, T*, T*, acc_t<T>*, int64_t);
 GLM3D_FLASH_TILE(double)
 GLM3D_FLASH_TILE(float)
 GLM3D_FLASH_TILE(bf16)

@@ -85,6 +85,12 @@ template <class T>
 void tile_gemm(Op op, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
                acc_t<T>* C, int64_t ldc, acc_t<T> alpha, bool accumulate);
 
+// The first product of a tile: packs keys and values [j0, j0 + cols) of group g of the sample
+// starting at token t0 into k, v [cols, hd], and s [rows, ld] = q k^T / sqrt(hd) (q [rows, hd]).
+template <class T>
+void score_tile(const QkvView<const T>& x, int64_t t0, int64_t g, int64_t j0, int64_t rows, int64_t cols,
+                int64_t hd, const T* q, T* k, T* v, acc_t<T>* s, int64_t ld);
+
 // ------------------------------------------------------------------ softmax rows
 // One tile of scores s [rows, ld] in place -> unnormalised probabilities exp(s - m_new)
 // (0 for masked columns); m (running max) and l (running sum) updated; corr[r] =

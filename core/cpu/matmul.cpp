@@ -234,20 +234,24 @@ template <class T> void bias_grad(const T* dy, T* db, int64_t N, int64_t out) {
 } // namespace
 
 namespace detail {
-void strided_matmul_f32(const MatmulLayout& layout, const float* A, const float* B, float* C, float alpha,
-                        bool accumulate) {
+namespace {
+void strided_matmul(const MatmulLayout& layout, const void* A, const void* B, float* C, float alpha,
+                    bool accumulate, dnnl::memory::data_type in_type) {
   GLM3D_CHECK(layout.batch > 0 && layout.M > 0 && layout.N > 0 && layout.K > 0)
       << "strided matmul: empty sizes " << layout.batch << "x" << layout.M << "x" << layout.N << "x"
       << layout.K;
-  onednn_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::f32);
+  onednn_matmul(layout, A, B, C, alpha, accumulate, in_type);
+}
+} // namespace
+
+void strided_matmul_f32(const MatmulLayout& layout, const float* A, const float* B, float* C, float alpha,
+                        bool accumulate) {
+  strided_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::f32);
 }
 
 void strided_matmul_bf16(const MatmulLayout& layout, const bf16* A, const bf16* B, float* C, float alpha,
                          bool accumulate) {
-  GLM3D_CHECK(layout.batch > 0 && layout.M > 0 && layout.N > 0 && layout.K > 0)
-      << "strided matmul: empty sizes " << layout.batch << "x" << layout.M << "x" << layout.N << "x"
-      << layout.K;
-  onednn_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::bf16);
+  strided_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::bf16);
 }
 
 std::vector<std::string> onednn_matmul_impl_names() {

@@ -181,8 +181,10 @@ TEST(FlashAttention, WorkspaceIsLinearInS) {
       EXPECT_LT(bwd(S).per_thread + fwd(S).per_thread, size_t(S * S) * sizeof(float) / 4) << "S=" << S;
     }
   }
-  // forward: q, k, v tiles, scores [64 x 256] and the output accumulator, in bytes
-  EXPECT_EQ(fwd(2048).per_thread, (64 + 2 * 256) * 128 * 4 + 64 * 256 * 4 + 64 * 128 * 4 + 3 * 64 * 4);
+  // forward: q, k, v tiles, the scores [q, kv], the output accumulator [q, hd] and three row
+  // statistics, in bytes (each a multiple of 64 here)
+  const int64_t q = cfg.fwd.q, kv = cfg.fwd.kv;
+  EXPECT_EQ(fwd(2048).per_thread, size_t((q + 2 * kv) * 128 * 4 + q * kv * 4 + q * 128 * 4 + 3 * q * 4));
   // One sample, one group: the heads are split into parts, each with its own dk, dv slots.
   const cpu::FlashWorkspace mq = cpu::flash_backward_workspace<float>({1, 2048, 12, 1, 128}, cfg, 2);
   EXPECT_EQ(mq.shared, 4u * 2 * 2048 * 128 * sizeof(float));
