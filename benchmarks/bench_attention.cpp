@@ -81,7 +81,7 @@ void BM_GlmAttention(benchmark::State& state) {
   report(state, sh, double(probs.size() + heads_staged * S * S) * sizeof(float), "f32");
 }
 
-// args: B, S, nh, hd, forward only, then optionally the tiles: forward q, kv, backward q, kv
+// args: B, S, nh, hd, forward only, tiles (forward q, kv, backward q, kv; 0: the defaults)
 template <class T> void BM_FlashAttention(benchmark::State& state) {
   const FlashShape sh = shape_of(state);
   FlashConfig cfg;
@@ -129,16 +129,16 @@ void timing(benchmark::internal::Benchmark* b) {
 // Forward + backward at the two shapes, then forward alone.
 BENCHMARK(BM_GlmAttention)->Args({1, 512, 16, 64})->Args({1, 2048, 12, 128})->Apply(timing);
 BENCHMARK_TEMPLATE(BM_FlashAttention, float)
-    ->Args({1, 512, 16, 64, 0})
-    ->Args({1, 2048, 12, 128, 0})
-    ->Args({1, 512, 16, 64, 1})
-    ->Args({1, 2048, 12, 128, 1})
+    ->Args({1, 512, 16, 64, 0, 0, 0, 0, 0})
+    ->Args({1, 2048, 12, 128, 0, 0, 0, 0, 0})
+    ->Args({1, 512, 16, 64, 1, 0, 0, 0, 0})
+    ->Args({1, 2048, 12, 128, 1, 0, 0, 0, 0})
     ->Apply(timing);
 BENCHMARK_TEMPLATE(BM_FlashAttention, bf16)
-    ->Args({1, 512, 16, 64, 0})
-    ->Args({1, 2048, 12, 128, 0})
-    ->Args({1, 512, 16, 64, 1})
-    ->Args({1, 2048, 12, 128, 1})
+    ->Args({1, 512, 16, 64, 0, 0, 0, 0, 0})
+    ->Args({1, 2048, 12, 128, 0, 0, 0, 0, 0})
+    ->Args({1, 512, 16, 64, 1, 0, 0, 0, 0})
+    ->Args({1, 2048, 12, 128, 1, 0, 0, 0, 0})
     ->Apply(timing);
 
 // Tile sizes at the GLM-130B slice and the peer model's shape: forward alone over forward
