@@ -21,13 +21,13 @@ using namespace flash;
 // The per-thread tiles of the backward, carved from one buffer.
 template <class T> struct BackwardTiles {
   using A = acc_t<T>;
-  T *q, *dout, *k, *v; // [bq, hd], [bq, hd], [bkv, hd], [bkv, hd]
+  T *q, *dout, *k, *v; // [bq, hd], [bq, hd], and the group's keys and values [S, hd] each
   T *p16, *ds16;       // [bq, bkv] rounded to bf16 (bf16 only)
   A *s, *dp, *dq, *D;  // p [bq, bkv], dp / ds [bq, bkv], dq [bq, hd], D [bq]
   A *dk, *dv;          // [S, hd] each, when the task owns its group (one part)
   BackwardTiles(Carver& c, FlashBlocks bl, int64_t S, int64_t hd, bool own_dkv)
-      : q(c.take<T>(bl.q * hd)), dout(c.take<T>(bl.q * hd)), k(c.take<T>(bl.kv * hd)),
-        v(c.take<T>(bl.kv * hd)), p16(c.take<T>(std::is_same_v<T, bf16> ? bl.q * bl.kv : 0)),
+      : q(c.take<T>(bl.q * hd)), dout(c.take<T>(bl.q * hd)), k(c.take<T>(S * hd)), v(c.take<T>(S * hd)),
+        p16(c.take<T>(std::is_same_v<T, bf16> ? bl.q * bl.kv : 0)),
         ds16(c.take<T>(std::is_same_v<T, bf16> ? bl.q * bl.kv : 0)), s(c.take<A>(bl.q * bl.kv)),
         dp(c.take<A>(bl.q * bl.kv)), dq(c.take<A>(bl.q * hd)), D(c.take<A>(bl.q)),
         dk(c.take<A>(own_dkv ? S * hd : 0)), dv(c.take<A>(own_dkv ? S * hd : 0)) {}
@@ -52,13 +52,14 @@ int64_t head_parts(const FlashShape& sh, const FlashConfig& cfg, int threads) {
 }
 
 // Query rows [i0, i0 + rows) of head h against every key block they see: dq of the rows
-// written, dk and dv [S, hd] of the group accumulated. Returns the number of tiles computed.
+// written, dk and dv [S, hd] of the group accumulated; the group's keys and values are already
+// packed in t.k, t.v. Returns the number of tiles computed.
 template <class T>
 int64_t backward_query_block(const BackwardArgs<T>& a, int64_t b, int64_t h, int64_t i0, BackwardTiles<T>& t,
                              acc_t<T>* dk, acc_t<T>* dv) {
   using A = acc_t<T>;
   const FlashShape& sh = a.sh;
-  const int64_t S = sh.S, hd = sh.hd, ld = a.bl.kv, g = h / (sh.nh / sh.ng), t0 = b * S;
+  const int64_t S = sh.S, hd = sh.hd, ld = a.bl.kv, t0 = b * S;
   const int64_t rows = std::min(a.bl.q, S - i0), sep = clamp_sep(a.sep, b, S);
   const A scale = A(1.0 / std::sqrt(double(hd)));
   const HeadView<const T> dout{a.dout, sh.nh * hd, hd}, out{a.out, sh.nh * hd, hd}; // [B, S, nh, hd]
@@ -77,15 +78,17 @@ int64_t backward_query_block(const BackwardArgs<T>& a, int64_t b, int64_t h, int
   int64_t tiles = 0;
   for (int64_t j0 = 0; j0 < end; j0 += a.bl.kv, ++tiles) {
     const int64_t cols = std::min(a.bl.kv, S - j0);
-    score_tile(a.x, t0, g, j0, rows, cols, hd, t.q, t.k, t.v, t.s, ld);
-    probs_from_lse(t.s, rows, ld, {sep, i0, j0, cols}, lse);
-    tile_gemm<T>(Op::NT, rows, cols, hd, t.dout, hd, t.v, hd, t.dp, ld, A(1), false); // dp = do v^T
-    softmax_grad_tile(t.s, t.dp, rows, cols, ld, t.D);                                // ds in dp
-    const T* p = as_tile_input<T>(t.s, t.p16, rows, cols, ld);
-    const T* ds = as_tile_input<T>(t.dp, t.ds16, rows, cols, ld);
+    const T* k = t.k + j0 * hd;
+    const T* v = t.v + j0 * hd; // [cols, hd] each
+    score_tile(t.q, k, rows, cols, hd, t.s, ld);
+    probs_from_lse(t.s, rows, ld, {sep, i0, j0, cols}, lse, staging(t.p16));
+    tile_gemm<T>(Op::NT, rows, cols, hd, t.dout, hd, v, hd, t.dp, ld, A(1), false); // dp = do v^T
+    softmax_grad_tile(t.s, t.dp, rows, cols, ld, t.D, staging(t.ds16));             // ds in dp (or ds16)
+    const T* p = tile_input<T>(t.s, t.p16);
+    const T* ds = tile_input<T>(t.dp, t.ds16);
     tile_gemm<T>(Op::TN, cols, hd, rows, p, ld, t.dout, hd, dv + j0 * hd, hd, A(1), true); // dv += p^T do
     tile_gemm<T>(Op::TN, cols, hd, rows, ds, ld, t.q, hd, dk + j0 * hd, hd, scale, true);  // dk += ds^T q
-    tile_gemm<T>(Op::NN, rows, hd, cols, ds, ld, t.k, hd, t.dq, hd, scale, true);          // dq += ds k
+    tile_gemm<T>(Op::NN, rows, hd, cols, ds, ld, k, hd, t.dq, hd, scale, true);            // dq += ds k
   }
   unpack_rows(t.dq, rows, hd, a.grad.q, t0 + i0, h);
   return tiles;
@@ -146,6 +149,8 @@ int64_t flash_attention_backward(const T* dout, const QkvView<const T>& x, const
       A* dv = parts == 1 ? t.dv : slots.data() + (task * 2 + 1) * S * hd;
       std::fill(dk, dk + S * hd, A(0));
       std::fill(dv, dv + S * hd, A(0));
+      pack_rows(x.k, b * S, g, S, hd, t.k); // once per task: every head and query block reads them
+      pack_rows(x.v, b * S, g, S, hd, t.v);
       for (int64_t h = g * hpg + p * hpg / parts; h < g * hpg + (p + 1) * hpg / parts; ++h)
         for (int64_t i0 = 0; i0 < S; i0 += cfg.bwd.q)
           tiles += backward_query_block(a, b, h, i0, t, dk, dv);

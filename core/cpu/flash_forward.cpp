@@ -48,8 +48,10 @@ int64_t forward_query_block(const ForwardArgs<T>& a, int64_t b, int64_t h, int64
   int64_t tiles = 0;
   for (int64_t j0 = 0; j0 < end; j0 += a.bl.kv, ++tiles) {
     const int64_t cols = std::min(a.bl.kv, S - j0);
-    score_tile(a.x, t0, g, j0, rows, cols, hd, t.q, t.k, t.v, t.s, ld); // s = q k^T / sqrt(hd)
-    online_softmax_tile(t.s, rows, ld, {sep, i0, j0, cols}, t.m, t.l, t.corr);
+    pack_rows(a.x.k, t0 + j0, g, cols, hd, t.k);
+    pack_rows(a.x.v, t0 + j0, g, cols, hd, t.v);
+    score_tile(t.q, t.k, rows, cols, hd, t.s, ld);
+    online_softmax_tile(t.s, rows, ld, {sep, i0, j0, cols}, t.m, t.l, t.corr, staging(t.p16));
     for (int64_t r = 0; r < rows; ++r) {
       A* o = t.o + r * hd;
       const A c = t.corr[r];
@@ -57,14 +59,11 @@ int64_t forward_query_block(const ForwardArgs<T>& a, int64_t b, int64_t h, int64
       for (int64_t d = 0; d < hd; ++d)
         o[d] *= c;
     }
-    const T* p = as_tile_input<T>(t.s, t.p16, rows, cols, ld);
+    const T* p = tile_input<T>(t.s, t.p16);
     tile_gemm<T>(Op::NN, rows, hd, cols, p, ld, t.v, hd, t.o, hd, A(1), true); // o += p v
   }
   for (int64_t r = 0; r < rows; ++r) {
-    T* dst = a.out + ((t0 + i0 + r) * sh.nh + h) * hd; // [hd]
-    const A inv = A(1) / t.l[r];
-    for (int64_t d = 0; d < hd; ++d)
-      dst[d] = T(t.o[r * hd + d] * inv);
+    store_row(t.o + r * hd, A(1) / t.l[r], hd, a.out + ((t0 + i0 + r) * sh.nh + h) * hd);
     a.lse[(b * sh.nh + h) * S + i0 + r] = t.m[r] + std::log(t.l[r]);
   }
   return tiles;

@@ -23,9 +23,47 @@ template <class F> [[gnu::always_inline]] inline F exp_of(F x) {
     return std::exp(x);
 }
 
+// Round to nearest even on the bit pattern (as bf16's constructor, NaN kept quiet), written
+// branch-free so the loops vectorise.
+[[gnu::always_inline]] inline uint16_t bf16_bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  return uint16_t((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded);
+}
+[[gnu::always_inline]] inline uint16_t* bits_of(bf16* p) {
+  return reinterpret_cast<uint16_t*>(p);
+}
+
+// b16[c] = x[c] rounded, c < n: a second pass over a row still in L1 (fusing it into the
+// exp loop mixes 32- and 16-bit lanes and vectorised worse, measured with perf).
+[[gnu::always_inline]] inline void round_row(const float* x, int64_t n, uint16_t* b16) {
+#pragma omp simd
+  for (int64_t c = 0; c < n; ++c)
+    b16[c] = bf16_bits(x[c]);
+}
+
+// Row of a tile: x = f(x) over the first `vis` columns, 0 up to `cols`; also rounded into b16
+// when given. Returns the sum of the written values.
+template <class F, class Fn>
+[[gnu::always_inline]] inline F map_row(F* row, int64_t vis, int64_t cols, uint16_t* b16, Fn f) {
+  F sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t c = 0; c < vis; ++c) {
+    row[c] = f(row[c]);
+    sum += row[c];
+  }
+  std::fill(row + vis, row + cols, F(0));
+  if constexpr (sizeof(F) == 4) {
+    if (b16)
+      round_row(row, cols, b16);
+  }
+  return sum;
+}
+
 template <class F>
 [[gnu::always_inline]] inline void online_softmax_impl(F* s, int64_t rows, int64_t ld, const TileMask& mask,
-                                                       F* m, F* l, F* corr) {
+                                                       F* m, F* l, F* corr, bf16* p16) {
   for (int64_t r = 0; r < rows; ++r) {
     F* row = s + r * ld;
     const int64_t vis = mask.cols_of(r);
@@ -35,13 +73,8 @@ template <class F>
       mx = row[c] > mx ? row[c] : mx;
     // The first tile of a row always sees key 0, so mx is finite from then on.
     const F cr = m[r] == -std::numeric_limits<F>::infinity() ? F(0) : exp_of(m[r] - mx);
-    F sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < vis; ++c) {
-      row[c] = exp_of(row[c] - mx);
-      sum += row[c];
-    }
-    std::fill(row + vis, row + mask.cols, F(0));
+    const F sum = map_row(row, vis, mask.cols, p16 ? bits_of(p16 + r * ld) : nullptr,
+                          [mx](F x) { return exp_of(x - mx); });
     m[r] = mx;
     l[r] = l[r] * cr + sum;
     corr[r] = cr;
@@ -50,21 +83,17 @@ template <class F>
 
 template <class F>
 [[gnu::always_inline]] inline void probs_from_lse_impl(F* s, int64_t rows, int64_t ld, const TileMask& mask,
-                                                       const F* lse) {
+                                                       const F* lse, bf16* p16) {
   for (int64_t r = 0; r < rows; ++r) {
-    F* row = s + r * ld;
-    const int64_t vis = mask.cols_of(r);
     const F z = lse[r];
-#pragma omp simd
-    for (int64_t c = 0; c < vis; ++c)
-      row[c] = exp_of(row[c] - z);
-    std::fill(row + vis, row + mask.cols, F(0));
+    map_row(s + r * ld, mask.cols_of(r), mask.cols, p16 ? bits_of(p16 + r * ld) : nullptr,
+            [z](F x) { return exp_of(x - z); });
   }
 }
 
 template <class F>
 [[gnu::always_inline]] inline void softmax_grad_impl(const F* p, F* dp, int64_t rows, int64_t cols,
-                                                     int64_t ld, const F* D) {
+                                                     int64_t ld, const F* D, bf16* ds16) {
   for (int64_t r = 0; r < rows; ++r) {
     const F* pr = p + r * ld;
     F* d = dp + r * ld;
@@ -72,6 +101,10 @@ template <class F>
 #pragma omp simd
     for (int64_t c = 0; c < cols; ++c)
       d[c] = pr[c] * (d[c] - Dr);
+    if constexpr (sizeof(F) == 4) {
+      if (ds16)
+        round_row(d, cols, bits_of(ds16 + r * ld));
+    }
   }
 }
 
@@ -122,12 +155,8 @@ void pack_rows(const HeadView<const T>& v, int64_t t0, int64_t head, int64_t n, 
 
 template <class T>
 void unpack_rows(const acc_t<T>* src, int64_t n, int64_t hd, const HeadView<T>& v, int64_t t0, int64_t head) {
-  for (int64_t r = 0; r < n; ++r) {
-    T* dst = v.at(t0 + r, head);
-    const acc_t<T>* s = src + r * hd;
-    for (int64_t d = 0; d < hd; ++d)
-      dst[d] = T(s[d]);
-  }
+  for (int64_t r = 0; r < n; ++r)
+    store_row(src + r * hd, acc_t<T>(1), hd, v.at(t0 + r, head));
 }
 
 template <class T>
@@ -149,63 +178,53 @@ void tile_gemm(Op op, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, 
   }
 }
 
-template <class T>
-void score_tile(const QkvView<const T>& x, int64_t t0, int64_t g, int64_t j0, int64_t rows, int64_t cols,
-                int64_t hd, const T* q, T* k, T* v, acc_t<T>* s, int64_t ld) {
-  pack_rows(x.k, t0 + j0, g, cols, hd, k);
-  pack_rows(x.v, t0 + j0, g, cols, hd, v);
-  tile_gemm<T>(Op::NT, rows, cols, hd, q, hd, k, hd, s, ld, acc_t<T>(1.0 / std::sqrt(double(hd))), false);
-}
-
 GLM3D_SIMD_CLONES void online_softmax_tile(float* s, int64_t rows, int64_t ld, const TileMask& mask, float* m,
-                                           float* l, float* corr) {
-  online_softmax_impl(s, rows, ld, mask, m, l, corr);
+                                           float* l, float* corr, bf16* p16) {
+  online_softmax_impl(s, rows, ld, mask, m, l, corr, p16);
 }
 void online_softmax_tile(double* s, int64_t rows, int64_t ld, const TileMask& mask, double* m, double* l,
-                         double* corr) {
-  online_softmax_impl(s, rows, ld, mask, m, l, corr);
+                         double* corr, bf16*) {
+  online_softmax_impl(s, rows, ld, mask, m, l, corr, nullptr);
 }
 
 GLM3D_SIMD_CLONES void probs_from_lse(float* s, int64_t rows, int64_t ld, const TileMask& mask,
-                                      const float* lse) {
-  probs_from_lse_impl(s, rows, ld, mask, lse);
+                                      const float* lse, bf16* p16) {
+  probs_from_lse_impl(s, rows, ld, mask, lse, p16);
 }
-void probs_from_lse(double* s, int64_t rows, int64_t ld, const TileMask& mask, const double* lse) {
-  probs_from_lse_impl(s, rows, ld, mask, lse);
+void probs_from_lse(double* s, int64_t rows, int64_t ld, const TileMask& mask, const double* lse, bf16*) {
+  probs_from_lse_impl(s, rows, ld, mask, lse, nullptr);
 }
 
 GLM3D_SIMD_CLONES void softmax_grad_tile(const float* p, float* dp, int64_t rows, int64_t cols, int64_t ld,
-                                         const float* D) {
-  softmax_grad_impl(p, dp, rows, cols, ld, D);
+                                         const float* D, bf16* ds16) {
+  softmax_grad_impl(p, dp, rows, cols, ld, D, ds16);
 }
-void softmax_grad_tile(const double* p, double* dp, int64_t rows, int64_t cols, int64_t ld, const double* D) {
-  softmax_grad_impl(p, dp, rows, cols, ld, D);
+void softmax_grad_tile(const double* p, double* dp, int64_t rows, int64_t cols, int64_t ld, const double* D,
+                       bf16*) {
+  softmax_grad_impl(p, dp, rows, cols, ld, D, nullptr);
 }
 
-// Round to nearest even on the bit pattern (as bf16's constructor, NaN kept quiet), written
-// branch-free so it vectorises.
-GLM3D_SIMD_CLONES void round_tile_bf16(const float* x, bf16* y, int64_t rows, int64_t cols, int64_t ld) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * ld;
-    uint16_t* yr = reinterpret_cast<uint16_t*>(y + r * ld);
+GLM3D_SIMD_CLONES void store_row(const float* src, float scale, int64_t n, float* dst) {
 #pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) {
-      uint32_t u;
-      std::memcpy(&u, xr + c, 4);
-      const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-      const uint32_t nan = (u >> 16) | 0x40u;
-      yr[c] = uint16_t((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
-    }
-  }
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = src[i] * scale;
+}
+GLM3D_SIMD_CLONES void store_row(const float* src, float scale, int64_t n, bf16* dst) {
+  uint16_t* b = bits_of(dst);
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i)
+    b[i] = bf16_bits(src[i] * scale);
+}
+void store_row(const double* src, double scale, int64_t n, double* dst) {
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = src[i] * scale;
 }
 
 #define GLM3D_FLASH_TILE(T)                                                                                  \
   template void pack_rows<T>(const HeadView<const T>&, int64_t, int64_t, int64_t, int64_t, T*);              \
   template void unpack_rows<T>(const acc_t<T>*, int64_t, int64_t, const HeadView<T>&, int64_t, int64_t);     \
   template void tile_gemm<T>(Op, int64_t, int64_t, int64_t, const T*, int64_t, const T*, int64_t, acc_t<T>*, \
-                             int64_t, acc_t<T>, bool);                                                       \
-  template void score_tile<T>(const QkvView<const T>&, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, \
-                              const T*, T*, T*, acc_t<T>*, int64_t);
+                             int64_t, acc_t<T>, bool);
 GLM3D_FLASH_TILE(double)
 GLM3D_FLASH_TILE(float)
 GLM3D_FLASH_TILE(bf16)

@@ -4,6 +4,7 @@
 #include "core/cpu/flash_attention.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -85,43 +86,53 @@ template <class T>
 void tile_gemm(Op op, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
                acc_t<T>* C, int64_t ldc, acc_t<T> alpha, bool accumulate);
 
-// The first product of a tile: packs keys and values [j0, j0 + cols) of group g of the sample
-// starting at token t0 into k, v [cols, hd], and s [rows, ld] = q k^T / sqrt(hd) (q [rows, hd]).
+// The first product of a tile: s [rows, ld] = q k^T / sqrt(hd), q [rows, hd], k [cols, hd].
 template <class T>
-void score_tile(const QkvView<const T>& x, int64_t t0, int64_t g, int64_t j0, int64_t rows, int64_t cols,
-                int64_t hd, const T* q, T* k, T* v, acc_t<T>* s, int64_t ld);
+void score_tile(const T* q, const T* k, int64_t rows, int64_t cols, int64_t hd, acc_t<T>* s, int64_t ld) {
+  tile_gemm<T>(Op::NT, rows, cols, hd, q, hd, k, hd, s, ld, acc_t<T>(1.0 / std::sqrt(double(hd))), false);
+}
 
 // ------------------------------------------------------------------ softmax rows
+// The bf16 kernels multiply the probabilities (and their gradient) as bf16: each row operation
+// below also writes its result rounded to bf16 into b16 [rows, ld] when b16 is not null, in the
+// same pass. f32 and f64 kernels pass null.
+
 // One tile of scores s [rows, ld] in place -> unnormalised probabilities exp(s - m_new)
 // (0 for masked columns); m (running max) and l (running sum) updated; corr[r] =
 // exp(m_old - m_new) is the factor the row's output accumulator must be scaled by.
 void online_softmax_tile(float* s, int64_t rows, int64_t ld, const TileMask& mask, float* m, float* l,
-                         float* corr);
+                         float* corr, bf16* p16);
 void online_softmax_tile(double* s, int64_t rows, int64_t ld, const TileMask& mask, double* m, double* l,
-                         double* corr);
+                         double* corr, bf16* p16);
 
 // s [rows, ld] in place -> p = exp(s - lse[r]) (0 for masked columns).
-void probs_from_lse(float* s, int64_t rows, int64_t ld, const TileMask& mask, const float* lse);
-void probs_from_lse(double* s, int64_t rows, int64_t ld, const TileMask& mask, const double* lse);
+void probs_from_lse(float* s, int64_t rows, int64_t ld, const TileMask& mask, const float* lse, bf16* p16);
+void probs_from_lse(double* s, int64_t rows, int64_t ld, const TileMask& mask, const double* lse, bf16* p16);
 
-// dp [rows, ld] in place -> ds = p * (dp - D[r]) over the first cols columns.
-void softmax_grad_tile(const float* p, float* dp, int64_t rows, int64_t cols, int64_t ld, const float* D);
-void softmax_grad_tile(const double* p, double* dp, int64_t rows, int64_t cols, int64_t ld, const double* D);
+// ds = p * (dp - D[r]) over the first cols columns, into dp.
+void softmax_grad_tile(const float* p, float* dp, int64_t rows, int64_t cols, int64_t ld, const float* D,
+                       bf16* ds16);
+void softmax_grad_tile(const double* p, double* dp, int64_t rows, int64_t cols, int64_t ld, const double* D,
+                       bf16* ds16);
 
-// The first cols columns of x [rows, ld] rounded to bf16 into y [rows, ld].
-void round_tile_bf16(const float* x, bf16* y, int64_t rows, int64_t cols, int64_t ld);
+// dst[i] = src[i] * scale, rounded to the destination type (a result row written out).
+void store_row(const float* src, float scale, int64_t n, float* dst);
+void store_row(const float* src, float scale, int64_t n, bf16* dst);
+void store_row(const double* src, double scale, int64_t n, double* dst);
 
-// Input of the second product of a pair: the probabilities (or their gradient) as the tile
-// type; f32 and f64 use the tile itself, bf16 rounds it into `staged`.
-template <class T>
-const T* as_tile_input(const acc_t<T>* x, T* staged, int64_t rows, int64_t cols, int64_t ld) {
-  if constexpr (std::is_same_v<T, bf16>) {
-    round_tile_bf16(x, staged, rows, cols, ld);
+// The bf16 staging tile of a kernel (null unless T is bf16), and the input of the second
+// product of a pair: the staged bf16 tile or the accumulation-type tile itself.
+template <class T> bf16* staging(T* tile) {
+  if constexpr (std::is_same_v<T, bf16>)
+    return tile;
+  else
+    return nullptr;
+}
+template <class T> const T* tile_input(const acc_t<T>* tile, const T* staged) {
+  if constexpr (std::is_same_v<T, bf16>)
     return staged;
-  } else {
-    (void)staged, (void)rows, (void)cols, (void)ld;
-    return x;
-  }
+  else
+    return tile;
 }
 
 } // namespace glm3d::cpu::flash
