@@ -17,9 +17,10 @@
 //   lse       [B, nh, S]      log sum_j exp(score_ij) of each query, scores = q.k / sqrt(hd)
 //
 // Types: T = double (reference, own loops), float (oneDNN f32 tiles) or bf16 (q, k, v, out,
-// dout and the gradients stored in bf16; oneDNN bf16 tiles with f32 accumulation; scores,
-// softmax and statistics in f32; the probabilities and their gradients are rounded to bf16 as
-// inputs of the second product of each pair, as FlashAttention does on GPUs).
+// dout and the gradients stored in bf16; scores, softmax and statistics in f32; the tiles are
+// multiplied in bf16 with f32 accumulation, the probabilities and their gradients rounded to
+// bf16 as inputs of the second product of each pair as FlashAttention does on GPUs, or widened
+// to f32: FlashConfig::bf16_products).
 #include "core/cpu/head_view.h"
 #include "core/dtype.h"
 
@@ -44,6 +45,12 @@ struct FlashConfig {
   // than one part each part sums its own dk, dv and the parts are added at the end. 0: as many
   // parts as keep every thread busy (1 when samples x groups >= threads).
   int64_t bwd_head_parts = 0;
+  // bf16 calls: multiply the tiles in bf16 (f32 accumulation) or widen them to f32 and multiply
+  // in f32 (storage stays bf16; the probabilities are then not rounded). automatic: bf16 where
+  // oneDNN runs bf16 matmuls on AMX, f32 elsewhere: oneDNN 2.6's AVX512_BF16 tiles ran at ~0.6x
+  // its f32 tiles (benchmarks/bench_attention.cpp).
+  enum class Bf16Products { automatic, bf16, f32 };
+  Bf16Products bf16_products = Bf16Products::automatic;
 };
 
 // Accumulation and statistics type: f64 for f64, f32 for f32 and bf16.

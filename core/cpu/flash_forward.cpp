@@ -11,16 +11,17 @@ namespace {
 
 using namespace flash;
 
-// The per-thread tiles of the forward, carved from one buffer.
-template <class T> struct ForwardTiles {
-  using A = acc_t<T>;
-  T *q, *k, *v; // [bq, hd], [bkv, hd], [bkv, hd]
-  T* p16;       // [bq, bkv] probabilities rounded to bf16 (bf16 only)
+// The per-thread tiles of the forward, carved from one buffer; C is the tile type (T, or f32
+// for a bf16 call whose tiles are widened).
+template <class C> struct ForwardTiles {
+  using A = acc_t<C>;
+  C *q, *k, *v; // [bq, hd], [bkv, hd], [bkv, hd]
+  C* p16;       // [bq, bkv] probabilities rounded to bf16 (bf16 tiles only)
   A *s, *o;     // scores / probabilities [bq, bkv], output accumulator [bq, hd]
   A *m, *l, *corr;
   ForwardTiles(Carver& c, FlashBlocks bl, int64_t hd)
-      : q(c.take<T>(bl.q * hd)), k(c.take<T>(bl.kv * hd)), v(c.take<T>(bl.kv * hd)),
-        p16(c.take<T>(std::is_same_v<T, bf16> ? bl.q * bl.kv : 0)), s(c.take<A>(bl.q * bl.kv)),
+      : q(c.take<C>(bl.q * hd)), k(c.take<C>(bl.kv * hd)), v(c.take<C>(bl.kv * hd)),
+        p16(c.take<C>(std::is_same_v<C, bf16> ? bl.q * bl.kv : 0)), s(c.take<A>(bl.q * bl.kv)),
         o(c.take<A>(bl.q * hd)), m(c.take<A>(bl.q)), l(c.take<A>(bl.q)), corr(c.take<A>(bl.q)) {}
 };
 
@@ -34,8 +35,8 @@ template <class T> struct ForwardArgs {
 };
 
 // Rows [i0, i0 + rows) of head h of sample b; returns the number of tiles computed.
-template <class T>
-int64_t forward_query_block(const ForwardArgs<T>& a, int64_t b, int64_t h, int64_t i0, ForwardTiles<T>& t) {
+template <class T, class C>
+int64_t forward_query_block(const ForwardArgs<T>& a, int64_t b, int64_t h, int64_t i0, ForwardTiles<C>& t) {
   using A = acc_t<T>;
   const FlashShape& sh = a.sh;
   const int64_t S = sh.S, hd = sh.hd, ld = a.bl.kv, g = h / (sh.nh / sh.ng), t0 = b * S;
@@ -51,7 +52,7 @@ int64_t forward_query_block(const ForwardArgs<T>& a, int64_t b, int64_t h, int64
     pack_rows(a.x.k, t0 + j0, g, cols, hd, t.k);
     pack_rows(a.x.v, t0 + j0, g, cols, hd, t.v);
     score_tile(t.q, t.k, rows, cols, hd, t.s, ld);
-    online_softmax_tile(t.s, rows, ld, {sep, i0, j0, cols}, t.m, t.l, t.corr, staging(t.p16));
+    online_softmax_tile(t.s, rows, ld, {sep, i0, j0, cols}, t.m, t.l, t.corr, staging<C>(t.p16));
     for (int64_t r = 0; r < rows; ++r) {
       A* o = t.o + r * hd;
       const A c = t.corr[r];
@@ -59,8 +60,8 @@ int64_t forward_query_block(const ForwardArgs<T>& a, int64_t b, int64_t h, int64
       for (int64_t d = 0; d < hd; ++d)
         o[d] *= c;
     }
-    const T* p = tile_input<T>(t.s, t.p16);
-    tile_gemm<T>(Op::NN, rows, hd, cols, p, ld, t.v, hd, t.o, hd, A(1), true); // o += p v
+    const C* p = tile_input<C>(t.s, t.p16);
+    tile_gemm<C>(Op::NN, rows, hd, cols, p, ld, t.v, hd, t.o, hd, A(1), true); // o += p v
   }
   for (int64_t r = 0; r < rows; ++r) {
     store_row(t.o + r * hd, A(1) / t.l[r], hd, a.out + ((t0 + i0 + r) * sh.nh + h) * hd);
@@ -69,19 +70,8 @@ int64_t forward_query_block(const ForwardArgs<T>& a, int64_t b, int64_t h, int64
   return tiles;
 }
 
-} // namespace
-
-template <class T> FlashWorkspace flash_forward_workspace(const FlashShape& shape, const FlashConfig& cfg) {
-  Carver c(nullptr);
-  ForwardTiles<T> tiles(c, cfg.fwd, shape.hd);
-  return {c.used(), 0};
-}
-
-template <class T>
-int64_t flash_attention_forward(const QkvView<const T>& x, const int32_t* sep, T* out, flash_acc_t<T>* lse,
-                                const FlashShape& sh, const FlashConfig& cfg) {
-  check_shape(sh, cfg);
-  const ForwardArgs<T> a{x, sep, out, lse, sh, cfg.fwd};
+template <class T, class C> int64_t forward(const ForwardArgs<T>& a, const FlashConfig& cfg) {
+  const FlashShape& sh = a.sh;
   const int64_t nqb = ceil_div(sh.S, cfg.fwd.q), ntasks = sh.B * sh.nh * nqb;
   const size_t bytes = flash_forward_workspace<T>(sh, cfg).per_thread;
   int64_t tiles = 0;
@@ -89,15 +79,33 @@ int64_t flash_attention_forward(const QkvView<const T>& x, const int32_t* sep, T
   {
     AlignedBuffer buf(bytes);
     Carver c(buf.data());
-    ForwardTiles<T> t(c, cfg.fwd, sh.hd);
+    ForwardTiles<C> t(c, cfg.fwd, sh.hd);
     // Later query blocks see more keys: they go first, so the dynamic schedule ends balanced.
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < ntasks; ++task) {
       const int64_t qb = nqb - 1 - task % nqb, bh = task / nqb;
-      tiles += forward_query_block(a, bh / sh.nh, bh % sh.nh, qb * cfg.fwd.q, t);
+      tiles += forward_query_block<T, C>(a, bh / sh.nh, bh % sh.nh, qb * cfg.fwd.q, t);
     }
   }
   return tiles;
+}
+
+} // namespace
+
+template <class T> FlashWorkspace flash_forward_workspace(const FlashShape& shape, const FlashConfig& cfg) {
+  return with_tile_type<T>(cfg, [&]<class C>() {
+    Carver c(nullptr);
+    ForwardTiles<C> tiles(c, cfg.fwd, shape.hd);
+    return FlashWorkspace{c.used(), 0};
+  });
+}
+
+template <class T>
+int64_t flash_attention_forward(const QkvView<const T>& x, const int32_t* sep, T* out, flash_acc_t<T>* lse,
+                                const FlashShape& sh, const FlashConfig& cfg) {
+  check_shape(sh, cfg);
+  const ForwardArgs<T> a{x, sep, out, lse, sh, cfg.fwd};
+  return with_tile_type<T>(cfg, [&]<class C>() { return forward<T, C>(a, cfg); });
 }
 
 #define GLM3D_FLASH_FORWARD(T)                                                                               \

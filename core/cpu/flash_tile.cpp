@@ -147,10 +147,20 @@ void check_shape(const FlashShape& sh, const FlashConfig& cfg) {
       << "flash attention: bad tile sizes";
 }
 
-template <class T>
-void pack_rows(const HeadView<const T>& v, int64_t t0, int64_t head, int64_t n, int64_t hd, T* dst) {
-  for (int64_t r = 0; r < n; ++r)
-    std::memcpy(dst + r * hd, v.at(t0 + r, head), size_t(hd) * sizeof(T));
+bool bf16_products(const FlashConfig& cfg) {
+  using P = FlashConfig::Bf16Products;
+  return cfg.bf16_products == P::bf16 ||
+         (cfg.bf16_products == P::automatic && detail::onednn_bf16_matmul_on_amx());
+}
+
+template <class T, class C>
+void pack_rows(const HeadView<const T>& v, int64_t t0, int64_t head, int64_t n, int64_t hd, C* dst) {
+  for (int64_t r = 0; r < n; ++r) {
+    if constexpr (std::is_same_v<T, C>)
+      std::memcpy(dst + r * hd, v.at(t0 + r, head), size_t(hd) * sizeof(T));
+    else
+      widen_row(v.at(t0 + r, head), hd, dst + r * hd);
+  }
 }
 
 template <class T>
@@ -215,13 +225,22 @@ GLM3D_SIMD_CLONES void store_row(const float* src, float scale, int64_t n, bf16*
   for (int64_t i = 0; i < n; ++i)
     b[i] = bf16_bits(src[i] * scale);
 }
+// bf16 -> f32 is exact: the bits shifted into the upper half.
+GLM3D_SIMD_CLONES void widen_row(const bf16* src, int64_t n, float* dst) {
+  const uint16_t* b = reinterpret_cast<const uint16_t*>(src);
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t u = uint32_t(b[i]) << 16;
+    std::memcpy(dst + i, &u, 4);
+  }
+}
+
 void store_row(const double* src, double scale, int64_t n, double* dst) {
   for (int64_t i = 0; i < n; ++i)
     dst[i] = src[i] * scale;
 }
 
 #define GLM3D_FLASH_TILE(T)                                                                                  \
-  template void pack_rows<T>(const HeadView<const T>&, int64_t, int64_t, int64_t, int64_t, T*);              \
   template void unpack_rows<T>(const acc_t<T>*, int64_t, int64_t, const HeadView<T>&, int64_t, int64_t);     \
   template void tile_gemm<T>(Op, int64_t, int64_t, int64_t, const T*, int64_t, const T*, int64_t, acc_t<T>*, \
                              int64_t, acc_t<T>, bool);
@@ -229,5 +248,11 @@ GLM3D_FLASH_TILE(double)
 GLM3D_FLASH_TILE(float)
 GLM3D_FLASH_TILE(bf16)
 #undef GLM3D_FLASH_TILE
+template void pack_rows<double, double>(const HeadView<const double>&, int64_t, int64_t, int64_t, int64_t,
+                                        double*);
+template void pack_rows<float, float>(const HeadView<const float>&, int64_t, int64_t, int64_t, int64_t,
+                                      float*);
+template void pack_rows<bf16, bf16>(const HeadView<const bf16>&, int64_t, int64_t, int64_t, int64_t, bf16*);
+template void pack_rows<bf16, float>(const HeadView<const bf16>&, int64_t, int64_t, int64_t, int64_t, float*);
 
 } // namespace glm3d::cpu::flash

@@ -38,6 +38,19 @@ struct TileMask {
 // Checks the shape and tile sizes of a call (GLM3D_CHECK).
 void check_shape(const FlashShape& shape, const FlashConfig& cfg);
 
+// Whether a bf16 call multiplies its tiles in bf16 (FlashConfig::bf16_products).
+bool bf16_products(const FlashConfig& cfg);
+
+// Runs f.template operator()<C>() with the tile type C of a call in T: T itself, or f32 for a
+// bf16 call whose tiles are widened.
+template <class T, class F> auto with_tile_type(const FlashConfig& cfg, F&& f) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (!bf16_products(cfg))
+      return f.template operator()<float>();
+  }
+  return f.template operator()<T>();
+}
+
 // ------------------------------------------------------------------ workspace
 // Carves 64-byte aligned arrays out of one buffer; with a null base it only counts the bytes,
 // so a kernel's workspace function and its allocation are the same code.
@@ -70,9 +83,10 @@ private:
 };
 
 // ------------------------------------------------------------------ packing
-// Rows [t0, t0 + n) of head `head` of a view over sample-major tokens -> dense [n, hd].
-template <class T>
-void pack_rows(const HeadView<const T>& v, int64_t t0, int64_t head, int64_t n, int64_t hd, T* dst);
+// Rows [t0, t0 + n) of head `head` of a view over sample-major tokens -> dense [n, hd] of the
+// tile type C (T itself, or f32 for widened bf16).
+template <class T, class C>
+void pack_rows(const HeadView<const T>& v, int64_t t0, int64_t head, int64_t n, int64_t hd, C* dst);
 // Dense [n, hd] (accumulation type) -> rows of a view, rounded to T.
 template <class T>
 void unpack_rows(const acc_t<T>* src, int64_t n, int64_t hd, const HeadView<T>& v, int64_t t0, int64_t head);
@@ -119,6 +133,8 @@ void softmax_grad_tile(const double* p, double* dp, int64_t rows, int64_t cols, 
 void store_row(const float* src, float scale, int64_t n, float* dst);
 void store_row(const float* src, float scale, int64_t n, bf16* dst);
 void store_row(const double* src, double scale, int64_t n, double* dst);
+// dst[i] = src[i] widened to f32 (exact).
+void widen_row(const bf16* src, int64_t n, float* dst);
 
 // The bf16 staging tile of a kernel (null unless T is bf16), and the input of the second
 // product of a pair: the staged bf16 tile or the accumulation-type tile itself.

@@ -254,6 +254,15 @@ void strided_matmul_bf16(const MatmulLayout& layout, const bf16* A, const bf16* 
   strided_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::bf16);
 }
 
+bool onednn_bf16_matmul_on_amx() {
+  static const bool amx = [] {
+    const MatmulLayout l{1, 64, 64, 64, {0, 64, 1}, {0, 64, 1}, {0, 64, 1}};
+    return matmul_entry({l, 1.0f, false, dnnl::memory::data_type::bf16}).impl.find("amx") !=
+           std::string::npos;
+  }();
+  return amx;
+}
+
 std::vector<std::string> onednn_matmul_impl_names() {
   OneDnn& o = onednn();
   std::lock_guard<std::mutex> lock(o.mutex);

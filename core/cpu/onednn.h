@@ -27,6 +27,10 @@ void strided_matmul_f32(const MatmulLayout& layout, const float* A, const float*
 void strided_matmul_bf16(const MatmulLayout& layout, const bf16* A, const bf16* B, float* C, float alpha,
                          bool accumulate);
 
+// Whether oneDNN runs bf16 matmuls on AMX here (the implementation it picks for a small bf16
+// matmul names AMX; decided once per process, after ONEDNN_MAX_CPU_ISA).
+bool onednn_bf16_matmul_on_amx();
+
 // The distinct oneDNN implementation names (impl_info_str) of the matmul primitives created so far.
 std::vector<std::string> onednn_matmul_impl_names();
 

@@ -1,6 +1,7 @@
 // Flash attention in f64 against the naive oracle (flash_reference.h) and finite differences:
 // GLM masks (sep 0, S, random) and causal, grouped-query heads, both qkv layouts, S not a
 // multiple of the tiles; the skipped tiles; the workspace; head parts and thread counts.
+#include "core/check.h"
 #include "core/cpu/attention.h"
 #include "core/cpu/flash_attention.h"
 #include "flash_reference.h"
@@ -223,6 +224,22 @@ TEST(FlashAttention, ThreadCountDoesNotChangeResults) {
   EXPECT_EQ(one.out, three.out) << rng.tag();
   EXPECT_EQ(one.lse, three.lse) << rng.tag();
   EXPECT_EQ(one.dqkv, three.dqkv) << rng.tag();
+}
+
+// Empty batches and sequences compute nothing and write nothing; a group count that does not
+// divide the heads is refused.
+TEST(FlashAttention, EmptyShapesAndBadGroups) {
+  SeededRng rng;
+  for (const FlashShape& sh : {FlashShape{0, 5, 2, 1, 4}, FlashShape{2, 0, 2, 1, 4}}) {
+    const FlashProblem p = make_problem<float>(rng, sh, Layout::packed, {0, 0});
+    const FlashRun<float> r = run_flash<float>(p);
+    EXPECT_EQ(r.fwd_tiles, 0);
+    EXPECT_EQ(r.bwd_tiles, 0);
+  }
+  const FlashProblem p = make_problem<float>(rng, {1, 5, 3, 1, 4}, Layout::packed, {0});
+  FlashProblem bad = p;
+  bad.sh.ng = 2;
+  EXPECT_THROW(run_flash<float>(bad), Error);
 }
 
 } // namespace

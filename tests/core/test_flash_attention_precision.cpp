@@ -56,13 +56,15 @@ void check_against_oracle(const FlashProblem& p, const FlashConfig& cfg, const s
   std::cout << tag << ": worst error / bound: out " << worst_out << ", gradients " << worst_grad << "\n";
 }
 
-template <class T> void check_shapes() {
+template <class T>
+void check_shapes(FlashConfig::Bf16Products products = FlashConfig::Bf16Products::automatic) {
   SeededRng rng;
   const int64_t S = 67;
   const std::vector<int32_t> seps = {int32_t(rng.integer(1, S - 1)), 0, int32_t(S)};
-  FlashConfig small;
+  FlashConfig small, defaults;
   small.fwd = {16, 64};
   small.bwd = {16, 32};
+  small.bf16_products = defaults.bf16_products = products;
   for (int64_t ng : {1, 2, 4}) {
     const std::string tag = rng.tag() + " ng=" + std::to_string(ng);
     check_against_oracle<T>(make_problem<T>(rng, {3, S, 4, ng, 16}, Layout::packed, seps), small,
@@ -73,7 +75,7 @@ template <class T> void check_shapes() {
   check_against_oracle<T>(make_problem<T>(rng, {3, S, 2, 2, 32}, Layout::interleaved, seps), small,
                           "interleaved " + rng.tag());
   // the default tiles, several key tiles per row, hd of the reference peer model
-  check_against_oracle<T>(make_problem<T>(rng, {1, 600, 2, 1, 64}, Layout::packed, {}), FlashConfig{},
+  check_against_oracle<T>(make_problem<T>(rng, {1, 600, 2, 1, 64}, Layout::packed, {}), defaults,
                           "default tiles " + rng.tag());
 }
 
@@ -81,8 +83,11 @@ TEST(FlashAttention, F32MatchesF64WithinDerivedBound) {
   check_shapes<float>();
 }
 
+// Both ways of multiplying bf16 tiles: in bf16 (probabilities rounded) and widened to f32 (the
+// bound holds a fortiori: one rounding fewer).
 TEST(FlashAttention, Bf16MatchesF64WithinDerivedBound) {
-  check_shapes<bf16>();
+  check_shapes<bf16>(FlashConfig::Bf16Products::bf16);
+  check_shapes<bf16>(FlashConfig::Bf16Products::f32);
 }
 
 } // namespace
