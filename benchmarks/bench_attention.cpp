@@ -127,19 +127,16 @@ void timing(benchmark::internal::Benchmark* b) {
 }
 
 // Forward + backward at the two shapes, then forward alone.
+void flash_shapes(benchmark::internal::Benchmark* b) {
+  for (int64_t forward_only : {0, 1}) {
+    b->Args({1, 512, 16, 64, forward_only, 0, 0, 0, 0});
+    b->Args({1, 2048, 12, 128, forward_only, 0, 0, 0, 0});
+  }
+  timing(b);
+}
 BENCHMARK(BM_GlmAttention)->Args({1, 512, 16, 64})->Args({1, 2048, 12, 128})->Apply(timing);
-BENCHMARK_TEMPLATE(BM_FlashAttention, float)
-    ->Args({1, 512, 16, 64, 0, 0, 0, 0, 0})
-    ->Args({1, 2048, 12, 128, 0, 0, 0, 0, 0})
-    ->Args({1, 512, 16, 64, 1, 0, 0, 0, 0})
-    ->Args({1, 2048, 12, 128, 1, 0, 0, 0, 0})
-    ->Apply(timing);
-BENCHMARK_TEMPLATE(BM_FlashAttention, bf16)
-    ->Args({1, 512, 16, 64, 0, 0, 0, 0, 0})
-    ->Args({1, 2048, 12, 128, 0, 0, 0, 0, 0})
-    ->Args({1, 512, 16, 64, 1, 0, 0, 0, 0})
-    ->Args({1, 2048, 12, 128, 1, 0, 0, 0, 0})
-    ->Apply(timing);
+BENCHMARK_TEMPLATE(BM_FlashAttention, float)->Apply(flash_shapes);
+BENCHMARK_TEMPLATE(BM_FlashAttention, bf16)->Apply(flash_shapes);
 
 // Tile sizes at the GLM-130B slice and the peer model's shape: forward alone over forward
 // tiles, then forward + backward over backward tiles (forward at the default): how the
