@@ -336,6 +336,8 @@ int cmd_ckpt(const Args& args, const RunContext& ctx) {
       {"export", "CKPT --out FILE.h5 (bf16 weights) | --to chatglm-6b --out DIR (safetensors)", cmd_export},
       {"import", "--from chatglm-6b --out FILE.h5 DIR: ChatGLM safetensors as a glm3d checkpoint",
        cmd_import},
+      {"reshard", "CKPT --out DIR (under mpirun, with --tp/--pp/--dp/--zero): rewritten by another layout",
+       cmd_ckpt_reshard},
   };
   return run_command("glm3d ckpt", "action", actions, args, ctx);
 }

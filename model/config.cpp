@@ -174,11 +174,16 @@ int64_t parameter_count(const ModelConfig& c) {
   return c.vocab * H + c.num_layers * per_layer + 2 * H;
 }
 
-double training_flops_per_token(const ModelConfig& c) {
-  const double H = double(c.hidden), F = double(c.ffn_hidden), S = double(c.seq_len), V = double(c.vocab);
+double layer_forward_flops_per_token(const ModelConfig& c) {
+  const double H = double(c.hidden), F = double(c.ffn_hidden), S = double(c.seq_len);
   const double ffn_mats = c.ffn == FfnKind::geglu ? 3.0 : 2.0;
   const double matmul_params_per_layer = 4.0 * H * H + ffn_mats * H * F;
-  const double forward = double(c.num_layers) * (2.0 * matmul_params_per_layer + 4.0 * S * H) + 2.0 * H * V;
+  return 2.0 * matmul_params_per_layer + 4.0 * S * H;
+}
+
+double training_flops_per_token(const ModelConfig& c) {
+  const double forward =
+      double(c.num_layers) * layer_forward_flops_per_token(c) + 2.0 * double(c.hidden * c.vocab);
   return 3.0 * forward;
 }
 

@@ -49,6 +49,8 @@ int64_t parameter_count(const ModelConfig& c);
 // attention quadratic term 4*S*H per layer forward (scores + weighted sum, full S:
 // Part A is bidirectional), and the LM head.
 double training_flops_per_token(const ModelConfig& c);
+// Forward FLOPs of one transformer layer per token (the whole layer, all tp ranks together).
+double layer_forward_flops_per_token(const ModelConfig& c);
 
 std::string to_string(const ModelConfig& c); // one line for logs
 

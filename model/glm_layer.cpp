@@ -61,7 +61,7 @@ template <class T> void GlmModel<T>::attention_forward(const MicroBatch& mb, T* 
   const int64_t B = mb.B, S = mb.S, N = B * S, nhl = cfg_.num_heads / plan_.tp, hd = cfg_.head_dim();
   if (exec_.attention == AttentionImpl::dense) {
     a.probs.resize(size_t(B * nhl * S * S));
-    T* ctx = a.ctx.begin_write(N * nhl * hd, false, scratch_->g);
+    T* ctx = a.ctx.begin_write(N * nhl * hd, false, scratch_->small);
     cpu::glm_attention_forward(qkv, mb.sep.data(), ctx, a.probs.data(), B, S, nhl, hd);
     return;
   }
@@ -74,7 +74,7 @@ template <class T> void GlmModel<T>::attention_forward(const MicroBatch& mb, T* 
                                          shape);
       return;
     }
-  T* ctx = a.ctx.begin_write(N * nhl * hd, false, scratch_->g);
+  T* ctx = a.ctx.begin_write(N * nhl * hd, false, scratch_->small);
   const auto view = cpu::interleaved_qkv(static_cast<const T*>(qkv), nhl, hd);
   cpu::flash_attention_forward<T>(view, mb.sep.data(), ctx, a.lse.data(), shape);
 }
@@ -118,11 +118,11 @@ void GlmModel<T>::layer_forward(int l, const MicroBatch& mb, const T* x, T* out,
     a.x.assign(x, x + N * H);
   a.mean1.resize(size_t(N));
   a.rstd1.resize(size_t(N));
-  T* h = a.h.begin_write(N * H, half, s.a); // [N, H], also the residual branch below
+  T* h = a.h.begin_write(N * H, half, s.h); // [N, H], also the residual branch below
   cpu::layernorm_forward(x, w.ln1_w, w.ln1_b, h, a.mean1.data(), a.rstd1.data(), N, H, cfg_.ln_eps);
   a.h.commit(h);
   // Attention: [N, H] -> qkv [B, S, nhl, 3, hd] -> ctx [N, Hl] -> partial [N, H].
-  T* qkv = a.qkv.begin_write(N * 3 * Hl, half, s.b);
+  T* qkv = a.qkv.begin_write(N * 3 * Hl, half, s.wide);
   linear_fwd(a.h.in(), w.qkv_w, w.qkv_b, qkv, N, H, 3 * Hl);
   const int32_t* bpos = cfg_.rope == RopeKind::two_d ? mb.block_position_ids.data() : nullptr;
   cpu::rope_forward(qkv, mb.position_ids.data(), bpos, B, S, nhl, hd, cfg_.rope_base);
@@ -135,14 +135,14 @@ void GlmModel<T>::layer_forward(int l, const MicroBatch& mb, const T* x, T* out,
   // FFN.
   a.mean2.resize(size_t(N));
   a.rstd2.resize(size_t(N));
-  T* h2 = a.h2.begin_write(N * H, half, s.c);
+  T* h2 = a.h2.begin_write(N * H, half, s.h2);
   cpu::layernorm_forward(a.x1.data(), w.ln2_w, w.ln2_b, h2, a.mean2.data(), a.rstd2.data(), N, H,
                          cfg_.ln_eps);
   a.h2.commit(h2);
-  T* u = a.u.begin_write(N * Ul, half, s.d);
+  T* u = a.u.begin_write(N * Ul, half, s.wide); // qkv is committed and no longer read
   linear_fwd(a.h2.in(), w.up_w, w.up_b, u, N, H, Ul);
   a.u.commit(u);
-  T* act = a.act.begin_write(N * Fl, half, s.e);
+  T* act = a.act.begin_write(N * Fl, half, s.act);
   if (cfg_.ffn == FfnKind::geglu)
     cpu::geglu_forward(u, act, N, Fl);
   else
@@ -172,22 +172,24 @@ void GlmModel<T>::layer_backward(int l, const MicroBatch& mb, const T* dout, T* 
   Scratch& s = *scratch_;
   if (!a.complete) { // recompute what keep_for_backward dropped, with the forward's own kernels
     if (exec_.recompute == Recompute::full) {
-      layer_forward(l, mb, a.x.data(), sized(s.h, N * H), a);
+      layer_forward(l, mb, a.x.data(), sized(s.extra, N * H), a);
     } else {
       a.probs.resize(size_t(B * nhl * S * S));
-      cpu::glm_attention_forward(a.qkv.f(), mb.sep.data(), sized(s.h, N * Hl), a.probs.data(), B, S, nhl, hd);
+      cpu::glm_attention_forward(a.qkv.f(), mb.sep.data(), sized(s.small, N * Hl), a.probs.data(), B, S, nhl,
+                                 hd);
     }
   }
   const Weights w = layer_weights(l);
   const LayerGrads<T> g = layer_grads(table_, grads_.data(), l);
   // FFN: out = h2 * alpha + act Wdown^T + bdown.
-  T* dact = sized(s.a, N * Fl);
-  T* du = sized(s.b, N * Ul);
-  T* dh2 = sized(s.c, N * H);
-  T* dx1 = sized(s.d, N * H);
+  const bool gated = cfg_.ffn == FfnKind::geglu;
+  T* dact = sized(s.act, N * Fl);
+  T* du = gated ? sized(s.extra, N * Ul) : dact; // GeLU's backward is element-wise: in place
+  T* dh2 = sized(s.h, N * H);
+  T* dx1 = sized(s.h2, N * H);
   linear_bwd(dout, a.act.in(), w.down_w, dact, g.down_w, g.down_b, N, Fl, H);
-  const T* u = a.u.values(s.g);
-  if (cfg_.ffn == FfnKind::geglu)
+  const T* u = a.u.values(s.wide);
+  if (gated)
     cpu::geglu_backward(u, dact, du, N, Fl);
   else
     cpu::gelu_backward(u, dact, du, N * Fl);
@@ -197,9 +199,9 @@ void GlmModel<T>::layer_backward(int l, const MicroBatch& mb, const T* dout, T* 
   cpu::layernorm_backward(dh2, a.x1.data(), w.ln2_w, a.mean2.data(), a.rstd2.data(), dx1, g.ln2_w, g.ln2_b, N,
                           H, false);
   // Attention: x1 = h * alpha + ctx Wo^T + bo.
-  T* dctx = sized(s.e, N * Hl);
-  T* dqkv = sized(s.f, N * 3 * Hl);
-  T* dh = dh2; // dh2 is consumed
+  T* dctx = sized(s.small, N * Hl);
+  T* dqkv = sized(s.wide, N * 3 * Hl); // u is no longer read
+  T* dh = dh2;                         // dh2 is consumed
   linear_bwd(dx1, a.ctx.in(), w.o_w, dctx, g.o_w, g.o_b, N, Hl, H);
   attention_backward(mb, dctx, a, dqkv);
   const int32_t* bpos = cfg_.rope == RopeKind::two_d ? mb.block_position_ids.data() : nullptr;

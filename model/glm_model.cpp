@@ -181,7 +181,7 @@ void GlmModel<T>::head_forward(int microbatch, const MicroBatch& mb, std::vector
   ca.final_x = std::move(x);
   ca.meanf.resize(size_t(N));
   ca.rstdf.resize(size_t(N));
-  T* hf = ca.hf.begin_write(N * H, exec_.bf16(), scratch_->a);
+  T* hf = ca.hf.begin_write(N * H, exec_.bf16(), scratch_->h);
   cpu::layernorm_forward(ca.final_x.data(), vector_param(table_.get("final_layernorm.weight")),
                          vector_param(table_.get("final_layernorm.bias")), hf, ca.meanf.data(),
                          ca.rstdf.data(), N, H, cfg_.ln_eps);
@@ -214,7 +214,7 @@ template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkAc
   std::vector<T> dloss(static_cast<size_t>(N), T(loss_weight_));
   cpu::vocab_parallel_ce_backward(ca.probs.data(), mb.targets.data(), mb.loss_mask.data(), dloss.data(),
                                   ca.probs.data(), N, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab);
-  T* dhf = sized(scratch_->a, N * H);
+  T* dhf = sized(scratch_->h, N * H);
   linear_bwd(ca.probs.data(), ca.hf.in(), matrix_param(e), dhf, grads_.data() + e.offset,
              static_cast<T*>(nullptr), N, H, Vl);
   tp_sum(dhf, N * H);

@@ -80,6 +80,11 @@ public:
   void backward(int chunk, int microbatch, const T* dout, T* din);
   // Sum of weighted target losses of the micro-batches run through the head since set_batch.
   double loss_sum() const { return loss_sum_; }
+  // Bytes allocated for weights (and their f32 mirror of 1-D parameters under bf16) and gradients.
+  int64_t state_bytes() const {
+    return int64_t((params_.capacity() + vec_.capacity() + grads_.capacity()) * sizeof(T) +
+                   wb_.capacity() * sizeof(bf16));
+  }
   // Bytes of activations held for backward right now (all chunks and micro-batches in flight).
   int64_t activation_bytes_held() const;
   // Called after each layer's backward with (layer, microbatch): the data-parallel

@@ -61,12 +61,23 @@ int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab
   return kF32 * (2 * N * c.hidden + 2 * N + N * (padded_vocab / tp));
 }
 
-// GlmModel::layer_backward's gradients: dact [N, Fl], du [N, Ul], dh2, dx1, dh [N, H],
-// dctx [N, Hl], dqkv [N, 3Hl] (f32), the chunk's dx, dy [N, H]; plus the attention scratch and,
-// under full or selective recomputation, what the rerun forward materialises for one layer.
-int64_t layer_workspace_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S, const ExecPolicy& p) {
+// The buffers one layer's forward and backward use (GlmModel::Scratch, see glm_layer.cpp):
+// h, h2 [N, H]; wide [N, max(3Hl, Ul)] (bf16: qkv and u; f32: dqkv); act [N, Fl]; extra
+// [N, max(H, Ul)] for gated FFNs, [N, H] otherwise; small [N, Hl]; under bf16 the flash
+// gradients [N, 4Hl] in bf16 and the rounded output gradient of the widest linear [N, max] in
+// bf16 (one buffer per thread, kept at its largest size: with the LM head, [N, Vl]); the
+// chunk's x, y or dx, dy [N, H]. Dense attention adds its backward staging buffer.
+// Under full recomputation one layer's complete activations are rebuilt in backward.
+int64_t layer_workspace_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S, const ExecPolicy& p,
+                              int64_t head_vocab) {
   const LayerDims d = dims_of(c, tp, B, S);
-  int64_t bytes = kF32 * d.N * (d.Fl + d.Ul + 5 * d.H + 4 * d.Hl);
+  const bool gated = d.Ul != d.Fl;
+  const int64_t widest = std::max({d.H, d.Ul, 3 * d.Hl, head_vocab});
+  int64_t bytes = kF32 * d.N *
+                  (2 * d.H + std::max(3 * d.Hl, p.bf16() ? d.Ul : 0) + d.Fl +
+                   (gated ? std::max(d.H, d.Ul) : d.H) + d.Hl + 2 * d.H);
+  if (p.bf16())
+    bytes += 2 * d.N * (4 * d.Hl + widest);
   if (p.attention == AttentionImpl::dense)
     bytes += dense_stage_bytes(d.nhl, S);
   if (p.recompute == Recompute::full)

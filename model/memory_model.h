@@ -41,9 +41,11 @@ int64_t layer_activation_bytes(const ModelConfig& cfg, int tp, int64_t B, int64_
 // The head chunk's extra activations (final LayerNorm input and output, local-vocabulary logits).
 int64_t head_activation_bytes(const ModelConfig& cfg, int tp, int64_t padded_vocab, int64_t B, int64_t S,
                               const ExecPolicy& p);
-// Transient bytes of one layer's backward (its gradients, the recomputed activations under full
-// recomputation, the attention kernel's scratch).
-int64_t layer_workspace_bytes(const ModelConfig& cfg, int tp, int64_t B, int64_t S, const ExecPolicy& p);
+// Transient bytes of one layer's forward and backward (scratch, gradients, the recomputed
+// activations under full recomputation, the attention kernel's scratch). head_vocab: the local
+// vocabulary Vl on the rank with the LM head (its logit gradient is rounded to bf16), else 0.
+int64_t layer_workspace_bytes(const ModelConfig& cfg, int tp, int64_t B, int64_t S, const ExecPolicy& p,
+                              int64_t head_vocab = 0);
 // Model-state bytes of `elems` parameters on this rank, `shard` of them in the optimizer.
 RankMemory model_state_bytes(int64_t elems, int64_t shard, const ExecPolicy& p);
 

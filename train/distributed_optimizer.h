@@ -30,6 +30,10 @@ public:
   int64_t shard() const { return shard_; }
   float* master() { return master_; } // [end - begin]
   AdamW& adam() { return *adam_; }
+  // Bytes allocated here: the master copy (bf16 precision) and AdamW's moments.
+  int64_t state_bytes() const {
+    return int64_t((own_master_.capacity() + adam_->m().capacity() + adam_->v().capacity()) * sizeof(float));
+  }
 
   // The counter-based initial weights of the range into the master (bf16; under f32 the
   // model's init already wrote them), then publish().

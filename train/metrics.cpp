@@ -64,6 +64,12 @@ json step_record(const StepMetrics& m) {
             {"bytes", json::object()}};
   for (const auto& [group, bytes] : m.bytes_per_group)
     r["bytes"][group] = bytes;
+  if (m.mem_peak_rss >= 0)
+    r["mem"] = {{"planned_bytes", m.mem_planned},
+                {"peak_rss_bytes", m.mem_peak_rss},
+                {"model_state_bytes", m.mem_model_state},
+                {"model_state_allocated_bytes", m.mem_state_allocated},
+                {"model_state_params", m.mem_state_params}};
   return r;
 }
 
@@ -101,13 +107,16 @@ std::string format_duration(double s) {
 }
 
 std::string progress_line(const StepMetrics& m) {
-  char buf[320];
-  std::snprintf(buf, sizeof buf,
-                "step %lld/%lld | loss %.4f | lr %.2e | grad %.3f | %.0f tok/s | MFU %.1f%% | %s | ETA %s%s",
-                (long long)m.step, (long long)m.total_steps, m.loss, m.lr, m.grad_norm, m.tokens_per_s,
-                100.0 * m.mfu, format_duration(m.elapsed_s).c_str(),
-                m.eta_s < 0 ? "?" : format_duration(m.eta_s).c_str(),
-                m.skipped ? " | SKIPPED (non-finite)" : "");
+  char mem[64] = "";
+  if (m.mem_peak_rss >= 0)
+    std::snprintf(mem, sizeof mem, " | mem %.2f GB", double(m.mem_peak_rss) / 1e9);
+  char buf[360];
+  std::snprintf(
+      buf, sizeof buf,
+      "step %lld/%lld | loss %.4f | lr %.2e | grad %.3f | %.0f tok/s | MFU %.1f%%%s | %s | ETA %s%s",
+      (long long)m.step, (long long)m.total_steps, m.loss, m.lr, m.grad_norm, m.tokens_per_s, 100.0 * m.mfu,
+      mem, format_duration(m.elapsed_s).c_str(), m.eta_s < 0 ? "?" : format_duration(m.eta_s).c_str(),
+      m.skipped ? " | SKIPPED (non-finite)" : "");
   return buf;
 }
 

@@ -22,7 +22,13 @@ struct StepMetrics {
   std::map<std::string, uint64_t> bytes_per_group; // payload bytes moved this step, per group
   double compute_s = 0, comm_wait_s = 0, bubble_s = 0;
   double elapsed_s = 0; // since this run (process) started training
-  double eta_s = -1;    // estimated time to the last step (-1: unknown)
+  // Memory per rank, maximum over ranks: the start-up estimate (model/memory_model.h, process
+  // baseline included) and the measured peak resident set (VmHWM) so far; -1: not measured.
+  int64_t mem_planned = -1, mem_peak_rss = -1, mem_model_state = -1;
+  // Model state allocated (weights, gradients, master, moments), maximum over ranks, and the
+  // parameters of that rank's share.
+  int64_t mem_state_allocated = -1, mem_state_params = -1;
+  double eta_s = -1; // estimated time to the last step (-1: unknown)
 };
 
 class MetricsWriter {

@@ -20,6 +20,8 @@ public:
   int64_t end() const { return end_; }
   std::vector<float>& m() { return m_; } // [end - begin]
   std::vector<float>& v() { return v_; }
+  const std::vector<float>& m() const { return m_; }
+  const std::vector<float>& v() const { return v_; }
 
 private:
   struct Run {

@@ -67,7 +67,9 @@ void resolve_run(TrainJob& j) {
     j.cfg.vocab = j.source->vocab_size(); // the store's tokenizer decides the vocabulary
   }
   validate(j.cfg);
-  check_resume(j.resume, j.cfg, j.source->tokenizer_hash());
+  // A reshard reads no data: the checkpoint's tokenizer stays the run's.
+  j.tokenizer_sha256 = opt.save_only ? j.resume.meta.tokenizer_sha256 : j.source->tokenizer_hash();
+  check_resume(j.resume, j.cfg, j.tokenizer_sha256);
 }
 
 // Layout, schedule and process groups.
@@ -184,7 +186,9 @@ std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world
   j.exec.recompute = parse_recompute(opt.recompute);
   j.exec.attention = parse_attention(opt.attention, j.exec.precision);
   resolve_run(j);
-  if (j.resume.continues_run() && opt.steps <= j.resume.meta.step)
+  GLM3D_USAGE_CHECK(!opt.save_only || j.resume.continues_run())
+      << "glm3d ckpt reshard needs a training checkpoint with optimizer state (--load)";
+  if (j.resume.continues_run() && opt.steps <= j.resume.meta.step && !opt.save_only)
     return job; // nothing to do: the trainer says so
   build_layout(j);
   check_output_paths(opt, j.resume.continues_run(), world);
@@ -228,7 +232,7 @@ void save_train_checkpoint(TrainJob& j, int64_t step) {
   meta.dp = j.dims.dp;
   meta.virtual_stages = j.dims.virtual_stages;
   meta.zero = j.opt.zero;
-  meta.tokenizer_sha256 = j.source->tokenizer_hash();
+  meta.tokenizer_sha256 = j.tokenizer_sha256;
   const auto t0 = Clock::now();
   const std::string path =
       save_checkpoint(j.opt.save_dir, j.opt.keep, j.world, meta,

@@ -42,6 +42,7 @@ struct TrainJob {
   ExecPolicy exec; // precision, recomputation, attention kernel
   ModelConfig cfg;
   std::unique_ptr<SampleSource> source;
+  std::string tokenizer_sha256; // of the data (written into checkpoints)
   ParallelDims dims;
   int num_mb = 1; // micro-batches per step on this dp rank
   ScheduleKind schedule = ScheduleKind::one_f_one_b;

@@ -42,6 +42,7 @@ struct TrainOptions {
   std::string inject_fault;            // tests only: see train/fault_injection.h
   int64_t check_replicas_interval = 0; // every N steps: replicas bitwise equal across dp and tp (0: off)
   bool skip_memory_check = false;      // start even when the memory estimate exceeds what is available
+  bool save_only = false;              // glm3d ckpt reshard: load --load, save it to --save, no step
   bool quiet = false;
   // Checkpoints (train/checkpoint.h). --steps stays the total: a resumed run continues up to it.
   std::string save_dir;      // "" = never save

@@ -2,7 +2,9 @@
 
 #include "core/clock.h"
 #include "core/format.h"
+#include "core/process_memory.h"
 #include "pipeline/partition.h"
+#include "train/checkpoint_dir.h"
 #include "train/checkpoint_signal.h"
 #include "train/replica_check.h"
 #include "train/train_job.h"
@@ -13,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 namespace glm3d {
 
@@ -33,16 +36,30 @@ std::string layer_split(const TrainJob& j) {
   return out;
 }
 
-// The per-rank memory estimate, component-wise maximum over the ranks.
-RankMemory max_over_ranks(const TrainJob& j) {
+// The per-rank memory estimate: each part's maximum over the ranks, and the largest total.
+// Also the model state actually allocated on the rank with the most, and its parameter count.
+struct PlannedMemory {
+  RankMemory parts;
+  int64_t total = 0;
+  int64_t allocated_state = 0, state_params = 0;
+};
+PlannedMemory max_over_ranks(const TrainJob& j) {
   const RankMemory& m = j.memory;
-  int64_t v[6] = {m.weights, m.grads, m.optimizer, m.activations, m.workspace, m.comm};
-  MPI_Allreduce(MPI_IN_PLACE, v, 6, MPI_INT64_T, MPI_MAX, j.world);
-  return RankMemory{v[0], v[1], v[2], v[3], v[4], v[5]};
+  int64_t v[7] = {m.weights, m.grads, m.optimizer, m.activations, m.workspace, m.comm, m.total()};
+  MPI_Allreduce(MPI_IN_PLACE, v, 7, MPI_INT64_T, MPI_MAX, j.world);
+  struct {
+    double bytes;
+    int rank;
+  } mine{double(j.model->state_bytes() + j.optim->state_bytes()), j.rank}, most;
+  MPI_Allreduce(&mine, &most, 1, MPI_DOUBLE_INT, MPI_MAXLOC, j.world);
+  int64_t params = j.model->num_params();
+  MPI_Bcast(&params, 1, MPI_INT64_T, most.rank, j.world);
+  return {RankMemory{v[0], v[1], v[2], v[3], v[4], v[5]}, v[6], int64_t(most.bytes), params};
 }
 
 // Every resolved setting of the run: printed at start and the metrics file's first record.
-json settings_json(const TrainJob& j, const RankMemory& mem) {
+json settings_json(const TrainJob& j, const PlannedMemory& planned) {
+  const RankMemory& mem = planned.parts;
   const RunSettings& s = j.settings;
   const TrainOptions& o = j.opt;
   return {{"model", to_string(j.cfg)},
@@ -89,10 +106,11 @@ json settings_json(const TrainJob& j, const RankMemory& mem) {
             {"activations", mem.activations},
             {"workspace", mem.workspace},
             {"comm", mem.comm},
-            {"total", mem.total()}}}};
+            {"total", planned.total}}}};
 }
 
-void print_settings(const TrainJob& j, const RankMemory& mem) {
+void print_settings(const TrainJob& j, const PlannedMemory& planned) {
+  const RankMemory& mem = planned.parts;
   const RunSettings& s = j.settings;
   const TrainOptions& o = j.opt;
   auto p = [](const char* key, const std::string& v) { std::printf("  %-11s %s\n", key, v.c_str()); };
@@ -120,12 +138,23 @@ void print_settings(const TrainJob& j, const RankMemory& mem) {
                                             (o.save_interval ? ", every " + std::to_string(o.save_interval)
                                                              : std::string(", at the end")) +
                                             (o.keep ? ", keep " + std::to_string(o.keep) : std::string("")));
-  p("memory", "per rank (max) " + format_bytes(double(mem.total())) + ": weights " +
+  p("memory", "per rank (max) " + format_bytes(double(planned.total)) + ": weights " +
                   format_bytes(double(mem.weights)) + ", grads " + format_bytes(double(mem.grads)) +
                   ", optimizer " + format_bytes(double(mem.optimizer)) + ", activations " +
                   format_bytes(double(mem.activations)) + ", workspace " +
                   format_bytes(double(mem.workspace + mem.comm)));
   std::fflush(stdout);
+}
+
+// The peak resident set of every rank so far (maximum over ranks) next to the estimate.
+void measure_memory(const TrainJob& j, const PlannedMemory& planned, StepMetrics& m) {
+  int64_t peak = peak_rss_bytes();
+  MPI_Allreduce(MPI_IN_PLACE, &peak, 1, MPI_INT64_T, MPI_MAX, j.world);
+  m.mem_peak_rss = peak;
+  m.mem_planned = planned.total + k_process_baseline_bytes;
+  m.mem_model_state = planned.parts.model_state();
+  m.mem_state_allocated = planned.allocated_state;
+  m.mem_state_params = planned.state_params;
 }
 
 // ETA from the steps of this run; the first step (primitive creation, first touches of memory)
@@ -165,6 +194,14 @@ void nudge_first_weight(GlmModel<float>& m) {
 
 } // namespace
 
+std::string reshard_checkpoint(TrainOptions opt, MPI_Comm world) {
+  opt.save_only = true;
+  opt.quiet = true;
+  const std::unique_ptr<TrainJob> job = make_train_job(opt, world);
+  save_train_checkpoint(*job, job->start_step);
+  return (std::filesystem::path(opt.save_dir) / checkpoint_file_name(job->start_step)).string();
+}
+
 TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   const std::unique_ptr<TrainJob> job = make_train_job(opt, world);
   TrainJob& j = *job;
@@ -176,7 +213,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     result.nothing_to_do = true;
     return result;
   }
-  const RankMemory mem = max_over_ranks(j);
+  const PlannedMemory mem = max_over_ranks(j);
   if (j.log)
     print_settings(j, mem);
   j.metrics->set_run_settings(settings_json(j, mem));
@@ -198,6 +235,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     result.losses.push_back(m.loss);
     m.skipped_total = result.skipped_steps = j.skipped_steps;
     m.elapsed_s = seconds_since(t_start);
+    measure_memory(j, mem, m);
     if (!skip)
       clock.add(m.step_time_s);
     m.eta_s = clock.eta(opt.steps - step);

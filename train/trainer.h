@@ -19,4 +19,9 @@ struct TrainResult {
 // Collective over `world`. Throws UsageError on bad options or layouts.
 TrainResult train(const TrainOptions& opt, MPI_Comm world);
 
+// glm3d ckpt reshard: loads opt.load into the layout of opt (tp, pp, dp, zero, virtual stages,
+// --pp-layers) exactly as a resumed run would and saves it at once to opt.save_dir: the same
+// step, settings, parameters and Adam moments, written by the new layout. Collective.
+std::string reshard_checkpoint(TrainOptions opt, MPI_Comm world);
+
 } // namespace glm3d

@@ -37,7 +37,7 @@ wait_for_steps() {
 for how in "mpirun 2 USR1" "direct 1 TERM"; do
   read -r launcher n sig <<<"$how"
   S="$WORK/sig$n"
-  rm -f "$WORK/sig.jsonl"
+  rm -f "$WORK/sig.jsonl" "$WORK/sig_straight.jsonl" "$WORK/sig_resumed.jsonl"
   if [ "$launcher" = mpirun ]; then
     # mpirun itself in the background (not a shell function: $! must be mpirun's pid).
     mpirun --oversubscribe --bind-to none -n "$n" -x OMP_NUM_THREADS=1 "$GLM3D_BIN" "${COMMON[@]}" --dp "$n" \
