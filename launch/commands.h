@@ -24,7 +24,9 @@ int cmd_prep(const Args& args, const RunContext& ctx);  // launch/cmd_prep.cpp
 int cmd_data(const Args& args, const RunContext& ctx);  // launch/cmd_data.cpp  (glm3d data sample ...)
 int cmd_ckpt(const Args& args,
              const RunContext& ctx); // launch/cmd_ckpt.cpp  (inspect, verify, export, import)
-int cmd_eval(const Args& args, const RunContext& ctx); // launch/cmd_eval.cpp
+int cmd_eval(const Args& args, const RunContext& ctx);  // launch/cmd_eval.cpp
+int cmd_plan(const Args& args, const RunContext& ctx);  // launch/cmd_plan.cpp
+int cmd_bench(const Args& args, const RunContext& ctx); // launch/cmd_bench.cpp (matmul)
 
 // A command, or an action of one (ckpt inspect, data sample), in a table.
 struct Command {

@@ -39,6 +39,9 @@ const std::vector<Command>& glm3d_commands() {
       {"ckpt", "checkpoints: inspect, verify, export (bf16, --to chatglm-6b), import --from chatglm-6b",
        cmd_ckpt},
       {"eval", "forward pass of a checkpoint on samples: logits and per-sample loss", cmd_eval},
+      {"plan", "memory and step time of a layout, or the best layouts of a job, before anything runs",
+       cmd_plan},
+      {"bench", "measure this machine (bench matmul: the cpu profile of glm3d plan)", cmd_bench},
       {"version", "print the version (also glm3d --version)", cmd_version},
   };
   return table;
