@@ -2,7 +2,6 @@
 
 #include "core/check.h"
 #include "core/cpu/matmul.h"
-#include "model/memory_model.h"
 
 #include <nlohmann/json.hpp>
 #include <omp.h>
@@ -91,6 +90,21 @@ std::string cpu_model() {
   return "unknown CPU";
 }
 
+// A field of /proc/self/status in bytes (VmRSS, VmHWM).
+double self_status(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string k, unit;
+  double kb = 0;
+  while (in >> k) {
+    if (k == key + ":") {
+      in >> kb >> unit;
+      return kb * 1024;
+    }
+    in.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
 double mem_total() {
   std::ifstream in("/proc/meminfo");
   std::string key, unit;
@@ -114,6 +128,14 @@ CpuCalibration calibrate_cpu(MPI_Comm comm) {
   c.memory_bytes = mem_total();
   c.impl_f32 = impl_name(1024, dnnl::memory::data_type::f32);
   c.impl_bf16 = impl_name(1024, dnnl::memory::data_type::bf16);
+  {
+    // What a glm3d process holds besides model memory: the same binary, MPI up, libraries mapped,
+    // oneDNN's kernels generated and OpenMP started; read before the large buffers below.
+    std::vector<float> x(64 * 64, 1.f), y(64 * 64, 0.f);
+    for (cpu::Precision p : {cpu::Precision::f32, cpu::Precision::bf16})
+      cpu::gemm<float>(false, true, 64, 64, 64, x.data(), x.data(), y.data(), 0.f, p);
+    c.process_baseline_bytes = self_status("VmRSS");
+  }
   c.f32 = measure_gemm(cpu::Precision::f32);
   c.bf16 = measure_gemm(cpu::Precision::bf16);
   c.mem_bw = measure_triad();
@@ -141,6 +163,7 @@ void save_calibration(const CpuCalibration& c, const std::string& path) {
             {"cores", c.cores},
             {"threads", c.threads},
             {"memory_bytes", c.memory_bytes},
+            {"process_baseline_bytes", c.process_baseline_bytes},
             {"mem_bw", c.mem_bw},
             {"allreduce_bw", c.allreduce_bw},
             {"allreduce_measured", c.allreduce_measured},
@@ -164,6 +187,7 @@ std::optional<CpuCalibration> load_calibration(const std::string& path) {
     c.cores = j.at("cores");
     c.threads = j.at("threads");
     c.memory_bytes = j.at("memory_bytes");
+    c.process_baseline_bytes = j.at("process_baseline_bytes");
     c.mem_bw = j.at("mem_bw");
     c.allreduce_bw = j.at("allreduce_bw");
     c.allreduce_measured = j.at("allreduce_measured");
@@ -189,7 +213,8 @@ std::string describe(const CpuCalibration& c) {
       os << " " << int(std::cbrt(flops / 2) + 0.5) << "^3 " << int(rate / 1e9) << " GFLOP/s;";
     os << "\n";
   }
-  os << "memory   triad " << c.mem_bw / 1e9 << " GB/s\n"
+  os << "memory   triad " << c.mem_bw / 1e9 << " GB/s; a glm3d process holds "
+     << c.process_baseline_bytes / 1e6 << " MB before any model memory\n"
      << "MPI      all-reduce bus bandwidth " << c.allreduce_bw / 1e9 << " GB/s"
      << (c.allreduce_measured ? " (measured)" : " (estimated from memory bandwidth: run under mpirun -n 2+)")
      << "\n";
@@ -211,7 +236,7 @@ DeviceProfile cpu_device(const CpuCalibration& c, int ranks_per_node) {
   d.peak_f32 = d.curve_f32.back().second;
   d.peak_bf16 = d.curve_bf16.back().second;
   d.memory_bytes = c.memory_bytes / std::max(1, ranks_per_node);
-  d.reserve_bytes = double(k_process_baseline_bytes);
+  d.reserve_bytes = c.process_baseline_bytes;
   d.hbm_bw = c.mem_bw * share;
   d.intra_bw = d.inter_bw = c.allreduce_bw;
   d.latency_s = 20e-6;

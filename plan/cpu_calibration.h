@@ -16,14 +16,15 @@
 namespace glm3d {
 
 struct CpuCalibration {
-  std::string cpu;                                  // /proc/cpuinfo model name
-  std::string impl_f32, impl_bf16;                  // oneDNN's matmul implementation at the largest size
-  int cores = 1;                                    // online cores
-  int threads = 1;                                  // OpenMP threads the matmuls ran with
-  double memory_bytes = 0;                          // MemTotal
-  double mem_bw = 0;                                // bytes/s, triad
-  double allreduce_bw = 0;                          // bytes/s bus bandwidth between local ranks
-  bool allreduce_measured = false;                  // false: estimated from mem_bw
+  std::string cpu;                   // /proc/cpuinfo model name
+  std::string impl_f32, impl_bf16;   // oneDNN's matmul implementation at the largest size
+  int cores = 1;                     // online cores
+  int threads = 1;                   // OpenMP threads the matmuls ran with
+  double memory_bytes = 0;           // MemTotal
+  double process_baseline_bytes = 0; // VmRSS of the bench process before it measures (libraries, MPI)
+  double mem_bw = 0;                 // bytes/s, triad
+  double allreduce_bw = 0;           // bytes/s bus bandwidth between local ranks
+  bool allreduce_measured = false;   // false: estimated from mem_bw
   std::vector<std::pair<double, double>> f32, bf16; // (GEMM FLOPs, FLOP/s)
 };
 

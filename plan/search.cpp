@@ -59,7 +59,9 @@ Layout pinned_layout(const PlanInput& in, int gpus, const SearchSpace& s) {
   l.micro_batch = *s.micro_batch, l.zero = *s.zero;
   l.exec.precision = *s.precision, l.exec.recompute = *s.recompute;
   l = complete(in, l, s);
-  const std::string problem = layout_problem(in.cfg, l, in.global_batch);
+  std::string problem = layout_problem(in.cfg, l, in.global_batch);
+  if (problem.rfind("layers", 0) == 0)
+    problem += " (" + layer_split_problem(in.cfg.num_layers, l.pp, l.virtual_stages, l.pp_layers) + ")";
   GLM3D_USAGE_CHECK(problem.empty()) << "layout " << l.str() << " cannot train " << in.cfg.name
                                      << " with global batch " << in.global_batch << ": " << problem;
   return l;
