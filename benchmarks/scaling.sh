@@ -36,11 +36,11 @@ for c in "${CASES[@]}"; do
   "$BIN" plan "${common[@]}" --gpus "$n" --gpus-per-node "$n" --device cpu --cpu-profile "$OUT/cpu_$n.json" \
     --json >"$OUT/plan.json"
   python3 - "$OUT/plan.json" "$OUT/m.jsonl" "$OUT/rss" "$mode" "$n" "tp$tp.pp$pp.dp$dp" >>"$TSV" <<'PY'
-import json, statistics, sys
+import json, re, statistics, sys
 plan = json.load(open(sys.argv[1]))
 recs = [json.loads(l) for l in open(sys.argv[2])]
 mem = [r["mem"]["measured_bytes"] for r in recs if "mem" in r]
-rss = [int(l.split()[1]) * 1024 for l in open(sys.argv[3]) if l.startswith("GLM3D_MAXRSS_KB")]
+rss = [int(kb) * 1024 for kb in re.findall(r"GLM3D_MAXRSS_KB (\d+)", open(sys.argv[3]).read())]
 measured_mem = max(mem) if mem else max(rss)
 steps = [r["step_time_s"] for r in recs[1:]] or [recs[0]["step_time_s"]]  # step 1 creates primitives
 print("\t".join([sys.argv[4], sys.argv[5], sys.argv[6], "%.1f" % (plan["memory_per_rank_bytes"]["total"] / 1e6),

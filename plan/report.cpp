@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -192,9 +193,12 @@ void write_memory_png(const PlanInput& in, const Prediction& p, const std::strin
   }
   std::ostringstream gp;
   gp << "set terminal pngcairo size 900,500; set output '" << path << "';"
-     << "set title 'memory per pipeline stage: " << in.cfg.name << ", " << p.layout.str() << "' noenhanced;"
+     << "set title '" << in.cfg.name << ": " << p.layout.str() << "' noenhanced font ',10';"
+     << "set yrange [0:" << 1.1 * std::max(p.peak_bytes, in.dev.memory_bytes) / 1e9 << "];"
      << "set style data histograms; set style histogram rowstacked; set style fill solid 0.8 border -1;"
-     << "set ylabel 'GB per rank'; set xlabel 'pipeline stage'; set key outside;"
+     << "set ylabel 'memory per rank (GB)'; set xlabel 'pipeline stage'; set key outside;"
+     << "set label 'device memory' at graph 0.02, first " << in.dev.memory_bytes / 1e9
+     << " offset 0,0.6 tc rgb 'red';"
      << "set arrow from graph 0, first " << in.dev.memory_bytes / 1e9 << " to graph 1, first "
      << in.dev.memory_bytes / 1e9 << " nohead dt 2 lc rgb 'red';"
      << "plot '" << dat.string() << "' using 2:xtic(1) title 'weights', '' using 3 title 'gradients',"

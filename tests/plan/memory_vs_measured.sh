@@ -30,14 +30,14 @@ for row in "${LAYOUTS[@]}"; do
   "$GLM3D_BIN" plan "${common[@]}" --schedule "$sched" --gpus 8 --gpus-per-node 8 --device cpu \
     --cpu-profile "$WORK/cpu.json" --json >"$WORK/plan.json"
   read -r planned measured from_metrics < <(python3 - "$WORK/plan.json" "$WORK/m.jsonl" "$WORK/rss" <<'PY'
-import json, sys
+import json, re, sys
 plan = json.load(open(sys.argv[1]))["memory_per_rank_bytes"]["total"]
 recs = [json.loads(l) for l in open(sys.argv[2])]
 mem = [r["mem"]["measured_bytes"] for r in recs if "mem" in r]
 if mem:
     measured = max(mem)
 else:
-    rss = [int(l.split()[1]) * 1024 for l in open(sys.argv[3]) if l.startswith("GLM3D_MAXRSS_KB")]
+    rss = [int(kb) * 1024 for kb in re.findall(r"GLM3D_MAXRSS_KB (\d+)", open(sys.argv[3]).read())]
     assert len(rss) == 8, "expected 8 rank peaks, got %d" % len(rss)
     measured = max(rss)
 print(plan, measured, 1 if mem else 0)
