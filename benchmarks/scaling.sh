@@ -13,7 +13,7 @@ SEQ="${SEQ:-128}"
 STEPS="${STEPS:-4}"
 mkdir -p "$OUT"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
-CORES=$(nproc)
+CORES=$(getconf _NPROCESSORS_ONLN) # not nproc: it honours OMP_NUM_THREADS
 run_mpi() { local n=$1; shift; mpirun --oversubscribe --bind-to none -n "$n" -x OMP_NUM_THREADS=1 -x OMP_WAIT_POLICY=PASSIVE "$@"; }
 
 # mode ranks tp pp dp global_batch
