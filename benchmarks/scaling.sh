@@ -31,16 +31,17 @@ for c in "${CASES[@]}"; do
   read -r mode n tp pp dp gb <<<"$c"
   common=(--model "$MODEL" --tp "$tp" --pp "$pp" --dp "$dp" --virtual-stages 1 --micro-batch 1 --zero 0
           --recompute none --precision f32 --global-batch "$gb" --seq-len "$SEQ")
-  run_mpi "$n" /usr/bin/time -f "GLM3D_MAXRSS_KB %M" "$BIN" train "${common[@]}" --synthetic --steps "$STEPS" \
-    --quiet --metrics "$OUT/m.jsonl" 2>"$OUT/rss" >/dev/null
+  rm -f "$OUT"/rss.*
+  run_mpi "$n" bash -c 'exec /usr/bin/time -f "GLM3D_MAXRSS_KB %M" -o "$0.$OMPI_COMM_WORLD_RANK" "$@"' "$OUT/rss" \
+    "$BIN" train "${common[@]}" --synthetic --steps "$STEPS" --quiet --metrics "$OUT/m.jsonl" >/dev/null
   "$BIN" plan "${common[@]}" --gpus "$n" --gpus-per-node "$n" --device cpu --cpu-profile "$OUT/cpu_$n.json" \
     --json >"$OUT/plan.json"
   python3 - "$OUT/plan.json" "$OUT/m.jsonl" "$OUT/rss" "$mode" "$n" "tp$tp.pp$pp.dp$dp" >>"$TSV" <<'PY'
-import json, re, statistics, sys
+import glob, json, re, statistics, sys
 plan = json.load(open(sys.argv[1]))
 recs = [json.loads(l) for l in open(sys.argv[2])]
 mem = [r["mem"]["measured_bytes"] for r in recs if "mem" in r]
-rss = [int(kb) * 1024 for kb in re.findall(r"GLM3D_MAXRSS_KB (\d+)", open(sys.argv[3]).read())]
+rss = [int(kb) * 1024 for f in glob.glob(sys.argv[3] + ".*") for kb in re.findall(r"GLM3D_MAXRSS_KB (\d+)", open(f).read())]
 measured_mem = max(mem) if mem else max(rss)
 steps = [r["step_time_s"] for r in recs[1:]] or [recs[0]["step_time_s"]]  # step 1 creates primitives
 print("\t".join([sys.argv[4], sys.argv[5], sys.argv[6], "%.1f" % (plan["memory_per_rank_bytes"]["total"] / 1e6),

@@ -25,8 +25,9 @@ for row in "${LAYOUTS[@]}"; do
   common=(--model "$model" --tp "$tp" --pp "$pp" --dp "$dp" --virtual-stages "$v" --precision "$prec"
           --recompute "$rc" --zero "$zero" --micro-batch "$mb" --global-batch "$gb" --seq-len "$seq")
   mpirun --oversubscribe --bind-to none -n 8 -x OMP_NUM_THREADS=1 -x OMP_WAIT_POLICY=PASSIVE \
-    /usr/bin/time -f "GLM3D_MAXRSS_KB %M" "$GLM3D_BIN" train "${common[@]}" --schedule "$sched" --synthetic \
-    --steps 2 --quiet --metrics "$WORK/m.jsonl" 2>"$WORK/rss" >/dev/null || { cat "$WORK/rss"; fail "train $row"; }
+    bash -c 'exec /usr/bin/time -f "GLM3D_MAXRSS_KB %M" -o "$0.$OMPI_COMM_WORLD_RANK" "$@"' "$WORK/rss" \
+    "$GLM3D_BIN" train "${common[@]}" --schedule "$sched" --synthetic --steps 2 --quiet --metrics "$WORK/m.jsonl" \
+    >/dev/null || fail "train $row"
   "$GLM3D_BIN" plan "${common[@]}" --schedule "$sched" --gpus 8 --gpus-per-node 8 --device cpu \
     --cpu-profile "$WORK/cpu.json" --json >"$WORK/plan.json"
   read -r planned measured from_metrics < <(python3 - "$WORK/plan.json" "$WORK/m.jsonl" "$WORK/rss" <<'PY'
@@ -37,7 +38,7 @@ mem = [r["mem"]["measured_bytes"] for r in recs if "mem" in r]
 if mem:
     measured = max(mem)
 else:
-    rss = [int(kb) * 1024 for kb in re.findall(r"GLM3D_MAXRSS_KB (\d+)", open(sys.argv[3]).read())]
+    rss = [int(kb) * 1024 for r in range(8) for kb in re.findall(r"GLM3D_MAXRSS_KB (\d+)", open("%s.%d" % (sys.argv[3], r)).read())]
     assert len(rss) == 8, "expected 8 rank peaks, got %d" % len(rss)
     measured = max(rss)
 print(plan, measured, 1 if mem else 0)
