@@ -1,9 +1,15 @@
 // glm3d bench ACTION: measurements on this machine.
-//   slice  one rank's real slice of a big model (train/slice_bench.h): time, FLOP/s, memory.
+//   slice                 one rank's real slice of a big model (train/slice_bench.h): time,
+//                         FLOP/s, memory
+//   matmul [--out FILE]   oneDNN f32/bf16 matmul GFLOP/s at a few sizes, memory bandwidth and (under
+//                         mpirun -n 2+) the MPI all-reduce bandwidth between local ranks; writes the
+//                         `cpu` device profile glm3d plan reads (default
+//                         $XDG_CACHE_HOME/glm3d/cpu_profile.json)
 #include "core/check.h"
 #include "launch/commands.h"
 #include "launch/options.h"
 #include "model/memory_model.h"
+#include "plan/cpu_calibration.h"
 #include "train/slice_bench.h"
 
 #include <nlohmann/json.hpp>
@@ -84,6 +90,21 @@ int cmd_bench_slice(const Args& args, const RunContext& ctx) {
     GLM3D_USAGE_CHECK(f) << "--json " << json_out << ": cannot write the file";
     std::fputs((j.dump(2) + "\n").c_str(), f);
     std::fclose(f);
+  }
+  return 0;
+}
+
+int cmd_matmul(const Args& args, const RunContext& ctx) {
+  std::string out = default_calibration_path();
+  po::options_description desc("glm3d bench matmul: measure this machine for glm3d plan --device cpu");
+  desc.add_options()("out", defaulted(&out), "where to write the CPU profile (JSON)");
+  po::variables_map vm;
+  if (!parse_options(args, desc, vm, ctx))
+    return 0;
+  const CpuCalibration c = calibrate_cpu(ctx.world);
+  if (ctx.rank == 0) {
+    save_calibration(c, out);
+    std::printf("%swrote %s\n", describe(c).c_str(), out.c_str());
   }
   return 0;
 }

@@ -25,8 +25,9 @@ int cmd_data(const Args& args, const RunContext& ctx);  // launch/cmd_data.cpp  
 int cmd_ckpt(const Args& args,
              const RunContext& ctx); // launch/cmd_ckpt.cpp  (inspect, verify, export, import)
 int cmd_ckpt_reshard(const Args& args, const RunContext& ctx); // launch/cmd_ckpt_reshard.cpp
-int cmd_eval(const Args& args, const RunContext& ctx); // launch/cmd_eval.cpp
-int cmd_bench(const Args& args, const RunContext& ctx); // launch/cmd_bench.cpp (glm3d bench slice ...)
+int cmd_eval(const Args& args, const RunContext& ctx);  // launch/cmd_eval.cpp
+int cmd_plan(const Args& args, const RunContext& ctx);  // launch/cmd_plan.cpp
+int cmd_bench(const Args& args, const RunContext& ctx); // launch/cmd_bench.cpp (slice, matmul)
 
 // A command, or an action of one (ckpt inspect, data sample), in a table.
 struct Command {

@@ -39,7 +39,10 @@ const std::vector<Command>& glm3d_commands() {
       {"ckpt", "checkpoints: inspect, verify, export (bf16, --to chatglm-6b), import --from chatglm-6b",
        cmd_ckpt},
       {"eval", "forward pass of a checkpoint on samples: logits and per-sample loss", cmd_eval},
-      {"bench", "measurements on this machine: slice (one rank of a big model)", cmd_bench},
+      {"plan", "memory and step time of a layout, or the best layouts of a job, before anything runs",
+       cmd_plan},
+      {"bench", "measure this machine: slice (one rank of a big model), matmul (the cpu profile of plan)",
+       cmd_bench},
       {"version", "print the version (also glm3d --version)", cmd_version},
   };
   return table;

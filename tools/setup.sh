@@ -17,7 +17,9 @@ PACKAGES=(build-essential cmake pkg-config clang-format
   # unversioned name); Open MPI's own PMIx client is inside libopenmpi3.
   slurm-wlm slurmctld slurmd slurm-client slurm-wlm-basic-plugins libpmix2 libpmix-dev
   # gzip input to glm3d prep (data/text_input_gzip.cpp)
-  zlib1g-dev)
+  zlib1g-dev
+  # GNU time: peak RSS of each rank in tests/plan/memory_vs_measured.sh and benchmarks/scaling.sh
+  time)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,7 +4,7 @@
 #include "core/clock.h"
 #include "data/store_source.h"
 #include "data/synthetic_task.h"
-#include "pipeline/partition.h"
+#include "plan/layout.h"
 #include "train/preflight.h"
 
 #include <algorithm>
@@ -95,27 +95,14 @@ void build_layout(TrainJob& j) {
     if (*c)
       (*c)->set_tracker(&j.tracker);
   j.watchdog = std::make_unique<Watchdog>(opt.hang_timeout, j.rank, j.tracker);
-  j.plan.tp = j.dims.tp;
-  j.plan.tp_rank = j.pg.tp_rank();
-  for (const StageLayers& c :
-       chunks_of_rank(int(j.cfg.num_layers), j.dims.pp, j.pg.pp_rank(), j.dims.virtual_stages, opt.pp_layers))
-    j.plan.chunks.emplace_back(c.first_layer, c.num_layers);
-  j.plan.has_embedding = j.pg.is_first_stage() || j.pg.is_last_stage();
+  j.plan = stage_plan_of(j.cfg, j.dims, j.pg.pp_rank(), j.pg.tp_rank(), opt.pp_layers);
 }
 
 // The estimate of this rank's bytes, from the memory model and this rank's schedule.
 RankMemory estimate_memory(const TrainJob& j) {
-  MemoryPolicy pol;
-  pol.exec = j.exec;
-  pol.dp = j.dims.dp;
-  pol.zero = j.opt.zero == 1;
-  pol.micro_batch = j.settings.micro_batch;
-  pol.seq_len = j.cfg.seq_len;
-  if (j.dims.pp > 1) {
-    const auto ops = build_schedule(j.schedule, j.dims.pp, j.pg.pp_rank(), j.num_mb, j.dims.virtual_stages);
-    pol.in_flight = peak_in_flight(ops);
-    pol.head_in_flight = peak_in_flight(ops, j.dims.virtual_stages - 1);
-  }
+  const MemoryPolicy pol =
+      memory_policy_of(j.exec, j.dims, j.opt.zero == 1, j.settings.micro_batch, j.cfg.seq_len,
+                       in_flight_of(j.schedule, j.dims, j.num_mb, j.pg.pp_rank()));
   return estimate_rank_memory(j.cfg, j.plan, pol);
 }
 
