@@ -115,6 +115,8 @@ int cmd_bench(const Args& args, const RunContext& ctx) {
   static const std::vector<Command> actions = {
       {"slice", "one rank's real slice of a model (e.g. GLM-130B tp 8): time, FLOP/s, memory",
        cmd_bench_slice},
+      {"matmul", "[--out FILE]: oneDNN matmul, memory and MPI bandwidth -> the cpu profile of glm3d plan",
+       cmd_matmul},
   };
   return run_command("glm3d bench", "action", actions, args, ctx);
 }
