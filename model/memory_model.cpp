@@ -79,7 +79,7 @@ int64_t layer_workspace_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S
   if (p.bf16())
     bytes += 2 * d.N * (4 * d.Hl + widest);
   if (p.attention == AttentionImpl::dense)
-    bytes += dense_stage_bytes(d.nhl, S);
+    bytes += dense_stage_bytes(d.nhl, S) + k_dense_attention_code_bytes;
   if (p.recompute == Recompute::full)
     bytes += full_layer_bytes(d, B, S, p, /*with_probs=*/true);
   else if (p.recompute == Recompute::selective && p.attention == AttentionImpl::dense)

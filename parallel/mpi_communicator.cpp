@@ -1,6 +1,8 @@
 // MpiCommunicator: collectives and point-to-point over an owned MPI communicator.
 #include "parallel/mpi_communicator.h"
 
+#include <cstring>
+
 #include "parallel/mpi_check.h"
 
 #include <algorithm>
@@ -118,9 +120,18 @@ MPI_Op MpiCommunicator::mpi_op(ReduceOp op, DType dt) const {
   return op == ReduceOp::sum ? MPI_SUM : MPI_MAX;
 }
 
+RingArgs MpiCommunicator::ring(DType dt, ReduceOp op) const {
+  return RingArgs{comm_, rank_, size_, mpi_datatype(dt), dtype_size(dt), mpi_op(op, dt)};
+}
+
+// Large messages go around the ring (parallel/ring_collectives.h: no message-sized temporary);
+// small ones, where latency matters more, through MPI_Allreduce.
 void MpiCommunicator::all_reduce(void* buf, size_t count, DType dt, ReduceOp op) {
   TrackedOp tracked(tracker(), comm_op("all_reduce", count));
-  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, as_int(count), mpi_datatype(dt), mpi_op(op, dt), comm_));
+  if (count >= kRingMinElems * size_t(size_))
+    ring_all_reduce(buf, count, ring(dt, op));
+  else
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, as_int(count), mpi_datatype(dt), mpi_op(op, dt), comm_));
   this->count(count, dt);
 }
 
@@ -132,10 +143,18 @@ RequestPtr MpiCommunicator::iall_reduce(void* buf, size_t count, DType dt, Reduc
 }
 
 void MpiCommunicator::reduce_scatter(const void* send, void* recv, size_t recv_count, DType dt, ReduceOp op) {
-  // send == recv: in place, this rank's reduced block lands at the start of the buffer.
-  const void* in = send == recv ? MPI_IN_PLACE : send;
   TrackedOp tracked(tracker(), comm_op("reduce_scatter", recv_count));
-  MPI_CHECK(MPI_Reduce_scatter_block(in, recv, as_int(recv_count), mpi_datatype(dt), mpi_op(op, dt), comm_));
+  if (send == recv) {
+    // In place, around the ring (no temporary the size of the buffer, as MPI's would take); this
+    // rank's reduced block is then moved to the start of the buffer, as MPI_IN_PLACE defines.
+    ring_reduce_scatter(recv, recv_count * size_t(size_), ring(dt, op));
+    const size_t bytes = recv_count * dtype_size(dt);
+    if (rank_ > 0)
+      std::memmove(recv, static_cast<uint8_t*>(recv) + size_t(rank_) * bytes, bytes);
+  } else {
+    MPI_CHECK(
+        MPI_Reduce_scatter_block(send, recv, as_int(recv_count), mpi_datatype(dt), mpi_op(op, dt), comm_));
+  }
   count(recv_count, dt);
 }
 

@@ -9,6 +9,7 @@
 // isend and irecv `count` each. A group of one moves nothing and counts 0, the same as
 // LocalCommunicator.
 #include "parallel/communicator.h"
+#include "parallel/ring_collectives.h"
 
 #include <mpi.h>
 
@@ -45,7 +46,9 @@ public:
   using Communicator::all_reduce;
 
 private:
+  static constexpr size_t kRingMinElems = size_t(1) << 16; // per rank: below, MPI_Allreduce
   MPI_Op mpi_op(ReduceOp op, DType dt) const;
+  RingArgs ring(DType dt, ReduceOp op) const;
   CommOp comm_op(const char* kind, size_t count, int peer = -1, int tag = -1) const {
     return CommOp{kind, name_, rank_, size_, peer, tag, count};
   }

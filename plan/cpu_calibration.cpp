@@ -1,5 +1,7 @@
 #include "plan/cpu_calibration.h"
 
+#include "model/memory_model.h"
+
 #include "core/check.h"
 #include "core/cpu/matmul.h"
 
@@ -236,7 +238,10 @@ DeviceProfile cpu_device(const CpuCalibration& c, int ranks_per_node) {
   d.peak_f32 = d.curve_f32.back().second;
   d.peak_bf16 = d.curve_bf16.back().second;
   d.memory_bytes = c.memory_bytes / std::max(1, ranks_per_node);
-  d.reserve_bytes = c.process_baseline_bytes;
+  // A training process holds more than the bench process did before measuring (HDF5, the
+  // data and checkpoint code, MPI's segments at its rank count): the trainer's own measured
+  // figure, which its start-up check uses too.
+  d.reserve_bytes = double(k_process_baseline_bytes);
   d.hbm_bw = c.mem_bw * share;
   d.intra_bw = d.inter_bw = c.allreduce_bw;
   d.latency_s = 20e-6;
