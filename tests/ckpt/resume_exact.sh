@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Resume exactness: 2N steps straight == N steps, save, stop, load, N more (same layout), for
-# 1x1x1 and 2x2x2 (ZeRO-1): the loss and grad-norm text of every resumed step is identical, and
+# 1x1x1 and 2x2x2 (ZeRO-1), in f32 and in bf16 (the checkpoint holds the f32 master weights; the
+# bf16 compute weights are rebuilt from them): the loss and grad-norm of every resumed step are
+# identical to the last bit, and
 # the checkpoint records the data position (next_sample = N * global batch), and the final
 # parameters and Adam moments of both runs are bit-identical (same checksums). The decay length is
 # fixed (--decay-steps) so the first half's LR schedule is the whole run's.
@@ -8,11 +10,11 @@ source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 source "$GLM3D_SOURCE_DIR/tests/ckpt/ckpt_lib.sh"
 N=3
 COMMON=(train --model tiny --synthetic --seed 7 --global-batch 8 --warmup-steps 2 --decay-steps $((2 * N)) --quiet)
-for layout in "1 1 1" "2 2 2 --zero 1"; do
+for layout in "1 1 1" "2 2 2 --zero 1" "2 2 2 --zero 1 --precision bf16" "1 1 1 --precision bf16"; do
   read -r tp pp dp extra <<<"$layout"
   n=$((tp * pp * dp))
   L=(--tp "$tp" --pp "$pp" --dp "$dp" $extra)
-  d="$WORK/$tp$pp$dp"
+  d="$WORK/$tp$pp$dp$(echo "$extra" | tr -d ' -')"
   mpirun_glm3d "$n" "${COMMON[@]}" "${L[@]}" --steps $((2 * N)) --metrics "$d.straight.jsonl" --save "$d.straight"
   mpirun_glm3d "$n" "${COMMON[@]}" "${L[@]}" --steps "$N" --save "$d.ckpt" --metrics "$d.first.jsonl"
   [ "$(cat "$d.ckpt/latest")" = "step_00000003.h5" ] || fail "latest does not name step 3"
