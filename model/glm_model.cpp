@@ -172,13 +172,14 @@ template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T*
     std::copy(x.begin(), x.end(), out);
 }
 
-// Final LayerNorm, tied LM head, vocab-parallel cross-entropy.
+// Final LayerNorm, tied LM head, vocab-parallel cross-entropy: ca.probs [N, Vl] holds the
+// probabilities of the local vocabulary slice, losses [N] the per-token loss. on_logits (if set)
+// sees the logits first.
 template <class T>
-void GlmModel<T>::head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca) {
+void GlmModel<T>::head_logits(int microbatch, const MicroBatch& mb, ChunkActs& ca, std::vector<T>& losses) {
   const int64_t N = mb.B * mb.S, H = cfg_.hidden;
   const ParamInfo& e = table_.get("word_embeddings.weight");
   const int64_t Vl = e.local_rows;
-  ca.final_x = std::move(x);
   ca.meanf.resize(size_t(N));
   ca.rstdf.resize(size_t(N));
   T* hf = ca.hf.begin_write(N * H, exec_.bf16(), scratch_->h);
@@ -188,20 +189,34 @@ void GlmModel<T>::head_forward(int microbatch, const MicroBatch& mb, std::vector
   ca.hf.commit(hf);
   ca.probs.resize(size_t(N * Vl)); // [N, Vl] logits, then probabilities
   linear_fwd(ca.hf.in(), matrix_param(e), static_cast<const T*>(nullptr), ca.probs.data(), N, H, Vl);
-  if (on_logits)
+  if (on_logits && microbatch >= 0)
     on_logits(microbatch, ca.probs.data());
   cpu::VocabReduce<T> reduce = cpu::VocabReduce<T>::local();
   if (tp_.size() > 1) {
     reduce.max = [this](T* b, int64_t n) { tp_.all_reduce(b, size_t(n), ReduceOp::max); };
     reduce.sum = [this](T* b, int64_t n) { tp_.all_reduce(b, size_t(n), ReduceOp::sum); };
   }
-  std::vector<T> losses(static_cast<size_t>(N));
+  losses.resize(size_t(N));
   cpu::vocab_parallel_ce_forward(ca.probs.data(), mb.targets.data(), mb.loss_mask.data(), losses.data(),
                                  ca.probs.data(), N, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab, reduce);
+}
+
+// The head's forward: the loss. Under --recompute full only its input is kept (the logits of a
+// large vocabulary are the biggest activation of all); backward recomputes the rest.
+template <class T>
+void GlmModel<T>::head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca) {
+  ca.final_x = std::move(x);
+  std::vector<T> losses;
+  head_logits(microbatch, mb, ca, losses);
   double s = 0;
-  for (int64_t n = 0; n < N; ++n)
-    s += double(losses[size_t(n)]);
+  for (const T l : losses)
+    s += double(l);
   loss_sum_ += s * loss_weight_;
+  if (exec_.recompute == Recompute::full) {
+    for (auto* v : {&ca.probs, &ca.meanf, &ca.rstdf})
+      release(*v);
+    ca.hf.release();
+  }
 }
 
 // dx [N, H]: the gradient of the head chunk's input (overwritten).
@@ -211,6 +226,10 @@ template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkAc
   const ParamInfo& lb = table_.get("final_layernorm.bias");
   const ParamInfo& e = table_.get("word_embeddings.weight");
   const int64_t Vl = e.local_rows;
+  if (ca.probs.empty()) { // recomputed: the same kernels on the same input, losses not counted again
+    std::vector<T> losses;
+    head_logits(-1, mb, ca, losses);
+  }
   std::vector<T> dloss(static_cast<size_t>(N), T(loss_weight_));
   cpu::vocab_parallel_ce_backward(ca.probs.data(), mb.targets.data(), mb.loss_mask.data(), dloss.data(),
                                   ca.probs.data(), N, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab);

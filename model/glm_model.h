@@ -110,6 +110,7 @@ private:
   void attention_forward(const MicroBatch& mb, T* qkv, LayerActs& a);
   void attention_backward(const MicroBatch& mb, const T* dctx, LayerActs& a, T* dqkv);
   void keep_for_backward(LayerActs& a) const; // drops what the recompute policy recomputes
+  void head_logits(int microbatch, const MicroBatch& mb, ChunkActs& ca, std::vector<T>& losses);
   void head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca);
   void head_backward(const MicroBatch& mb, ChunkActs& ca, T* dx);
   void tp_sum(T* buf, int64_t n);

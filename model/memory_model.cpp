@@ -54,11 +54,14 @@ int64_t layer_activation_bytes(const ModelConfig& c, int tp, int64_t B, int64_t 
   return full_layer_bytes(d, B, S, p, /*with_probs=*/true);
 }
 
-// ChunkActs of the head: final_x, hf [N, H] f32; mean, rstd [N]; logits/probs [N, Vpad/tp] f32.
+// ChunkActs of the head: final_x [N, H] f32; hf [N, H] (bf16 under bf16); mean, rstd [N];
+// probs [N, Vpad/tp] f32. Under full recomputation only final_x.
 int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab, int64_t B, int64_t S,
-                              const ExecPolicy&) {
+                              const ExecPolicy& p) {
   const int64_t N = B * S;
-  return kF32 * (2 * N * c.hidden + 2 * N + N * (padded_vocab / tp));
+  if (p.recompute == Recompute::full)
+    return kF32 * N * c.hidden;
+  return kF32 * (N * c.hidden + 2 * N + N * (padded_vocab / tp)) + (p.bf16() ? 2 : 4) * N * c.hidden;
 }
 
 // The buffers one layer's forward and backward use (GlmModel::Scratch, see glm_layer.cpp):
