@@ -9,11 +9,14 @@
 
 namespace glm3d {
 
+class StopSignals;
+
 struct RunContext {
   MPI_Comm world = MPI_COMM_WORLD;
   int rank = 0;
   int world_size = 1;
-  int local_rank = 0; // rank within the node (shared-memory split)
+  int local_rank = 0;                        // rank within the node (shared-memory split)
+  const StopSignals* stop_signals = nullptr; // `train` only: SIGINT/SIGTERM/SIGUSR1 as stop requests
 };
 
 using Args = std::vector<std::string>; // arguments after the subcommand name

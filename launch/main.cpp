@@ -5,9 +5,11 @@
 #include "core/check.h"
 #include "launch/commands.h"
 #include "launch/mpi_session.h"
+#include "train/checkpoint_signal.h"
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace {
@@ -28,8 +30,17 @@ void usage() {
 } // namespace
 
 int main(int argc, char** argv) {
+  // First, while this is the only thread: `train` takes SIGINT, SIGTERM and SIGUSR1 as stop
+  // requests (train/checkpoint_signal.h); the other commands keep the default (end at once).
+  std::optional<glm3d::StopSignals> stop_signals;
+  if (argc > 1 && !std::strcmp(argv[1], "train"))
+    stop_signals.emplace();
   glm3d::MpiSession mpi(&argc, &argv);
-  const glm3d::RunContext ctx = mpi.context();
+  glm3d::RunContext ctx = mpi.context();
+  if (stop_signals) {
+    stop_signals->set_announce(ctx.rank == 0);
+    ctx.stop_signals = &*stop_signals;
+  }
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
     if (ctx.rank == 0)

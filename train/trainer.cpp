@@ -73,7 +73,7 @@ double owned_sum_squares(const ParamTable& table, const float* grads, const Proc
 
 } // namespace
 
-TrainResult train(const TrainOptions& opt, MPI_Comm world) {
+TrainResult train(const TrainOptions& opt, MPI_Comm world, const StopSignals* stop_signals) {
   check_options(opt);
   int rank = 0, world_size = 1;
   MPI_Comm_rank(world, &rank);
@@ -177,7 +177,6 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
        resume.meta.lr_max != sched.max_lr || resume.meta.lr_min != sched.min_lr))
     std::printf("note: the LR schedule differs from the checkpoint's (decay over %lld steps, was %lld)\n",
                 (long long)sched.decay_steps, (long long)resume.meta.decay_steps);
-  StopSignals stop_signals;
   auto save_now = [&](int64_t step, int64_t skipped) {
     CheckpointMeta meta;
     meta.cfg = cfg;
@@ -236,15 +235,20 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   auto end_of_step = [&](int64_t step) {
     next_sample += opt.global_batch;
     // Ranks agree on a stop request (a raw MPI call: control traffic, not counted in bytes).
-    int stop = stop_signals.requested() ? 1 : 0;
-    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, world);
+    const int stop = agree_on_stop(stop_signals, world);
     const bool interval = opt.save_interval > 0 && step % opt.save_interval == 0;
     if (!opt.save_dir.empty() && (interval || step == opt.steps || stop))
       save_now(step, result.skipped_steps);
     if (stop && log)
-      std::printf("stopping after step %lld: SIGTERM/SIGUSR1 received\n", (long long)step);
+      std::printf("stopping after step %lld: %s received\n", (long long)step, signal_name(stop));
     return stop != 0;
   };
+  if (const int stop = agree_on_stop(stop_signals, world); stop && start_step < opt.steps) {
+    if (log)
+      std::printf("stopping before step %lld: %s received during start-up (nothing trained, nothing saved)\n",
+                  (long long)start_step + 1, signal_name(stop));
+    return result;
+  }
   for (int64_t step = start_step + 1; step <= opt.steps; ++step) {
     const auto t0 = Clock::now();
     tracker.heartbeat();

@@ -18,7 +18,11 @@ struct TrainResult {
   int64_t skipped_steps = 0;
 };
 
-// Collective over `world`. Throws UsageError on bad options or layouts.
-TrainResult train(const TrainOptions& opt, MPI_Comm world);
+class StopSignals;
+
+// Collective over `world`. Throws UsageError on bad options or layouts. stop_signals (may be
+// null): where stop requests come from (train/checkpoint_signal.h); checked once before the
+// first step and after every step.
+TrainResult train(const TrainOptions& opt, MPI_Comm world, const StopSignals* stop_signals = nullptr);
 
 } // namespace glm3d
