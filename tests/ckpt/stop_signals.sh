@@ -47,8 +47,10 @@ for sig in INT TERM; do
     [ "${#unblocked[@]}" -eq 1 ] && [[ "${unblocked[0]}" == *sigtimedwait* ]] ||
       fail "threads other than the listener (in sigtimedwait) take the stop signals: ${unblocked[*]:-none}"
   fi
+  t0=$(date +%s%N)
   kill -"$sig" -- -"$PID"
   finish
+  ms=$((($(date +%s%N) - t0) / 1000000))
   cat "$OUT" "$ERR"
   [ "$RC" -eq 0 ] || fail "SIG$sig: exit code $RC, expected 0"
   K=$(sed -n "s/^stopping after step \([0-9]*\): SIG$sig received$/\1/p" "$OUT")
@@ -57,7 +59,7 @@ for sig in INT TERM; do
   [ "$(cat "$D/latest")" = "$(printf 'step_%08d.h5' "$K")" ] || fail "SIG$sig: latest is not step $K"
   [ "$(tail -1 "$WORK/$sig.jsonl" | sed 's/{"step":\([0-9]*\),.*/\1/')" = "$K" ] || fail "SIG$sig: metrics go past step $K"
   "$GLM3D_BIN" ckpt verify "$D"
-  echo "SIG$sig: stopped after step $K, saved, exit 0"
+  echo "SIG$sig: stopped after step $K, saved, exit 0, $ms ms after the signal"
   [ "$K" -gt "$KMAX" ] && KMAX=$K
   eval "K_$sig=$K"
 done
@@ -87,9 +89,12 @@ for _ in $(seq 2000); do
   [ -e "/proc/$PID/status" ] && [ $(($(blocked_mask "$PID" "$PID") & STOP_BITS)) -eq "$STOP_BITS" ] && break
   sleep 0.005
 done
+t0=$(date +%s%N)
 kill -TERM -- -"$PID"
 finish
+ms=$((($(date +%s%N) - t0) / 1000000))
 cat "$OUT" "$ERR"
+echo "SIGTERM in start-up: exit $RC $ms ms after the signal"
 [ "$RC" -eq 0 ] || fail "SIGTERM in start-up: exit code $RC, expected 0"
 grep -q "^stopping before step 1: SIGTERM received during start-up (nothing trained, nothing saved)$" "$OUT" ||
   fail "SIGTERM in start-up: no 'stopping before step 1' line"
@@ -100,11 +105,14 @@ start twice "${COMMON[@]}" --steps 100 --metrics "$WORK/twice.jsonl"
 wait_for_lines "$WORK/twice.jsonl" 1
 kill -INT -- -"$PID"
 wait_for_text "$ERR" "glm3d: SIGINT received"
+t0=$(date +%s%N)
 kill -INT -- -"$PID"
 finish
+ms=$((($(date +%s%N) - t0) / 1000000))
 cat "$ERR"
 [ "$RC" -eq 130 ] || fail "Ctrl-C twice: exit code $RC, expected 130 (killed by SIGINT)"
 grep -qF "glm3d: SIGINT after a stop request: quitting at once, without saving" "$ERR" ||
   fail "Ctrl-C twice: no message"
 ! grep -q "^stopping after step" "$OUT" || fail "Ctrl-C twice: the run still finished its step"
+echo "Ctrl-C twice: killed by SIGINT $ms ms after the second"
 echo "stop signals ok"

@@ -17,6 +17,8 @@ run_local() {
   "$GLM3D_SOURCE_DIR/launch/local.sh" 4 "${ARGS[@]}" --save "$D" --metrics "$WORK/$name.jsonl" >"$OUT" 2>"$ERR" &
   local pid=$!
   wait_for_lines "$WORK/$name.jsonl" 2
+  local t0
+  t0=$(date +%s%N)
   kill -"$sig" -- -"$pid"
   if [ -n "$sig2" ]; then
     wait_for_text "$ERR" "glm3d: SIGUSR1 received"
@@ -24,6 +26,7 @@ run_local() {
   fi
   RC=0
   wait "$pid" || RC=$?
+  MS=$((($(date +%s%N) - t0) / 1000000))
   cat "$OUT" "$ERR"
   # No rank or mpirun of this job survives the script (their command lines name $D).
   ! pgrep -f -- "--save $D" >/dev/null || fail "$name: processes of the job are still running"
@@ -37,11 +40,11 @@ for sig in INT TERM; do
   [ -n "$K" ] || fail "SIG$sig: no 'stopping after step K: SIGUSR1 received' line"
   [ "$(cat "$D/latest")" = "$(printf 'step_%08d.h5' "$K")" ] || fail "SIG$sig: latest is not step $K"
   "$GLM3D_BIN" ckpt verify "$D"
-  echo "SIG$sig to local.sh: every rank stopped after step $K, saved, exit 0"
+  echo "SIG$sig to local.sh: every rank stopped after step $K, saved, exit 0, $MS ms after the signal"
 done
 
 run_local twice INT INT
 [ "$RC" -ne 0 ] || fail "SIGINT twice: exit code 0, expected the killed job's"
 grep -qF "launch/local.sh: SIGINT again: ending the job now, without saving" "$ERR" || fail "SIGINT twice: no message"
-echo "SIGINT twice: job ended by mpirun, exit $RC"
+echo "SIGINT twice: job ended by mpirun, exit $RC, $MS ms after the first"
 echo "local.sh stop ok"
