@@ -59,23 +59,22 @@ StopSignals::StopSignals() : set_(stop_set()) {
   static const bool atfork_registered = pthread_atfork(nullptr, nullptr, unblock_in_child) == 0;
   (void)atfork_registered;
   pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-  thread_ = std::thread([this] { listen(); }); // inherits the mask: sigwaitinfo needs it blocked
+  thread_ = std::thread([this] { listen(); }); // inherits the mask: sigtimedwait needs it blocked
 }
 
 StopSignals::~StopSignals() {
   closing_.store(true);
-  pthread_kill(thread_.native_handle(), SIGUSR1); // a thread-directed wake-up for sigwaitinfo
+  pthread_kill(thread_.native_handle(), SIGUSR1); // wakes the listener (at the latest 1 s later)
   thread_.join();
 }
 
 void StopSignals::listen() {
-  for (;;) {
-    siginfo_t info;
-    const int sig = sigwaitinfo(&set_, &info);
-    if (sig < 0) // EINTR: some other signal's handler ran on this thread
+  // The timeout only matters if SIGUSR1 is ignored (inherited SIG_IGN discards the wake-up).
+  const timespec poll{1, 0};
+  while (!closing_.load()) {
+    const int sig = sigtimedwait(&set_, nullptr, &poll);
+    if (sig < 0 || closing_.load()) // timeout, EINTR (another signal's handler ran here), or the end
       continue;
-    if (closing_.load())
-      return;
     int none = 0;
     if (first_.compare_exchange_strong(none, sig)) {
       if (announce_.load()) {

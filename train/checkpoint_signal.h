@@ -5,13 +5,18 @@
 // (agree_on_stop, one all-reduce per step), save with --save, and exit 0. A SIGINT after a
 // stop request quits at once, without saving (Ctrl-C twice).
 //
-// No code runs in signal context. The constructor, the first statement of main() (before MPI,
-// OpenMP, oneDNN or the watchdog start a thread), blocks the three signals; every thread made
-// later inherits the mask, so none is ever interrupted by them, and a listener thread takes
-// them with sigwaitinfo(). A signal in start-up, in a checkpoint save or in shutdown is only
-// recorded. Child processes (Open MPI's singleton orted) get the signals unblocked again.
-// A signal whose disposition is SIG_IGN at start (SIGINT of a background job started by a
-// shell without job control) stays ignored, as with any program.
+// Why no signal handler: oneDNN 2.6's f32 gemm:jit kernel (jit_avx512_common_gemm_f32, which
+// runs the attention's batched products) points rsp into a heap workspace when K > 84; a handler
+// run on that thread, however trivial, gets its frame pushed below rsp, into the heap, and a later
+// free() aborts: "corrupted size vs. prev_size while consolidating", "free(): invalid pointer"
+// (oneDNN issue #4845, fixed upstream in 2026 by PR #4855; Debian 12 ships 2.6.3). So no code
+// runs in signal context. The constructor, the first statement of main() (before MPI, OpenMP,
+// oneDNN or the watchdog start a thread), blocks the three signals; every thread made later
+// inherits the mask, so none is ever interrupted by them, and a listener thread takes them with
+// sigtimedwait(). A signal in start-up, in a checkpoint save or in shutdown is only recorded.
+// Child processes (Open MPI's singleton orted) get the signals unblocked again. A signal whose
+// disposition is SIG_IGN at start (SIGINT of a background job started by a shell without job
+// control) stays ignored, as with any program.
 #include <atomic>
 #include <csignal>
 #include <mpi.h>

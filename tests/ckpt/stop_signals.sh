@@ -57,7 +57,8 @@ for sig in INT TERM; do
   [ -n "$K" ] || fail "SIG$sig: no 'stopping after step K: SIG$sig received' line"
   grep -qF "glm3d: SIG$sig received: stopping after the current step" "$ERR" || fail "SIG$sig: no message on receipt"
   [ "$(cat "$D/latest")" = "$(printf 'step_%08d.h5' "$K")" ] || fail "SIG$sig: latest is not step $K"
-  [ "$(tail -1 "$WORK/$sig.jsonl" | sed 's/{"step":\([0-9]*\),.*/\1/')" = "$K" ] || fail "SIG$sig: metrics go past step $K"
+  last=$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["step"])' "$WORK/$sig.jsonl")
+  [ "$last" = "$K" ] || fail "SIG$sig: the metrics end at step $last, not $K"
   "$GLM3D_BIN" ckpt verify "$D"
   echo "SIG$sig: stopped after step $K, saved, exit 0, $ms ms after the signal"
   [ "$K" -gt "$KMAX" ] && KMAX=$K
