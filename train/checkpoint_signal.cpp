@@ -19,9 +19,16 @@ sigset_t stop_set() {
   return s;
 }
 
-// A forked child (Open MPI's singleton orted) starts with the usual mask, not ours.
-extern "C" void unblock_in_child() {
+// A forked child (Open MPI's singleton orted) starts unblocked but ignoring the three signals
+// (kept across exec until it installs its own handlers): until its setsid() it is in our process
+// group, where a Ctrl-C or `timeout` would otherwise kill it in the middle of MPI_Init.
+extern "C" void ignore_in_child() {
   const sigset_t s = stop_set();
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1})
+    sigaction(sig, &ign, nullptr); // also discards any already pending
   pthread_sigmask(SIG_UNBLOCK, &s, nullptr);
 }
 
@@ -56,7 +63,7 @@ const char* signal_name(int sig) {
 }
 
 StopSignals::StopSignals() : set_(stop_set()) {
-  static const bool atfork_registered = pthread_atfork(nullptr, nullptr, unblock_in_child) == 0;
+  static const bool atfork_registered = pthread_atfork(nullptr, nullptr, ignore_in_child) == 0;
   (void)atfork_registered;
   pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   thread_ = std::thread([this] { listen(); }); // inherits the mask: sigtimedwait needs it blocked

@@ -14,7 +14,8 @@
 // oneDNN or the watchdog start a thread), blocks the three signals; every thread made later
 // inherits the mask, so none is ever interrupted by them, and a listener thread takes them with
 // sigtimedwait(). A signal in start-up, in a checkpoint save or in shutdown is only recorded.
-// Child processes (Open MPI's singleton orted) get the signals unblocked again. A signal whose
+// Child processes (Open MPI's singleton orted) start with them unblocked and ignored, so a
+// signal to our process group cannot kill the orted before it leaves the group. A signal whose
 // disposition is SIG_IGN at start (SIGINT of a background job started by a shell without job
 // control) stays ignored, as with any program.
 #include <atomic>
