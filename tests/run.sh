@@ -4,7 +4,7 @@
 #   tests/run.sh [ctest args]             build/, every test
 #   tests/run.sh --sanitize [ctest args]  build-asan/ (BUILD_DIR overrides) with AddressSanitizer
 #       and UBSan (-DGLM3D_SANITIZE=address,undefined), the unit and single-process tests
-#       (ctest labels unit, single; see tests/README.md)
+#       (ctest labels unit, single; GLM3D_SANITIZE_LABELS=. for every test; tests/README.md)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SELECT=()
@@ -12,7 +12,7 @@ if [ "${1:-}" = --sanitize ]; then
   shift
   export BUILD_DIR="${BUILD_DIR:-$ROOT/build-asan}"
   export GLM3D_CMAKE_ARGS="-DGLM3D_SANITIZE=address,undefined -DGLM3D_BUILD_BENCHMARKS=OFF ${GLM3D_CMAKE_ARGS:-}"
-  SELECT=(-L "unit|single")
+  SELECT=(-L "${GLM3D_SANITIZE_LABELS:-unit|single}")
 fi
 export BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 "$ROOT/tools/setup.sh"
