@@ -66,7 +66,7 @@ int cmd_train(const Args& args, const RunContext& ctx) {
       "quiet", po::bool_switch(&o.quiet), "no progress lines")(
       "save", po::value(&o.save_dir), "checkpoint directory (step_N.h5 files and a `latest` pointer)")(
       "save-interval", po::value(&o.save_interval)->default_value(o.save_interval),
-      "save every N steps (0: at the end and on SIGTERM/SIGUSR1 only)")(
+      "save every N steps (0: at the end and on SIGINT/SIGTERM/SIGUSR1 only)")(
       "keep", po::value(&o.keep)->default_value(o.keep), "keep the N newest checkpoints (0: all)")(
       "load", po::value(&o.load), "resume from a checkpoint file, or the latest in a directory (any layout)");
   po::variables_map vm;
