@@ -90,7 +90,7 @@ int cmd_train(const Args& args, const RunContext& ctx) {
     o.model.clear();
   if (!pp_layers.empty())
     o.pp_layers = parse_pp_layers(pp_layers);
-  const TrainResult r = train(o, ctx.world);
+  const TrainResult r = train(o, ctx.world, ctx.stop_signals);
   if (ctx.rank == 0 && !o.quiet && !r.nothing_to_do)
     std::printf("done: %zu steps, final loss %.6f, %lld skipped\n", r.losses.size(),
                 r.losses.empty() ? 0.0 : r.losses.back(), (long long)r.skipped_steps);

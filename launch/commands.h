@@ -9,12 +9,15 @@
 
 namespace glm3d {
 
+class StopSignals;
+
 struct RunContext {
   MPI_Comm world = MPI_COMM_WORLD;
   int rank = 0;
   int world_size = 1;
-  int local_rank = 0;  // rank within the node (shared-memory split)
-  std::string command; // what runs: "train", "ckpt export" (names --config sections, --help hints)
+  int local_rank = 0;                        // rank within the node (shared-memory split)
+  std::string command;                       // what runs: "train", "ckpt export" (--config sections, hints)
+  const StopSignals* stop_signals = nullptr; // `train` only: SIGINT/SIGTERM/SIGUSR1 as stop requests
 };
 
 using Args = std::vector<std::string>; // arguments after the subcommand name
@@ -25,9 +28,9 @@ int cmd_data(const Args& args, const RunContext& ctx);  // launch/cmd_data.cpp  
 int cmd_ckpt(const Args& args,
              const RunContext& ctx); // launch/cmd_ckpt.cpp  (inspect, verify, export, import)
 int cmd_ckpt_reshard(const Args& args, const RunContext& ctx); // launch/cmd_ckpt_reshard.cpp
-int cmd_eval(const Args& args, const RunContext& ctx);  // launch/cmd_eval.cpp
-int cmd_plan(const Args& args, const RunContext& ctx);  // launch/cmd_plan.cpp
-int cmd_bench(const Args& args, const RunContext& ctx); // launch/cmd_bench.cpp (slice, matmul)
+int cmd_eval(const Args& args, const RunContext& ctx);         // launch/cmd_eval.cpp
+int cmd_plan(const Args& args, const RunContext& ctx);         // launch/cmd_plan.cpp
+int cmd_bench(const Args& args, const RunContext& ctx);        // launch/cmd_bench.cpp (slice, matmul)
 
 // A command, or an action of one (ckpt inspect, data sample), in a table.
 struct Command {

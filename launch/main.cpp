@@ -4,10 +4,23 @@
 // message and a non-zero exit on EVERY rank: UsageError (bad input) -> 2, anything else -> 1.
 #include "launch/commands.h"
 #include "launch/mpi_session.h"
+#include "train/checkpoint_signal.h"
+
+#include <cstring>
+#include <optional>
 
 int main(int argc, char** argv) {
+  // First, while this is the only thread: `train` takes SIGINT, SIGTERM and SIGUSR1 as stop
+  // requests (train/checkpoint_signal.h); the other commands keep the default (end at once).
+  std::optional<glm3d::StopSignals> stop_signals;
+  if (argc > 1 && !std::strcmp(argv[1], "train"))
+    stop_signals.emplace();
   glm3d::MpiSession mpi(&argc, &argv);
-  const glm3d::RunContext ctx = mpi.context();
+  glm3d::RunContext ctx = mpi.context();
+  if (stop_signals) {
+    stop_signals->set_announce(ctx.rank == 0);
+    ctx.stop_signals = &*stop_signals;
+  }
   glm3d::Args args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "--version")
     args[0] = "version";

@@ -47,3 +47,21 @@ expect_exit() {
 
 # expect_usage_error "what" "message fragment" cmd... : exit code 2 and the fragment on stderr.
 expect_usage_error() { expect_exit 2 err "$@"; }
+
+# wait_for_lines FILE N : until FILE has at least N lines (a metrics file: N steps done).
+wait_for_lines() {
+  for _ in $(seq 6000); do
+    [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  fail "no progress in $1"
+}
+
+# wait_for_text FILE TEXT : until FILE contains TEXT (fixed string).
+wait_for_text() {
+  for _ in $(seq 6000); do
+    grep -qF -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "'$2' never appeared in $1"
+}

@@ -3,14 +3,25 @@
 # the whole suite with ctest. Exits non-zero on any failure, and when ctest finds no
 # tests at all (a build that registered none must not pass). Skipped tests are listed
 # at the end with the reason each printed.
+#   tests/run.sh [ctest args]             build/, every test
+#   tests/run.sh --sanitize [ctest args]  build-asan/ (BUILD_DIR overrides) with AddressSanitizer
+#       and UBSan (-DGLM3D_SANITIZE=address,undefined), the unit and single-process tests
+#       (ctest labels unit, single; GLM3D_SANITIZE_LABELS=. for every test; tests/README.md)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SELECT=()
+if [ "${1:-}" = --sanitize ]; then
+  shift
+  export BUILD_DIR="${BUILD_DIR:-$ROOT/build-asan}"
+  export GLM3D_CMAKE_ARGS="-DGLM3D_SANITIZE=address,undefined -DGLM3D_BUILD_BENCHMARKS=OFF ${GLM3D_CMAKE_ARGS:-}"
+  SELECT=(-L "${GLM3D_SANITIZE_LABELS:-unit|single}")
+fi
 export BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 "$ROOT/tools/setup.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 cd "$BUILD_DIR"
 rc=0
-ctest --no-tests=error --output-on-failure --timeout 900 -j"$(nproc)" "$@" || rc=$?
+ctest --no-tests=error --output-on-failure --timeout 900 -j"$(nproc)" "${SELECT[@]}" "$@" || rc=$?
 # A skip (exit code 77, e.g. tests/slurm without root) prints a "SKIPPED: why" line; ctest
 # keeps it in its log only, so repeat it where it is seen.
 skipped=$(grep -h "^SKIPPED: " Testing/Temporary/LastTest.log 2>/dev/null || true)

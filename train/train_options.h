@@ -46,7 +46,7 @@ struct TrainOptions {
   bool quiet = false;
   // Checkpoints (train/checkpoint.h). --steps stays the total: a resumed run continues up to it.
   std::string save_dir;      // "" = never save
-  int64_t save_interval = 0; // save every N steps (0: only at the end and on SIGTERM/SIGUSR1)
+  int64_t save_interval = 0; // save every N steps (0: only at the end and on SIGINT/SIGTERM/SIGUSR1)
   int64_t keep = 0;          // keep the N newest checkpoints (0: all)
   std::string load;          // checkpoint file or directory (its `latest`) to resume from
   // With `load` and no model given: "" takes the checkpoint's model.

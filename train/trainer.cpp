@@ -202,7 +202,7 @@ std::string reshard_checkpoint(TrainOptions opt, MPI_Comm world) {
   return (std::filesystem::path(opt.save_dir) / checkpoint_file_name(job->start_step)).string();
 }
 
-TrainResult train(const TrainOptions& opt, MPI_Comm world) {
+TrainResult train(const TrainOptions& opt, MPI_Comm world, const StopSignals* stop_signals) {
   const std::unique_ptr<TrainJob> job = make_train_job(opt, world);
   TrainJob& j = *job;
   TrainResult result;
@@ -219,7 +219,12 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
   j.metrics->set_run_settings(settings_json(j, mem));
   result.skipped_steps = j.skipped_steps;
 
-  StopSignals stop_signals;
+  if (const int stop = agree_on_stop(stop_signals, world)) {
+    if (j.log)
+      std::printf("stopping before step %lld: %s received during start-up (nothing trained, nothing saved)\n",
+                  (long long)j.start_step + 1, signal_name(stop));
+    return result;
+  }
   StepClock clock;
   int64_t consecutive_skips = 0;
   const auto t_start = Clock::now();
@@ -252,14 +257,13 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world) {
     j.next_sample += j.settings.global_batch;
     if (opt.check_replicas_interval > 0 && (step % opt.check_replicas_interval == 0 || step == opt.steps))
       check_replicas(j.model->table(), weights_of(*j.model), j.exec.bf16() ? 2 : 4, j.pg, step);
-    int stop = stop_signals.requested() ? 1 : 0;
-    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, world);
+    const int stop = agree_on_stop(stop_signals, world);
     const bool interval = opt.save_interval > 0 && step % opt.save_interval == 0;
     if (!opt.save_dir.empty() && (interval || step == opt.steps || stop))
       save_train_checkpoint(j, step);
     if (stop) {
       if (j.log)
-        std::printf("stopping after step %lld: SIGTERM/SIGUSR1 received\n", (long long)step);
+        std::printf("stopping after step %lld: %s received\n", (long long)step, signal_name(stop));
       break;
     }
   }

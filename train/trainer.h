@@ -16,8 +16,12 @@ struct TrainResult {
   bool nothing_to_do = false; // resumed at or past --steps
 };
 
-// Collective over `world`. Throws UsageError on bad options or layouts.
-TrainResult train(const TrainOptions& opt, MPI_Comm world);
+class StopSignals;
+
+// Collective over `world`. Throws UsageError on bad options or layouts. stop_signals (may be
+// null): where stop requests come from (train/checkpoint_signal.h); checked once before the
+// first step and after every step.
+TrainResult train(const TrainOptions& opt, MPI_Comm world, const StopSignals* stop_signals = nullptr);
 
 // glm3d ckpt reshard: loads opt.load into the layout of opt (tp, pp, dp, zero, virtual stages,
 // --pp-layers) exactly as a resumed run would and saves it at once to opt.save_dir: the same

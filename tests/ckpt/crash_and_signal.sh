@@ -26,14 +26,6 @@ same_loss_text "$WORK/straight.jsonl" "$WORK/after.jsonl" 3 4
 [ "$(cat "$D/latest")" = "step_00000004.h5" ] || fail "latest does not name step 4"
 echo "crash mid-save ok"
 
-# wait_for_steps FILE N : until the metrics file has N lines (the run is under way).
-wait_for_steps() {
-  for _ in $(seq 600); do
-    [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  fail "no progress in $1"
-}
 for how in "mpirun 2 USR1" "direct 1 TERM"; do
   read -r launcher n sig <<<"$how"
   S="$WORK/sig$n"
@@ -46,7 +38,7 @@ for how in "mpirun 2 USR1" "direct 1 TERM"; do
     "$GLM3D_BIN" "${COMMON[@]}" --steps 400 --save "$S" --metrics "$WORK/sig.jsonl" &
   fi
   pid=$!
-  wait_for_steps "$WORK/sig.jsonl" 2
+  wait_for_lines "$WORK/sig.jsonl" 2
   kill -"$sig" "$pid"
   rc=0
   wait "$pid" || rc=$?

@@ -5,7 +5,9 @@
 #  2. slurm/sim.sbatch does too;
 #  3. slurm/preemptible.sbatch, sent the preemption signal (SIGUSR1) while it trains,
 #     saves, requeues itself, and the requeued run resumes from that checkpoint with the
-#     losses of an uninterrupted run, bit for bit.
+#     losses of an uninterrupted run, bit for bit;
+#  4. scancel of a running srun job (SIGTERM to every task, SIGKILL KillWait = 5 s later): every
+#     rank finishes its step and saves in time; the checkpoint verifies.
 # Needs root (slurmd) and Debian's slurm-wlm (tools/setup.sh installs it): otherwise it is
 # skipped (77) loudly: a banner on stderr, and tests/run.sh repeats the reason at the end.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
@@ -87,3 +89,22 @@ grep -q "step_$(printf %08d "$saved").h5" "$WORK"/pre-*.out || fail "run 0 did n
 grep -q "job $id run 1: --load" "$WORK"/pre-*.out || fail "run 1 did not load the checkpoint"
 same_losses "$WORK/ref.jsonl" "$GLM3D_CKPT/metrics-0.jsonl" 1 "$saved" || fail "preempted run losses"
 same_losses "$WORK/ref.jsonl" "$GLM3D_CKPT/metrics-1.jsonl" $((saved + 1)) 40 || fail "requeued run losses"
+
+# 4. scancel: Slurm sends SIGCONT and SIGTERM to every task, then SIGKILL after KillWait.
+echo "[$(date +%T)] srun, then scancel"
+srun --mpi=pmix -n 8 --kill-on-bad-exit=1 --job-name=glm3d-cancel "$GLM3D_BIN" "${ARGS[@]}" --steps 4000 \
+  --save "$WORK/cancel" --metrics "$WORK/cancel.jsonl" >"$WORK/cancel.out" 2>&1 &
+srun_pid=$!
+wait_for_lines "$WORK/cancel.jsonl" 3
+id=$(squeue -h -n glm3d-cancel -o %i)
+t0=$(date +%s%N)
+scancel "$id"
+rc=0
+wait "$srun_pid" || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+cat "$WORK/cancel.out"
+K=$(sed -n 's/^stopping after step \([0-9]*\): SIGTERM received$/\1/p' "$WORK/cancel.out")
+[ -n "$K" ] || fail "scancel: no 'stopping after step K: SIGTERM received' line"
+[ "$(cat "$WORK/cancel/latest")" = "$(printf 'step_%08d.h5' "$K")" ] || fail "scancel: latest is not step $K"
+"$GLM3D_BIN" ckpt verify "$WORK/cancel"
+echo "scancel: every rank stopped after step $K and saved; srun exit $rc, $ms ms after scancel"
