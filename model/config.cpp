@@ -34,6 +34,23 @@ ModelConfig make(const char* name, int64_t layers, int64_t hidden, int64_t heads
   return c;
 }
 
+// ChatGLM2/3 (modeling_chatglm.py of chatglm2-6b): RMSNorm, pre-norm residual, multi-query
+// attention with `groups` key/value heads (bias on query_key_value only), SwiGLU, RoPE on half of
+// each head as interleaved pairs, causal mask, an untied output layer.
+ModelConfig glm2(const char* name, int64_t layers, int64_t hidden, int64_t heads, int64_t groups, int64_t ffn,
+                 int64_t vocab, int64_t seq) {
+  ModelConfig c =
+      make(name, layers, hidden, heads, ffn, vocab, seq, FfnKind::swiglu, RopeKind::half_interleaved, 1e-4);
+  c.norm = NormKind::rmsnorm;
+  c.residual = ResidualKind::prenorm;
+  c.mask = MaskKind::causal;
+  c.kv_groups = groups;
+  c.tie_embeddings = false;
+  c.qkv_bias = true;
+  c.linear_bias = false;
+  return c;
+}
+
 const std::map<std::string, ModelConfig>& presets() {
   // tiny splits 8 ways in every dimension: 8 layers (pp 8, or pp 2 x 2 virtual stages x 2 layers),
   // 8 heads and a GeGLU width divisible by 8 (tp 8).
@@ -46,27 +63,42 @@ const std::map<std::string, ModelConfig>& presets() {
       {"glm-10b", make("glm-10b", 48, 4096, 64, 16384, 50304, 1024, FfnKind::gelu, RopeKind::two_d, 1e-4)},
       {"glm-130b", make("glm-130b", 70, 12288, 96, 32768, 150528, 2048, FfnKind::geglu, RopeKind::one_d,
                         8e-5)}, // GLM-130B's peak lr
+      {"chatglm2-6b", glm2("chatglm2-6b", 28, 4096, 32, 2, 13696, 65024, 32768)},
+      {"chatglm3-6b", glm2("chatglm3-6b", 28, 4096, 32, 2, 13696, 65024, 8192)},
+      // ChatGLM2's architecture at tiny's size: 2 key/value groups, so tp 4 replicates them.
+      {"tiny-glm2", glm2("tiny-glm2", 8, 64, 8, 2, 96, 256, 32)},
   };
   return p;
 }
 
 // One option per INI key; Boost.Program_options converts the values (core/ini.h).
-po::options_description ini_keys(ModelConfig& c, std::string& ffn, std::string& rope) {
+struct WordKeys {
+  std::string ffn, rope, norm, residual, mask;
+};
+
+po::options_description ini_keys(ModelConfig& c, WordKeys& w) {
   po::options_description d("model INI keys");
-  d.add_options()                                  //
-      ("base", po::value<std::string>(), "preset") // applied first, wherever it stands
-      ("name", po::value(&c.name))                 //
-      ("num_layers", po::value(&c.num_layers))     //
-      ("hidden", po::value(&c.hidden))             //
-      ("num_heads", po::value(&c.num_heads))       //
-      ("ffn_hidden", po::value(&c.ffn_hidden))     //
-      ("vocab", po::value(&c.vocab))               //
-      ("seq_len", po::value(&c.seq_len))           //
-      ("ffn", po::value(&ffn))                     //
-      ("rope", po::value(&rope))                   //
-      ("rope_base", po::value(&c.rope_base))       //
-      ("ln_eps", po::value(&c.ln_eps))             //
-      ("init_std", po::value(&c.init_std))         //
+  d.add_options()                                      //
+      ("base", po::value<std::string>(), "preset")     // applied first, wherever it stands
+      ("name", po::value(&c.name))                     //
+      ("num_layers", po::value(&c.num_layers))         //
+      ("hidden", po::value(&c.hidden))                 //
+      ("num_heads", po::value(&c.num_heads))           //
+      ("ffn_hidden", po::value(&c.ffn_hidden))         //
+      ("vocab", po::value(&c.vocab))                   //
+      ("seq_len", po::value(&c.seq_len))               //
+      ("ffn", po::value(&w.ffn))                       //
+      ("rope", po::value(&w.rope))                     //
+      ("norm", po::value(&w.norm))                     //
+      ("residual", po::value(&w.residual))             //
+      ("mask", po::value(&w.mask))                     //
+      ("kv_groups", po::value(&c.kv_groups))           //
+      ("tie_embeddings", po::value(&c.tie_embeddings)) //
+      ("qkv_bias", po::value(&c.qkv_bias))             //
+      ("linear_bias", po::value(&c.linear_bias))       //
+      ("rope_base", po::value(&c.rope_base))           //
+      ("ln_eps", po::value(&c.ln_eps))                 //
+      ("init_std", po::value(&c.init_std))             //
       ("lr", po::value(&c.lr));
   return d;
 }
@@ -76,15 +108,16 @@ po::options_description ini_keys(ModelConfig& c, std::string& ffn, std::string& 
 ModelConfig load_ini(const std::string& file) {
   IniFile ini = read_ini(file, "model config file");
   ModelConfig c;
-  std::string ffn, rope;
-  const po::options_description keys = ini_keys(c, ffn, rope);
+  WordKeys w;
+  const po::options_description keys = ini_keys(c, w);
   std::map<std::string, int> line_of;
   for (IniLine& l : ini.lines) {
     l.key = normalise_key(l.key, '_');
     GLM3D_USAGE_CHECK(keys.find_nothrow(l.key, false))
         << ini.where(l.line) << ": unknown key '" << l.typed_key
         << "' (known: base, name, num_layers, hidden, num_heads, ffn_hidden, vocab, seq_len, "
-           "ffn, rope, rope_base, ln_eps, init_std, lr)";
+           "ffn, rope, rope_base, ln_eps, init_std, lr, norm, residual, mask, kv_groups, tie_embeddings, "
+           "qkv_bias, linear_bias)";
     line_of[l.key] = l.line;
   }
   po::variables_map vm;
@@ -99,23 +132,84 @@ ModelConfig load_ini(const std::string& file) {
   }
   c.name = file;
   po::notify(vm); // the file's keys over the preset's values
-  if (vm.count("ffn")) {
-    GLM3D_USAGE_CHECK(ffn == "gelu" || ffn == "geglu")
-        << at("ffn") << ": key 'ffn' expects gelu or geglu, got '" << ffn << "'";
-    c.ffn = ffn == "gelu" ? FfnKind::gelu : FfnKind::geglu;
-  }
-  if (vm.count("rope")) {
-    GLM3D_USAGE_CHECK(rope == "1d" || rope == "2d")
-        << at("rope") << ": key 'rope' expects 1d or 2d, got '" << rope << "'";
-    c.rope = rope == "1d" ? RopeKind::one_d : RopeKind::two_d;
-  }
+  if (vm.count("ffn"))
+    c.ffn = parse_ffn(w.ffn, at("ffn") + ": key 'ffn'");
+  if (vm.count("rope"))
+    c.rope = parse_rope(w.rope, at("rope") + ": key 'rope'");
+  if (vm.count("norm"))
+    c.norm = parse_norm(w.norm, at("norm") + ": key 'norm'");
+  if (vm.count("residual"))
+    c.residual = parse_residual(w.residual, at("residual") + ": key 'residual'");
+  if (vm.count("mask"))
+    c.mask = parse_mask(w.mask, at("mask") + ": key 'mask'");
   return c;
 }
 
 } // namespace
 
 std::vector<std::string> preset_names() {
-  return {"tiny", "small", "base", "chatglm-6b", "glm-10b", "glm-130b"};
+  return {"tiny",     "small",       "base",        "chatglm-6b", "glm-10b",
+          "glm-130b", "chatglm2-6b", "chatglm3-6b", "tiny-glm2"};
+}
+
+namespace {
+// One word table per architecture key: (word, value) pairs.
+template <class E> struct Words {
+  std::vector<std::pair<std::string, E>> w;
+  std::string to(E e) const {
+    for (const auto& [k, v] : w)
+      if (v == e)
+        return k;
+    return "?";
+  }
+  E parse(const std::string& s, const std::string& what) const {
+    std::string known;
+    for (const auto& [k, v] : w) {
+      if (k == s)
+        return v;
+      known += (known.empty() ? "" : " or ") + k;
+    }
+    GLM3D_USAGE_FAIL() << what << " expects " << known << ", got '" << s << "'";
+  }
+};
+const Words<FfnKind> kFfn{{{"gelu", FfnKind::gelu}, {"geglu", FfnKind::geglu}, {"swiglu", FfnKind::swiglu}}};
+const Words<RopeKind> kRope{
+    {{"1d", RopeKind::one_d}, {"2d", RopeKind::two_d}, {"half-interleaved", RopeKind::half_interleaved}}};
+const Words<NormKind> kNorm{{{"layernorm", NormKind::layernorm}, {"rmsnorm", NormKind::rmsnorm}}};
+const Words<ResidualKind> kResidual{
+    {{"deepnorm", ResidualKind::deepnorm}, {"prenorm", ResidualKind::prenorm}}};
+const Words<MaskKind> kMask{{{"glm", MaskKind::glm}, {"causal", MaskKind::causal}}};
+} // namespace
+
+std::string to_string(FfnKind k) {
+  return kFfn.to(k);
+}
+std::string to_string(RopeKind k) {
+  return kRope.to(k);
+}
+std::string to_string(NormKind k) {
+  return kNorm.to(k);
+}
+std::string to_string(ResidualKind k) {
+  return kResidual.to(k);
+}
+std::string to_string(MaskKind k) {
+  return kMask.to(k);
+}
+FfnKind parse_ffn(const std::string& s, const std::string& what) {
+  return kFfn.parse(s, what);
+}
+RopeKind parse_rope(const std::string& s, const std::string& what) {
+  return kRope.parse(s, what);
+}
+NormKind parse_norm(const std::string& s, const std::string& what) {
+  return kNorm.parse(s, what);
+}
+ResidualKind parse_residual(const std::string& s, const std::string& what) {
+  return kResidual.parse(s, what);
+}
+MaskKind parse_mask(const std::string& s, const std::string& what) {
+  return kMask.parse(s, what);
 }
 
 ModelConfig preset_config(const std::string& name) {
@@ -158,26 +252,33 @@ void validate(const ModelConfig& c) {
   positive("lr", c.lr);
   GLM3D_USAGE_CHECK(c.hidden % c.num_heads == 0) << "model '" << c.name << "': num_heads (" << c.num_heads
                                                  << ") must divide hidden (" << c.hidden << ")";
-  const int64_t rot = c.rope == RopeKind::two_d ? c.head_dim() / 2 : c.head_dim();
+  const int64_t rot = c.rope == RopeKind::one_d ? c.head_dim() : c.head_dim() / 2;
   GLM3D_USAGE_CHECK(rot % 2 == 0) << "model '" << c.name << "': head dim " << c.head_dim()
-                                  << " must be even (divisible by 4 with 2D RoPE)";
+                                  << " must be even (divisible by 4 with 2D or half-interleaved RoPE)";
+  GLM3D_USAGE_CHECK(c.kv_groups >= 0 && (c.kv_groups == 0 || c.num_heads % c.kv_groups == 0))
+      << "model '" << c.name << "': kv_groups (" << c.kv_groups << ") must divide num_heads (" << c.num_heads
+      << ")";
+  GLM3D_USAGE_CHECK(c.rope != RopeKind::two_d || c.mask == MaskKind::glm)
+      << "model '" << c.name << "': 2D RoPE (block positions) needs mask = glm";
 }
 
 int64_t parameter_count(const ModelConfig& c) {
-  const int64_t H = c.hidden, U = c.ffn_up_width(), F = c.ffn_hidden;
-  const int64_t per_layer = 2 * H               // input layernorm
-                            + 3 * H * H + 3 * H // query_key_value
-                            + H * H + H         // attention dense
-                            + 2 * H             // post-attention layernorm
-                            + U * H + U         // dense_h_to_4h
-                            + F * H + H;        // dense_4h_to_h
-  return c.vocab * H + c.num_layers * per_layer + 2 * H;
+  const int64_t H = c.hidden, U = c.ffn_up_width(), F = c.ffn_hidden, Q = c.qkv_width();
+  const int64_t norm = c.norm == NormKind::layernorm ? 2 * H : H; // weight (and bias)
+  const int64_t bias = c.linear_bias ? 1 : 0;
+  const int64_t per_layer = norm                           // input norm
+                            + Q * H + (c.qkv_bias ? Q : 0) // query_key_value
+                            + H * H + bias * H             // attention dense
+                            + norm                         // post-attention norm
+                            + U * H + bias * U             // dense_h_to_4h
+                            + F * H + bias * H;            // dense_4h_to_h
+  return c.vocab * H * (c.tie_embeddings ? 1 : 2) + c.num_layers * per_layer + norm;
 }
 
 double layer_forward_flops_per_token(const ModelConfig& c) {
   const double H = double(c.hidden), F = double(c.ffn_hidden), S = double(c.seq_len);
-  const double ffn_mats = c.ffn == FfnKind::geglu ? 3.0 : 2.0;
-  const double matmul_params_per_layer = 4.0 * H * H + ffn_mats * H * F;
+  const double ffn_mats = c.gated() ? 3.0 : 2.0;
+  const double matmul_params_per_layer = double(c.qkv_width()) * H + H * H + ffn_mats * H * F;
   return 2.0 * matmul_params_per_layer + 4.0 * S * H;
 }
 
@@ -189,10 +290,13 @@ double training_flops_per_token(const ModelConfig& c) {
 
 std::string to_string(const ModelConfig& c) {
   std::ostringstream os;
-  os << c.name << ": layers " << c.num_layers << ", hidden " << c.hidden << ", heads " << c.num_heads
-     << ", ffn " << c.ffn_hidden << (c.ffn == FfnKind::geglu ? " (GeGLU)" : " (GeLU)") << ", vocab "
-     << c.vocab << ", seq " << c.seq_len << ", RoPE " << (c.rope == RopeKind::two_d ? "2D" : "1D") << ", "
-     << double(parameter_count(c)) / 1e6 << "M params";
+  os << c.name << ": layers " << c.num_layers << ", hidden " << c.hidden << ", heads " << c.num_heads;
+  if (c.kv_groups > 0)
+    os << " (" << c.kv_groups << " kv groups)";
+  os << ", ffn " << c.ffn_hidden << " (" << to_string(c.ffn) << "), vocab " << c.vocab << ", seq "
+     << c.seq_len << ", RoPE " << to_string(c.rope) << ", " << to_string(c.norm) << ", "
+     << to_string(c.residual) << ", mask " << to_string(c.mask) << (c.tie_embeddings ? "" : ", untied head")
+     << ", " << double(parameter_count(c)) / 1e6 << "M params";
   return os.str();
 }
 

@@ -22,12 +22,15 @@ Recompute parse_recompute(const std::string& s) {
   GLM3D_USAGE_FAIL() << "--recompute must be none, selective or full, got '" << s << "'";
 }
 
-AttentionImpl parse_attention(const std::string& s, cpu::Precision p) {
+AttentionImpl parse_attention(const std::string& s, cpu::Precision p, bool dense_ok) {
   if (s == "auto")
-    return p == cpu::Precision::bf16 ? AttentionImpl::flash : AttentionImpl::dense;
+    return p == cpu::Precision::bf16 || !dense_ok ? AttentionImpl::flash : AttentionImpl::dense;
   if (s == "dense") {
     GLM3D_USAGE_CHECK(p == cpu::Precision::f32)
         << "--attention dense needs --precision f32 (bf16 uses flash)";
+    GLM3D_USAGE_CHECK(dense_ok)
+        << "--attention dense: the dense kernel takes multi-head attention only; this "
+           "model has key/value groups (use flash)";
     return AttentionImpl::dense;
   }
   if (s == "flash")

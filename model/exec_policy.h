@@ -30,9 +30,11 @@ struct ExecPolicy {
 };
 
 // UsageError naming the option for unknown words. attention "auto" follows the precision.
-cpu::Precision parse_precision(const std::string& s);                  // "f32" | "bf16"
-Recompute parse_recompute(const std::string& s);                       // "none" | "selective" | "full"
-AttentionImpl parse_attention(const std::string& s, cpu::Precision p); // "auto" | "dense" | "flash"
+cpu::Precision parse_precision(const std::string& s); // "f32" | "bf16"
+Recompute parse_recompute(const std::string& s);      // "none" | "selective" | "full"
+// dense_ok: the model's attention has the dense kernel's layout (multi-head, q, k, v interleaved).
+AttentionImpl parse_attention(const std::string& s, cpu::Precision p,
+                              bool dense_ok = true); // auto|dense|flash
 std::string to_string(cpu::Precision p);
 std::string to_string(Recompute r);
 std::string to_string(AttentionImpl a);

@@ -5,7 +5,7 @@ namespace glm3d {
 std::vector<Gemm> layer_forward_gemms(const ModelConfig& c, int tp, int64_t B, int64_t S) {
   const int64_t N = B * S, H = c.hidden, hd = c.head_dim(), nhl = c.num_heads / tp;
   return {
-      {"qkv", N, 3 * H / tp, H, 1},           {"scores", S, S, hd, B * nhl},
+      {"qkv", N, c.qkv_width() / tp, H, 1},   {"scores", S, S, hd, B * nhl},
       {"context", S, hd, S, B * nhl},         {"dense", N, H, H / tp, 1},
       {"up", N, c.ffn_up_width() / tp, H, 1}, {"down", N, H, c.ffn_hidden / tp, 1},
   };

@@ -6,7 +6,6 @@
 #include "core/cpu/cross_entropy.h"
 #include "core/cpu/elementwise.h"
 #include "core/cpu/embedding.h"
-#include "core/cpu/layernorm.h"
 #include "model/glm_model_impl.h"
 #include "model/init.h"
 
@@ -172,20 +171,18 @@ template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T*
     std::copy(x.begin(), x.end(), out);
 }
 
-// Final LayerNorm, tied LM head, vocab-parallel cross-entropy: ca.probs [N, Vl] holds the
+// Final norm, LM head (tied or output_layer), vocab-parallel cross-entropy: ca.probs [N, Vl] holds the
 // probabilities of the local vocabulary slice, losses [N] the per-token loss. on_logits (if set)
 // sees the logits first.
 template <class T>
 void GlmModel<T>::head_logits(int microbatch, const MicroBatch& mb, ChunkActs& ca, std::vector<T>& losses) {
   const int64_t N = mb.B * mb.S, H = cfg_.hidden;
-  const ParamInfo& e = table_.get("word_embeddings.weight");
+  const ParamInfo& e = table_.get(table_.head_name());
   const int64_t Vl = e.local_rows;
-  ca.meanf.resize(size_t(N));
-  ca.rstdf.resize(size_t(N));
+  const ParamInfo* lb = table_.find("final_layernorm.bias");
   T* hf = ca.hf.begin_write(N * H, exec_.bf16(), scratch_->h);
-  cpu::layernorm_forward(ca.final_x.data(), vector_param(table_.get("final_layernorm.weight")),
-                         vector_param(table_.get("final_layernorm.bias")), hf, ca.meanf.data(),
-                         ca.rstdf.data(), N, H, cfg_.ln_eps);
+  norm_forward(ca.final_x.data(), vector_param(table_.get("final_layernorm.weight")),
+               lb ? vector_param(*lb) : nullptr, hf, ca.meanf, ca.rstdf, N);
   ca.hf.commit(hf);
   ca.probs.resize(size_t(N * Vl)); // [N, Vl] logits, then probabilities
   linear_fwd(ca.hf.in(), matrix_param(e), static_cast<const T*>(nullptr), ca.probs.data(), N, H, Vl);
@@ -223,8 +220,8 @@ void GlmModel<T>::head_forward(int microbatch, const MicroBatch& mb, std::vector
 template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkActs& ca, T* dx) {
   const int64_t N = mb.B * mb.S, H = cfg_.hidden;
   const ParamInfo& lw = table_.get("final_layernorm.weight");
-  const ParamInfo& lb = table_.get("final_layernorm.bias");
-  const ParamInfo& e = table_.get("word_embeddings.weight");
+  const ParamInfo* lb = table_.find("final_layernorm.bias");
+  const ParamInfo& e = table_.get(table_.head_name());
   const int64_t Vl = e.local_rows;
   if (ca.probs.empty()) { // recomputed: the same kernels on the same input, losses not counted again
     std::vector<T> losses;
@@ -237,8 +234,8 @@ template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkAc
   linear_bwd(ca.probs.data(), ca.hf.in(), matrix_param(e), dhf, grads_.data() + e.offset,
              static_cast<T*>(nullptr), N, H, Vl);
   tp_sum(dhf, N * H);
-  cpu::layernorm_backward(dhf, ca.final_x.data(), vector_param(lw), ca.meanf.data(), ca.rstdf.data(), dx,
-                          grads_.data() + lw.offset, grads_.data() + lb.offset, N, H, false);
+  norm_backward(dhf, ca.final_x.data(), vector_param(lw), ca.meanf, ca.rstdf, dx, grads_.data() + lw.offset,
+                lb ? grads_.data() + lb->offset : nullptr, N, false);
 }
 
 template <class T> void GlmModel<T>::backward(int chunk, int microbatch, const T* dout, T* din) {

@@ -110,6 +110,12 @@ private:
   void attention_forward(const MicroBatch& mb, T* qkv, LayerActs& a);
   void attention_backward(const MicroBatch& mb, const T* dctx, LayerActs& a, T* dqkv);
   void keep_for_backward(LayerActs& a) const; // drops what the recompute policy recomputes
+  const int32_t* mask_seps(const MicroBatch& mb);
+  void norm_forward(const T* x, const T* w, const T* b, T* y, std::vector<T>& mean, std::vector<T>& rstd,
+                    int64_t N);
+  void norm_backward(const T* dy, const T* x, const T* w, const std::vector<T>& mean,
+                     const std::vector<T>& rstd, T* dx, T* dw, T* db, int64_t N, bool accumulate);
+  void ffn_activation(const T* u, T* act, int64_t N);
   void head_logits(int microbatch, const MicroBatch& mb, ChunkActs& ca, std::vector<T>& losses);
   void head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca);
   void head_backward(const MicroBatch& mb, ChunkActs& ca, T* dx);

@@ -44,12 +44,13 @@ template <class T> struct GlmModel<T>::Weights {
 // Buffers reused by every layer call (their capacity grows to the largest layer once). Forward
 // and backward share them; glm_layer.cpp says which tensor lives in which, and when.
 template <class T> struct GlmModel<T>::Scratch {
-  std::vector<T> h, h2; // [N, H]: LN outputs (bf16 forward); dh2 / dh and dx1 (backward)
-  std::vector<T> wide;  // [N, max(3Hl, Ul)]: qkv, then u (bf16 forward); u widened, then dqkv
-  std::vector<T> act;   // [N, Fl]: activation (bf16 forward); dact, and du for GeLU (in place)
-  std::vector<T> extra; // [N, max(H, Ul)]: the recomputed layer's output; du for gated FFNs
-  std::vector<T> small; // [N, Hl]: dctx; the recomputed context (selective)
-  std::vector<bf16> qb; // bf16 attention gradients [N, Hl] + [N, 3Hl]
+  std::vector<T> h, h2;          // [N, H]: LN outputs (bf16 forward); dh2 / dh and dx1 (backward)
+  std::vector<T> wide;           // [N, max(3Hl, Ul)]: qkv, then u (bf16 forward); u widened, then dqkv
+  std::vector<T> act;            // [N, Fl]: activation (bf16 forward); dact, and du for GeLU (in place)
+  std::vector<T> extra;          // [N, max(H, Ul)]: the recomputed layer's output; du for gated FFNs
+  std::vector<T> small;          // [N, Hl]: dctx; the recomputed context (selective)
+  std::vector<bf16> qb;          // bf16 attention gradients [N, Hl] + [N, qkv width]
+  std::vector<int32_t> zero_sep; // [B]: the causal mask for the dense kernel
 };
 
 // The matmul dispatch: bf16 operands (bf16 precision) or T operands.

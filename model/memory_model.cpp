@@ -17,21 +17,28 @@ int64_t dense_stage_bytes(int64_t heads, int64_t S) {
 }
 
 struct LayerDims {
-  int64_t N, H, Hl, nhl, Ul, Fl;
+  int64_t N, H, Hl, nhl, Ul, Fl, W; // W: the local query_key_value width (Q, K, V of local heads)
 };
 LayerDims dims_of(const ModelConfig& c, int tp, int64_t B, int64_t S) {
-  return {B * S, c.hidden, c.hidden / tp, c.num_heads / tp, c.ffn_up_width() / tp, c.ffn_hidden / tp};
+  const int64_t nhl = c.num_heads / tp, ngl = c.packed_qkv() ? std::max<int64_t>(1, c.kv_heads() / tp) : nhl;
+  return {B * S,
+          c.hidden,
+          c.hidden / tp,
+          nhl,
+          c.ffn_up_width() / tp,
+          c.ffn_hidden / tp,
+          (nhl + 2 * ngl) * c.head_dim()};
 }
 
 // Everything GlmModel::LayerActs holds after a layer's forward without recomputation:
 //   x, x1 [N, H] f32 (LayerNorm inputs); mean/rstd [N] x 2 f32;
-//   h, h2 [N, H]; qkv [N, 3Hl] after RoPE; ctx [N, Hl]; u [N, Ul]; act [N, Fl]  (a bytes each:
+//   h, h2 [N, H]; qkv [N, W] after RoPE; ctx [N, Hl]; u [N, Ul]; act [N, Fl]  (a bytes each:
 //   the matmul inputs, bf16 under bf16);
 //   attention state: dense probs [B, nhl, S, S] f32, or flash log-sum-exp [B, nhl, S] f32.
 int64_t full_layer_bytes(const LayerDims& d, int64_t B, int64_t S, const ExecPolicy& p, bool with_probs) {
   const int64_t a = p.bf16() ? 2 : 4;
   int64_t bytes = kF32 * (2 * d.N * d.H + 4 * d.N);
-  bytes += a * (2 * d.N * d.H + 3 * d.N * d.Hl + d.N * d.Hl + d.N * d.Ul + d.N * d.Fl);
+  bytes += a * (2 * d.N * d.H + d.N * d.W + d.N * d.Hl + d.N * d.Ul + d.N * d.Fl);
   if (p.attention == AttentionImpl::flash)
     bytes += kF32 * d.N * d.nhl;
   else if (with_probs)
@@ -65,9 +72,9 @@ int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab
 }
 
 // The buffers one layer's forward and backward use (GlmModel::Scratch, see glm_layer.cpp):
-// h, h2 [N, H]; wide [N, max(3Hl, Ul)] (bf16: qkv and u; f32: dqkv); act [N, Fl]; extra
+// h, h2 [N, H]; wide [N, max(W, Ul)] (bf16: qkv and u; f32: dqkv); act [N, Fl]; extra
 // [N, max(H, Ul)] for gated FFNs, [N, H] otherwise; small [N, Hl]; under bf16 the flash
-// gradients [N, 4Hl] in bf16 and the rounded output gradient of the widest linear [N, max] in
+// gradients [N, Hl + W] in bf16 and the rounded output gradient of the widest linear [N, max] in
 // bf16 (one buffer per thread, kept at its largest size: with the LM head, [N, Vl]); the
 // chunk's x, y or dx, dy [N, H]. Dense attention adds its backward staging buffer.
 // Under full recomputation one layer's complete activations are rebuilt in backward.
@@ -75,12 +82,12 @@ int64_t layer_workspace_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S
                               int64_t head_vocab) {
   const LayerDims d = dims_of(c, tp, B, S);
   const bool gated = d.Ul != d.Fl;
-  const int64_t widest = std::max({d.H, d.Ul, 3 * d.Hl, head_vocab});
+  const int64_t widest = std::max({d.H, d.Ul, d.W, head_vocab});
   int64_t bytes = kF32 * d.N *
-                  (2 * d.H + std::max(3 * d.Hl, p.bf16() ? d.Ul : 0) + d.Fl +
-                   (gated ? std::max(d.H, d.Ul) : d.H) + d.Hl + 2 * d.H);
+                  (2 * d.H + std::max(d.W, p.bf16() ? d.Ul : 0) + d.Fl + (gated ? std::max(d.H, d.Ul) : d.H) +
+                   d.Hl + 2 * d.H);
   if (p.bf16())
-    bytes += 2 * d.N * (4 * d.Hl + widest);
+    bytes += 2 * d.N * (d.Hl + d.W + widest);
   if (p.attention == AttentionImpl::dense)
     bytes += dense_stage_bytes(d.nhl, S) + k_dense_attention_code_bytes;
   if (p.recompute == Recompute::full)

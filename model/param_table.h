@@ -17,6 +17,15 @@ enum class Split {
   rows,       // dim 0 in tp contiguous blocks (column-parallel weights/biases, vocab-parallel embedding)
   cols,       // dim 1 in tp contiguous blocks (row-parallel weights)
   glu_rows,   // dim 0 = two halves [a | g], each split in tp blocks; a rank holds [a_r | g_r]
+  qkv_packed, // dim 0 = [Q (heads hd) | K (groups hd) | V (groups hd)]: a rank holds its query heads
+              // and the key/value groups they use: [Q_r | K_g | V_g]; with tp > groups a group is
+              // replicated on tp / groups ranks (Megatron), the first of them its owner
+};
+
+// Local rows [local_begin, local_begin + rows) of a tensor split by rows are full-tensor rows
+// [global_begin, global_begin + rows).
+struct RowSegment {
+  int64_t local_begin = 0, rows = 0, global_begin = 0;
 };
 
 enum class Init { zeros, ones, normal, xavier, qkv_xavier };
@@ -29,13 +38,26 @@ struct ParamInfo {
   int64_t offset = 0; // into the rank's flat buffer, in elements
   bool weight_decay = false;
   Init init = Init::zeros;
-  double gain = 1.0; // Xavier gain (DeepNorm beta for v, out, FFN); std for Init::normal
-  int layer = -1;    // transformer layer, -1 for embedding / final LN
+  double gain = 1.0;       // Xavier gain (DeepNorm beta for v, out, FFN); std for Init::normal
+  int layer = -1;          // transformer layer, -1 for embedding / final LN
+  bool vocab_rows = false; // rows are the padded vocabulary (stored with the real one)
+  int64_t heads = 0, groups = 0, head_dim = 0; // qkv_packed: the attention's shape
+  int tp = 1;
   bool tp_replicated() const { return split == Split::replicated; }
   int64_t numel() const { return local_rows * local_cols; }
   int64_t full_numel() const { return rows * cols; }
   // Global (full-tensor, row-major) index of local element i on tensor-parallel rank tp_rank.
   int64_t global_index(int64_t i, int tp_rank) const;
+  // Row splits (rows, glu_rows, qkv_packed): where the local rows sit in the full tensor.
+  std::vector<RowSegment> row_segments(int tp_rank) const;
+  // Local element ranges tensor-parallel rank tp_rank holds as the only (or first) copy: all of
+  // a split tensor, all of a replicated one on rank 0 (none elsewhere), and of qkv_packed with
+  // replicated key/value groups the query rows only on the non-owners. Checkpoints write, and
+  // gradient norms count, exactly these.
+  std::vector<std::pair<int64_t, int64_t>> tp_unique_ranges(int tp_rank) const;
+  // qkv_packed: local element range of the key/value rows [begin, end) (replicated when tp > groups).
+  std::pair<int64_t, int64_t> kv_range() const;
+  int kv_share() const { return split == Split::qkv_packed && tp > groups ? int(tp / groups) : 1; }
 };
 
 struct StagePlan {
@@ -52,14 +74,17 @@ public:
   const ParamInfo* find(const std::string& name) const;
   int64_t total() const { return total_; } // elements in the flat buffer (padded to 16)
   int64_t padded_vocab() const { return vpad_; }
+  // The LM head's matrix: `word_embeddings.weight` when tied, else `output_layer.weight`.
+  const char* head_name() const { return tied_ ? "word_embeddings.weight" : "output_layer.weight"; }
   // Range [begin, end) of layer l's parameters in the flat buffer (layers are contiguous).
   std::pair<int64_t, int64_t> layer_range(int layer) const;
 
 private:
   void add(const std::string& name, int64_t rows, int64_t cols, Split split, bool wd, Init init, double gain,
-           int layer, const StagePlan& plan);
+           int layer, const StagePlan& plan, const ModelConfig* attn = nullptr);
   std::vector<ParamInfo> params_;
   int64_t total_ = 0, vpad_ = 0;
+  bool tied_ = true;
 };
 
 std::string layer_param_name(int layer, const char* suffix); // "layers.3.attention.dense.weight"

@@ -15,20 +15,38 @@ std::vector<TensorPiece> shard_pieces(const ShardView& v, const ModelConfig& cfg
                                       float* vv) {
   std::vector<TensorPiece> out;
   for (const ParamInfo& p : v.table->params()) {
-    const bool emb = p.name == "word_embeddings.weight";
-    const int64_t stored_rows = emb ? cfg.vocab : p.rows;
+    const int64_t stored_rows = p.vocab_rows ? cfg.vocab : p.rows;
     const int64_t b = std::max(v.opt_begin, p.offset), e = std::min(v.opt_end, p.offset + p.numel());
     if (b >= e)
       continue;
-    // One writer per element over the whole job (see the header).
-    const bool unique = (!p.tp_replicated() || v.tp_rank == 0) && (!emb || v.first_stage);
-    const bool counts = unique && (v.zero || v.dp_rank == 0);
-    const std::vector<Rect> rects = shard_rects(p, v.tp_rank, b - p.offset, e - p.offset, stored_rows);
-    out.push_back({"params", p.name, master + (b - v.opt_begin), rects, counts});
-    if (!m)
-      continue;
-    out.push_back({"adam_m", p.name, m + (b - v.opt_begin), rects, counts});
-    out.push_back({"adam_v", p.name, vv + (b - v.opt_begin), rects, counts});
+    // One writer per element over the whole job (see the header): this rank's tp-unique part
+    // of the tensor, the tied embedding on the first stage, dp rank 0 (or each ZeRO-1 range).
+    const bool stage_ok = p.name != "word_embeddings.weight" || v.first_stage;
+    const bool dp_ok = v.zero || v.dp_rank == 0;
+    // Cut [b, e) (local to the tensor) where its tp-unique ranges start and end.
+    std::vector<int64_t> cuts = {b - p.offset, e - p.offset};
+    const auto unique = p.tp_unique_ranges(v.tp_rank);
+    for (const auto& [ub, ue] : unique)
+      for (int64_t c : {ub, ue})
+        if (c > b - p.offset && c < e - p.offset)
+          cuts.push_back(c);
+    std::sort(cuts.begin(), cuts.end());
+    for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+      const int64_t lb = cuts[k], le = cuts[k + 1];
+      if (lb >= le)
+        continue;
+      bool tp_ok = false;
+      for (const auto& [ub, ue] : unique)
+        tp_ok |= lb >= ub && le <= ue;
+      const bool counts = tp_ok && stage_ok && dp_ok;
+      const std::vector<Rect> rects = shard_rects(p, v.tp_rank, lb, le, stored_rows);
+      const int64_t at = p.offset + lb - v.opt_begin;
+      out.push_back({"params", p.name, master + at, rects, counts});
+      if (!m)
+        continue;
+      out.push_back({"adam_m", p.name, m + at, rects, counts});
+      out.push_back({"adam_v", p.name, vv + at, rects, counts});
+    }
   }
   return out;
 }

@@ -12,7 +12,7 @@ std::vector<CkptTensor> checkpoint_tensors(const ModelConfig& cfg) {
   const ParamTable full(cfg, single_rank_plan(cfg));
   std::vector<CkptTensor> out;
   for (const ParamInfo& p : full.params())
-    out.push_back({p.name, p.name == "word_embeddings.weight" ? cfg.vocab : p.rows, p.cols});
+    out.push_back({p.name, p.vocab_rows ? cfg.vocab : p.rows, p.cols});
   return out;
 }
 
@@ -44,39 +44,26 @@ std::vector<Rect> local_rects(int64_t lc, int64_t a, int64_t b) {
 
 std::vector<Rect> shard_rects(const ParamInfo& p, int tp_rank, int64_t a, int64_t b, int64_t stored_rows) {
   std::vector<Rect> global;
+  const std::vector<RowSegment> segments = p.row_segments(tp_rank);
   for (Rect r : local_rects(p.local_cols, a, b)) {
-    switch (p.split) {
-    case Split::replicated:
+    if (p.split == Split::replicated) {
       global.push_back(r);
-      break;
-    case Split::rows:
-      r.r0 += int64_t(tp_rank) * p.local_rows;
-      global.push_back(r);
-      break;
-    case Split::cols:
+    } else if (p.split == Split::cols) {
       r.c0 += int64_t(tp_rank) * p.local_cols;
       global.push_back(r);
-      break;
-    case Split::glu_rows: {
-      // Local rows [a_r | g_r]: the first half_local rows belong to the first half of the
-      // full tensor, the rest to the second half; a rectangle may straddle the two.
-      const int64_t hl = p.local_rows / 2, half = p.rows / 2;
-      const int64_t end = r.r0 + r.nr;
-      if (r.r0 < hl) {
-        Rect a1 = r;
-        a1.nr = std::min(end, hl) - r.r0;
-        a1.r0 = int64_t(tp_rank) * hl + r.r0;
-        global.push_back(a1);
-      }
-      if (end > hl) {
+    } else {
+      // Row splits: a local rectangle may straddle segments (GeGLU's halves, Q | K | V) and maps
+      // to one full-tensor rectangle per segment it touches.
+      for (const RowSegment& s : segments) {
+        const int64_t from = std::max(r.r0, s.local_begin),
+                      to = std::min(r.r0 + r.nr, s.local_begin + s.rows);
+        if (from >= to)
+          continue;
         Rect g = r;
-        const int64_t from = std::max(r.r0, hl);
-        g.nr = end - from;
-        g.r0 = half + int64_t(tp_rank) * hl + (from - hl);
+        g.r0 = s.global_begin + (from - s.local_begin);
+        g.nr = to - from;
         global.push_back(g);
       }
-      break;
-    }
     }
   }
   std::vector<Rect> clipped;
@@ -131,12 +118,17 @@ std::string config_mismatch(const ModelConfig& c, const ModelConfig& w) {
   field("num_heads", c.num_heads, w.num_heads);
   field("ffn_hidden", c.ffn_hidden, w.ffn_hidden);
   field("vocab", c.vocab, w.vocab);
-  auto ffn = [](const ModelConfig& m) { return std::string(m.ffn == FfnKind::geglu ? "geglu" : "gelu"); };
-  auto rope = [](const ModelConfig& m) { return std::string(m.rope == RopeKind::two_d ? "2d" : "1d"); };
-  field("ffn", ffn(c), ffn(w));
-  field("rope", rope(c), rope(w));
+  field("ffn", to_string(c.ffn), to_string(w.ffn));
+  field("rope", to_string(c.rope), to_string(w.rope));
   field("rope_base", c.rope_base, w.rope_base);
   field("ln_eps", c.ln_eps, w.ln_eps);
+  field("norm", to_string(c.norm), to_string(w.norm));
+  field("residual", to_string(c.residual), to_string(w.residual));
+  field("mask", to_string(c.mask), to_string(w.mask));
+  field("kv_groups", c.kv_groups, w.kv_groups);
+  field("tie_embeddings", c.tie_embeddings, w.tie_embeddings);
+  field("qkv_bias", c.qkv_bias, w.qkv_bias);
+  field("linear_bias", c.linear_bias, w.linear_bias);
   return os.str();
 }
 

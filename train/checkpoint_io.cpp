@@ -70,8 +70,15 @@ void write_config(hid_t file, const ModelConfig& c) {
   h5::write_attr_i64(g.get(), "ffn_hidden", c.ffn_hidden);
   h5::write_attr_i64(g.get(), "vocab", c.vocab);
   h5::write_attr_i64(g.get(), "seq_len", c.seq_len);
-  h5::write_attr_str(g.get(), "ffn", c.ffn == FfnKind::geglu ? "geglu" : "gelu");
-  h5::write_attr_str(g.get(), "rope", c.rope == RopeKind::two_d ? "2d" : "1d");
+  h5::write_attr_str(g.get(), "ffn", to_string(c.ffn));
+  h5::write_attr_str(g.get(), "rope", to_string(c.rope));
+  h5::write_attr_str(g.get(), "norm", to_string(c.norm));
+  h5::write_attr_str(g.get(), "residual", to_string(c.residual));
+  h5::write_attr_str(g.get(), "mask", to_string(c.mask));
+  h5::write_attr_i64(g.get(), "kv_groups", c.kv_groups);
+  h5::write_attr_i64(g.get(), "tie_embeddings", c.tie_embeddings ? 1 : 0);
+  h5::write_attr_i64(g.get(), "qkv_bias", c.qkv_bias ? 1 : 0);
+  h5::write_attr_i64(g.get(), "linear_bias", c.linear_bias ? 1 : 0);
   h5::write_attr_f64(g.get(), "rope_base", c.rope_base);
   h5::write_attr_f64(g.get(), "ln_eps", c.ln_eps);
   h5::write_attr_f64(g.get(), "init_std", c.init_std);
@@ -279,12 +286,19 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
     c.vocab = r.i64(g.get(), "vocab");
     c.seq_len = r.i64(g.get(), "seq_len");
     const std::string ffn = r.str(g.get(), "ffn"), rope = r.str(g.get(), "rope");
-    GLM3D_USAGE_CHECK(ffn == "gelu" || ffn == "geglu")
-        << "checkpoint " << path << ": config ffn '" << ffn << "'";
-    GLM3D_USAGE_CHECK(rope == "1d" || rope == "2d")
-        << "checkpoint " << path << ": config rope '" << rope << "'";
-    c.ffn = ffn == "geglu" ? FfnKind::geglu : FfnKind::gelu;
-    c.rope = rope == "2d" ? RopeKind::two_d : RopeKind::one_d;
+    const std::string where = "checkpoint " + path + ": config ";
+    c.ffn = parse_ffn(ffn, where + "ffn");
+    c.rope = parse_rope(rope, where + "rope");
+    // Architecture keys newer than format 1's first files: absent means GLM-130B / ChatGLM-6B's.
+    if (h5::has_attr(g.get(), "norm")) {
+      c.norm = parse_norm(r.str(g.get(), "norm"), where + "norm");
+      c.residual = parse_residual(r.str(g.get(), "residual"), where + "residual");
+      c.mask = parse_mask(r.str(g.get(), "mask"), where + "mask");
+      c.kv_groups = r.i64(g.get(), "kv_groups");
+      c.tie_embeddings = r.i64(g.get(), "tie_embeddings") != 0;
+      c.qkv_bias = r.i64(g.get(), "qkv_bias") != 0;
+      c.linear_bias = r.i64(g.get(), "linear_bias") != 0;
+    }
     c.rope_base = r.f64(g.get(), "rope_base");
     c.ln_eps = r.f64(g.get(), "ln_eps");
     c.init_std = r.f64(g.get(), "init_std");

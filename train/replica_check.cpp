@@ -37,7 +37,7 @@ std::string disagreement(Communicator& group, int world_rank, uint64_t mine) {
 } // namespace
 
 void check_replicas(const ParamTable& table, const void* weights, size_t elem, ProcessGroups& pg,
-                    int64_t step) {
+                    int64_t step, bool tied, Communicator* kv_share) {
   const auto* w = static_cast<const uint8_t*>(weights);
   auto hash = [&](int64_t begin, int64_t end) {
     return hash_bytes(w + size_t(begin) * elem, size_t(end - begin) * elem);
@@ -49,11 +49,21 @@ void check_replicas(const ParamTable& table, const void* weights, size_t elem, P
     if (p.tp_replicated())
       replicated ^= hash(p.offset, p.offset + p.numel()) + uint64_t(p.offset);
   const std::string tp_problem = disagreement(*pg.tp, me, replicated);
+  // Replicated key/value groups (tp > groups): their rows across the ranks that hold them.
+  if (kv_share) {
+    uint64_t kv = 0;
+    for (const auto& p : table.params())
+      if (p.kv_share() > 1)
+        kv ^= hash(p.offset + p.kv_range().first, p.offset + p.kv_range().second) + uint64_t(p.offset);
+    const std::string kv_problem = disagreement(*kv_share, me, kv);
+    if (problem.empty())
+      problem = kv_problem;
+  }
   if (problem.empty())
     problem = tp_problem;
   // The tied embedding: the first and the last pipeline stage each hold a copy of its rows.
   const ParamInfo* emb = table.find("word_embeddings.weight");
-  if (emb && pg.embedding && pg.embedding->size() > 1) {
+  if (tied && emb && pg.embedding && pg.embedding->size() > 1) {
     const std::string emb_problem =
         disagreement(*pg.embedding, me, hash(emb->offset, emb->offset + emb->numel()));
     if (problem.empty())

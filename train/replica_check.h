@@ -18,7 +18,9 @@ uint64_t hash_bytes(const void* data, size_t n);
 // Collective over pg.world. weights: the compute weights of the table's flat buffer, `elem`
 // bytes each (f32 or bf16). Throws Error on every rank, with the same message: the step, the
 // group and the world ranks of the first two members that differ.
+// tied: the word embedding has a copy on the last stage; kv_share: the group of ranks holding the
+// same key/value rows (tp > groups), or null.
 void check_replicas(const ParamTable& table, const void* weights, size_t elem, ProcessGroups& pg,
-                    int64_t step);
+                    int64_t step, bool tied = true, Communicator* kv_share = nullptr);
 
 } // namespace glm3d

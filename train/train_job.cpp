@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "data/store_source.h"
 #include "data/synthetic_task.h"
+#include "parallel/mpi_communicator.h"
 #include "plan/layout.h"
 #include "train/preflight.h"
 
@@ -78,6 +79,10 @@ void build_layout(TrainJob& j) {
   const RunSettings& s = j.settings;
   j.dims = ParallelDims::make(j.world_size, opt.tp, opt.pp, opt.dp, opt.virtual_stages);
   validate_for_model(j.dims, j.cfg.num_layers, j.cfg.num_heads, j.cfg.ffn_hidden, opt.pp_layers);
+  const int64_t groups = j.cfg.kv_heads();
+  GLM3D_USAGE_CHECK(groups % j.dims.tp == 0 || j.dims.tp % groups == 0)
+      << "impossible parallel layout " << j.dims.str() << ": " << groups << " key/value groups of "
+      << j.cfg.name << " neither split over nor replicate evenly on tp " << j.dims.tp;
   GLM3D_USAGE_CHECK(s.global_batch % (s.micro_batch * j.dims.dp) == 0)
       << "--global-batch " << s.global_batch << " must be a multiple of micro-batch " << s.micro_batch
       << " x dp " << j.dims.dp;
@@ -96,6 +101,15 @@ void build_layout(TrainJob& j) {
       (*c)->set_tracker(&j.tracker);
   j.watchdog = std::make_unique<Watchdog>(opt.hang_timeout, j.rank, j.tracker);
   j.plan = stage_plan_of(j.cfg, j.dims, j.pg.pp_rank(), j.pg.tp_rank(), opt.pp_layers);
+  // tp > key/value groups: each group's rows live on tp / groups ranks, which sum their gradients.
+  if (j.dims.tp > groups) {
+    const int share = int(j.dims.tp / groups);
+    const int color = (j.pg.pp_rank() * j.dims.dp + j.pg.dp_rank()) * int(groups) + j.pg.tp_rank() / share;
+    MPI_Comm c;
+    MPI_Comm_split(j.world, color, j.rank, &c);
+    j.kv_share = std::make_unique<MpiCommunicator>(c, "kv");
+    j.kv_share->set_tracker(&j.tracker);
+  }
 }
 
 // The estimate of this rank's bytes, from the memory model and this rank's schedule.
@@ -160,6 +174,14 @@ void load_resume(TrainJob& j) {
 
 } // namespace
 
+void reduce_shared_kv_grads(TrainJob& j, int layer) {
+  for (const ParamInfo& p : j.model->table().params())
+    if (p.layer == layer && p.kv_share() > 1) {
+      const auto [b, e] = p.kv_range();
+      j.kv_share->all_reduce(j.model->grads() + p.offset + b, size_t(e - b), ReduceOp::sum);
+    }
+}
+
 std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world) {
   check_options(opt);
   auto job = std::make_unique<TrainJob>();
@@ -171,8 +193,8 @@ std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world
   j.log = j.rank == 0 && !opt.quiet;
   j.exec.precision = parse_precision(opt.precision);
   j.exec.recompute = parse_recompute(opt.recompute);
-  j.exec.attention = parse_attention(opt.attention, j.exec.precision);
   resolve_run(j);
+  j.exec.attention = parse_attention(opt.attention, j.exec.precision, !j.cfg.packed_qkv());
   GLM3D_USAGE_CHECK(!opt.save_only || j.resume.continues_run())
       << "glm3d ckpt reshard needs a training checkpoint with optimizer state (--load)";
   if (j.resume.continues_run() && opt.steps <= j.resume.meta.step && !opt.save_only)
@@ -186,8 +208,14 @@ std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world
   load_resume(j);
   j.reducer = std::make_unique<GradReducer>(j.model->table(), *j.pg.dp, j.model->grads(),
                                             std::max<int64_t>(1, int64_t(opt.bucket_mb * 1024 * 1024 / 4)));
-  if (!opt.zero)
-    j.model->on_layer_backward_done = [&j](int l, int mb) { j.reducer->on_layer_backward_done(l, mb); };
+  // When a layer's gradients are final (its last micro-batch): the shared key/value rows summed
+  // over the ranks holding them, then (without ZeRO-1) that layer's data-parallel bucket started.
+  j.model->on_layer_backward_done = [&j](int l, int mb) {
+    if (j.kv_share && mb == j.num_mb - 1)
+      reduce_shared_kv_grads(j, l);
+    if (!j.opt.zero)
+      j.reducer->on_layer_backward_done(l, mb);
+  };
   j.runner = std::make_unique<StepRunner>(*j.model, j.pg, j.schedule, j.num_mb);
   j.metrics = std::make_unique<MetricsWriter>(j.rank == 0 ? opt.metrics_file : "", j.resume.continues_run());
   j.flops_per_token = training_flops_per_token(j.cfg);

@@ -53,6 +53,7 @@ struct TrainJob {
   std::unique_ptr<Watchdog> watchdog;
 
   StagePlan plan;
+  std::unique_ptr<Communicator> kv_share; // tp ranks holding the same key/value group (tp > groups)
   std::unique_ptr<GlmModel<float>> model;
   int64_t total = 0; // elements of the flat parameter buffer (the model's buffers are padded)
   std::unique_ptr<DistributedOptimizer> optim; // master weights, AdamW, ZeRO-1 range
@@ -73,6 +74,9 @@ struct TrainJob {
 
 // Collective over world. UsageError (every rank) on bad options, layouts, paths or memory.
 std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world);
+
+// Sums the gradients of layer's replicated key/value rows over kv_share (tp > groups only).
+void reduce_shared_kv_grads(TrainJob& job, int layer);
 
 // Collective: writes the checkpoint of `step` into --save (the job's current state).
 void save_train_checkpoint(TrainJob& job, int64_t step);

@@ -12,19 +12,20 @@ namespace {
 
 // Sum of squares of the gradients this rank is responsible for, counting every
 // logical parameter exactly once over the whole job: tp-replicated tensors on tp
-// rank 0 only, the tied embedding on the first stage only, data-parallel copies on
+// rank 0 only (replicated key/value groups on their owner only), the tied embedding on the
+// first stage only, data-parallel copies on
 // dp rank 0 only (or each rank's own shard under ZeRO-1: [own_begin, own_end)).
 double owned_sum_squares(const ParamTable& table, const float* grads, const ProcessGroups& pg,
                          int64_t own_begin, int64_t own_end) {
   double s = 0;
   for (const auto& p : table.params()) {
-    if (p.tp_replicated() && pg.tp_rank() != 0)
-      continue;
     if (p.name == "word_embeddings.weight" && !pg.is_first_stage())
       continue;
-    const int64_t b = std::max(own_begin, p.offset), e = std::min(own_end, p.offset + p.numel());
-    if (b < e)
-      s += cpu::sum_squares(grads + b, e - b);
+    for (const auto& [ub, ue] : p.tp_unique_ranges(pg.tp_rank())) {
+      const int64_t b = std::max(own_begin, p.offset + ub), e = std::min(own_end, p.offset + ue);
+      if (b < e)
+        s += cpu::sum_squares(grads + b, e - b);
+    }
   }
   return s;
 }
@@ -54,7 +55,7 @@ int64_t load_batch(TrainJob& j, std::vector<MicroBatch>& mbs) {
 // already in flight (finish), or ZeRO-1's reduce-scatter into this rank's shard.
 void reduce_gradients(TrainJob& j) {
   const ParamInfo* emb = j.model->table().find("word_embeddings.weight");
-  if (emb && j.pg.embedding && j.pg.embedding->size() > 1)
+  if (j.cfg.tie_embeddings && emb && j.pg.embedding && j.pg.embedding->size() > 1)
     j.pg.embedding->all_reduce(j.model->grads() + emb->offset, size_t(emb->numel()), ReduceOp::sum);
   if (j.opt.zero && j.dims.dp > 1)
     j.optim->reduce_scatter_grads();

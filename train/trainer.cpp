@@ -256,7 +256,8 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world, const StopSignals* st
     // request (a raw MPI call: control traffic, not counted in bytes), save.
     j.next_sample += j.settings.global_batch;
     if (opt.check_replicas_interval > 0 && (step % opt.check_replicas_interval == 0 || step == opt.steps))
-      check_replicas(j.model->table(), weights_of(*j.model), j.exec.bf16() ? 2 : 4, j.pg, step);
+      check_replicas(j.model->table(), weights_of(*j.model), j.exec.bf16() ? 2 : 4, j.pg, step,
+                     j.cfg.tie_embeddings, j.kv_share.get());
     const int stop = agree_on_stop(stop_signals, world);
     const bool interval = opt.save_interval > 0 && step % opt.save_interval == 0;
     if (!opt.save_dir.empty() && (interval || step == opt.steps || stop))

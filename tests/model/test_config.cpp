@@ -102,20 +102,23 @@ TEST(ModelConfig, IniErrorsNameFileAndLine) {
   EXPECT_EQ(
       err("e1.ini", "base = tiny\n# wider\nhiden = 3\n"),
       "3: unknown key 'hiden' (known: base, name, num_layers, hidden, num_heads, ffn_hidden, vocab, seq_len, "
-      "ffn, rope, rope_base, ln_eps, init_std, lr)");
+      "ffn, rope, rope_base, ln_eps, init_std, lr, norm, residual, mask, kv_groups, tie_embeddings, "
+      "qkv_bias, "
+      "linear_bias)");
   EXPECT_EQ(err("e2.ini", "base = tiny\nvocab = lots\n"), "2: key 'vocab' expects an integer, got 'lots'");
   EXPECT_EQ(err("e3.ini", "base = tiny\n\nnum-layers = 2.5\n"),
             "3: key 'num-layers' expects an integer, got '2.5'");
   EXPECT_EQ(err("e4.ini", "[model]\nbase = tiny\nlr = fast\n"), "3: key 'lr' expects a number, got 'fast'");
   EXPECT_EQ(err("e5.ini", "base = tiny\nrope = 1d\nffn = relu\n"),
-            "3: key 'ffn' expects gelu or geglu, got 'relu'");
-  EXPECT_EQ(err("e6.ini", "base = tiny\nrope = 3d ; nope\n"), "2: key 'rope' expects 1d or 2d, got '3d'");
+            "3: key 'ffn' expects gelu or geglu or swiglu, got 'relu'");
+  EXPECT_EQ(err("e6.ini", "base = tiny\nrope = 3d ; nope\n"),
+            "2: key 'rope' expects 1d or 2d or half-interleaved, got '3d'");
   EXPECT_EQ(err("e7.ini", "base = tiny\nhidden 64\n"), "2: expected 'key = value', got 'hidden 64'");
   EXPECT_EQ(err("e8.ini", "hidden = 64\nbase = tiny\nhidden = 128\n"),
             "3: key 'hidden' is given twice (first on line 1)");
   EXPECT_EQ(err("e9.ini", "\nbase = huge\n"),
             "2: key 'base': unknown model preset 'huge' (presets: tiny, small, base, chatglm-6b, glm-10b, "
-            "glm-130b; or give an INI file)");
+            "glm-130b, chatglm2-6b, chatglm3-6b, tiny-glm2; or give an INI file)");
 }
 
 // `base` applies first wherever it stands; keys take `-` as well as `_`; `;` comments too.
