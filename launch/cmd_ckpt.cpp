@@ -38,7 +38,7 @@ TensorMap read_all(const std::string& path, const CheckpointMeta& meta, bool wit
   for (const char* g : {"params", "adam_m", "adam_v"}) {
     if (std::string(g) != "params" && !with_adam)
       continue;
-    for (const CkptTensor& t : checkpoint_tensors(meta.cfg)) {
+    for (const CkptTensor& t : checkpoint_tensors(meta)) {
       std::vector<float>& buf = out[std::string(g) + "/" + t.name];
       buf.resize(size_t(t.numel()));
       pieces.push_back({g, t.name, buf.data(), {Rect{0, 0, t.rows, t.cols}}, true});
@@ -50,7 +50,7 @@ TensorMap read_all(const std::string& path, const CheckpointMeta& meta, bool wit
 
 void write_weights(const std::string& path, const CheckpointMeta& meta, TensorMap& params) {
   std::vector<TensorPiece> pieces;
-  for (const CkptTensor& t : checkpoint_tensors(meta.cfg))
+  for (const CkptTensor& t : checkpoint_tensors(meta))
     pieces.push_back(
         {"params", t.name, params.at("params/" + t.name).data(), {Rect{0, 0, t.rows, t.cols}}, true});
   const std::string tmp = path + ".tmp";

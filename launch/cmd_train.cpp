@@ -10,11 +10,11 @@
 
 namespace glm3d {
 
-int cmd_train(const Args& args, const RunContext& ctx) {
-  TrainOptions o;
-  std::string pp_layers;
-  bool bf16 = false;
-  po::options_description desc("glm3d train options");
+namespace {
+
+// The options of every training run (train and finetune), into `o`; pp_layers and bf16 are
+// resolved by finish_train_options.
+void add_train_options(po::options_description& desc, TrainOptions& o, std::string& pp_layers, bool& bf16) {
   desc.add_options() //
       ("model", defaulted(&o.model),
        "preset (tiny, small, base, chatglm-6b, glm-10b, glm-130b) or INI file")                     //
@@ -73,9 +73,9 @@ int cmd_train(const Args& args, const RunContext& ctx) {
       ("keep", defaulted(&o.keep), "keep the N newest checkpoints (0: all)") //
       ("load", po::value(&o.load),
        "resume from a checkpoint file, or the latest in a directory (any layout)");
-  po::variables_map vm;
-  if (!parse_options(args, desc, vm, ctx))
-    return 0; // --help was printed
+}
+
+void finish_train_options(TrainOptions& o, const po::variables_map& vm, const std::string& pp_layers, bool bf16) {
   for (const auto& [name, value] : vm)
     if (!value.defaulted())
       o.given.insert(name);
@@ -90,11 +90,63 @@ int cmd_train(const Args& args, const RunContext& ctx) {
     o.model.clear();
   if (!pp_layers.empty())
     o.pp_layers = parse_pp_layers(pp_layers);
+}
+
+int run_training(const TrainOptions& o, const RunContext& ctx) {
   const TrainResult r = train(o, ctx.world, ctx.stop_signals);
   if (ctx.rank == 0 && !o.quiet && !r.nothing_to_do)
     std::printf("done: %zu steps, final loss %.6f, %lld skipped\n", r.losses.size(),
                 r.losses.empty() ? 0.0 : r.losses.back(), (long long)r.skipped_steps);
   return 0;
+}
+
+} // namespace
+
+int cmd_train(const Args& args, const RunContext& ctx) {
+  TrainOptions o;
+  std::string pp_layers;
+  bool bf16 = false;
+  po::options_description desc("glm3d train options");
+  add_train_options(desc, o, pp_layers, bf16);
+  po::variables_map vm;
+  if (!parse_options(args, desc, vm, ctx))
+    return 0; // --help was printed
+  finish_train_options(o, vm, pp_layers, bf16);
+  return run_training(o, ctx);
+}
+
+// glm3d finetune: the same options and loop, with a base model (--base) and a method (model/adapters.h).
+int cmd_finetune(const Args& args, const RunContext& ctx) {
+  TrainOptions o;
+  std::string pp_layers, method = "lora", targets = "query_key_value";
+  bool bf16 = false;
+  AdapterSpec& a = o.adapters;
+  po::options_description desc("glm3d finetune options (and every glm3d train option)");
+  desc.add_options()                                                                                    //
+      ("method", defaulted(&method), "full, lora, ptuning or qlora")                                    //
+      ("base", po::value(&o.base), "the pretrained model: a glm3d checkpoint (imported or trained)")    //
+      ("lora-r", defaulted(&a.lora_r), "LoRA rank")                                                     //
+      ("lora-alpha", defaulted(&a.lora_alpha), "LoRA alpha (scaling alpha / r)")                        //
+      ("lora-dropout", defaulted(&a.lora_dropout), "dropout on the LoRA input")                         //
+      ("lora-targets", defaulted(&targets), "query_key_value[,dense,dense_h_to_4h,dense_4h_to_h]")       //
+      ("pre-seq-len", defaulted(&a.pre_seq_len), "P-tuning v2 prefix length")                           //
+      ("prefix-projection", po::bool_switch(&a.prefix_projection), "P-tuning v2 with the MLP encoder")  //
+      ("prefix-dropout", defaulted(&a.prefix_dropout), "dropout on the prefix keys and values")         //
+      ("dry-run", po::bool_switch(&o.dry_run), "print trainable parameters and memory per rank, and exit");
+  add_train_options(desc, o, pp_layers, bf16);
+  po::variables_map vm;
+  if (!parse_options(args, desc, vm, ctx))
+    return 0;
+  finish_train_options(o, vm, pp_layers, bf16);
+  a.method = parse_finetune_method(method);
+  a.lora_targets = parse_lora_targets(targets);
+  if (vm["lr"].defaulted() && a.method != FinetuneMethod::full)
+    o.lr = a.method == FinetuneMethod::ptuning ? 2e-2 : 1e-4; // ChatGLM's P-tuning, PEFT's usual LoRA range
+  GLM3D_USAGE_CHECK(!o.base.empty() || !o.load.empty() || (o.dry_run && !o.model.empty()))
+      << "glm3d finetune needs --base CKPT (the model to adapt)";
+  if (vm["model"].defaulted())
+    o.model.clear(); // the base's
+  return run_training(o, ctx);
 }
 
 } // namespace glm3d

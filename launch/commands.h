@@ -22,7 +22,8 @@ struct RunContext {
 
 using Args = std::vector<std::string>; // arguments after the subcommand name
 
-int cmd_train(const Args& args, const RunContext& ctx); // launch/cmd_train.cpp
+int cmd_train(const Args& args, const RunContext& ctx);    // launch/cmd_train.cpp
+int cmd_finetune(const Args& args, const RunContext& ctx); // launch/cmd_train.cpp
 int cmd_prep(const Args& args, const RunContext& ctx);  // launch/cmd_prep.cpp
 int cmd_data(const Args& args, const RunContext& ctx);  // launch/cmd_data.cpp  (glm3d data sample ...)
 int cmd_ckpt(const Args& args,

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   // First, while this is the only thread: `train` takes SIGINT, SIGTERM and SIGUSR1 as stop
   // requests (train/checkpoint_signal.h); the other commands keep the default (end at once).
   std::optional<glm3d::StopSignals> stop_signals;
-  if (argc > 1 && !std::strcmp(argv[1], "train"))
+  if (argc > 1 && (!std::strcmp(argv[1], "train") || !std::strcmp(argv[1], "finetune")))
     stop_signals.emplace();
   glm3d::MpiSession mpi(&argc, &argv);
   glm3d::RunContext ctx = mpi.context();

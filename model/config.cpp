@@ -288,6 +288,13 @@ double training_flops_per_token(const ModelConfig& c) {
   return 3.0 * forward;
 }
 
+double frozen_training_flops_per_token(const ModelConfig& c) {
+  const double H = double(c.hidden), F = double(c.ffn_hidden);
+  const double layer_weights = double(c.qkv_width()) * H + H * H + (c.gated() ? 3.0 : 2.0) * H * F;
+  const double weights = double(c.num_layers) * layer_weights + H * double(c.vocab);
+  return training_flops_per_token(c) - 2.0 * weights; // no weight-gradient GEMMs
+}
+
 std::string to_string(const ModelConfig& c) {
   std::ostringstream os;
   os << c.name << ": layers " << c.num_layers << ", hidden " << c.hidden << ", heads " << c.num_heads;

@@ -79,6 +79,10 @@ int64_t parameter_count(const ModelConfig& c);
 // attention quadratic term 4*S*H per layer forward (scores + weighted sum, full S:
 // Part A is bidirectional), and the LM head.
 double training_flops_per_token(const ModelConfig& c);
+// The same with the weights frozen (fine-tuning with adapters): backward computes the input
+// gradients of every linear, and the attention's both operands, but no weight gradients. The
+// adapters' own products (2 r (in + out) per LoRA target) are left out.
+double frozen_training_flops_per_token(const ModelConfig& c);
 // Forward FLOPs of one transformer layer per token (the whole layer, all tp ranks together).
 double layer_forward_flops_per_token(const ModelConfig& c);
 

@@ -16,8 +16,11 @@ namespace glm3d {
 template <class T> int64_t GlmModel<T>::LayerActs::bytes() const {
   const size_t f = x.capacity() + mean1.capacity() + rstd1.capacity() + probs.capacity() + x1.capacity() +
                    mean2.capacity() + rstd2.capacity();
-  return int64_t(f * sizeof(T) + lse.capacity() * sizeof(lse[0])) + h.bytes() + qkv.bytes() + ctx.bytes() +
-         h2.bytes() + u.bytes() + act.bytes();
+  size_t z = 0;
+  for (const auto& v : lora_z)
+    z += v.capacity();
+  return int64_t((f + z) * sizeof(T) + lse.capacity() * sizeof(lse[0])) + h.bytes() + qkv.bytes() +
+         ctx.bytes() + h2.bytes() + u.bytes() + act.bytes();
 }
 
 template <class T> void GlmModel<T>::LayerActs::release_all_but_input() {
@@ -26,6 +29,8 @@ template <class T> void GlmModel<T>::LayerActs::release_all_but_input() {
   release(lse);
   for (auto* s : {&h, &qkv, &ctx, &h2, &u, &act})
     s->release();
+  for (auto& v : lora_z)
+    release(v);
   complete = false;
 }
 
@@ -54,9 +59,10 @@ namespace {
 template <class T> struct LayerGrads {
   T *ln1_w, *ln1_b, *qkv_b, *o_b, *ln2_w, *ln2_b, *up_b, *down_b, *qkv_w, *o_w, *up_w, *down_w;
 };
+// g null (a frozen base): every pointer null, so no weight gradient is computed.
 template <class T> LayerGrads<T> layer_grads(const ParamTable& t, T* g, int l) {
   auto at = [&](const char* s) -> T* {
-    const ParamInfo* p = t.find(layer_param_name(l, s));
+    const ParamInfo* p = g ? t.find(layer_param_name(l, s)) : nullptr;
     return p ? g + p->offset : nullptr;
   };
   return {at("input_layernorm.weight"),           at("input_layernorm.bias"),
@@ -221,26 +227,30 @@ void GlmModel<T>::layer_forward(int l, const MicroBatch& mb, const T* x, T* out,
   // Attention: [N, H] -> qkv [N, W] -> ctx [N, Hl] -> partial [N, H].
   T* qkv = a.qkv.begin_write(N * W, half, s.wide);
   linear_fwd(a.h.in(), w.qkv_w, w.qkv_b, qkv, N, H, W);
+  lora_forward(l, 0, a.h.in(), qkv, H, W, mb, a);
   rope(cfg_, d, qkv, mb, false);
   a.qkv.commit(qkv);
   attention_forward(mb, qkv, a);
   a.x1.resize(size_t(N * H));
   linear_fwd(a.ctx.in(), w.o_w, static_cast<const T*>(nullptr), a.x1.data(), N, Hl, H);
   tp_sum(a.x1.data(), N * H);
-  cpu::scale_add(deepnorm ? h : x, alpha, a.x1.data(), w.o_b, a.x1.data(), N,
-                 H); // x1 = r1 + (partial + bias)
+  lora_forward(l, 1, a.ctx.in(), a.x1.data(), Hl, H, mb, a);
+  // x1 = r1 + (partial + bias)
+  cpu::scale_add(deepnorm ? h : x, alpha, a.x1.data(), w.o_b, a.x1.data(), N, H);
   // FFN.
   T* h2 = a.h2.begin_write(N * H, half, s.h2);
   norm_forward(a.x1.data(), w.ln2_w, w.ln2_b, h2, a.mean2, a.rstd2, N);
   a.h2.commit(h2);
   T* u = a.u.begin_write(N * Ul, half, s.wide); // qkv is committed and no longer read
   linear_fwd(a.h2.in(), w.up_w, w.up_b, u, N, H, Ul);
+  lora_forward(l, 2, a.h2.in(), u, H, Ul, mb, a);
   a.u.commit(u);
   T* act = a.act.begin_write(N * Fl, half, s.act);
   ffn_activation(u, act, N);
   a.act.commit(act);
   linear_fwd(a.act.in(), w.down_w, static_cast<const T*>(nullptr), out, N, Fl, H);
   tp_sum(out, N * H);
+  lora_forward(l, 3, a.act.in(), out, Fl, H, mb, a);
   cpu::scale_add(deepnorm ? h2 : a.x1.data(), alpha, out, w.down_b, out, N, H);
   a.complete = true;
 }
@@ -279,6 +289,7 @@ void GlmModel<T>::layer_backward(int l, const MicroBatch& mb, const T* dout, T* 
   T* dh2 = sized(s.h, N * H);
   T* dx1 = sized(s.h2, N * H);
   linear_bwd(dout, a.act.in(), w.down_w, dact, g.down_w, g.down_b, N, Fl, H);
+  lora_backward(l, 3, a.act.in(), dout, dact, Fl, H, mb, a);
   const T* u = a.u.values(s.wide);
   if (cfg_.ffn == FfnKind::geglu)
     cpu::geglu_backward(u, dact, du, N, Fl);
@@ -287,6 +298,7 @@ void GlmModel<T>::layer_backward(int l, const MicroBatch& mb, const T* dout, T* 
   else
     cpu::gelu_backward(u, dact, du, N * Fl);
   linear_bwd(du, a.h2.in(), w.up_w, dh2, g.up_w, g.up_b, N, H, Ul);
+  lora_backward(l, 2, a.h2.in(), du, dh2, H, Ul, mb, a);
   tp_sum(dh2, N * H); // column-parallel input gradient: sum over tp
   if (deepnorm) {     // out = alpha h2 + ...: dh2 += alpha dout; dx1 = LN2'(dh2)
     cpu::axpy(alpha, dout, dh2, N * H);
@@ -300,9 +312,11 @@ void GlmModel<T>::layer_backward(int l, const MicroBatch& mb, const T* dout, T* 
   T* dqkv = sized(s.wide, N * W); // u is no longer read
   T* dh = dh2;                    // dh2 is consumed
   linear_bwd(dx1, a.ctx.in(), w.o_w, dctx, g.o_w, g.o_b, N, Hl, H);
+  lora_backward(l, 1, a.ctx.in(), dx1, dctx, Hl, H, mb, a);
   attention_backward(mb, dctx, a, dqkv);
   rope(cfg_, d, dqkv, mb, true);
   linear_bwd(dqkv, a.h.in(), w.qkv_w, dh, g.qkv_w, g.qkv_b, N, H, W);
+  lora_backward(l, 0, a.h.in(), dqkv, dh, H, W, mb, a);
   tp_sum(dh, N * H);
   if (deepnorm) {
     cpu::axpy(alpha, dx1, dh, N * H);

@@ -98,6 +98,7 @@ template <class T> void GlmModel<T>::init(uint64_t seed) {
 
 template <class T> void GlmModel<T>::zero_grads() {
   std::fill(grads_.begin(), grads_.end(), T(0));
+  std::fill(agrads_.begin(), agrads_.end(), T(0));
 }
 
 template <class T> bool GlmModel<T>::chunk_has_head(int chunk) const {
@@ -231,11 +232,12 @@ template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkAc
   cpu::vocab_parallel_ce_backward(ca.probs.data(), mb.targets.data(), mb.loss_mask.data(), dloss.data(),
                                   ca.probs.data(), N, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab);
   T* dhf = sized(scratch_->h, N * H);
-  linear_bwd(ca.probs.data(), ca.hf.in(), matrix_param(e), dhf, grads_.data() + e.offset,
+  T* g = grads(); // null: a frozen base (fine-tuning with adapters)
+  linear_bwd(ca.probs.data(), ca.hf.in(), matrix_param(e), dhf, g ? g + e.offset : nullptr,
              static_cast<T*>(nullptr), N, H, Vl);
   tp_sum(dhf, N * H);
-  norm_backward(dhf, ca.final_x.data(), vector_param(lw), ca.meanf, ca.rstdf, dx, grads_.data() + lw.offset,
-                lb ? grads_.data() + lb->offset : nullptr, N, false);
+  norm_backward(dhf, ca.final_x.data(), vector_param(lw), ca.meanf, ca.rstdf, dx, g ? g + lw.offset : nullptr,
+                g && lb ? g + lb->offset : nullptr, N, false);
 }
 
 template <class T> void GlmModel<T>::backward(int chunk, int microbatch, const T* dout, T* din) {
@@ -258,7 +260,7 @@ template <class T> void GlmModel<T>::backward(int chunk, int microbatch, const T
       on_layer_backward_done(first + i, microbatch);
     std::swap(dx, dy);
   }
-  if (chunk_has_input_embedding(chunk)) {
+  if (chunk_has_input_embedding(chunk) && grads()) {
     const ParamInfo& e = table_.get("word_embeddings.weight");
     if (embedding_grad_shrink != 1.0)
       cpu::scale(dy.data(), embedding_grad_shrink, int64_t(dy.size()));

@@ -23,9 +23,11 @@
 #include "core/cpu/matmul.h"
 #include "data/sample.h"
 #include "model/act_store.h"
+#include "model/adapters.h"
 #include "model/config.h"
 #include "model/exec_policy.h"
 #include "model/microbatch.h"
+#include "model/param_store.h"
 #include "model/param_table.h"
 #include "parallel/communicator.h"
 
@@ -51,8 +53,8 @@ public:
   T* params() { return params_.empty() ? nullptr : params_.data(); }
   const T* params() const { return params_.empty() ? nullptr : params_.data(); }
   bf16* weights_bf16() { return wb_.empty() ? nullptr : wb_.data(); }
-  T* grads() { return grads_.data(); }
-  const T* grads() const { return grads_.data(); }
+  T* grads() { return grads_.empty() ? nullptr : grads_.data(); } // nullptr: frozen base
+  const T* grads() const { return grads_.empty() ? nullptr : grads_.data(); }
   int64_t num_params() const { return table_.total(); }
   int64_t buffer_elems() const { return buffer_elems_; }
   // Writes weights [begin, end) of the flat buffer from values (rounded under bf16), then
@@ -62,6 +64,23 @@ public:
   void weights_changed();
   void init(uint64_t seed); // counter-based init of every weight, layout independent
   void zero_grads();
+
+  // Fine-tuning (model/adapters.h): LoRA adapters and/or the P-tuning v2 prefix encoder of this
+  // rank's share, f32 (f64 in tests), with their own flat buffers (padded to buffer_elems) and
+  // counter-based init from seed. With adapters the base is frozen: its gradients are neither
+  // allocated nor computed.
+  void attach_adapters(const AdapterSpec& spec, int64_t buffer_elems, uint64_t seed);
+  const AdapterSpec* adapters() const { return spec_.method == FinetuneMethod::none ? nullptr : &spec_; }
+  bool base_frozen() const { return spec_.adapters(); }
+  const ParamTable& adapter_table() const { return *atable_; }
+  T* adapter_params() { return aparams_.data(); }
+  T* adapter_grads() { return agrads_.data(); }
+  // What an optimizer updates: the base weights, or the adapters (T = float).
+  ParamStore base_store();
+  ParamStore adapter_store();
+  // Dropout (LoRA, prefix) draws from (seed, step, ...): the trainer sets the step; eval turns it off.
+  void set_step(int64_t step) { step_ = step; }
+  bool training = true;
 
   int num_chunks() const { return int(plan_.chunks.size()); }
   bool chunk_has_input_embedding(int chunk) const { return plan_.chunks[chunk].first == 0; }
@@ -80,9 +99,12 @@ public:
   void backward(int chunk, int microbatch, const T* dout, T* din);
   // Sum of weighted target losses of the micro-batches run through the head since set_batch.
   double loss_sum() const { return loss_sum_; }
-  // Bytes allocated for weights (and their f32 mirror of 1-D parameters under bf16) and gradients.
+  // Bytes allocated for weights (and their f32 mirror of 1-D parameters under bf16), gradients
+  // and adapters.
   int64_t state_bytes() const {
-    return int64_t((params_.capacity() + vec_.capacity() + grads_.capacity()) * sizeof(T) +
+    return int64_t((params_.capacity() + vec_.capacity() + grads_.capacity() + aparams_.capacity() +
+                    agrads_.capacity()) *
+                       sizeof(T) +
                    wb_.capacity() * sizeof(bf16));
   }
   // Bytes of activations held for backward right now (all chunks and micro-batches in flight).
@@ -116,6 +138,12 @@ private:
   void norm_backward(const T* dy, const T* x, const T* w, const std::vector<T>& mean,
                      const std::vector<T>& rstd, T* dx, T* dw, T* db, int64_t N, bool accumulate);
   void ffn_activation(const T* u, T* act, int64_t N);
+  // LoRA on layer l's linear module m (model/lora.h): forward adds to y, backward to the
+  // adapters' gradients and dx.
+  void lora_forward(int l, int m, MatIn<T> x, T* y, int64_t in, int64_t out, const MicroBatch& mb,
+                    LayerActs& a);
+  void lora_backward(int l, int m, MatIn<T> x, const T* dy, T* dx, int64_t in, int64_t out,
+                     const MicroBatch& mb, LayerActs& a);
   void head_logits(int microbatch, const MicroBatch& mb, ChunkActs& ca, std::vector<T>& losses);
   void head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca);
   void head_backward(const MicroBatch& mb, ChunkActs& ca, T* dx);
@@ -131,7 +159,12 @@ private:
   std::vector<bf16> wb_;             // [buffer_elems] bf16 compute weights
   std::vector<T> vec_;               // bf16: the 1-D parameters widened, packed
   std::vector<int64_t> vec_at_;      // per table entry: offset into vec_, -1 for matrices
-  std::vector<T> grads_;             // [buffer_elems]
+  std::vector<T> grads_;             // [buffer_elems]; empty when the base is frozen
+  AdapterSpec spec_;                 // method none: no adapters
+  std::unique_ptr<ParamTable> atable_; // the adapters' table
+  std::vector<T> aparams_, agrads_;  // [adapter buffer]
+  int64_t abuffer_elems_ = 0;
+  int64_t step_ = 0;
   std::unique_ptr<Scratch> scratch_; // per-call buffers reused across layers
   const std::vector<MicroBatch>* mbs_ = nullptr;
   double loss_weight_ = 0, loss_sum_ = 0;

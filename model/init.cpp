@@ -14,6 +14,8 @@ double init_value(const ModelConfig& cfg, const ParamInfo& p, uint64_t seed, int
     return 1.0;
   case Init::normal:
     return p.gain * Philox4x32::normal(stream_key(seed, p.name), uint64_t(g));
+  case Init::uniform:
+    return p.gain * (2.0 * Philox4x32::uniform(stream_key(seed, p.name), uint64_t(g)) - 1.0);
   case Init::xavier: {
     // fan_out = rows; for GeGLU's up-projection each half is its own [F, H] matrix.
     const double fan_out = p.split == Split::glu_rows ? double(p.rows / 2) : double(p.rows);

@@ -105,11 +105,29 @@ RankMemory model_state_bytes(int64_t elems, int64_t shard, const ExecPolicy& p) 
   return m;
 }
 
+RankMemory frozen_base_state_bytes(int64_t base_elems, int64_t adapter_elems, int64_t adapter_shard,
+                                   const ExecPolicy& p) {
+  RankMemory m = model_state_bytes(adapter_elems, adapter_shard, ExecPolicy{}); // f32 adapters
+  m.weights += (p.bf16() ? 2 : kF32) * base_elems;
+  return m;
+}
+
+int64_t lora_activation_bytes(const AdapterSpec& a, int64_t N) {
+  return a.lora() ? kF32 * N * a.lora_r * int64_t(a.lora_targets.size()) : 0;
+}
+
 RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, const MemoryPolicy& pol) {
   const ParamTable table(cfg, plan);
   // Buffers are padded to a multiple of dp so ZeRO-1's collectives run in place.
-  const int64_t shard = (table.total() + pol.dp - 1) / pol.dp;
-  RankMemory m = model_state_bytes(shard * pol.dp, pol.zero ? shard : shard * pol.dp, pol.exec);
+  const auto padded = [&](int64_t n) { return (n + pol.dp - 1) / pol.dp; };
+  const int64_t shard = padded(table.total());
+  RankMemory m;
+  if (pol.adapters.adapters()) {
+    const int64_t ashard = padded(ParamTable(cfg, plan, pol.adapters).total());
+    m = frozen_base_state_bytes(table.total(), ashard * pol.dp, pol.zero ? ashard : ashard * pol.dp, pol.exec);
+  } else {
+    m = model_state_bytes(shard * pol.dp, pol.zero ? shard : shard * pol.dp, pol.exec);
+  }
   const int64_t B = pol.micro_batch, S = pol.seq_len, tp = plan.tp;
   bool head = false;
   int64_t chunk_layers = 0;
@@ -117,11 +135,14 @@ RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, c
     chunk_layers = std::max<int64_t>(chunk_layers, count);
     head = head || first + count == cfg.num_layers;
   }
-  m.activations = pol.in_flight * chunk_layers * layer_activation_bytes(cfg, int(tp), B, S, pol.exec);
+  m.activations = pol.in_flight * chunk_layers *
+                  (layer_activation_bytes(cfg, int(tp), B, S, pol.exec) + lora_activation_bytes(pol.adapters, B * S));
   if (head)
     m.activations +=
         pol.head_in_flight * head_activation_bytes(cfg, int(tp), table.padded_vocab(), B, S, pol.exec);
   m.workspace = layer_workspace_bytes(cfg, int(tp), B, S, pol.exec);
+  if (pol.adapters.lora()) // the dropped input and its f32 copy under bf16 (model/glm_adapters.cpp)
+    m.workspace += 2 * kF32 * B * S * std::max(cfg.hidden, cfg.ffn_hidden / tp);
   // Pipeline: the received activation of every in-flight micro-batch and its gradient buffer.
   const bool pipelined = plan.chunks.size() > 1 || !head || plan.chunks.front().first != 0;
   if (pipelined)

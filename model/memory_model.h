@@ -9,6 +9,7 @@
 // Model state per parameter (Megatron's accounting):
 //   f32:  weights 4 + gradients 4 + Adam m, v 8 (sharded over dp under ZeRO-1)
 //   bf16: weights 2 + gradients 4 (f32) + master, m, v 12 (sharded over dp under ZeRO-1)
+#include "model/adapters.h"
 #include "model/exec_policy.h"
 #include "model/param_table.h"
 
@@ -25,6 +26,7 @@ struct MemoryPolicy {
   int64_t seq_len = 0;        // S
   int64_t in_flight = 1;      // (micro-batch, chunk) activation sets held at the peak (schedule)
   int64_t head_in_flight = 1; // the same for the chunk with the LM head
+  AdapterSpec adapters;       // fine-tuning with adapters: the base is frozen (weights only)
 };
 
 struct RankMemory {
@@ -48,6 +50,12 @@ int64_t layer_workspace_bytes(const ModelConfig& cfg, int tp, int64_t B, int64_t
                               int64_t head_vocab = 0);
 // Model-state bytes of `elems` parameters on this rank, `shard` of them in the optimizer.
 RankMemory model_state_bytes(int64_t elems, int64_t shard, const ExecPolicy& p);
+// A frozen base's weights (no gradients, no optimizer) plus its adapters' f32 weights,
+// gradients and AdamW state (`shard` of `elems` adapter parameters in this rank's optimizer).
+RankMemory frozen_base_state_bytes(int64_t base_elems, int64_t adapter_elems, int64_t adapter_shard,
+                                   const ExecPolicy& p);
+// LoRA's per-layer activations (z [N, r] f32 per target) and its transient input copies.
+int64_t lora_activation_bytes(const AdapterSpec& a, int64_t N);
 
 RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, const MemoryPolicy& pol);
 

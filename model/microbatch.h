@@ -12,7 +12,8 @@ struct MicroBatch {
   std::vector<int32_t> tokens, position_ids, block_position_ids, targets; // [B*S]
   std::vector<uint8_t> loss_mask;                                         // [B*S]
   std::vector<int32_t> sep;                                               // [B]
-  int64_t target_count() const;                                           // positions with loss_mask 1
+  std::vector<int64_t> sample_ids; // [B] global sample index (keys dropout masks; empty: 0..B-1)
+  int64_t target_count() const;    // positions with loss_mask 1
 };
 
 // Stacks samples of equal length; throws if lengths differ.

@@ -77,6 +77,7 @@ ParamTable::ParamTable(const ModelConfig& cfg, const StagePlan& plan) : tied_(cf
   if (plan.has_embedding && (tied_ || input_chunk)) {
     add("word_embeddings.weight", vpad_, H, Split::rows, true, Init::normal, cfg.init_std, -1, plan);
     params_.back().vocab_rows = true;
+    params_.back().first_stage_only = tied_; // the tied copy on the last stage is the second
   }
   for (const auto& [first, count] : plan.chunks) {
     for (int l = first; l < first + count; ++l) {

@@ -28,7 +28,12 @@ struct RowSegment {
   int64_t local_begin = 0, rows = 0, global_begin = 0;
 };
 
-enum class Init { zeros, ones, normal, xavier, qkv_xavier };
+// uniform: U(-gain, gain) (LoRA's A: gain 1/sqrt(in), PyTorch's Linear defaults).
+enum class Init { zeros, ones, normal, xavier, qkv_xavier, uniform };
+
+// Gradients that are a sum of per-rank parts and must be all-reduced before the update:
+// LoRA's whole A of a column-parallel weight (over tp), the prefix encoder (over tp and pp).
+enum class GradSum { none, tp, model_parallel };
 
 struct ParamInfo {
   std::string name;
@@ -42,6 +47,8 @@ struct ParamInfo {
   int layer = -1;          // transformer layer, -1 for embedding / final LN
   bool vocab_rows = false; // rows are the padded vocabulary (stored with the real one)
   int64_t heads = 0, groups = 0, head_dim = 0; // qkv_packed: the attention's shape
+  bool first_stage_only = false; // a copy on several pipeline stages: written / counted by the first
+  GradSum grad_sum = GradSum::none;
   int tp = 1;
   bool tp_replicated() const { return split == Split::replicated; }
   int64_t numel() const { return local_rows * local_cols; }
@@ -66,9 +73,14 @@ struct StagePlan {
   bool has_embedding = false;              // first pipeline stage (input) or last (tied LM head)
 };
 
+struct AdapterSpec;
+
 class ParamTable {
 public:
   ParamTable(const ModelConfig& cfg, const StagePlan& plan);
+  // The adapters of a fine-tuning run on this rank's share (model/adapters.cpp): LoRA's A and B of
+  // the targets of its layers, the prefix encoder (on every rank).
+  ParamTable(const ModelConfig& cfg, const StagePlan& plan, const AdapterSpec& spec);
   const std::vector<ParamInfo>& params() const { return params_; }
   const ParamInfo& get(const std::string& name) const;
   const ParamInfo* find(const std::string& name) const;

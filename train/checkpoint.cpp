@@ -21,7 +21,7 @@ std::vector<TensorPiece> shard_pieces(const ShardView& v, const ModelConfig& cfg
       continue;
     // One writer per element over the whole job (see the header): this rank's tp-unique part
     // of the tensor, the tied embedding on the first stage, dp rank 0 (or each ZeRO-1 range).
-    const bool stage_ok = p.name != "word_embeddings.weight" || v.first_stage;
+    const bool stage_ok = !p.first_stage_only || v.first_stage;
     const bool dp_ok = v.zero || v.dp_rank == 0;
     // Cut [b, e) (local to the tensor) where its tp-unique ranges start and end.
     std::vector<int64_t> cuts = {b - p.offset, e - p.offset};

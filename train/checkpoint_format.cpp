@@ -16,6 +16,16 @@ std::vector<CkptTensor> checkpoint_tensors(const ModelConfig& cfg) {
   return out;
 }
 
+std::vector<CkptTensor> checkpoint_tensors(const CheckpointMeta& meta) {
+  if (meta.kind != "finetune")
+    return checkpoint_tensors(meta.cfg);
+  const ParamTable full(meta.cfg, single_rank_plan(meta.cfg), meta.adapters);
+  std::vector<CkptTensor> out;
+  for (const ParamInfo& p : full.params())
+    out.push_back({p.name, p.rows, p.cols});
+  return out;
+}
+
 namespace {
 
 // Local rectangles (in the shard's [local_rows, local_cols] coordinates) of elements [a, b).

@@ -14,6 +14,7 @@
 //
 // This header holds what every reader and writer shares: the metadata, the tensor list of a
 // config, how a rank's local shard maps to rectangles of the full tensor, and the checksum.
+#include "model/adapters.h"
 #include "model/config.h"
 #include "model/param_table.h"
 
@@ -28,7 +29,7 @@ inline constexpr int64_t k_checkpoint_format_version = 1;
 inline constexpr const char* k_checkpoint_format = "glm3d-checkpoint";
 
 struct CheckpointMeta {
-  std::string kind = "train"; // train | weights (bf16 export) | import
+  std::string kind = "train"; // train | weights (bf16 export) | import | finetune (adapters only)
   ModelConfig cfg;
   // Training position: `step` optimizer steps done; the next step reads global samples
   // [next_sample, next_sample + global_batch).
@@ -46,6 +47,8 @@ struct CheckpointMeta {
   std::string glm3d_version = GLM3D_VERSION;
   std::string param_dtype = "f32"; // f32 | bf16
   std::map<std::string, int64_t> special_tokens;
+  AdapterSpec adapters; // kind finetune: what the tensors are (LoRA, prefix encoder); the base is elsewhere:
+  std::string base_checkpoint; // the --base the adapters were trained on (a resume reads it again)
 };
 
 // One stored tensor: its name and stored shape (cols == 1: a vector, stored 1-D).
@@ -59,6 +62,8 @@ struct CkptTensor {
 // Every tensor of the model in file order (the single-rank ParamTable's order), the word
 // embedding with `vocab` rows.
 std::vector<CkptTensor> checkpoint_tensors(const ModelConfig& cfg);
+// The tensors a checkpoint holds: the model's, or a fine-tuning run's adapters (kind finetune).
+std::vector<CkptTensor> checkpoint_tensors(const CheckpointMeta& meta);
 
 // A rectangle of a full [rows, cols] tensor.
 struct Rect {

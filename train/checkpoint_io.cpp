@@ -113,6 +113,21 @@ void write_meta(hid_t f, const CheckpointMeta& m) {
   h5::write_attr_i64(f, "layout_zero", m.zero);
   h5::write_attr_str(f, "tokenizer_sha256", m.tokenizer_sha256);
   h5::write_attr_str(f, "param_dtype", m.param_dtype);
+  if (m.kind == "finetune") { // what the adapter tensors are
+    const AdapterSpec& a = m.adapters;
+    std::string targets;
+    for (const auto& t : a.lora_targets)
+      targets += (targets.empty() ? "" : ",") + t;
+    h5::write_attr_str(f, "finetune_method", to_string(a.method));
+    h5::write_attr_i64(f, "lora_r", a.lora_r);
+    h5::write_attr_f64(f, "lora_alpha", a.lora_alpha);
+    h5::write_attr_f64(f, "lora_dropout", a.lora_dropout);
+    h5::write_attr_str(f, "lora_targets", targets);
+    h5::write_attr_i64(f, "pre_seq_len", a.pre_seq_len);
+    h5::write_attr_i64(f, "prefix_projection", a.prefix_projection ? 1 : 0);
+    h5::write_attr_f64(f, "prefix_dropout", a.prefix_dropout);
+    h5::write_attr_str(f, "finetune_base", m.base_checkpoint);
+  }
   write_config(f, m.cfg);
   if (!m.special_tokens.empty()) {
     h5::Handle g(H5_CHECK(H5Gcreate2(f, "special_tokens", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), H5Gclose);
@@ -143,7 +158,7 @@ void write_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpo
     GLM3D_USAGE_FAIL() << "cannot create checkpoint " << path << ": " << e.what();
   }
   write_meta(file.get(), meta);
-  const std::vector<CkptTensor> tensors = checkpoint_tensors(meta.cfg);
+  const std::vector<CkptTensor> tensors = checkpoint_tensors(meta);
   const int num_groups = meta.has_optimizer_state ? 3 : 1;
   const bool bf16_params = meta.param_dtype == "bf16";
   GLM3D_CHECK(bf16_params || meta.param_dtype == "f32") << "param_dtype " << meta.param_dtype;
@@ -274,6 +289,18 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
     m.zero = int(r.i64(f.get(), "layout_zero"));
     m.tokenizer_sha256 = r.str(f.get(), "tokenizer_sha256");
     m.param_dtype = r.str(f.get(), "param_dtype");
+    if (m.kind == "finetune") {
+      AdapterSpec& a = m.adapters;
+      a.method = parse_finetune_method(r.str(f.get(), "finetune_method"));
+      a.lora_r = r.i64(f.get(), "lora_r");
+      a.lora_alpha = r.f64(f.get(), "lora_alpha");
+      a.lora_dropout = r.f64(f.get(), "lora_dropout");
+      a.lora_targets = parse_lora_targets(r.str(f.get(), "lora_targets"));
+      a.pre_seq_len = r.i64(f.get(), "pre_seq_len");
+      a.prefix_projection = r.i64(f.get(), "prefix_projection") != 0;
+      a.prefix_dropout = r.f64(f.get(), "prefix_dropout");
+      m.base_checkpoint = r.str(f.get(), "finetune_base");
+    }
     GLM3D_USAGE_CHECK(H5_CHECK(H5Lexists(f.get(), "config", H5P_DEFAULT)) > 0)
         << "checkpoint " << path << ": missing group 'config'";
     h5::Handle g(H5_CHECK(H5Gopen2(f.get(), "config", H5P_DEFAULT)), H5Gclose);
@@ -330,7 +357,7 @@ void read_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpoi
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "checkpoint " << path << " cannot be opened (truncated or not HDF5?): " << e.what();
   }
-  const std::vector<CkptTensor> tensors = checkpoint_tensors(meta.cfg);
+  const std::vector<CkptTensor> tensors = checkpoint_tensors(meta);
   bool want_adam = false;
   for (const TensorPiece& p : pieces)
     want_adam |= p.group != "params";

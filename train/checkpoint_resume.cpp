@@ -32,6 +32,20 @@ ResumeFrom open_resume(const std::string& load) {
   return r;
 }
 
+ResumeFrom open_base(const std::string& base) {
+  std::error_code ec;
+  GLM3D_USAGE_CHECK(std::filesystem::exists(base, ec)) << "--base " << base << " does not exist";
+  ResumeFrom r;
+  r.path = resolve_checkpoint(base);
+  r.meta = read_checkpoint_meta(r.path);
+  r.new_run = true;
+  GLM3D_USAGE_CHECK(r.meta.kind != "finetune")
+      << "--base " << r.path << " holds fine-tuning adapters only: give the model they were trained on"
+      << (r.meta.base_checkpoint.empty() ? std::string() : " (" + r.meta.base_checkpoint + ")")
+      << ", or merge them into it first (glm3d ckpt merge-lora)";
+  return r;
+}
+
 void check_resume(const ResumeFrom& r, const ModelConfig& cfg, const std::string& data_tokenizer) {
   if (!r.active())
     return;

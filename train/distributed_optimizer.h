@@ -10,7 +10,7 @@
 // A step: reduce_scatter_grads() (ZeRO-1), the caller's norm and clip coefficient, step()
 // (AdamW on the master), publish() (master -> compute weights, then the ZeRO-1 all-gather in
 // bf16 or f32, in place).
-#include "model/glm_model.h"
+#include "model/param_store.h"
 #include "parallel/communicator.h"
 #include "train/optimizer.h"
 
@@ -21,7 +21,7 @@ namespace glm3d {
 
 class DistributedOptimizer {
 public:
-  DistributedOptimizer(GlmModel<float>& model, Communicator& dp, bool zero, const cpu::AdamWHyper& hyper);
+  DistributedOptimizer(const ParamStore& store, Communicator& dp, bool zero, const cpu::AdamWHyper& hyper);
   // Elements of the padded buffers a model needs for `total` parameters over dp ranks.
   static int64_t padded_elems(int64_t total, int dp) { return (total + dp - 1) / dp * dp; }
 
@@ -48,7 +48,7 @@ public:
   void publish();
 
 private:
-  GlmModel<float>& model_;
+  ParamStore store_;
   Communicator& dp_;
   bool zero_;
   int64_t shard_ = 0, begin_ = 0, end_ = 0;

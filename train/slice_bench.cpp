@@ -66,7 +66,7 @@ SliceReport run_slice(const SliceOptions& o) {
   LoopbackCommunicator tp("tp", o.tp), dp("dp", o.dp);
   const ParamTable table(cfg, plan);
   GlmModel<float> model(cfg, plan, tp, exec, DistributedOptimizer::padded_elems(table.total(), o.dp));
-  DistributedOptimizer optim(model, dp, o.zero, cpu::AdamWHyper{});
+  DistributedOptimizer optim(model.base_store(), dp, o.zero, cpu::AdamWHyper{});
   if (exec.bf16())
     optim.init_master(o.seed);
   else

@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "core/clock.h"
+#include "core/cpu/convert.h"
 #include "data/store_source.h"
 #include "data/synthetic_task.h"
 #include "parallel/mpi_communicator.h"
@@ -40,14 +41,64 @@ void check_options(const TrainOptions& o) {
   GLM3D_USAGE_CHECK(o.save_interval >= 0 && o.keep >= 0) << "--save-interval and --keep must be >= 0";
   GLM3D_USAGE_CHECK(o.check_replicas_interval >= 0)
       << "--check-replicas-interval must be >= 0, got " << o.check_replicas_interval;
-  GLM3D_USAGE_CHECK(!o.model.empty() || !o.load.empty()) << "--model is required without --load";
+  GLM3D_USAGE_CHECK(!o.model.empty() || !o.load.empty() || !o.base.empty())
+      << "--model is required without --load" << (o.adapters.method != FinetuneMethod::none ? " or --base" : "");
+}
+
+// The fine-tuning method and adapters: the options', or a resumed fine-tuning run's (an option
+// that would change the adapters' shape is an error; alpha and dropout may change).
+AdapterSpec resolve_adapters(const TrainOptions& o, const ResumeFrom& r) {
+  const bool adapters_ckpt = r.continues_run() && r.meta.kind == "finetune";
+  if (!adapters_ckpt)
+    return o.adapters;
+  const AdapterSpec& ck = r.meta.adapters;
+  GLM3D_USAGE_CHECK(o.adapters.method != FinetuneMethod::none)
+      << "checkpoint " << r.path << " holds " << to_string(ck.method)
+      << " fine-tuning adapters: continue it with glm3d finetune";
+  const auto keep = [&](const char* option, bool same) {
+    GLM3D_USAGE_CHECK(!o.given.count(option) || same)
+        << "--" << option << " differs from checkpoint " << r.path
+        << "'s: a resumed run keeps its adapters' shape (start a new run to change it)";
+  };
+  const AdapterSpec& want = o.adapters;
+  keep("method", want.method == ck.method);
+  keep("lora-r", want.lora_r == ck.lora_r);
+  keep("lora-targets", want.lora_targets == ck.lora_targets);
+  keep("pre-seq-len", want.pre_seq_len == ck.pre_seq_len);
+  keep("prefix-projection", want.prefix_projection == ck.prefix_projection);
+  AdapterSpec a = ck;
+  if (o.given.count("lora-alpha"))
+    a.lora_alpha = want.lora_alpha;
+  if (o.given.count("lora-dropout"))
+    a.lora_dropout = want.lora_dropout;
+  if (o.given.count("prefix-dropout"))
+    a.prefix_dropout = want.prefix_dropout;
+  return a;
+}
+
+// Fine-tuning: the pretrained model. Full fine-tuning starts a new run from its weights (as from
+// imported weights); adapters read it into the frozen base (load_frozen_base).
+void resolve_base(TrainJob& j) {
+  const FinetuneMethod m = j.adapters.method;
+  if (m == FinetuneMethod::none || (m == FinetuneMethod::full && j.resume.active()))
+    return;
+  const std::string path = !j.opt.base.empty() ? j.opt.base : j.resume.meta.base_checkpoint;
+  if (path.empty() && j.opt.dry_run)
+    return; // --model says what would be adapted
+  GLM3D_USAGE_CHECK(!path.empty()) << "glm3d finetune needs --base CKPT (the model to adapt)";
+  j.base = open_base(path);
+  if (m == FinetuneMethod::full)
+    j.resume = j.base;
 }
 
 // Settings, model config and data source (the data decide the vocabulary).
 void resolve_run(TrainJob& j) {
   const TrainOptions& opt = j.opt;
   j.resume = open_resume(opt.load);
-  j.cfg = opt.model.empty() ? j.resume.meta.cfg : load_model_config(opt.model);
+  j.adapters = resolve_adapters(opt, j.resume);
+  resolve_base(j);
+  const CheckpointMeta& has_cfg = j.resume.active() ? j.resume.meta : j.base.meta;
+  j.cfg = opt.model.empty() ? has_cfg.cfg : load_model_config(opt.model);
   if (opt.seq_len > 0)
     j.cfg.seq_len = opt.seq_len;
   const ResolvedSettings rs =
@@ -71,6 +122,8 @@ void resolve_run(TrainJob& j) {
   // A reshard reads no data: the checkpoint's tokenizer stays the run's.
   j.tokenizer_sha256 = opt.save_only ? j.resume.meta.tokenizer_sha256 : j.source->tokenizer_hash();
   check_resume(j.resume, j.cfg, j.tokenizer_sha256);
+  if (j.adapters.adapters())
+    check_resume(j.base, j.cfg, j.tokenizer_sha256);
 }
 
 // Layout, schedule and process groups.
@@ -114,9 +167,10 @@ void build_layout(TrainJob& j) {
 
 // The estimate of this rank's bytes, from the memory model and this rank's schedule.
 RankMemory estimate_memory(const TrainJob& j) {
-  const MemoryPolicy pol =
+  MemoryPolicy pol =
       memory_policy_of(j.exec, j.dims, j.opt.zero == 1, j.settings.micro_batch, j.cfg.seq_len,
                        in_flight_of(j.schedule, j.dims, j.num_mb, j.pg.pp_rank()));
+  pol.adapters = j.adapters;
   return estimate_rank_memory(j.cfg, j.plan, pol);
 }
 
@@ -128,20 +182,56 @@ void build_model(TrainJob& j) {
   j.model = std::make_unique<GlmModel<float>>(j.cfg, j.plan, *j.pg.tp, j.exec,
                                               DistributedOptimizer::padded_elems(table.total(), j.dims.dp));
   j.model->embedding_grad_shrink = opt.embedding_grad_shrink;
-  j.total = j.model->num_params();
+  const bool frozen = j.adapters.adapters();
+  if (frozen) // counter-based adapter init from the run's seed; the base comes from --base
+    j.model->attach_adapters(j.adapters,
+                             DistributedOptimizer::padded_elems(ParamTable(j.cfg, j.plan, j.adapters).total(),
+                                                                j.dims.dp),
+                             s.seed);
+  j.store = frozen ? j.model->adapter_store() : j.model->base_store();
+  j.total = j.store.num_params();
   cpu::AdamWHyper hyper;
   hyper.beta1 = s.beta1;
   hyper.beta2 = s.beta2;
   hyper.eps = s.eps;
   hyper.weight_decay = s.weight_decay;
-  j.optim = std::make_unique<DistributedOptimizer>(*j.model, *j.pg.dp, opt.zero == 1, hyper);
-  if (j.exec.bf16())
+  j.optim = std::make_unique<DistributedOptimizer>(j.store, *j.pg.dp, opt.zero == 1, hyper);
+  if (frozen)
+    ; // attach_adapters initialised what trains
+  else if (j.exec.bf16())
     j.optim->init_master(s.seed); // the master's range only, then published to every rank
   else
     j.model->init(s.seed);
   j.sched = LrSchedule{s.lr, s.min_lr, s.warmup_steps, s.decay_steps};
-  j.shard_view = ShardView{&j.model->table(), j.pg.tp_rank(),   j.pg.is_first_stage(), j.pg.dp_rank(),
-                           opt.zero == 1,     j.optim->begin(), j.optim->end()};
+  j.shard_view = ShardView{j.store.table, j.pg.tp_rank(),   j.pg.is_first_stage(), j.pg.dp_rank(),
+                           opt.zero == 1, j.optim->begin(), j.optim->end()};
+}
+
+// The frozen base's weights of this rank's share from --base: straight into f32 weights, or
+// through an f32 staging buffer of at most k_base_chunk elements into bf16 weights (every rank
+// makes the same number of collective reads).
+void load_frozen_base(TrainJob& j) {
+  constexpr int64_t k_base_chunk = int64_t(1) << 26; // 256 MB of f32
+  const ParamStore b = j.model->base_store();
+  const int64_t total = b.table->total();
+  const int64_t chunk = b.params ? std::max<int64_t>(total, 1) : k_base_chunk;
+  int64_t chunks = (total + chunk - 1) / chunk;
+  MPI_Allreduce(MPI_IN_PLACE, &chunks, 1, MPI_INT64_T, MPI_MAX, j.world);
+  std::vector<float> staging(b.params ? 0 : size_t(std::min(chunk, total)));
+  const auto t0 = Clock::now();
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t lo = std::min(c * chunk, total), hi = std::min(lo + chunk, total);
+    std::fill(staging.begin(), staging.end(), 0.f);
+    const ShardView v{b.table, j.pg.tp_rank(), j.pg.is_first_stage(), j.pg.dp_rank(), false, lo, hi};
+    std::vector<TensorPiece> pieces = shard_pieces(v, j.cfg, b.params ? b.params + lo : staging.data(), nullptr, nullptr);
+    load_checkpoint(j.base.path, j.world, j.base.meta, pieces);
+    if (!b.params)
+      cpu::to_bf16(staging.data(), b.weights_bf16 + lo, hi - lo);
+  }
+  b.weights_changed();
+  if (j.log)
+    std::printf("base model %s loaded (frozen, %s) in %.2f s\n", j.base.path.c_str(),
+                to_string(j.exec.precision).c_str(), seconds_since(t0));
 }
 
 // Resume: master weights (padded vocabulary rows zero) and optimizer state of this rank's range,
@@ -172,14 +262,64 @@ void load_resume(TrainJob& j) {
   }
 }
 
+// Parameters of the whole model (the checkpoint's tensors: the real vocabulary), and of them the
+// ones that train.
+std::pair<int64_t, int64_t> trainable_and_all(const ModelConfig& cfg, const AdapterSpec& a) {
+  CheckpointMeta m;
+  m.cfg = cfg;
+  int64_t all = 0, adapters = 0;
+  for (const CkptTensor& t : checkpoint_tensors(m))
+    all += t.rows * t.cols;
+  if (!a.adapters())
+    return {all, all};
+  m.kind = "finetune";
+  m.adapters = a;
+  for (const CkptTensor& t : checkpoint_tensors(m))
+    adapters += t.rows * t.cols;
+  return {adapters, all + adapters};
+}
+
+std::string with_commas(int64_t n) {
+  std::string s = std::to_string(n);
+  for (int i = int(s.size()) - 3; i > 0; i -= 3)
+    s.insert(size_t(i), ",");
+  return s;
+}
+
+// --dry-run: what would train (PEFT's print_trainable_parameters line) and the largest rank's
+// planned bytes, with the same estimate the start-up check uses.
+void print_dry_run(const TrainJob& j) {
+  int64_t v[7] = {j.memory.weights,     j.memory.grads, j.memory.optimizer, j.memory.activations,
+                  j.memory.workspace,   j.memory.comm,  j.memory.total()};
+  MPI_Allreduce(MPI_IN_PLACE, v, 7, MPI_INT64_T, MPI_MAX, j.world);
+  if (j.rank != 0)
+    return;
+  const auto [trainable, all] = trainable_and_all(j.cfg, j.adapters);
+  std::printf("trainable params: %s || all params: %s || trainable%%: %.4f\n", with_commas(trainable).c_str(),
+              with_commas(all).c_str(), 100.0 * double(trainable) / double(all));
+  std::printf("method %s on %s, layout %s, %s: largest rank needs about %s (weights %s, gradients %s, "
+              "optimizer %s, activations %s, workspace %s, pipeline buffers %s)\n",
+              to_string(j.adapters.method).c_str(), j.cfg.name.c_str(), j.dims.str().c_str(),
+              to_string(j.exec.precision).c_str(), format_bytes(double(v[6])).c_str(),
+              format_bytes(double(v[0])).c_str(), format_bytes(double(v[1])).c_str(),
+              format_bytes(double(v[2])).c_str(), format_bytes(double(v[3])).c_str(),
+              format_bytes(double(v[4])).c_str(), format_bytes(double(v[5])).c_str());
+  std::fflush(stdout);
+}
+
 } // namespace
 
-void reduce_shared_kv_grads(TrainJob& j, int layer) {
-  for (const ParamInfo& p : j.model->table().params())
-    if (p.layer == layer && p.kv_share() > 1) {
+void reduce_layer_grad_parts(TrainJob& j, int layer) {
+  for (const ParamInfo& p : j.store.table->params()) {
+    if (p.layer != layer)
+      continue;
+    if (p.kv_share() > 1 && j.kv_share) {
       const auto [b, e] = p.kv_range();
-      j.kv_share->all_reduce(j.model->grads() + p.offset + b, size_t(e - b), ReduceOp::sum);
+      j.kv_share->all_reduce(j.store.grads + p.offset + b, size_t(e - b), ReduceOp::sum);
     }
+    if (p.grad_sum == GradSum::tp && j.dims.tp > 1)
+      j.pg.tp->all_reduce(j.store.grads + p.offset, size_t(p.numel()), ReduceOp::sum);
+  }
 }
 
 std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world) {
@@ -202,23 +342,31 @@ std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world
   build_layout(j);
   check_output_paths(opt, j.resume.continues_run(), world);
   j.memory = estimate_memory(j);
+  j.total_trained = trainable_and_all(j.cfg, j.adapters).first;
+  if (opt.dry_run) {
+    print_dry_run(j);
+    return job; // no model: the trainer stops here
+  }
   if (!opt.skip_memory_check)
     check_memory_fits(j.memory, world);
   build_model(j);
+  if (j.adapters.adapters())
+    load_frozen_base(j);
   load_resume(j);
-  j.reducer = std::make_unique<GradReducer>(j.model->table(), *j.pg.dp, j.model->grads(),
+  j.reducer = std::make_unique<GradReducer>(*j.store.table, *j.pg.dp, j.store.grads,
                                             std::max<int64_t>(1, int64_t(opt.bucket_mb * 1024 * 1024 / 4)));
-  // When a layer's gradients are final (its last micro-batch): the shared key/value rows summed
-  // over the ranks holding them, then (without ZeRO-1) that layer's data-parallel bucket started.
+  // When a layer's gradients are final (its last micro-batch): the parts summed over the ranks
+  // holding them, then (without ZeRO-1) that layer's data-parallel bucket started.
   j.model->on_layer_backward_done = [&j](int l, int mb) {
-    if (j.kv_share && mb == j.num_mb - 1)
-      reduce_shared_kv_grads(j, l);
+    if (mb == j.num_mb - 1)
+      reduce_layer_grad_parts(j, l);
     if (!j.opt.zero)
       j.reducer->on_layer_backward_done(l, mb);
   };
   j.runner = std::make_unique<StepRunner>(*j.model, j.pg, j.schedule, j.num_mb);
   j.metrics = std::make_unique<MetricsWriter>(j.rank == 0 ? opt.metrics_file : "", j.resume.continues_run());
-  j.flops_per_token = training_flops_per_token(j.cfg);
+  j.flops_per_token =
+      j.adapters.adapters() ? frozen_training_flops_per_token(j.cfg) : training_flops_per_token(j.cfg);
   return job;
 }
 
@@ -248,6 +396,11 @@ void save_train_checkpoint(TrainJob& j, int64_t step) {
   meta.virtual_stages = j.dims.virtual_stages;
   meta.zero = j.opt.zero;
   meta.tokenizer_sha256 = j.tokenizer_sha256;
+  if (j.adapters.adapters()) { // the adapters only; the base stays where it is
+    meta.kind = "finetune";
+    meta.adapters = j.adapters;
+    meta.base_checkpoint = j.base.path;
+  }
   const auto t0 = Clock::now();
   const std::string path =
       save_checkpoint(j.opt.save_dir, j.opt.keep, j.world, meta,

@@ -38,6 +38,8 @@ struct TrainJob {
   bool log = false; // rank 0 prints progress
 
   ResumeFrom resume;
+  ResumeFrom base;      // fine-tuning: the pretrained model (--base, or the one a resumed run names)
+  AdapterSpec adapters; // fine-tuning method and adapters (method none: pretraining)
   RunSettings settings;
   ExecPolicy exec; // precision, recomputation, attention kernel
   ModelConfig cfg;
@@ -55,7 +57,9 @@ struct TrainJob {
   StagePlan plan;
   std::unique_ptr<Communicator> kv_share; // tp ranks holding the same key/value group (tp > groups)
   std::unique_ptr<GlmModel<float>> model;
-  int64_t total = 0; // elements of the flat parameter buffer (the model's buffers are padded)
+  ParamStore store;  // what trains: the model's parameters, or (frozen base) its adapters
+  int64_t total = 0; // trained parameters in the flat buffer (the model's buffers are padded)
+  int64_t total_trained = 0; // parameters that train over the whole model (real vocabulary)
   std::unique_ptr<DistributedOptimizer> optim; // master weights, AdamW, ZeRO-1 range
   LrSchedule sched;
   ShardView shard_view;
@@ -75,8 +79,9 @@ struct TrainJob {
 // Collective over world. UsageError (every rank) on bad options, layouts, paths or memory.
 std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world);
 
-// Sums the gradients of layer's replicated key/value rows over kv_share (tp > groups only).
-void reduce_shared_kv_grads(TrainJob& job, int layer);
+// When layer's gradients are final: the replicated key/value rows summed over kv_share (tp >
+// groups), LoRA's replicated A of column-parallel linears summed over tp (their parts).
+void reduce_layer_grad_parts(TrainJob& job, int layer);
 
 // Collective: writes the checkpoint of `step` into --save (the job's current state).
 void save_train_checkpoint(TrainJob& job, int64_t step);

@@ -1,5 +1,7 @@
 #pragma once
 // Everything `glm3d train` can be told (command line or INI via --config).
+#include "model/adapters.h"
+
 #include <cstdint>
 #include <set>
 #include <string>
@@ -43,6 +45,10 @@ struct TrainOptions {
   int64_t check_replicas_interval = 0; // every N steps: replicas bitwise equal across dp and tp (0: off)
   bool skip_memory_check = false;      // start even when the memory estimate exceeds what is available
   bool save_only = false;              // glm3d ckpt reshard: load --load, save it to --save, no step
+  // Fine-tuning (glm3d finetune): the pretrained model's weights, and what trains on top of it.
+  std::string base;     // checkpoint of the base model
+  AdapterSpec adapters; // method none: pretraining
+  bool dry_run = false; // print trainable parameters and planned memory, then exit
   bool quiet = false;
   // Checkpoints (train/checkpoint.h). --steps stays the total: a resumed run continues up to it.
   std::string save_dir;      // "" = never save

@@ -19,7 +19,7 @@ double owned_sum_squares(const ParamTable& table, const float* grads, const Proc
                          int64_t own_begin, int64_t own_end) {
   double s = 0;
   for (const auto& p : table.params()) {
-    if (p.name == "word_embeddings.weight" && !pg.is_first_stage())
+    if (p.first_stage_only && !pg.is_first_stage())
       continue;
     for (const auto& [ub, ue] : p.tp_unique_ranges(pg.tp_rank())) {
       const int64_t b = std::max(own_begin, p.offset + ub), e = std::min(own_end, p.offset + ue);
@@ -45,6 +45,8 @@ int64_t load_batch(TrainJob& j, std::vector<MicroBatch>& mbs) {
     for (int64_t i = 0; i < j.settings.micro_batch; ++i)
       samples.push_back(j.source->get(ks[size_t(m * j.settings.micro_batch + i)]));
     mbs.push_back(stack_samples(samples));
+    mbs.back().sample_ids.assign(ks.begin() + m * j.settings.micro_batch,
+                                 ks.begin() + (m + 1) * j.settings.micro_batch);
     targets += mbs.back().target_count();
   }
   j.pg.dp->all_reduce(&targets, 1, ReduceOp::sum);
@@ -53,10 +55,17 @@ int64_t load_batch(TrainJob& j, std::vector<MicroBatch>& mbs) {
 
 // Tied embedding first (first and last stage each hold a copy), then data parallel: buckets
 // already in flight (finish), or ZeRO-1's reduce-scatter into this rank's shard.
+// Before that, the parts of adapters every model-parallel rank holds whole (the prefix encoder:
+// each stage and tp rank differentiates its layers' and heads' share of its output).
 void reduce_gradients(TrainJob& j) {
-  const ParamInfo* emb = j.model->table().find("word_embeddings.weight");
+  const ParamTable& table = *j.store.table;
+  const ParamInfo* emb = table.find("word_embeddings.weight");
   if (j.cfg.tie_embeddings && emb && j.pg.embedding && j.pg.embedding->size() > 1)
-    j.pg.embedding->all_reduce(j.model->grads() + emb->offset, size_t(emb->numel()), ReduceOp::sum);
+    j.pg.embedding->all_reduce(j.store.grads + emb->offset, size_t(emb->numel()), ReduceOp::sum);
+  if (j.pg.model_parallel && j.pg.model_parallel->size() > 1)
+    for (const ParamInfo& p : table.params())
+      if (p.grad_sum == GradSum::model_parallel)
+        j.pg.model_parallel->all_reduce(j.store.grads + p.offset, size_t(p.numel()), ReduceOp::sum);
   if (j.opt.zero && j.dims.dp > 1)
     j.optim->reduce_scatter_grads();
   else
@@ -106,6 +115,7 @@ StepMetrics run_train_step(TrainJob& j, int64_t step, int64_t& consecutive_skips
   GLM3D_USAGE_CHECK(global_targets > 0) << "global batch at step " << step << " has no target tokens";
 
   j.model->zero_grads();
+  j.model->set_step(step);
   j.model->set_batch(&mbs, 1.0 / double(global_targets));
   j.reducer->begin_step(j.num_mb);
   StepTiming timing = j.runner->run();
@@ -117,9 +127,9 @@ StepMetrics run_train_step(TrainJob& j, int64_t step, int64_t& consecutive_skips
   // (on the last stage) in one all-reduce.
   const bool dp_owner = j.opt.zero || j.pg.dp_rank() == 0;
   if (j.faults.nan_at(step) && j.rank == 0)
-    j.model->grads()[j.optim->begin()] = std::nanf("");
+    j.store.grads[j.optim->begin()] = std::nanf("");
   double sums[2] = {
-      dp_owner ? owned_sum_squares(j.model->table(), j.model->grads(), j.pg, j.optim->begin(), j.optim->end())
+      dp_owner ? owned_sum_squares(*j.store.table, j.store.grads, j.pg, j.optim->begin(), j.optim->end())
                : 0.0,
       j.pg.is_last_stage() && j.pg.tp_rank() == 0 ? j.model->loss_sum() : 0.0};
   j.pg.world->all_reduce(sums, 2, ReduceOp::sum);

@@ -52,7 +52,7 @@ PlannedMemory max_over_ranks(const TrainJob& j) {
     int rank;
   } mine{double(j.model->state_bytes() + j.optim->state_bytes()), j.rank}, most;
   MPI_Allreduce(&mine, &most, 1, MPI_DOUBLE_INT, MPI_MAXLOC, j.world);
-  int64_t params = j.model->num_params();
+  int64_t params = j.total;
   MPI_Bcast(&params, 1, MPI_INT64_T, most.rank, j.world);
   return {RankMemory{v[0], v[1], v[2], v[3], v[4], v[5]}, v[6], int64_t(most.bytes), params};
 }
@@ -98,6 +98,10 @@ json settings_json(const TrainJob& j, const PlannedMemory& planned) {
           {"save_interval", o.save_interval},
           {"keep", o.keep},
           {"load", j.resume.path},
+          {"finetune", to_string(j.adapters.method)},
+          {"finetune_adapters", j.adapters.adapters() ? describe(j.adapters) : std::string()},
+          {"finetune_base", j.base.path},
+          {"trainable_params", j.total_trained},
           {"peak_tflops", o.peak_tflops},
           {"memory_per_rank_bytes",
            {{"weights", mem.weights},
@@ -114,7 +118,7 @@ void print_settings(const TrainJob& j, const PlannedMemory& planned) {
   const RunSettings& s = j.settings;
   const TrainOptions& o = j.opt;
   auto p = [](const char* key, const std::string& v) { std::printf("  %-11s %s\n", key, v.c_str()); };
-  std::printf("glm3d train %s\n", GLM3D_VERSION);
+  std::printf("glm3d %s %s\n", j.adapters.method == FinetuneMethod::none ? "train" : "finetune", GLM3D_VERSION);
   p("model", to_string(j.cfg));
   p("data", o.synthetic ? "synthetic blank-infilling task" : "token store " + o.data_dir);
   p("layout", j.dims.str() + ", layers per stage " + layer_split(j) + ", schedule " + o.schedule + ", zero " +
@@ -126,6 +130,9 @@ void print_settings(const TrainJob& j, const PlannedMemory& planned) {
   p("batch", "global " + std::to_string(s.global_batch) + " x seq " + std::to_string(j.cfg.seq_len) +
                  ", micro-batch " + std::to_string(s.micro_batch) + " (" + std::to_string(j.num_mb) +
                  " per step per dp rank)");
+  if (j.adapters.method != FinetuneMethod::none)
+    p("finetune", describe(j.adapters) + (j.base.active() ? " from " + j.base.path : std::string()) + ", " +
+                      std::to_string(j.total_trained) + " trainable parameters");
   p("lr", "peak " + shortest_repr(s.lr) + ", min " + shortest_repr(s.min_lr) + ", warm-up " +
               std::to_string(s.warmup_steps) + ", cosine decay to step " + std::to_string(s.decay_steps));
   p("optimizer", "AdamW beta1 " + shortest_repr(s.beta1) + " beta2 " + shortest_repr(s.beta2) + " eps " +
@@ -179,17 +186,17 @@ private:
   double first_ = 0, rest_ = 0;
 };
 
-// The compute weights, whichever their type.
-const void* weights_of(GlmModel<float>& m) {
-  return m.params() ? static_cast<const void*>(m.params()) : static_cast<const void*>(m.weights_bf16());
+// The trained weights, whichever their type.
+const void* weights_of(const ParamStore& s) {
+  return s.params ? static_cast<const void*>(s.params) : static_cast<const void*>(s.weights_bf16);
 }
 
-// --inject-fault diverge: this rank's first weight changes, its peers' do not.
-void nudge_first_weight(GlmModel<float>& m) {
-  if (m.params())
-    m.params()[0] += 1e-3f;
+// --inject-fault diverge: this rank's first trained weight changes, its peers' do not.
+void nudge_first_weight(const ParamStore& s) {
+  if (s.params)
+    s.params[0] += 1e-3f;
   else
-    m.weights_bf16()[0].bits ^= 1;
+    s.weights_bf16[0].bits ^= 1;
 }
 
 } // namespace
@@ -207,7 +214,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world, const StopSignals* st
   TrainJob& j = *job;
   TrainResult result;
   if (!j.model) {
-    if (j.log)
+    if (j.log && !opt.dry_run)
       std::printf("checkpoint %s is at step %lld; --steps %lld asks for no further step: nothing to do\n",
                   j.resume.path.c_str(), (long long)j.resume.meta.step, (long long)opt.steps);
     result.nothing_to_do = true;
@@ -236,7 +243,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world, const StopSignals* st
     if (skip)
       ++j.skipped_steps;
     if (j.faults.diverge_at(step, j.rank))
-      nudge_first_weight(*j.model);
+      nudge_first_weight(j.store);
     result.losses.push_back(m.loss);
     m.skipped_total = result.skipped_steps = j.skipped_steps;
     m.elapsed_s = seconds_since(t_start);
@@ -256,7 +263,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world, const StopSignals* st
     // request (a raw MPI call: control traffic, not counted in bytes), save.
     j.next_sample += j.settings.global_batch;
     if (opt.check_replicas_interval > 0 && (step % opt.check_replicas_interval == 0 || step == opt.steps))
-      check_replicas(j.model->table(), weights_of(*j.model), j.exec.bf16() ? 2 : 4, j.pg, step,
+      check_replicas(*j.store.table, weights_of(j.store), j.store.params ? 4 : 2, j.pg, step,
                      j.cfg.tie_embeddings, j.kv_share.get());
     const int stop = agree_on_stop(stop_signals, world);
     const bool interval = opt.save_interval > 0 && step % opt.save_interval == 0;

@@ -77,8 +77,10 @@ void layernorm_backward(const T* dy, const T* x, const T* gamma, const T* mean, 
   for (int t = 0; t < nt; ++t) {
     const double* pg = partial.data() + size_t(t) * 2 * size_t(C);
     for (int64_t c = 0; c < C; ++c) {
-      dgamma[c] += T(pg[c]);
-      dbeta[c] += T(pg[C + c]);
+      if (dgamma) // null: frozen (fine-tuning with adapters) or absent
+        dgamma[c] += T(pg[c]);
+      if (dbeta)
+        dbeta[c] += T(pg[C + c]);
     }
   }
 }

@@ -61,7 +61,7 @@ void rmsnorm_backward(const T* dy, const T* x, const T* weight, const T* rstd, T
       }
     }
   }
-  for (int64_t c = 0; c < C; ++c) {
+  for (int64_t c = 0; dweight && c < C; ++c) { // null: frozen (fine-tuning with adapters)
     double sum = 0.0;
     for (int t = 0; t < nt; ++t)
       sum += partial[size_t(t) * size_t(C) + size_t(c)];

@@ -10,7 +10,7 @@ namespace glm3d::cpu {
 template <class T>
 void rmsnorm_forward(const T* x, const T* weight, T* y, T* rstd, int64_t N, int64_t C, double eps);
 
-// dx [N, C] (overwrite, or += when accumulate_dx); dweight [C] +=.
+// dx [N, C] (overwrite, or += when accumulate_dx); dweight [C] += (null: not computed).
 //   dx = rstd (g - xhat mean(g xhat)),  g = dy * weight,  xhat = x rstd;  dweight += sum_n dy xhat.
 template <class T>
 void rmsnorm_backward(const T* dy, const T* x, const T* weight, const T* rstd, T* dx, T* dweight, int64_t N,
