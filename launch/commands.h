@@ -24,6 +24,7 @@ using Args = std::vector<std::string>; // arguments after the subcommand name
 
 int cmd_train(const Args& args, const RunContext& ctx); // launch/cmd_train.cpp
 int cmd_prep(const Args& args, const RunContext& ctx);  // launch/cmd_prep.cpp
+int cmd_prep_sft(const Args& args, const RunContext& ctx); // launch/cmd_prep_sft.cpp (glm3d prep sft)
 int cmd_data(const Args& args, const RunContext& ctx);  // launch/cmd_data.cpp  (glm3d data sample ...)
 int cmd_ckpt(const Args& args,
              const RunContext& ctx); // launch/cmd_ckpt.cpp  (inspect, verify, export, import)
