@@ -101,6 +101,9 @@ TEST(PrepSft, TwoExamplesWithHistoryAndTruncation) {
   EXPECT_EQ(res.tokenizer_kind, "chatglm");
 
   const SftStore store = SftStore::open(d + "/store");
+  EXPECT_EQ(store.tokenizer().kind(), "chatglm"); // reloaded from the store's own copies
+  EXPECT_TRUE(fs::exists(d + "/store/ice_text.model") && fs::exists(d + "/store/tokenizer_config.json"));
+  EXPECT_EQ(store.tokenizer().sha256(), load_text_tokenizer(chatglm_dir())->sha256());
   EXPECT_EQ(store.manifest().seq_len, 22);
   EXPECT_EQ(store.manifest().vocab_size, 130528);
   // "[Round 0]\n问：ab cd\n答：" -> ▁[ Round ▁ 0 ] <n> 问 ： ab ▁cd <n> 答 ：
