@@ -49,8 +49,8 @@ bool bool_field(const nlohmann::json& cfg, const char* key, const std::string& o
 // transformers' clean_up_tokenization (4.27), applied by decode().
 std::string clean_up_tokenization(std::string s) {
   static const std::pair<const char*, const char*> rules[] = {
-      {" .", "."},     {" ?", "?"},     {" !", "!"},     {" ,", ","},     {" ' ", "'"},
-      {" n't", "n't"}, {" 'm", "'m"},   {" 's", "'s"},   {" 've", "'ve"}, {" 're", "'re"}};
+      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
+      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
   for (const auto& [from, to] : rules)
     s = py::replace(s, from, to);
   return s;
@@ -92,19 +92,21 @@ std::unique_ptr<ChatGlmTokenizer> ChatGlmTokenizer::from_bytes(std::string model
   GLM3D_USAGE_CHECK(cfg.is_object()) << cfg_origin << ": not a JSON object";
   if (cfg.contains("tokenizer_class")) {
     GLM3D_USAGE_CHECK(cfg["tokenizer_class"] == "ChatGLMTokenizer")
-        << cfg_origin << ": tokenizer_class is " << cfg["tokenizer_class"].dump() << ", not \"ChatGLMTokenizer\"";
+        << cfg_origin << ": tokenizer_class is " << cfg["tokenizer_class"].dump()
+        << ", not \"ChatGLMTokenizer\"";
   }
   GLM3D_USAGE_CHECK(!bool_field(cfg, "do_lower_case", cfg_origin))
       << cfg_origin << ": do_lower_case true is not supported (Python's Unicode lower() is not reproduced)";
   t->remove_space_ = bool_field(cfg, "remove_space", cfg_origin);
   if (cfg.contains("num_image_tokens")) {
-    GLM3D_USAGE_CHECK(cfg["num_image_tokens"].is_number_integer() && cfg["num_image_tokens"].get<int64_t>() >= 0)
+    GLM3D_USAGE_CHECK(cfg["num_image_tokens"].is_number_integer() &&
+                      cfg["num_image_tokens"].get<int64_t>() >= 0)
         << cfg_origin << ": num_image_tokens must be a non-negative integer";
     t->num_image_tokens_ = cfg["num_image_tokens"].get<int64_t>();
   }
   // transformers' special-token attributes that the config sets: cut out of the text (step 1).
-  for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
-                          "mask_token"})
+  for (const char* key :
+       {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"})
     if (cfg.contains(key) && !cfg[key].is_null())
       t->no_split_.push_back(token_field(cfg, key, "", cfg_origin));
   if (cfg.contains("additional_special_tokens") && cfg["additional_special_tokens"].is_array())

@@ -12,8 +12,8 @@ namespace glm3d {
 // manifest, or an input file lies inside it (the swap would delete the input). `manifest` and
 // `what` name the kind of store (glm3d prep sft: "sft_manifest.json", "an SFT store").
 void check_prep_output(const std::string& out_dir, bool overwrite, const std::vector<std::string>& inputs,
-                       const std::string& manifest = "manifest.txt", const std::string& what = "a token store",
-                       const std::string& command = "glm3d prep");
+                       const std::string& manifest = "manifest.txt",
+                       const std::string& what = "a token store", const std::string& command = "glm3d prep");
 
 // A fresh empty OUT.tmp-<pid> next to out_dir (same filesystem, so the final rename is atomic).
 std::string make_temp_store_dir(const std::string& out_dir);

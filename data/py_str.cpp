@@ -16,7 +16,11 @@ namespace {
 // counts as one code point that is not a space).
 std::pair<char32_t, size_t> decode_at(std::string_view s, size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
-  const size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+  const size_t len = c < 0x80             ? 1
+                     : (c & 0xE0) == 0xC0 ? 2
+                     : (c & 0xF0) == 0xE0 ? 3
+                     : (c & 0xF8) == 0xF0 ? 4
+                                          : 1;
   if (len == 1 || i + len > s.size())
     return {c, 1};
   char32_t cp = c & (0x7F >> len);

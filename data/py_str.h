@@ -12,9 +12,9 @@ namespace glm3d::py {
 // str.isspace() of the one code point cp.
 bool is_space(char32_t cp);
 
-std::string_view lstrip(std::string_view s); // s.lstrip()
-std::string_view rstrip(std::string_view s); // s.rstrip()
-std::string_view strip(std::string_view s);  // s.strip()
+std::string_view lstrip(std::string_view s);        // s.lstrip()
+std::string_view rstrip(std::string_view s);        // s.rstrip()
+std::string_view strip(std::string_view s);         // s.strip()
 std::vector<std::string> split(std::string_view s); // s.split(): runs of whitespace, no empties
 
 // s.replace(from, to): every non-overlapping occurrence, left to right. from is not empty.

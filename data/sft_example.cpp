@@ -7,7 +7,8 @@
 
 namespace glm3d {
 
-std::string chat_prompt(const std::vector<std::pair<std::string, std::string>>& history, std::string_view query) {
+std::string chat_prompt(const std::vector<std::pair<std::string, std::string>>& history,
+                        std::string_view query) {
   std::string p;
   for (size_t i = 0; i < history.size(); ++i)
     p += "[Round " + std::to_string(i) + "]\n问：" + history[i].first + "\n答：" + history[i].second + "\n";
@@ -67,7 +68,8 @@ SftRow build_sft_row(std::vector<int32_t> a, std::vector<int32_t> b, const Speci
 
 Sample sft_sample(const SftRow& row, int32_t pad, int64_t seq_len) {
   const int64_t S = int64_t(row.input_ids.size());
-  GLM3D_CHECK(seq_len >= S && row.labels.size() == size_t(S)) << "SFT sample of " << S << " tokens into " << seq_len;
+  GLM3D_CHECK(seq_len >= S && row.labels.size() == size_t(S))
+      << "SFT sample of " << S << " tokens into " << seq_len;
   Sample s;
   s.kind = k_kind_gmask;
   s.sep = row.sep;

@@ -30,7 +30,8 @@ inline constexpr int32_t k_ignore_label = -100;
 
 // ptuning/main.py's chat prompt: "[Round i]\n问：{q}\n答：{r}\n" per history turn, then
 // "[Round n]\n问：{query}\n答：" (n = turns), all after source_prefix.
-std::string chat_prompt(const std::vector<std::pair<std::string, std::string>>& history, std::string_view query);
+std::string chat_prompt(const std::vector<std::pair<std::string, std::string>>& history,
+                        std::string_view query);
 
 // One stored example, each vector [S].
 struct SftRow {
@@ -46,8 +47,8 @@ struct SftRow {
 // UsageError unless max_source_len >= 1 and max_target_len >= 2.
 void check_sft_lengths(int64_t max_source_len, int64_t max_target_len);
 
-SftRow build_sft_row(std::vector<int32_t> prompt_ids, std::vector<int32_t> answer_ids, const SpecialTokens& sp,
-                     int64_t max_source_len, int64_t max_target_len);
+SftRow build_sft_row(std::vector<int32_t> prompt_ids, std::vector<int32_t> answer_ids,
+                     const SpecialTokens& sp, int64_t max_source_len, int64_t max_target_len);
 
 // The training sample of a row, of length seq_len >= the row's S (further padding continues the
 // row's: <pad>, the mask position, block positions counting on, no loss). kind = [gMASK].

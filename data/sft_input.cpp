@@ -25,25 +25,29 @@ std::string type_phrase(const nlohmann::json& v) {
 }
 
 // The string at `key`; `what` and `option` name it in the reasons.
-std::string text_field(const nlohmann::json& v, const std::string& key, const char* what, const char* option) {
+std::string text_field(const nlohmann::json& v, const std::string& key, const char* what,
+                       const char* option) {
   const auto f = v.find(key);
   if (f == v.end())
     throw std::invalid_argument("no field '" + key + "' (" + string_fields(v) + "); name the " + what +
                                 "'s field with " + option);
   if (!f->is_string())
-    throw std::invalid_argument("field '" + key + "' (the " + what + ") is " + type_phrase(*f) + ", not a string");
+    throw std::invalid_argument("field '" + key + "' (the " + what + ") is " + type_phrase(*f) +
+                                ", not a string");
   std::string s = f->get<std::string>();
   if (py::strip(s).empty())
     throw std::invalid_argument(std::string("empty ") + what + " (field '" + key + "')");
   return s;
 }
 
-std::vector<std::pair<std::string, std::string>> history_field(const nlohmann::json& v, const std::string& key) {
+std::vector<std::pair<std::string, std::string>> history_field(const nlohmann::json& v,
+                                                               const std::string& key) {
   std::vector<std::pair<std::string, std::string>> turns;
   const auto f = v.find(key);
   if (f == v.end())
     throw std::invalid_argument("no field '" + key + "' (the history; --history-key names it)");
-  const std::string shape = "field '" + key + "' (the history) must be a list of [query, response] string pairs";
+  const std::string shape =
+      "field '" + key + "' (the history) must be a list of [query, response] string pairs";
   if (f->is_null())
     return turns; // None: no earlier turns
   if (!f->is_array())
@@ -67,12 +71,13 @@ SftRecord parse_sft_line(std::string_view line, const SftKeys& keys) {
   SftRecord r;
   const std::string query = text_field(v, keys.prompt, "prompt", "--prompt-key");
   r.answer = text_field(v, keys.response, "answer", "--response-key");
-  r.prompt = keys.source_prefix + (keys.history.empty() ? query : chat_prompt(history_field(v, keys.history), query));
+  r.prompt = keys.source_prefix +
+             (keys.history.empty() ? query : chat_prompt(history_field(v, keys.history), query));
   return r;
 }
 
-void read_sft_file(const std::string& path, int32_t file_index, const SftKeys& keys, std::vector<SftRecord>& out,
-                   std::vector<SftBadLine>& bad) {
+void read_sft_file(const std::string& path, int32_t file_index, const SftKeys& keys,
+                   std::vector<SftRecord>& out, std::vector<SftBadLine>& bad) {
   const std::string bytes = read_input_bytes(path);
   for_each_line(bytes, [&](std::string_view line, size_t number) {
     if (is_blank_line(line))

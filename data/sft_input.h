@@ -35,7 +35,7 @@ SftRecord parse_sft_line(std::string_view line, const SftKeys& keys);
 
 // Every record of one file, in line order; bad lines go to `bad` (and are not records).
 // UsageError naming the file when it cannot be read (see read_input_bytes).
-void read_sft_file(const std::string& path, int32_t file_index, const SftKeys& keys, std::vector<SftRecord>& out,
-                   std::vector<SftBadLine>& bad);
+void read_sft_file(const std::string& path, int32_t file_index, const SftKeys& keys,
+                   std::vector<SftRecord>& out, std::vector<SftBadLine>& bad);
 
 } // namespace glm3d

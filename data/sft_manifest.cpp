@@ -75,8 +75,8 @@ SftManifest read_sft_manifest(const std::string& dir) {
   SftManifest m;
   try {
     const nlohmann::json j = nlohmann::json::parse(os.str());
-    GLM3D_USAGE_CHECK(j.at("format") == "glm3d-sft") << "SFT store manifest " << path << ": format is "
-                                                     << j.at("format").dump() << ", not \"glm3d-sft\"";
+    GLM3D_USAGE_CHECK(j.at("format") == "glm3d-sft")
+        << "SFT store manifest " << path << ": format is " << j.at("format").dump() << ", not \"glm3d-sft\"";
     m.format_version = j.at("format_version").get<int64_t>();
     GLM3D_USAGE_CHECK(m.format_version == k_sft_format_version)
         << "SFT store manifest " << path << " has format_version " << m.format_version << ", expected "

@@ -39,7 +39,8 @@ std::vector<SftRecord> read_records(const SftPrepOptions& o, SftPrepResult& res)
     GLM3D_USAGE_FAIL() << bad.front().message
                        << (bad.size() > 1 || o.skip_bad > 0
                                ? " (" + std::to_string(bad.size()) + " bad lines; --skip-bad " +
-                                     std::to_string(o.skip_bad) + " allows " + std::to_string(o.skip_bad) + ")"
+                                     std::to_string(o.skip_bad) + " allows " + std::to_string(o.skip_bad) +
+                                     ")"
                                : std::string());
   for (const SftBadLine& b : bad)
     res.skipped.push_back(b.message);
@@ -113,13 +114,16 @@ void prep_into(const SftPrepOptions& o, const std::string& tmp, SftPrepResult& r
   for (int s = 0; s < 2; ++s) {
     if (split[s].empty())
       continue;
-    m.splits.push_back(write_sft_split(tmp, names[s], int64_t(split[s].size()), m.seq_len, [&](int64_t k) {
-      const size_t i = size_t(split[s][size_t(k)]);
-      SftRow row = build_sft_row(ids[i].prompt, ids[i].answer, sp, o.max_source_len, o.max_target_len);
-      row.source_file = records[i].file_index;
-      row.source_line = records[i].line;
-      return row;
-    }, m));
+    m.splits.push_back(write_sft_split(
+        tmp, names[s], int64_t(split[s].size()), m.seq_len,
+        [&](int64_t k) {
+          const size_t i = size_t(split[s][size_t(k)]);
+          SftRow row = build_sft_row(ids[i].prompt, ids[i].answer, sp, o.max_source_len, o.max_target_len);
+          row.source_file = records[i].file_index;
+          row.source_line = records[i].line;
+          return row;
+        },
+        m));
   }
   GLM3D_USAGE_CHECK(!split[0].empty()) << "glm3d prep sft: every one of the " << records.size()
                                        << " examples went to the valid split; lower --valid-fraction";

@@ -30,7 +30,8 @@ public:
       return k;
     }
     const int64_t epoch = k / n_;
-    const KeyedPermutation perm(uint64_t(n_), mix64(mix64(seed_ ^ 0x5346544558ull /* "SFTEX" */) ^ uint64_t(epoch)));
+    const KeyedPermutation perm(uint64_t(n_),
+                                mix64(mix64(seed_ ^ 0x5346544558ull /* "SFTEX" */) ^ uint64_t(epoch)));
     return int64_t(perm(uint64_t(k % n_)));
   }
 
@@ -48,8 +49,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<SampleSource> open_sft_source(const std::string& dir, const std::string& split, int64_t seq_len,
-                                              uint64_t seed, SftOrder order,
+std::unique_ptr<SampleSource> open_sft_source(const std::string& dir, const std::string& split,
+                                              int64_t seq_len, uint64_t seed, SftOrder order,
                                               const std::string& expected_tokenizer_sha256) {
   SftStore store = SftStore::open(dir);
   const int64_t S = store.manifest().seq_len;
@@ -57,9 +58,10 @@ std::unique_ptr<SampleSource> open_sft_source(const std::string& dir, const std:
       << "sequence length " << seq_len << " is shorter than the examples of SFT store " << dir << " (" << S
       << " = max_source_len " << store.manifest().max_source_len << " + max_target_len "
       << store.manifest().max_target_len << "); give --seq-len " << S << " or more";
-  GLM3D_USAGE_CHECK(expected_tokenizer_sha256.empty() || expected_tokenizer_sha256 == store.manifest().tokenizer_sha256)
-      << "SFT store " << dir << " was made with tokenizer sha256 " << store.manifest().tokenizer_sha256 << ", but "
-      << expected_tokenizer_sha256 << " is expected (the checkpoint's tokenizer)";
+  GLM3D_USAGE_CHECK(expected_tokenizer_sha256.empty() ||
+                    expected_tokenizer_sha256 == store.manifest().tokenizer_sha256)
+      << "SFT store " << dir << " was made with tokenizer sha256 " << store.manifest().tokenizer_sha256
+      << ", but " << expected_tokenizer_sha256 << " is expected (the checkpoint's tokenizer)";
   store.examples(split); // UsageError naming the store when the split is absent
   return std::make_unique<SftSampleSource>(std::move(store), split, seq_len ? seq_len : S, seed, order);
 }

@@ -20,8 +20,8 @@ enum class SftOrder { shuffled, in_order };
 
 // seq_len 0: the store's. UsageError when the split is absent, seq_len is shorter than the
 // store's, or expected_tokenizer_sha256 is given and differs from the store's.
-std::unique_ptr<SampleSource> open_sft_source(const std::string& dir, const std::string& split, int64_t seq_len,
-                                              uint64_t seed, SftOrder order,
+std::unique_ptr<SampleSource> open_sft_source(const std::string& dir, const std::string& split,
+                                              int64_t seq_len, uint64_t seed, SftOrder order,
                                               const std::string& expected_tokenizer_sha256 = "");
 
 // The store's seq_len (max_source_len + max_target_len).

@@ -69,8 +69,8 @@ struct Block {
   std::vector<std::vector<int32_t>> rows, scalars;
   std::vector<int64_t> lines;
   Block(int64_t n_, int64_t S_)
-      : n(n_), S(S_), rows(4, std::vector<int32_t>(size_t(n_ * S_))), scalars(4, std::vector<int32_t>(size_t(n_))),
-        lines(size_t(n_)) {}
+      : n(n_), S(S_), rows(4, std::vector<int32_t>(size_t(n_ * S_))),
+        scalars(4, std::vector<int32_t>(size_t(n_))), lines(size_t(n_)) {}
   void set(int64_t i, const SftRow& r) {
     const std::vector<int32_t>* v[4] = {&r.input_ids, &r.labels, &r.position_ids, &r.block_position_ids};
     for (int k = 0; k < 4; ++k) {
@@ -99,8 +99,8 @@ void block_io(const Datasets& d, int64_t b0, Block& b, bool write, uint32_t crc[
     rows_io(d.rows[size_t(k)].get(), H5T_NATIVE_INT32, hsize_t(b0), hsize_t(b.n), hsize_t(b.S),
             b.rows[size_t(k)].data(), write);
     crc[k] = crc32(b.rows[size_t(k)].data(), b.rows[size_t(k)].size() * 4, crc[k]);
-    rows_io(d.scalars[size_t(k)].get(), H5T_NATIVE_INT32, hsize_t(b0), hsize_t(b.n), 0, b.scalars[size_t(k)].data(),
-            write);
+    rows_io(d.scalars[size_t(k)].get(), H5T_NATIVE_INT32, hsize_t(b0), hsize_t(b.n), 0,
+            b.scalars[size_t(k)].data(), write);
     crc[4 + k] = crc32(b.scalars[size_t(k)].data(), b.scalars[size_t(k)].size() * 4, crc[4 + k]);
   }
   rows_io(d.lines.get(), H5T_NATIVE_INT64, hsize_t(b0), hsize_t(b.n), 0, b.lines.data(), write);
@@ -136,7 +136,9 @@ SftSplitInfo write_sft_split(const std::string& dir, const std::string& name, in
   }
   for (int k = 0; k < 9; ++k) {
     info.crc32[dataset_name(k)] = crc[k];
-    h5::write_attr_u64(k < 4 ? d.rows[size_t(k)].get() : k < 8 ? d.scalars[size_t(k - 4)].get() : d.lines.get(),
+    h5::write_attr_u64(k < 4   ? d.rows[size_t(k)].get()
+                       : k < 8 ? d.scalars[size_t(k - 4)].get()
+                               : d.lines.get(),
                        "crc32", crc[k]);
   }
   info.examples = n;
@@ -170,9 +172,9 @@ h5::Handle open_dataset(hid_t f, const char* name, const std::string& path, hsiz
   h5::Handle d(H5_CHECK(H5Dopen2(f, name, H5P_DEFAULT)), H5Dclose);
   const std::vector<hsize_t> dims = dims_of(d.get());
   const std::vector<hsize_t> want = S ? std::vector<hsize_t>{n, S} : std::vector<hsize_t>{n};
-  GLM3D_USAGE_CHECK(dims == want) << "SFT store file " << path << ": dataset " << name << " has the wrong shape ("
-                                  << (dims.empty() ? 0 : dims[0]) << " rows; the manifest says " << n << " of "
-                                  << (S ? S : 1) << ")";
+  GLM3D_USAGE_CHECK(dims == want) << "SFT store file " << path << ": dataset " << name
+                                  << " has the wrong shape (" << (dims.empty() ? 0 : dims[0])
+                                  << " rows; the manifest says " << n << " of " << (S ? S : 1) << ")";
   return d;
 }
 
@@ -194,7 +196,8 @@ SftStore SftStore::open(const std::string& dir) {
   for (const std::string& name : s.m_.tokenizer_files)
     files.emplace_back(name, read_file((fs::path(dir) / name).string()));
   s.tokenizer_ = text_tokenizer_from_files(s.m_.tokenizer_kind, files, dir);
-  GLM3D_USAGE_CHECK(s.tokenizer_->sha256() == s.m_.tokenizer_sha256 && s.tokenizer_->vocab_size() == s.m_.vocab_size)
+  GLM3D_USAGE_CHECK(s.tokenizer_->sha256() == s.m_.tokenizer_sha256 &&
+                    s.tokenizer_->vocab_size() == s.m_.vocab_size)
       << "SFT store " << dir << ": its tokenizer files have sha256 " << s.tokenizer_->sha256() << " and "
       << s.tokenizer_->vocab_size() << " tokens, the manifest says " << s.m_.tokenizer_sha256 << " and "
       << s.m_.vocab_size;
@@ -208,7 +211,8 @@ SftStore SftStore::open(const std::string& dir) {
     try {
       sp->file = h5::Handle(H5_CHECK(H5Fopen(sp->path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
       const hid_t f = sp->file.get();
-      GLM3D_USAGE_CHECK(h5::read_attr_i64(f, "n_examples") == sp->n && h5::read_attr_i64(f, "seq_len") == sp->S &&
+      GLM3D_USAGE_CHECK(h5::read_attr_i64(f, "n_examples") == sp->n &&
+                        h5::read_attr_i64(f, "seq_len") == sp->S &&
                         h5::read_attr_str(f, "tokenizer_sha256") == s.m_.tokenizer_sha256)
           << "SFT store file " << sp->path << " does not match the manifest (examples, seq_len or tokenizer)";
       for (const char* ds : k_row_sets)
@@ -217,8 +221,8 @@ SftStore SftStore::open(const std::string& dir) {
         sp->d.scalars.push_back(open_dataset(f, ds, sp->path, hsize_t(sp->n), 0));
       sp->d.lines = open_dataset(f, k_line_set, sp->path, hsize_t(sp->n), 0);
     } catch (const Error& e) {
-      GLM3D_USAGE_FAIL() << "SFT store file " << sp->path << " cannot be opened (not HDF5, truncated or damaged): "
-                         << e.what();
+      GLM3D_USAGE_FAIL() << "SFT store file " << sp->path
+                         << " cannot be opened (not HDF5, truncated or damaged): " << e.what();
     }
     s.splits_.push_back(std::move(sp));
   }
@@ -254,8 +258,8 @@ SftRow SftStore::read(const std::string& split, int64_t i) const {
       << r.mask_position << " outside [0, " << sp.S << ")";
   for (int32_t t : r.input_ids)
     GLM3D_USAGE_CHECK(t >= 0 && t < m_.vocab_size)
-        << "SFT store file " << sp.path << ": example " << i << " holds token id " << t << ", outside the vocabulary of "
-        << m_.vocab_size;
+        << "SFT store file " << sp.path << ": example " << i << " holds token id " << t
+        << ", outside the vocabulary of " << m_.vocab_size;
   return r;
 }
 
@@ -265,7 +269,9 @@ namespace {
 
 // "" when row i follows data/sft_example.h's layout, else what breaks it.
 std::string layout_problem(const SftRow& r, int64_t S, int64_t vocab, const SpecialTokens& sp) {
-  const auto first = [&](int32_t id) { return int32_t(std::find(r.input_ids.begin(), r.input_ids.end(), id) - r.input_ids.begin()); };
+  const auto first = [&](int32_t id) {
+    return int32_t(std::find(r.input_ids.begin(), r.input_ids.end(), id) - r.input_ids.begin());
+  };
   for (int32_t t : r.input_ids)
     if (t < 0 || t >= vocab)
       return "token id " + std::to_string(t) + " outside the vocabulary of " + std::to_string(vocab);
@@ -301,8 +307,8 @@ SftVerifyReport verify_sft_store(const std::string& dir) {
         block_io(sp->d, b0, b, false, crc);
         for (int64_t i = 0; i < b.n; ++i) {
           const std::string bad = layout_problem(b.get(i), S, store.m_.vocab_size, store.m_.special);
-          GLM3D_USAGE_CHECK(bad.empty()) << "SFT store file " << sp->path << ": example " << b0 + i
-                                         << " breaks the layout at " << bad;
+          GLM3D_USAGE_CHECK(bad.empty())
+              << "SFT store file " << sp->path << ": example " << b0 + i << " breaks the layout at " << bad;
         }
       }
     } catch (const Error& e) {
@@ -312,7 +318,8 @@ SftVerifyReport verify_sft_store(const std::string& dir) {
       const auto it = info.crc32.find(dataset_name(k));
       GLM3D_USAGE_CHECK(it != info.crc32.end() && it->second == crc[k])
           << "SFT store file " << sp->path << ": dataset " << dataset_name(k) << " has crc32 " << crc[k]
-          << ", the manifest records " << (it == info.crc32.end() ? std::string("none") : std::to_string(it->second));
+          << ", the manifest records "
+          << (it == info.crc32.end() ? std::string("none") : std::to_string(it->second));
     }
     rep.splits += 1;
     rep.examples += sp->n;

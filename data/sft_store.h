@@ -91,5 +91,4 @@ private:
   std::vector<std::unique_ptr<Split>> splits_;
 };
 
-
 } // namespace glm3d

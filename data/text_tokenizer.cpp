@@ -13,7 +13,8 @@ std::unique_ptr<TextTokenizer> load_text_tokenizer(const std::string& path) {
   std::error_code ec;
   GLM3D_USAGE_CHECK(fs::exists(path, ec)) << "tokenizer " << path << " does not exist";
   if (fs::is_directory(path, ec)) {
-    if (fs::exists(fs::path(path) / k_chatglm_model_file, ec) || fs::exists(fs::path(path) / k_chatglm_config_file, ec))
+    if (fs::exists(fs::path(path) / k_chatglm_model_file, ec) ||
+        fs::exists(fs::path(path) / k_chatglm_config_file, ec))
       return ChatGlmTokenizer::load(path);
     const fs::path own = fs::path(path) / SentencePieceTextTokenizer::k_tokenizer_file;
     GLM3D_USAGE_CHECK(fs::is_regular_file(own, ec))
@@ -38,8 +39,8 @@ std::unique_ptr<TextTokenizer> text_tokenizer_from_files(const std::string& kind
   if (kind == "sentencepiece")
     return std::make_unique<SentencePieceTextTokenizer>(
         Tokenizer::from_bytes(file(SentencePieceTextTokenizer::k_tokenizer_file), origin));
-  GLM3D_USAGE_CHECK(kind == "chatglm") << "tokenizer " << origin << ": unknown kind '" << kind
-                                       << "' (expected sentencepiece or chatglm)";
+  GLM3D_USAGE_CHECK(kind == "chatglm")
+      << "tokenizer " << origin << ": unknown kind '" << kind << "' (expected sentencepiece or chatglm)";
   return ChatGlmTokenizer::from_bytes(file(k_chatglm_model_file), file(k_chatglm_config_file), origin);
 }
 

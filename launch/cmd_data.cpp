@@ -27,11 +27,13 @@ std::string decode_range(const TextTokenizer& tok, const std::vector<int32_t>& i
     run.clear();
   };
   const SpecialTokens sp = tok.special();
-  const std::pair<int32_t, const char*> names[] = {{sp.mask, "[MASK]"}, {sp.gmask, "[gMASK]"}, {sp.smask, "[sMASK]"},
-                                                   {sp.sop, "<sop>"},   {sp.eop, "<eop>"},     {sp.eos, "<eos>"}};
+  const std::pair<int32_t, const char*> names[] = {{sp.mask, "[MASK]"},   {sp.gmask, "[gMASK]"},
+                                                   {sp.smask, "[sMASK]"}, {sp.sop, "<sop>"},
+                                                   {sp.eop, "<eop>"},     {sp.eos, "<eos>"}};
   for (size_t i = from; i < to; ++i) {
     const int32_t t = ids[i];
-    const auto named = std::find_if(std::begin(names), std::end(names), [&](const auto& n) { return n.first == t; });
+    const auto named =
+        std::find_if(std::begin(names), std::end(names), [&](const auto& n) { return n.first == t; });
     if (named != std::end(names)) {
       flush();
       out += named->second;
@@ -68,7 +70,8 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
        "[MASK]/[sMASK] masked fraction") //
       ("gmask-min-fraction", defaulted(&c.gmask_min_fraction),
        "[gMASK] minimum masked fraction") //
-      ("split", defaulted(&split), "SFT store: train (shuffled by --seed, as training) or valid (in order)") //
+      ("split", defaulted(&split),
+       "SFT store: train (shuffled by --seed, as training) or valid (in order)") //
       ("print", defaulted(&print), "print the first N samples decoded");
   po::positional_options_description pos;
   pos.add("store", 1);
@@ -79,8 +82,10 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
   if (ctx.rank != 0)
     return 0; // a single writer
   const bool sft = is_sft_store(dir);
-  GLM3D_USAGE_CHECK(sft || vm["split"].defaulted()) << "--split is for SFT stores; " << dir << " is a token store";
-  GLM3D_USAGE_CHECK(split == "train" || split == "valid") << "--split must be train or valid, got '" << split << "'";
+  GLM3D_USAGE_CHECK(sft || vm["split"].defaulted())
+      << "--split is for SFT stores; " << dir << " is a token store";
+  GLM3D_USAGE_CHECK(split == "train" || split == "valid")
+      << "--split must be train or valid, got '" << split << "'";
   const auto src = sft ? open_sft_source(dir, split, vm["seq-len"].defaulted() ? 0 : seq_len, seed,
                                          split == "valid" ? SftOrder::in_order : SftOrder::shuffled)
                        : open_store_source(dir, seq_len, seed, c);

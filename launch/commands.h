@@ -24,7 +24,6 @@ using Args = std::vector<std::string>; // arguments after the subcommand name
 
 int cmd_train(const Args& args, const RunContext& ctx); // launch/cmd_train.cpp
 int cmd_prep(const Args& args, const RunContext& ctx);  // launch/cmd_prep.cpp
-int cmd_prep_sft(const Args& args, const RunContext& ctx); // launch/cmd_prep_sft.cpp (glm3d prep sft)
 int cmd_data(const Args& args, const RunContext& ctx);  // launch/cmd_data.cpp  (glm3d data sample ...)
 int cmd_ckpt(const Args& args,
              const RunContext& ctx); // launch/cmd_ckpt.cpp  (inspect, verify, export, import)
@@ -32,6 +31,9 @@ int cmd_ckpt_reshard(const Args& args, const RunContext& ctx); // launch/cmd_ckp
 int cmd_eval(const Args& args, const RunContext& ctx);         // launch/cmd_eval.cpp
 int cmd_plan(const Args& args, const RunContext& ctx);         // launch/cmd_plan.cpp
 int cmd_bench(const Args& args, const RunContext& ctx);        // launch/cmd_bench.cpp (slice, matmul)
+
+// glm3d prep sft (dispatched by cmd_prep): launch/cmd_prep_sft.cpp.
+int cmd_prep_sft(const Args& args, const RunContext& ctx);
 
 // A command, or an action of one (ckpt inspect, data sample), in a table.
 struct Command {

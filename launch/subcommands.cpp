@@ -34,8 +34,7 @@ void print_listing(const std::string& prog, const std::string& word, const std::
 const std::vector<Command>& glm3d_commands() {
   static const std::vector<Command> table = {
       {"train", "pretrain a GLM on 1..N MPI ranks, any tp x pp x dp layout", cmd_train},
-      {"prep", "raw text / JSONL -> SentencePiece tokenizer -> sharded HDF5 token store; prep sft: prompt/answer "
-               "JSONL -> HDF5 SFT store",
+      {"prep", "text / JSONL -> tokenizer -> HDF5 token store; prep sft: prompt/answer -> SFT store",
        cmd_prep},
       {"data", "inspect what the model is fed (glm3d data sample DIR --count N --out FILE.h5)", cmd_data},
       {"ckpt", "checkpoints: inspect, verify, export (bf16, --to chatglm-6b), import --from chatglm-6b",

@@ -30,11 +30,11 @@ TensorMap read_expected_tensors(const std::string& path, const ShapeMap& expecte
   TensorMap out;
   for (const auto& [name, shape] : expected) {
     const auto it = reader.tensors().find(name);
-    GLM3D_USAGE_CHECK(it != reader.tensors().end()) << what << " " << path << ": no tensor '" << name << "' ("
-                                                    << hint << ")";
+    GLM3D_USAGE_CHECK(it != reader.tensors().end())
+        << what << " " << path << ": no tensor '" << name << "' (" << hint << ")";
     GLM3D_USAGE_CHECK(it->second.shape == shape)
-        << what << " " << path << ": tensor '" << name << "' is " << shape_str(it->second.shape) << ", expected "
-        << shape_str(shape);
+        << what << " " << path << ": tensor '" << name << "' is " << shape_str(it->second.shape)
+        << ", expected " << shape_str(shape);
     out[name] = HostTensor{shape, reader.read_f32(name)};
   }
   return out;

@@ -31,7 +31,8 @@ bool name_matches(const std::string& path, const LoraSettings& s) {
   if (s.target_regex)
     return std::regex_match(path, std::regex(s.target_modules.at(0)));
   for (const std::string& t : s.target_modules)
-    if (path == t || (path.size() > t.size() && path.compare(path.size() - t.size() - 1, t.size() + 1, "." + t) == 0))
+    if (path == t ||
+        (path.size() > t.size() && path.compare(path.size() - t.size() - 1, t.size() + 1, "." + t) == 0))
       return true;
   return false;
 }
@@ -48,7 +49,8 @@ double LoraSettings::scaling() const {
 
 std::string chatglm_module_path(ChatGlmFamily family, int64_t layer, const std::string& linear) {
   const bool attn = linear == "query_key_value" || linear == "dense";
-  GLM3D_CHECK(attn || linear == "dense_h_to_4h" || linear == "dense_4h_to_h") << "unknown linear '" << linear << "'";
+  GLM3D_CHECK(attn || linear == "dense_h_to_4h" || linear == "dense_4h_to_h")
+      << "unknown linear '" << linear << "'";
   const std::string i = std::to_string(layer);
   if (family == ChatGlmFamily::chatglm6b)
     return "transformer.layers." + i + (attn ? ".attention." : ".mlp.") + linear;
@@ -67,7 +69,8 @@ std::vector<LoraModule> lora_targets(const std::vector<LoraModule>& all, const L
       continue;
     const int64_t layer = layer_of(m.path);
     if (!s.layers_to_transform.empty() &&
-        std::find(s.layers_to_transform.begin(), s.layers_to_transform.end(), layer) == s.layers_to_transform.end())
+        std::find(s.layers_to_transform.begin(), s.layers_to_transform.end(), layer) ==
+            s.layers_to_transform.end())
       continue;
     out.push_back(m);
   }
@@ -89,7 +92,8 @@ void write_peft_adapter(const std::string& dir, const LoraSettings& s, const std
   GLM3D_CHECK(!targets.empty() && s.r > 0) << "a LoRA adapter needs r > 0 and a target module";
   std::error_code ec;
   fs::create_directories(dir, ec);
-  GLM3D_USAGE_CHECK(fs::is_directory(dir)) << "cannot create adapter directory " << dir << ": " << ec.message();
+  GLM3D_USAGE_CHECK(fs::is_directory(dir))
+      << "cannot create adapter directory " << dir << ": " << ec.message();
   // The fields of PEFT's LoraConfig that every PEFT version knows (older ones refuse unknown keys).
   nlohmann::json c = {{"base_model_name_or_path", s.base_model_name_or_path},
                       {"bias", "none"},
@@ -136,20 +140,20 @@ nlohmann::json read_config(const std::string& path) {
 }
 
 // A field that must be absent, null, false, empty or equal to `ok`.
-void require_plain(const nlohmann::json& c, const char* key, const std::string& path, const nlohmann::json& ok,
-                   const char* why) {
+void require_plain(const nlohmann::json& c, const char* key, const std::string& path,
+                   const nlohmann::json& ok, const char* why) {
   const auto it = c.find(key);
   if (it == c.end() || it->is_null() || *it == ok || (it->is_boolean() && !it->get<bool>()) ||
       ((it->is_object() || it->is_array()) && it->empty()))
     return;
-  GLM3D_USAGE_FAIL() << "PEFT adapter config " << path << ": " << key << " " << it->dump() << " is not supported ("
-                     << why << ")";
+  GLM3D_USAGE_FAIL() << "PEFT adapter config " << path << ": " << key << " " << it->dump()
+                     << " is not supported (" << why << ")";
 }
 
 LoraSettings settings_of(const nlohmann::json& c, const std::string& path) {
   GLM3D_USAGE_CHECK(c.value("peft_type", std::string()) == "LORA")
-      << "PEFT adapter config " << path << ": peft_type is " << (c.contains("peft_type") ? c["peft_type"].dump() : "missing")
-      << ", glm3d reads LORA adapters";
+      << "PEFT adapter config " << path << ": peft_type is "
+      << (c.contains("peft_type") ? c["peft_type"].dump() : "missing") << ", glm3d reads LORA adapters";
   require_plain(c, "bias", path, "none", "bias weights are not adapted");
   require_plain(c, "fan_in_fan_out", path, false, "ChatGLM's linear layers store [out, in]");
   require_plain(c, "use_dora", path, false, "DoRA is not implemented");
@@ -163,7 +167,8 @@ LoraSettings settings_of(const nlohmann::json& c, const std::string& path) {
     s.dropout = c.value("lora_dropout", 0.0);
     const nlohmann::json& t = c.at("target_modules");
     s.target_regex = t.is_string();
-    s.target_modules = t.is_string() ? std::vector<std::string>{t.get<std::string>()} : t.get<std::vector<std::string>>();
+    s.target_modules =
+        t.is_string() ? std::vector<std::string>{t.get<std::string>()} : t.get<std::vector<std::string>>();
     if (c.contains("layers_to_transform") && !c["layers_to_transform"].is_null())
       s.layers_to_transform = c["layers_to_transform"].is_number()
                                   ? std::vector<int64_t>{c["layers_to_transform"].get<int64_t>()}
@@ -187,7 +192,8 @@ PeftAdapter read_peft_adapter(const std::string& dir, const std::vector<LoraModu
   GLM3D_USAGE_CHECK(!a.targets.empty()) << "PEFT adapter config " << cfg << ": target_modules "
                                         << targets_str(a.settings) << " selects no linear layer of the model";
   if (!fs::exists(weights) && fs::exists(fs::path(dir) / "adapter_model.bin"))
-    GLM3D_USAGE_FAIL() << "PEFT adapter " << dir << " holds adapter_model.bin (a torch pickle), which glm3d does not "
+    GLM3D_USAGE_FAIL() << "PEFT adapter " << dir
+                       << " holds adapter_model.bin (a torch pickle), which glm3d does not "
                        << "read; save it as " << k_weights << " (PEFT's save_pretrained default)";
   GLM3D_USAGE_CHECK(fs::is_regular_file(weights)) << "PEFT adapter weights " << weights << " are missing";
   a.tensors = read_expected_tensors(weights, lora_shapes(a.targets, a.settings.r), "PEFT adapter",

@@ -16,9 +16,9 @@
 //
 //   std::vector<LoraModule> all = ...;   // every linear the model has, with its shapes
 //   LoraSettings s;                      // r 8, alpha 8, target query_key_value (PEFT's defaults)
-//   for (const LoraModule& m : lora_targets(all, s)) { t[lora_key(m.path, 'A')] = ...; t[lora_key(m.path, 'B')] = ...; }
-//   write_peft_adapter("adapter", s, all, t);
-//   PeftAdapter a = read_peft_adapter("adapter", all);   // validated against the model's modules
+//   for (const LoraModule& m : lora_targets(all, s)) { t[lora_key(m.path, 'A')] = ...; t[lora_key(m.path,
+//   'B')] = ...; } write_peft_adapter("adapter", s, all, t); PeftAdapter a = read_peft_adapter("adapter",
+//   all);   // validated against the model's modules
 #include "model/host_tensors.h"
 
 #include <string>

@@ -15,8 +15,10 @@ struct Evaluator::Impl {
   std::unique_ptr<SampleSource> source;
   int64_t samples, interval;
   ModelStage stage{*j.model};
-  std::unique_ptr<PipelineExecutor> executor =
-      j.dims.pp > 1 ? std::make_unique<PipelineExecutor>(*j.pg.pp, j.dims.virtual_stages) : nullptr;
+  std::unique_ptr<PipelineExecutor> executor = j.dims.pp > 1
+                                                   ? std::make_unique<PipelineExecutor>(*j.pg.pp,
+                                                                                        j.dims.virtual_stages)
+                                                   : nullptr;
 
   // This replica's micro-batches of samples [s0, s1).
   std::vector<MicroBatch> micro_batches(int64_t s0, int64_t s1) {
@@ -101,13 +103,13 @@ std::unique_ptr<Evaluator> make_evaluator(TrainJob& j) {
   if (o.eval_data.empty())
     return nullptr;
   GLM3D_USAGE_CHECK(o.eval_samples >= 1) << "--eval-samples must be >= 1, got " << o.eval_samples;
-  GLM3D_USAGE_CHECK(o.eval_interval >= 0) << "--eval-interval must be >= 0 (0: after the last step only), got "
-                                          << o.eval_interval;
+  GLM3D_USAGE_CHECK(o.eval_interval >= 0)
+      << "--eval-interval must be >= 0 (0: after the last step only), got " << o.eval_interval;
   auto source = open_eval_source(o.eval_data, j.cfg.seq_len, j.settings.seed, j.tokenizer_sha256);
   const int64_t have = finite_sample_count(*source);
   GLM3D_USAGE_CHECK(have < 0 || o.eval_samples <= have)
-      << "--eval-samples " << o.eval_samples << " is more than the " << have << " examples of the valid split of "
-      << o.eval_data;
+      << "--eval-samples " << o.eval_samples << " is more than the " << have
+      << " examples of the valid split of " << o.eval_data;
   return std::make_unique<Evaluator>(j, std::move(source), o.eval_samples, o.eval_interval);
 }
 

@@ -17,9 +17,9 @@
 namespace glm3d {
 
 struct EvalResult {
-  double loss = 0;        // mean over target tokens
-  int64_t tokens = 0;     // target tokens of the K samples
-  double seconds = 0;     // wall time on rank 0
+  double loss = 0;    // mean over target tokens
+  int64_t tokens = 0; // target tokens of the K samples
+  double seconds = 0; // wall time on rank 0
 };
 
 class Evaluator {

@@ -121,9 +121,9 @@ std::string progress_line(const StepMetrics& m) {
   std::snprintf(
       buf, sizeof buf,
       "step %lld/%lld | loss %.4f%s | lr %.2e | grad %.3f | %.0f tok/s | MFU %.1f%%%s | %s | ETA %s%s",
-      (long long)m.step, (long long)m.total_steps, m.loss, eval, m.lr, m.grad_norm, m.tokens_per_s, 100.0 * m.mfu,
-      mem, format_duration(m.elapsed_s).c_str(), m.eta_s < 0 ? "?" : format_duration(m.eta_s).c_str(),
-      m.skipped ? " | SKIPPED (non-finite)" : "");
+      (long long)m.step, (long long)m.total_steps, m.loss, eval, m.lr, m.grad_norm, m.tokens_per_s,
+      100.0 * m.mfu, mem, format_duration(m.elapsed_s).c_str(),
+      m.eta_s < 0 ? "?" : format_duration(m.eta_s).c_str(), m.skipped ? " | SKIPPED (non-finite)" : "");
   return buf;
 }
 

@@ -20,7 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string tmp(const std::string& name) {
-  const std::string d = (fs::temp_directory_path() / ("glm3d_adapter_" + std::to_string(::getpid()) + "_" + name)).string();
+  const std::string d =
+      (fs::temp_directory_path() / ("glm3d_adapter_" + std::to_string(::getpid()) + "_" + name)).string();
   fs::remove_all(d);
   return d;
 }
@@ -144,20 +145,23 @@ TEST(PeftFormat, BadAdaptersNameFileAndKey) {
   std::string d = tmp("peft_shape");
   ASSERT_EQ(python("write-peft " + d + " 2 8 24 4 --bad-shape"), 0);
   EXPECT_EQ(test::usage_error_of([&] { read_peft_adapter(d, all); }),
-            "PEFT adapter " + d + "/adapter_model.safetensors: tensor '" + key0B + "' is [25,4], expected [24,4]");
+            "PEFT adapter " + d + "/adapter_model.safetensors: tensor '" + key0B +
+                "' is [25,4], expected [24,4]");
   d = tmp("peft_extra");
   ASSERT_EQ(python("write-peft " + d + " 2 8 24 4 --extra-key"), 0);
   EXPECT_EQ(test::usage_error_of([&] { read_peft_adapter(d, all); }),
             "PEFT adapter " + d +
                 "/adapter_model.safetensors: unexpected tensor "
-                "'base_model.model.transformer.layers.0.attention.query_key_value.lora_embedding_A' [1] (lora_A/lora_B "
+                "'base_model.model.transformer.layers.0.attention.query_key_value.lora_embedding_A' [1] "
+                "(lora_A/lora_B "
                 "of the modules target_modules [\"query_key_value\"] selects, r 4)");
   d = tmp("peft_missing");
   ASSERT_EQ(python("write-peft " + d + " 2 8 24 4 --missing-key"), 0);
   EXPECT_EQ(test::usage_error_of([&] { read_peft_adapter(d, all); }),
             "PEFT adapter " + d +
                 "/adapter_model.safetensors: no tensor "
-                "'base_model.model.transformer.layers.1.attention.query_key_value.lora_B.weight' (lora_A/lora_B of the "
+                "'base_model.model.transformer.layers.1.attention.query_key_value.lora_B.weight' "
+                "(lora_A/lora_B of the "
                 "modules target_modules [\"query_key_value\"] selects, r 4)");
   // The config: other methods and LoRA variants glm3d does not implement.
   d = tmp("peft_cfg");
@@ -174,7 +178,8 @@ TEST(PeftFormat, BadAdaptersNameFileAndKey) {
   with("use_dora", false);
   with("target_modules", nlohmann::json::array({"q_proj"}));
   EXPECT_EQ(test::usage_error_of([&] { read_peft_adapter(d, all); }),
-            "PEFT adapter config " + cfg + ": target_modules [\"q_proj\"] selects no linear layer of the model");
+            "PEFT adapter config " + cfg +
+                ": target_modules [\"q_proj\"] selects no linear layer of the model");
   with("peft_type", "PREFIX_TUNING");
   EXPECT_EQ(test::usage_error_of([&] { read_peft_adapter(d, all); }),
             "PEFT adapter config " + cfg + ": peft_type is \"PREFIX_TUNING\", glm3d reads LORA adapters");
@@ -244,7 +249,8 @@ TEST(PtuningFormat, RoundTripsAndPythonReadsThemBack) {
   const PrefixEncoderSpec s = spec(ChatGlmFamily::chatglm6b, true);
   const std::string d = tmp("pt_py");
   ASSERT_EQ(python("write-ptuning " + d + " " + shapes_json(prefix_encoder_shapes(s))), 0);
-  EXPECT_EQ(read_ptuning_checkpoint(d, s).at(k_prefix_trans2_bias).data, filled(prefix_encoder_shapes(s)).at(k_prefix_trans2_bias).data);
+  EXPECT_EQ(read_ptuning_checkpoint(d, s).at(k_prefix_trans2_bias).data,
+            filled(prefix_encoder_shapes(s)).at(k_prefix_trans2_bias).data);
 }
 
 TEST(PtuningFormat, MismatchesNameFileAndKey) {
@@ -257,16 +263,19 @@ TEST(PtuningFormat, MismatchesNameFileAndKey) {
             "P-tuning checkpoint config " + d + "/config.json: pre_seq_len is 4, the model has 8");
   fs::remove(d + "/config.json");
   EXPECT_EQ(test::usage_error_of([&] { read_ptuning_checkpoint(d, other); }),
-            "P-tuning checkpoint " + d + "/model.safetensors: tensor 'transformer.prefix_encoder.embedding.weight' is "
-                                         "[4,32], expected [8,32]");
+            "P-tuning checkpoint " + d +
+                "/model.safetensors: tensor 'transformer.prefix_encoder.embedding.weight' is "
+                "[4,32], expected [8,32]");
   other = s;
   other.prefix_projection = true;
   EXPECT_EQ(test::usage_error_of([&] { read_ptuning_checkpoint(d, other); }),
-            "P-tuning checkpoint " + d + "/model.safetensors: tensor 'transformer.prefix_encoder.embedding.weight' is "
-                                         "[4,32], expected [4,8]");
+            "P-tuning checkpoint " + d +
+                "/model.safetensors: tensor 'transformer.prefix_encoder.embedding.weight' is "
+                "[4,32], expected [4,8]");
   fs::remove(d + "/model.safetensors");
   std::ofstream(d + "/pytorch_model.bin") << "pickle";
-  EXPECT_NE(test::usage_error_of([&] { read_ptuning_checkpoint(d, s); }).find("torch pickle"), std::string::npos);
+  EXPECT_NE(test::usage_error_of([&] { read_ptuning_checkpoint(d, s); }).find("torch pickle"),
+            std::string::npos);
 }
 
 } // namespace

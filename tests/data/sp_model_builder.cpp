@@ -68,10 +68,15 @@ std::string serialize_sp_model(const SpModel& m) {
 
 const std::vector<std::string>& chatglm_text_pieces() {
   static const std::vector<std::string> pieces = {
-      "\u2581", "a", "b", "c", "d", "e", "h", "l", "o", "r", "w", "s", "t", "n", "R", "u", "0", "1", "2", "[", "]",
-      ".", ",", "'", "\uff1a" /* ： */, "问", "答", "你", "好", "\u2581a", "\u2581b", "ab", "cd", "\u2581ab",
-      "\u2581cd", "\u2581hello", "\u2581world", "\u2581.", "\u2581,", "\u2581[", "Round", "\u2581你好", "\u2581n't",
-      "\u2581's"};
+      "\u2581",      "a",           "b",         "c",        "d",
+      "e",           "h",           "l",         "o",        "r",
+      "w",           "s",           "t",         "n",        "R",
+      "u",           "0",           "1",         "2",        "[",
+      "]",           ".",           ",",         "'",        "\uff1a" /* ： */,
+      "问",          "答",          "你",        "好",       "\u2581a",
+      "\u2581b",     "ab",          "cd",        "\u2581ab", "\u2581cd",
+      "\u2581hello", "\u2581world", "\u2581.",   "\u2581,",  "\u2581[",
+      "Round",       "\u2581你好",  "\u2581n't", "\u2581's"};
   return pieces;
 }
 

@@ -60,15 +60,15 @@ TEST(ChatGlmTokenizer, PreprocessingOfNewlinesTabsAndBlanks) {
 }
 
 TEST(ChatGlmTokenizer, EncodeAsTheReferenceDoes) {
-  EXPECT_EQ(tok().encode("ab cd"), (Ids{118, 119}));                    // ▁ab ▁cd
-  EXPECT_EQ(tok().encode("ab\ncd"), (Ids{118, 4, 117}));                // ▁ab <n> cd
-  EXPECT_EQ(tok().encode("a\tb"), (Ids{114, 5, 87}));                   // ▁a <|tab|> b
-  EXPECT_EQ(tok().encode("a  b"), (Ids{114, 6, 87}));                   // ▁a <|blank_2|> b
+  EXPECT_EQ(tok().encode("ab cd"), (Ids{118, 119}));                              // ▁ab ▁cd
+  EXPECT_EQ(tok().encode("ab\ncd"), (Ids{118, 4, 117}));                          // ▁ab <n> cd
+  EXPECT_EQ(tok().encode("a\tb"), (Ids{114, 5, 87}));                             // ▁a <|tab|> b
+  EXPECT_EQ(tok().encode("a  b"), (Ids{114, 6, 87}));                             // ▁a <|blank_2|> b
   EXPECT_EQ(tok().encode("a" + std::string(81, ' ') + "b"), (Ids{114, 84, 115})); // ▁a <|blank_80|> ▁b
   EXPECT_EQ(tok().encode("a" + std::string(85, ' ') + "b"), (Ids{114, 84, 9, 87}));
-  EXPECT_EQ(tok().encode("你好"), (Ids{126}));                          // ▁你好: the dummy prefix
-  EXPECT_EQ(tok().encode("问：答"), (Ids{85, 110, 109, 111}));          // ▁ 问 ： 答
-  EXPECT_EQ(tok().encode("a ."), (Ids{114, 122}));                      // ▁a ▁.
+  EXPECT_EQ(tok().encode("你好"), (Ids{126}));                 // ▁你好: the dummy prefix
+  EXPECT_EQ(tok().encode("问：答"), (Ids{85, 110, 109, 111})); // ▁ 问 ： 答
+  EXPECT_EQ(tok().encode("a ."), (Ids{114, 122}));             // ▁a ▁.
   // A character no piece covers is <unk> (0): PieceToId of its surface.
   EXPECT_EQ(tok().encode("a\u20ac"), (Ids{114, 0}));
 }
@@ -79,7 +79,7 @@ TEST(ChatGlmTokenizer, LiteralSpecialTokensAreCutOutAndStripTheirNeighbours) {
   EXPECT_EQ(tok().encode("ab <sop> cd"), (Ids{118, 130004, 119}));
   EXPECT_EQ(tok().encode("ab<eop>cd"), (Ids{118, 130005, 119}));
   EXPECT_EQ(tok().encode("[MASK]"), (Ids{130000}));
-  EXPECT_EQ(tok().encode(" <pad>\n"), (Ids{3})); // both neighbours strip to nothing
+  EXPECT_EQ(tok().encode(" <pad>\n"), (Ids{3}));           // both neighbours strip to nothing
   EXPECT_EQ(tok().encode("ab\u3000<unk>"), (Ids{118, 0})); // U+3000 is whitespace to str.rstrip
   // [gMASK] is no such attribute: it goes through SentencePiece (here a user-defined piece,
   // after the dummy prefix ▁).
@@ -97,7 +97,7 @@ TEST(ChatGlmTokenizer, DecodeUndoesThePreprocessing) {
   EXPECT_EQ(tok().decode({114, 5, 87}), "a\tb");
   EXPECT_EQ(tok().decode({114, 84, 9, 87}), "a" + std::string(85, ' ') + "b");
   EXPECT_EQ(tok().decode({3, 118, 3, 119, 3}), "ab cd"); // <pad> dropped
-  EXPECT_EQ(tok().decode({114, 122}), "a.");            // "a ." then clean_up_tokenization
+  EXPECT_EQ(tok().decode({114, 122}), "a.");             // "a ." then clean_up_tokenization
   // User-defined pieces keep their text; ▁ is a space except at the very start (SentencePiece).
   EXPECT_EQ(tok().decode({130004, 118, 130005}), "<sop> ab<eop>");
   for (const std::string& s : {std::string("ab cd"), std::string("ab\ncd  cd\t你好")})
@@ -106,8 +106,9 @@ TEST(ChatGlmTokenizer, DecodeUndoesThePreprocessing) {
 
 TEST(ChatGlmTokenizer, ImageTokenOffsetWhenTheConfigDoesNotSetIt) {
   // SPTokenizer(num_image_tokens=20000) is the code's default: text piece id + 20000.
-  const auto t = ChatGlmTokenizer::load(test::write_chatglm_tokenizer(
-      test::temp_dir("chatglm_tok20k"), test::chatglm_tokenizer_config("", /*without_image_tokens_field=*/true)));
+  const auto t = ChatGlmTokenizer::load(
+      test::write_chatglm_tokenizer(test::temp_dir("chatglm_tok20k"),
+                                    test::chatglm_tokenizer_config("", /*without_image_tokens_field=*/true)));
   EXPECT_EQ(t->num_image_tokens(), 20000);
   EXPECT_EQ(t->vocab_size(), 150528);
   EXPECT_EQ(t->special().gmask, 150001);
@@ -134,16 +135,19 @@ TEST(ChatGlmTokenizer, BadFilesAreUsageErrors) {
   EXPECT_THROW(ChatGlmTokenizer::load(d + "/lower"), UsageError);
   test::write_chatglm_tokenizer(d + "/notjson", "{ not json");
   EXPECT_THROW(ChatGlmTokenizer::load(d + "/notjson"), UsageError);
-  test::write_chatglm_tokenizer(d + "/nopiece", test::chatglm_tokenizer_config("\"pad_token\": \"<nothing>\""));
+  test::write_chatglm_tokenizer(d + "/nopiece",
+                                test::chatglm_tokenizer_config("\"pad_token\": \"<nothing>\""));
   EXPECT_THROW(ChatGlmTokenizer::load(d + "/nopiece"), UsageError);
-  EXPECT_THROW(ChatGlmTokenizer::from_bytes("not a model", test::chatglm_tokenizer_config(), "x"), UsageError);
+  EXPECT_THROW(ChatGlmTokenizer::from_bytes("not a model", test::chatglm_tokenizer_config(), "x"),
+               UsageError);
   std::filesystem::create_directories(d + "/half");
   test::write_bytes(d + "/half/ice_text.model", "x");
   EXPECT_THROW(load_text_tokenizer(d + "/half"), UsageError);
 }
 
 TEST(TextTokenizer, LoadsEitherKindByPath) {
-  const std::string d = test::write_chatglm_tokenizer(test::temp_dir("chatglm_any"), test::chatglm_tokenizer_config());
+  const std::string d =
+      test::write_chatglm_tokenizer(test::temp_dir("chatglm_any"), test::chatglm_tokenizer_config());
   EXPECT_EQ(load_text_tokenizer(d)->kind(), "chatglm");
   EXPECT_EQ(load_text_tokenizer(d + "/ice_text.model")->sha256(), tok().sha256());
   const auto own = load_text_tokenizer(test::tokenizer_path());

@@ -87,9 +87,8 @@ SftPrepOptions options(const std::vector<std::string>& inputs, const std::string
 
 TEST(PrepSft, TwoExamplesWithHistoryAndTruncation) {
   const std::string d = test::temp_dir("prep_sft");
-  test::write_bytes(d + "/a.jsonl",
-                    "{\"q\": \"ab cd\", \"a\": \"ab\\ncd\", \"h\": []}\n\n"
-                    "{\"q\": \"你好\", \"a\": \"a  b\", \"h\": [[\"ab\", \"cd\"]]}\n");
+  test::write_bytes(d + "/a.jsonl", "{\"q\": \"ab cd\", \"a\": \"ab\\ncd\", \"h\": []}\n\n"
+                                    "{\"q\": \"你好\", \"a\": \"a  b\", \"h\": [[\"ab\", \"cd\"]]}\n");
   SftPrepOptions o = options({d + "/a.jsonl"}, d + "/store");
   o.keys = SftKeys{"q", "a", "h", ""};
   o.max_source_len = 16;

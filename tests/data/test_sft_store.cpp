@@ -1,8 +1,8 @@
 // glm3d prep sft's bad input (every line named by file and line; --skip-bad), the SFT store's
 // checksums and verify, --overwrite, and the sample sources over it (order, determinism).
+#include "data/h5_check.h"
 #include "data/sft_prep.h"
 #include "data/sft_source.h"
-#include "data/h5_check.h"
 #include "data/sft_store.h"
 #include "data/store_source.h"
 #include "data_fixture.h"
@@ -35,7 +35,8 @@ std::string good_file(const std::string& path, int n, uint64_t seed) {
   const auto docs = test::bilingual_docs(2 * n, seed);
   std::string text;
   for (int i = 0; i < n; ++i)
-    text += nlohmann::json{{"content", docs[size_t(2 * i)]}, {"summary", docs[size_t(2 * i + 1)]}}.dump() + "\n";
+    text +=
+        nlohmann::json{{"content", docs[size_t(2 * i)]}, {"summary", docs[size_t(2 * i + 1)]}}.dump() + "\n";
   test::write_bytes(path, text);
   return path;
 }
@@ -52,7 +53,8 @@ TEST(PrepSftBadInput, EveryBadLineIsNamedByFileAndLine) {
                        "{\"content\": 5, \"summary\": \"cd\"}\n");
   const std::string at = "input file " + f + " line ";
   const std::vector<std::string> want = {
-      at + "2: not valid JSON (at column 2: syntax error while parsing value - invalid literal; last read: 'no')",
+      at + "2: not valid JSON (at column 2: syntax error while parsing value - invalid literal; last read: "
+           "'no')",
       at + "3: no field 'summary' (the object's string fields: \"content\"); name the answer's field with "
            "--response-key",
       at + "4: empty answer (field 'summary')",
@@ -75,9 +77,11 @@ TEST(PrepSftBadInput, EveryBadLineIsNamedByFileAndLine) {
   EXPECT_EQ(r.train, 1);
   EXPECT_EQ(SftStore::open(d + "/out").manifest().prep["skipped_lines"], 6);
   // One bad line alone is reported as it is.
-  test::write_bytes(d + "/one.jsonl", "{\"content\": \"ab\", \"summary\": \"cd\"}\n{\"content\": \"\", \"summary\": \"x\"}\n");
-  EXPECT_EQ(test::usage_error_of([&] { run_prep_sft(options({d + "/one.jsonl"}, d + "/o2"), MPI_COMM_WORLD); }),
-            "input file " + d + "/one.jsonl line 2: empty prompt (field 'content')");
+  test::write_bytes(d + "/one.jsonl",
+                    "{\"content\": \"ab\", \"summary\": \"cd\"}\n{\"content\": \"\", \"summary\": \"x\"}\n");
+  EXPECT_EQ(
+      test::usage_error_of([&] { run_prep_sft(options({d + "/one.jsonl"}, d + "/o2"), MPI_COMM_WORLD); }),
+      "input file " + d + "/one.jsonl line 2: empty prompt (field 'content')");
 }
 
 TEST(PrepSftBadInput, HistoryShapesAndOptions) {
@@ -88,7 +92,8 @@ TEST(PrepSftBadInput, HistoryShapesAndOptions) {
   o.keys = SftKeys{"q", "r", "h", ""};
   EXPECT_EQ(test::usage_error_of([&] { run_prep_sft(o, MPI_COMM_WORLD); }),
             "input file " + f +
-                " line 1: field 'h' (the history) must be a list of [query, response] string pairs; turn 0 is [\"x\"]");
+                " line 1: field 'h' (the history) must be a list of [query, response] string pairs; turn 0 "
+                "is [\"x\"]");
   test::write_bytes(f, "{\"q\": \"a\", \"r\": \"b\"}\n");
   EXPECT_EQ(test::usage_error_of([&] { run_prep_sft(o, MPI_COMM_WORLD); }),
             "input file " + f + " line 1: no field 'h' (the history; --history-key names it)");
@@ -96,15 +101,18 @@ TEST(PrepSftBadInput, HistoryShapesAndOptions) {
   EXPECT_EQ(test::usage_error_of([&] { run_prep_sft(o, MPI_COMM_WORLD); }),
             "--max-target-len must be in [2, 1000000] (the answer keeps max-target-len - 2 tokens), got 1");
   o = options({d + "/missing.jsonl"}, d + "/out");
-  EXPECT_NE(test::usage_error_of([&] { run_prep_sft(o, MPI_COMM_WORLD); }).find("missing.jsonl"), std::string::npos);
+  EXPECT_NE(test::usage_error_of([&] { run_prep_sft(o, MPI_COMM_WORLD); }).find("missing.jsonl"),
+            std::string::npos);
   test::write_bytes(d + "/blank.jsonl", "\n  \n");
-  EXPECT_EQ(test::usage_error_of([&] { run_prep_sft(options({d + "/blank.jsonl"}, d + "/out"), MPI_COMM_WORLD); }),
-            "glm3d prep sft: no examples in the input (empty files)");
+  EXPECT_EQ(
+      test::usage_error_of([&] { run_prep_sft(options({d + "/blank.jsonl"}, d + "/out"), MPI_COMM_WORLD); }),
+      "glm3d prep sft: no examples in the input (empty files)");
 }
 
 TEST(SftStoreFile, SplitChecksumsVerifyAndOverwrite) {
   const std::string d = test::temp_dir("sft_store");
-  SftPrepOptions o = options({good_file(d + "/a.jsonl", 300, 3), good_file(d + "/b.jsonl", 200, 4)}, d + "/s");
+  SftPrepOptions o =
+      options({good_file(d + "/a.jsonl", 300, 3), good_file(d + "/b.jsonl", 200, 4)}, d + "/s");
   o.valid_fraction = 0.1;
   const SftPrepResult r = run_prep_sft(o, MPI_COMM_WORLD);
   EXPECT_EQ(r.train + r.valid, 500);
@@ -193,7 +201,8 @@ TEST(SftSource, EpochsArePermutationsAndSamplesDependOnlyOnSeedAndK) {
       seen.insert(s.tokens);
       const Sample sb = b->get(e * n + i); // the same example, longer padding
       EXPECT_TRUE(std::equal(s.tokens.begin(), s.tokens.end(), sb.tokens.begin()));
-      EXPECT_EQ(std::count(sb.loss_mask.begin(), sb.loss_mask.end(), 1), std::count(s.loss_mask.begin(), s.loss_mask.end(), 1));
+      EXPECT_EQ(std::count(sb.loss_mask.begin(), sb.loss_mask.end(), 1),
+                std::count(s.loss_mask.begin(), s.loss_mask.end(), 1));
       order_c.push_back(c->get(e * n + i).tokens[0]);
       order_a.push_back(s.tokens[0]);
     }
@@ -212,8 +221,9 @@ TEST(SftSource, EpochsArePermutationsAndSamplesDependOnlyOnSeedAndK) {
   EXPECT_EQ(test::usage_error_of([&] { open_sft_source(d + "/s", "train", 20, 7, SftOrder::shuffled); }),
             "sequence length 20 is shorter than the examples of SFT store " + d +
                 "/s (24 = max_source_len 12 + max_target_len 12); give --seq-len 24 or more");
-  EXPECT_NE(test::usage_error_of([&] { open_sft_source(d + "/s", "train", 0, 7, SftOrder::shuffled, "beef"); })
-                .find("was made with tokenizer sha256"),
+  EXPECT_NE(test::usage_error_of([&] {
+              open_sft_source(d + "/s", "train", 0, 7, SftOrder::shuffled, "beef");
+            }).find("was made with tokenizer sha256"),
             std::string::npos);
   // --data takes either kind of store.
   EXPECT_EQ(open_training_source(d + "/s", 0, 7, CollatorOptions{})->get(3).tokens, a->get(3).tokens);
