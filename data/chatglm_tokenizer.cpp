@@ -2,28 +2,19 @@
 
 #include "core/check.h"
 #include "data/checksum.h"
+#include "data/prep_output.h"
 #include "data/py_str.h"
 
 #include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace glm3d {
 
 namespace {
 
 constexpr int k_max_blank_length = 80; // SPTokenizer(max_blank_length=80)
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  GLM3D_USAGE_CHECK(in.good()) << "cannot read tokenizer file " << path;
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
 
 // A special token of tokenizer_config.json: a string, or an AddedToken object {"content": ...}.
 std::string token_field(const nlohmann::json& cfg, const char* key, const char* fallback,
@@ -72,7 +63,7 @@ std::unique_ptr<ChatGlmTokenizer> ChatGlmTokenizer::load(const std::string& dir)
   GLM3D_USAGE_CHECK(fs::is_regular_file(model) && fs::is_regular_file(config))
       << "ChatGLM tokenizer " << dir << " needs both " << k_chatglm_model_file << " and "
       << k_chatglm_config_file;
-  return from_bytes(read_file(model), read_file(config), dir);
+  return from_bytes(read_file_bytes(model, "tokenizer file"), read_file_bytes(config, "tokenizer file"), dir);
 }
 
 std::unique_ptr<ChatGlmTokenizer> ChatGlmTokenizer::from_bytes(std::string model, std::string config_json,

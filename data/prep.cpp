@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sstream>
 
@@ -114,13 +113,6 @@ std::vector<ShardInfo> deserialize(const std::string& text) {
   return out;
 }
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  out.close();
-  GLM3D_USAGE_CHECK(out.good()) << "cannot write " << path;
-}
-
 } // namespace
 
 PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
@@ -213,7 +205,7 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
               [](const ShardInfo& a, const ShardInfo& b) { return a.file < b.file; });
     for (const ShardInfo& s : m.shards)
       m.total_tokens += s.n_tokens;
-    write_bytes((fs::path(tmp) / k_tokenizer_name).string(), model);
+    write_file_bytes((fs::path(tmp) / k_tokenizer_name).string(), model);
     write_manifest((fs::path(tmp) / k_manifest_name).string(), m);
     install_store(tmp, opts.out_dir);
   });

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace glm3d {
 
@@ -53,6 +55,22 @@ void check_prep_output(const std::string& out_dir, bool overwrite, const std::ve
     GLM3D_USAGE_CHECK(!is_inside(fs::weakly_canonical(in, ec), root))
         << command << ": input file " << in << " lies inside " << out_dir
         << ", the store --overwrite would replace; move it out first";
+}
+
+std::string read_file_bytes(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  GLM3D_USAGE_CHECK(in.good()) << "cannot read " << what << " " << path;
+  std::ostringstream os;
+  os << in.rdbuf();
+  GLM3D_USAGE_CHECK(!in.bad()) << "cannot read " << what << " " << path;
+  return os.str();
+}
+
+void write_file_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+  out.close();
+  GLM3D_USAGE_CHECK(out.good()) << "cannot write " << path;
 }
 
 std::string make_temp_store_dir(const std::string& out_dir) {

@@ -15,6 +15,12 @@ void check_prep_output(const std::string& out_dir, bool overwrite, const std::ve
                        const std::string& manifest = "manifest.txt",
                        const std::string& what = "a token store", const std::string& command = "glm3d prep");
 
+// The bytes of a file a store holds (a tokenizer model, a config); UsageError naming it when
+// it is missing or unreadable. `what` says what it is ("tokenizer file").
+std::string read_file_bytes(const std::string& path, const std::string& what);
+// Writes bytes to a new file of a store; UsageError naming it when that fails.
+void write_file_bytes(const std::string& path, const std::string& bytes);
+
 // A fresh empty OUT.tmp-<pid> next to out_dir (same filesystem, so the final rename is atomic).
 std::string make_temp_store_dir(const std::string& out_dir);
 

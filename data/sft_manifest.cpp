@@ -1,5 +1,6 @@
 // sft_manifest.json of an SFT store (data/sft_store.h): written and read with nlohmann/json.
 #include "core/check.h"
+#include "data/checksum.h"
 #include "data/sft_store.h"
 
 #include <cstdio>
@@ -12,12 +13,6 @@ namespace glm3d {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string hex32(uint32_t v) {
-  char buf[11];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
 
 const char* k_special_names[] = {"mask", "gmask", "smask", "sop", "eop", "eos", "pad"};
 int32_t* special_field(SpecialTokens& s, int i) {
@@ -55,7 +50,7 @@ void write_sft_manifest(const std::string& dir, const SftManifest& m) {
   for (const SftSplitInfo& sp : m.splits) {
     nlohmann::ordered_json e = {{"file", sp.file}, {"examples", sp.examples}};
     for (const auto& [name, crc] : sp.crc32)
-      e["crc32"][name] = hex32(crc);
+      e["crc32"][name] = crc32_hex(crc);
     j["splits"][sp.name] = e;
   }
   const std::string path = (fs::path(dir) / k_sft_manifest_name).string();

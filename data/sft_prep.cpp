@@ -7,7 +7,6 @@
 #include "parallel/agreement.h"
 
 #include <filesystem>
-#include <fstream>
 
 namespace glm3d {
 
@@ -65,13 +64,6 @@ std::vector<Tokenized> tokenize(const std::vector<SftRecord>& records, const Tex
   return out;
 }
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  out.close();
-  GLM3D_USAGE_CHECK(out.good()) << "cannot write " << path;
-}
-
 nlohmann::json prep_info(const SftPrepOptions& o, const SftPrepResult& r) {
   return {{"inputs", o.inputs},
           {"prompt_key", o.keys.prompt},
@@ -108,7 +100,7 @@ void prep_into(const SftPrepOptions& o, const std::string& tmp, SftPrepResult& r
   m.special = sp;
   for (const auto& [name, bytes] : tok->files()) {
     m.tokenizer_files.push_back(name);
-    write_bytes((fs::path(tmp) / name).string(), bytes);
+    write_file_bytes((fs::path(tmp) / name).string(), bytes);
   }
   const char* names[2] = {"train", "valid"};
   for (int s = 0; s < 2; ++s) {

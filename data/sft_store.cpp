@@ -3,11 +3,10 @@
 #include "data/checksum.h"
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
+#include "data/prep_output.h"
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace glm3d {
 
@@ -178,14 +177,6 @@ h5::Handle open_dataset(hid_t f, const char* name, const std::string& path, hsiz
   return d;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  GLM3D_USAGE_CHECK(in.good()) << "SFT store tokenizer file " << path << " is missing or unreadable";
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
 } // namespace
 
 SftStore SftStore::open(const std::string& dir) {
@@ -194,7 +185,7 @@ SftStore SftStore::open(const std::string& dir) {
   s.m_ = read_sft_manifest(dir);
   TokenizerFiles files;
   for (const std::string& name : s.m_.tokenizer_files)
-    files.emplace_back(name, read_file((fs::path(dir) / name).string()));
+    files.emplace_back(name, read_file_bytes((fs::path(dir) / name).string(), "SFT store tokenizer file"));
   s.tokenizer_ = text_tokenizer_from_files(s.m_.tokenizer_kind, files, dir);
   GLM3D_USAGE_CHECK(s.tokenizer_->sha256() == s.m_.tokenizer_sha256 &&
                     s.tokenizer_->vocab_size() == s.m_.vocab_size)

@@ -106,6 +106,9 @@ std::unique_ptr<Evaluator> make_evaluator(TrainJob& j) {
   GLM3D_USAGE_CHECK(o.eval_interval >= 0)
       << "--eval-interval must be >= 0 (0: after the last step only), got " << o.eval_interval;
   auto source = open_eval_source(o.eval_data, j.cfg.seq_len, j.settings.seed, j.tokenizer_sha256);
+  GLM3D_USAGE_CHECK(source->vocab_size() <= j.cfg.vocab)
+      << "--eval-data " << o.eval_data << " holds token ids up to " << source->vocab_size()
+      << ", more than the model's vocabulary of " << j.cfg.vocab;
   const int64_t have = finite_sample_count(*source);
   GLM3D_USAGE_CHECK(have < 0 || o.eval_samples <= have)
       << "--eval-samples " << o.eval_samples << " is more than the " << have

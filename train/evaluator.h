@@ -37,7 +37,8 @@ private:
 
 // The evaluator of the job's --eval-data, or nullptr without it. UsageError (every rank) for a
 // bad directory, --eval-samples < 1, --eval-interval < 0, more samples than an SFT valid split
-// holds, or a store made with another tokenizer than the training data's.
+// holds, a store made with another tokenizer than the training data's, or one whose vocabulary
+// is larger than the model's.
 std::unique_ptr<Evaluator> make_evaluator(TrainJob& job);
 
 } // namespace glm3d

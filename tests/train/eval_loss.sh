@@ -9,7 +9,8 @@
 #    `glm3d data sample --split valid --count 5` (1 rank and 2x2x2 runs against it), within 1e-5.
 # 3. The same with a token store as --eval-data (samples 0..K-1 under the run's --seed): equal to
 #    glm3d eval on `glm3d data sample STORE --seed S --count K`.
-# 4. More samples than the valid split holds: exit 2, one line.
+# 4. More samples than the valid split holds: exit 2, one line; an eval store whose vocabulary
+#    exceeds the model's (synthetic training, no tokenizer to compare): exit 2.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 G="$GLM3D_BIN"
 "$GLM3D_SOURCE_DIR/data/corpus/make_sample_corpus.sh" "$WORK/corpus" 30 >/dev/null
@@ -94,4 +95,7 @@ expect_usage_error "--eval-samples past the valid split" \
   "--eval-samples 1000 is more than the $VALID examples of the valid split of $WORK/sft" \
   mpirun_glm3d 2 train --model tiny --data "$WORK/sft" --eval-data "$WORK/sft" --eval-samples 1000 --steps 1 --quiet
 [ "$(grep -c '^glm3d: error' "$WORK/err")" -eq 1 ] || { cat "$WORK/err"; fail "expected one error line"; }
+expect_usage_error "--eval-data with a larger vocabulary than the model's" \
+  "--eval-data $WORK/store holds token ids up to 2000, more than the model's vocabulary of 256" \
+  "$G" train --model tiny --synthetic --eval-data "$WORK/store" --steps 1 --quiet
 echo "eval_loss: all checks passed"
