@@ -76,8 +76,11 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
       ("character-coverage", defaulted(&o.train.character_coverage),
        "characters covered by pieces; the rest use byte fallback") //
       ("tokenizer-threads", po::value<int>(&o.train.num_threads)->default_value(o.train.num_threads),
-       "threads for tokenizer training") //
-      ("overwrite", po::bool_switch(&o.overwrite), "replace an existing token store at --out");
+       "threads for tokenizer training")                                                       //
+      ("overwrite", po::bool_switch(&o.overwrite), "replace an existing token store at --out") //
+      ("valid-fraction", defaulted(&o.valid_fraction),
+       "share of documents held out as the token store DIR/valid (for train --eval-data DIR/valid)") //
+      ("split-seed", defaulted(&o.split_seed), "seed of the held-out draw (per file and document)");
   po::variables_map vm;
   if (!parse_options(args, desc, vm, ctx))
     return 0; // --help was printed
@@ -99,6 +102,10 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
         (unsigned long long)r.files, (unsigned long long)r.docs, (unsigned long long)r.tokens,
         (unsigned long long)r.shards, o.out_dir.c_str(), (long long)r.vocab_size, r.tokenizer_sha256.c_str(),
         secs, double(r.tokens) / secs, ctx.world_size);
+  if (ctx.rank == 0 && o.valid_fraction > 0)
+    std::printf("glm3d prep: held out %llu documents, %llu tokens in %llu shards -> %s/%s\n",
+                (unsigned long long)r.valid_docs, (unsigned long long)r.valid_tokens,
+                (unsigned long long)r.valid_shards, o.out_dir.c_str(), k_valid_store_name);
   return 0;
 }
 

@@ -7,15 +7,16 @@
 #    relative, as do the training losses; the progress line shows it.
 # 2. It is the mean loss `glm3d eval` prints for the same samples: the checkpoint of step 4 on
 #    `glm3d data sample --split valid --count 5` (1 rank and 2x2x2 runs against it), within 1e-5.
-# 3. The same with a token store as --eval-data (samples 0..K-1 under the run's --seed): equal to
-#    glm3d eval on `glm3d data sample STORE --seed S --count K`.
+# 3. The same with a token store as --eval-data (the documents `glm3d prep --valid-fraction` held
+#    out as STORE/valid; samples 0..K-1 under the run's --seed): equal to glm3d eval on
+#    `glm3d data sample STORE/valid --seed S --count K`.
 # 4. More samples than the valid split holds: exit 2, one line; an eval store whose vocabulary
 #    exceeds the model's (synthetic training, no tokenizer to compare): exit 2.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 G="$GLM3D_BIN"
 "$GLM3D_SOURCE_DIR/data/corpus/make_sample_corpus.sh" "$WORK/corpus" 30 >/dev/null
 "$G" prep --input "$WORK/corpus/en.txt" "$WORK/corpus/zh.txt" --out "$WORK/store" --train-tokenizer \
-  --vocab-size 2000 --character-coverage 0.98 >/dev/null
+  --vocab-size 2000 --character-coverage 0.98 --valid-fraction 0.1 >/dev/null
 python3 - "$WORK/corpus/en.txt" "$WORK/corpus/zh.txt" "$WORK/sft.jsonl" <<'PY'
 import json, sys
 lines = [l.strip() for f in sys.argv[1:3] for l in open(f, encoding="utf-8") if l.strip()]
@@ -82,10 +83,10 @@ mpirun_glm3d 8 eval --load "$WORK/ck" --samples "$WORK/valid.h5" --out "$WORK/e8
   >"$WORK/e8.out"
 eval_equals "$WORK/e8.out" "$WORK/ref.jsonl" "SFT valid split, eval on 2x2x2"
 
-# 3. A token store as --eval-data: samples 0..6 under --seed 11.
-"$G" train --model tiny --data "$WORK/store" --eval-data "$WORK/store" --eval-samples 7 --seq-len 64 \
+# 3. A token store as --eval-data: samples 0..6 of the held-out store under --seed 11.
+"$G" train --model tiny --data "$WORK/store" --eval-data "$WORK/store/valid" --eval-samples 7 --seq-len 64 \
   --global-batch 8 --steps 2 --seed 11 --quiet --metrics "$WORK/tok.jsonl" --save "$WORK/ck2"
-"$G" data sample "$WORK/store" --seed 11 --count 7 --seq-len 64 --out "$WORK/tok.h5" >/dev/null
+"$G" data sample "$WORK/store/valid" --seed 11 --count 7 --seq-len 64 --out "$WORK/tok.h5" >/dev/null
 "$G" eval --load "$WORK/ck2" --samples "$WORK/tok.h5" --out "$WORK/e3.h5" >"$WORK/e3.out"
 eval_equals "$WORK/e3.out" "$WORK/tok.jsonl" "token store, eval on 1 rank"
 
@@ -96,6 +97,6 @@ expect_usage_error "--eval-samples past the valid split" \
   mpirun_glm3d 2 train --model tiny --data "$WORK/sft" --eval-data "$WORK/sft" --eval-samples 1000 --steps 1 --quiet
 [ "$(grep -c '^glm3d: error' "$WORK/err")" -eq 1 ] || { cat "$WORK/err"; fail "expected one error line"; }
 expect_usage_error "--eval-data with a larger vocabulary than the model's" \
-  "--eval-data $WORK/store holds token ids up to 2000, more than the model's vocabulary of 256" \
-  "$G" train --model tiny --synthetic --eval-data "$WORK/store" --steps 1 --quiet
+  "--eval-data $WORK/store/valid holds token ids up to 2000, more than the model's vocabulary of 256" \
+  "$G" train --model tiny --synthetic --eval-data "$WORK/store/valid" --steps 1 --quiet
 echo "eval_loss: all checks passed"
