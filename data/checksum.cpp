@@ -97,4 +97,10 @@ std::string sha256_hex(std::string_view bytes) {
   return std::string(out, 64);
 }
 
+std::string crc32_hex(uint32_t crc) {
+  char buf[11];
+  std::snprintf(buf, sizeof buf, "0x%08x", crc);
+  return buf;
+}
+
 } // namespace glm3d

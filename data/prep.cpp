@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "data/prep_output.h"
+#include "data/rng.h"
 #include "data/token_store.h"
 #include "parallel/agreement.h"
 
@@ -9,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sstream>
 
@@ -114,13 +114,6 @@ std::vector<ShardInfo> deserialize(const std::string& text) {
   return out;
 }
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  out.close();
-  GLM3D_USAGE_CHECK(out.good()) << "cannot write " << path;
-}
-
 } // namespace
 
 PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
@@ -132,6 +125,8 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
     GLM3D_USAGE_CHECK(opts.train_tokenizer != !opts.tokenizer_path.empty())
         << "glm3d prep: give exactly one of --tokenizer MODEL and --train-tokenizer";
     GLM3D_USAGE_CHECK(opts.shard_tokens > 0) << "glm3d prep: --shard-tokens must be positive";
+    GLM3D_USAGE_CHECK(opts.valid_fraction >= 0 && opts.valid_fraction < 1)
+        << "glm3d prep: --valid-fraction must be in [0, 1), got " << opts.valid_fraction;
     GLM3D_USAGE_CHECK(opts.train.num_threads >= 1 && opts.train.num_threads <= 1024)
         << "glm3d prep: --tokenizer-threads must be in [1, 1024], got " << opts.train.num_threads;
     if (!opts.train_tokenizer)
@@ -186,42 +181,67 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
         Tokenizer::from_bytes(model, opts.tokenizer_path.empty() ? "(trained)" : opts.tokenizer_path));
   });
 
-  std::vector<ShardInfo> mine;
-  uint64_t counts[3] = {0, 0, 0}; // files, docs, tokens
+  // The held-out documents (--valid-fraction) form a token store of their own in DIR/valid.
+  const std::string valid_dir = (fs::path(tmp) / k_valid_store_name).string();
+  cleanup_on_failure([&] {
+    if (rank == 0 && opts.valid_fraction > 0)
+      fs::create_directory(valid_dir);
+  });
+  std::vector<ShardInfo> mine[2];       // train, valid
+  uint64_t counts[5] = {0, 0, 0, 0, 0}; // files, docs, tokens, valid docs, valid tokens
   cleanup_on_failure([&] {
     for (size_t i = size_t(rank); i < opts.inputs.size(); i += size_t(size)) {
-      const auto docs = read_documents(opts.inputs[i], opts.format, opts.json_field);
-      auto shards = write_file_shards(docs, *tok, i, tmp, opts.shard_tokens);
+      auto docs = read_documents(opts.inputs[i], opts.format, opts.json_field);
+      std::vector<std::string> split[2];
+      for (size_t d = 0; d < docs.size(); ++d)
+        split[KeyedRng(opts.split_seed, i, d).uniform() < opts.valid_fraction].push_back(std::move(docs[d]));
       counts[0] += 1;
-      for (const ShardInfo& s : shards)
-        counts[1] += s.n_docs, counts[2] += s.n_tokens;
-      mine.insert(mine.end(), shards.begin(), shards.end());
+      for (int v = 0; v < 2; ++v) {
+        auto shards = write_file_shards(split[v], *tok, i, v ? valid_dir : tmp, opts.shard_tokens);
+        for (const ShardInfo& s : shards)
+          counts[1 + 2 * v] += s.n_docs, counts[2 + 2 * v] += s.n_tokens;
+        mine[v].insert(mine[v].end(), shards.begin(), shards.end());
+      }
     }
   });
-  sum_u64(comm, counts, 3);
+  sum_u64(comm, counts, 5);
 
-  const std::string all = gather_strings(comm, serialize(mine), 0);
+  const std::string all[2] = {gather_strings(comm, serialize(mine[0]), 0),
+                              gather_strings(comm, serialize(mine[1]), 0)};
   cleanup_on_failure([&] {
     if (rank != 0)
       return;
-    Manifest m;
-    m.vocab_size = tok->vocab_size();
-    m.tokenizer_sha256 = tok->sha256();
-    m.shards = deserialize(all);
-    // Shard names sort by (input file index, part): the manifest order is the input order.
-    std::sort(m.shards.begin(), m.shards.end(),
-              [](const ShardInfo& a, const ShardInfo& b) { return a.file < b.file; });
-    for (const ShardInfo& s : m.shards)
-      m.total_tokens += s.n_tokens;
-    write_bytes((fs::path(tmp) / k_tokenizer_name).string(), model);
-    write_manifest((fs::path(tmp) / k_manifest_name).string(), m);
+    GLM3D_USAGE_CHECK(counts[1] > 0) << "glm3d prep: every one of the " << counts[3]
+                                     << " documents went to the valid split; lower --valid-fraction";
+    for (int v = 0; v < 2; ++v) {
+      const std::string dir = v ? valid_dir : tmp;
+      if (v && counts[3] == 0) {
+        fs::remove_all(valid_dir); // no document was drawn: no valid store
+        continue;
+      }
+      Manifest m;
+      m.vocab_size = tok->vocab_size();
+      m.tokenizer_sha256 = tok->sha256();
+      m.shards = deserialize(all[v]);
+      // Shard names sort by (input file index, part): the manifest order is the input order.
+      std::sort(m.shards.begin(), m.shards.end(),
+                [](const ShardInfo& a, const ShardInfo& b) { return a.file < b.file; });
+      for (const ShardInfo& s : m.shards)
+        m.total_tokens += s.n_tokens;
+      write_file_bytes((fs::path(dir) / k_tokenizer_name).string(), model);
+      write_manifest((fs::path(dir) / k_manifest_name).string(), m);
+    }
     install_store(tmp, opts.out_dir);
   });
 
   res.files = counts[0];
   res.docs = counts[1];
   res.tokens = counts[2];
-  res.shards = mine.size();
+  res.valid_docs = counts[3];
+  res.valid_tokens = counts[4];
+  res.valid_shards = mine[1].size();
+  sum_u64(comm, &res.valid_shards, 1);
+  res.shards = mine[0].size();
   sum_u64(comm, &res.shards, 1);
   res.vocab_size = tok->vocab_size();
   res.tokenizer_sha256 = tok->sha256();

@@ -28,10 +28,17 @@ struct PrepOptions {
   bool train_tokenizer = false; // ... or train one on all inputs (on rank 0)
   TokenizerTrainOptions train;
   bool overwrite = false; // replace an existing token store at DIR
+  // Held-out documents: document d of input file i goes to the token store DIR/valid when
+  // KeyedRng(split_seed, i, d).uniform() < valid_fraction (for --eval-data DIR/valid).
+  double valid_fraction = 0;
+  uint64_t split_seed = 1234;
 };
+
+inline constexpr const char* k_valid_store_name = "valid"; // DIR/valid
 
 struct PrepResult {
   uint64_t files = 0, docs = 0, tokens = 0, shards = 0;
+  uint64_t valid_docs = 0, valid_tokens = 0, valid_shards = 0; // DIR/valid
   int64_t vocab_size = 0;
   std::string tokenizer_sha256;
 };

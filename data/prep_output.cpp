@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace glm3d {
 
@@ -32,26 +34,43 @@ const char* what_it_is(const fs::file_status& st) {
 
 } // namespace
 
-void check_prep_output(const std::string& out_dir, bool overwrite, const std::vector<std::string>& inputs) {
+void check_prep_output(const std::string& out_dir, bool overwrite, const std::vector<std::string>& inputs,
+                       const std::string& manifest, const std::string& what, const std::string& command) {
   std::error_code ec;
   const fs::file_status st = fs::symlink_status(out_dir, ec);
   if (!fs::exists(st))
     return;
-  GLM3D_USAGE_CHECK(overwrite) << "glm3d prep: output " << out_dir
+  GLM3D_USAGE_CHECK(overwrite) << command << ": output " << out_dir
                                << " already exists (use --overwrite to replace it)";
   const char* keep = "; remove it yourself or choose another --out";
-  GLM3D_USAGE_CHECK(fs::is_directory(st)) << "glm3d prep: --overwrite replaces only a token store, and "
+  GLM3D_USAGE_CHECK(fs::is_directory(st)) << command << ": --overwrite replaces only " << what << ", and "
                                           << out_dir << " is " << what_it_is(st) << keep;
-  GLM3D_USAGE_CHECK(fs::is_regular_file(fs::path(out_dir) / k_manifest_name, ec))
-      << "glm3d prep: --overwrite replaces only a token store, and " << out_dir << " has no "
-      << k_manifest_name << keep;
+  GLM3D_USAGE_CHECK(fs::is_regular_file(fs::path(out_dir) / manifest, ec))
+      << command << ": --overwrite replaces only " << what << ", and " << out_dir << " has no " << manifest
+      << keep;
   fs::path root = fs::weakly_canonical(out_dir, ec);
   if (!root.has_filename()) // "DIR/"
     root = root.parent_path();
   for (const std::string& in : inputs)
     GLM3D_USAGE_CHECK(!is_inside(fs::weakly_canonical(in, ec), root))
-        << "glm3d prep: input file " << in << " lies inside " << out_dir
+        << command << ": input file " << in << " lies inside " << out_dir
         << ", the store --overwrite would replace; move it out first";
+}
+
+std::string read_file_bytes(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  GLM3D_USAGE_CHECK(in.good()) << "cannot read " << what << " " << path;
+  std::ostringstream os;
+  os << in.rdbuf();
+  GLM3D_USAGE_CHECK(!in.bad()) << "cannot read " << what << " " << path;
+  return os.str();
+}
+
+void write_file_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+  out.close();
+  GLM3D_USAGE_CHECK(out.good()) << "cannot write " << path;
 }
 
 std::string make_temp_store_dir(const std::string& out_dir) {

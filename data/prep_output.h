@@ -9,8 +9,17 @@
 namespace glm3d {
 
 // UsageError when out_dir exists and may not be replaced: no --overwrite, not a directory, no
-// manifest, or an input file lies inside it (the swap would delete the input).
-void check_prep_output(const std::string& out_dir, bool overwrite, const std::vector<std::string>& inputs);
+// manifest, or an input file lies inside it (the swap would delete the input). `manifest` and
+// `what` name the kind of store (glm3d prep sft: "sft_manifest.json", "an SFT store").
+void check_prep_output(const std::string& out_dir, bool overwrite, const std::vector<std::string>& inputs,
+                       const std::string& manifest = "manifest.txt",
+                       const std::string& what = "a token store", const std::string& command = "glm3d prep");
+
+// The bytes of a file a store holds (a tokenizer model, a config); UsageError naming it when
+// it is missing or unreadable. `what` says what it is ("tokenizer file").
+std::string read_file_bytes(const std::string& path, const std::string& what);
+// Writes bytes to a new file of a store; UsageError naming it when that fails.
+void write_file_bytes(const std::string& path, const std::string& bytes);
 
 // A fresh empty OUT.tmp-<pid> next to out_dir (same filesystem, so the final rename is atomic).
 std::string make_temp_store_dir(const std::string& out_dir);

@@ -60,26 +60,9 @@ size_t find_invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
-namespace {
-// Calls fn(line, number) for each line of text: 1-based, without its '\n' or a trailing '\r'.
-template <class Fn> void for_each_line(std::string_view text, Fn fn) {
-  size_t pos = 0, number = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos)
-      end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r')
-      line.remove_suffix(1);
-    fn(line, ++number);
-    pos = end + 1;
-  }
-}
-
-bool is_blank(std::string_view line) {
+bool is_blank_line(std::string_view line) {
   return line.find_first_not_of(" \t\f\v") == std::string_view::npos;
 }
-} // namespace
 
 std::vector<std::string> split_text_documents(std::string_view text) {
   std::vector<std::string> docs;
@@ -90,7 +73,7 @@ std::vector<std::string> split_text_documents(std::string_view text) {
     cur.clear();
   };
   for_each_line(text, [&](std::string_view line, size_t) {
-    if (is_blank(line)) {
+    if (is_blank_line(line)) {
       flush();
       return;
     }
@@ -105,7 +88,7 @@ std::vector<std::string> split_text_documents(std::string_view text) {
 std::vector<std::string> split_line_documents(std::string_view text) {
   std::vector<std::string> docs;
   for_each_line(text, [&](std::string_view line, size_t) {
-    if (!is_blank(line))
+    if (!is_blank_line(line))
       docs.emplace_back(line);
   });
   return docs;
@@ -125,18 +108,27 @@ std::string json_reason(const std::exception& e) {
 
 } // namespace
 
-std::string json_string_field(std::string_view line, std::string_view field) {
+nlohmann::json parse_json_object(std::string_view line) {
   nlohmann::json v;
   try {
     v = nlohmann::json::parse(line.begin(), line.end());
   } catch (const nlohmann::json::parse_error& e) {
-    throw std::invalid_argument("not valid JSON (at " + json_reason(e) +
-                                "); JSONL holds one JSON object per line (--format text or lines reads plain "
-                                "text)");
+    throw std::invalid_argument("not valid JSON (at " + json_reason(e) + ")");
   }
   if (!v.is_object())
-    throw std::invalid_argument(std::string("a JSON ") + v.type_name() +
-                                ", not an object; JSONL holds one JSON object per line");
+    throw std::invalid_argument(std::string("a JSON ") + v.type_name() + ", not an object");
+  return v;
+}
+
+std::string json_string_field(std::string_view line, std::string_view field) {
+  nlohmann::json v;
+  try {
+    v = parse_json_object(line);
+  } catch (const std::invalid_argument& e) {
+    const bool syntax = std::string_view(e.what()).rfind("not valid JSON", 0) == 0;
+    throw std::invalid_argument(std::string(e.what()) + "; JSONL holds one JSON object per line" +
+                                (syntax ? " (--format text or lines reads plain text)" : ""));
+  }
   const auto f = v.find(field);
   if (f == v.end()) {
     std::string have;
@@ -239,7 +231,7 @@ std::vector<std::string> read_documents(const std::string& path, InputFormat for
     docs = split_line_documents(bytes);
   } else {
     for_each_line(bytes, [&](std::string_view line, size_t number) {
-      if (is_blank(line))
+      if (is_blank_line(line))
         return;
       std::string text;
       try {

@@ -4,6 +4,8 @@
 // the document in a string field). Any of them may be gzip-compressed (told by the gzip magic
 // bytes, not the name). Every error is a glm3d::UsageError naming the file (and line / byte
 // where it applies).
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -25,6 +27,28 @@ std::vector<std::string> split_text_documents(std::string_view text);
 
 // One document per non-blank line (a trailing '\r' is dropped; the line is kept as written).
 std::vector<std::string> split_line_documents(std::string_view text);
+
+// Calls fn(line, number) for each line of text: 1-based, without its '\n' or a trailing '\r'.
+template <class Fn> void for_each_line(std::string_view text, Fn fn) {
+  size_t pos = 0, number = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos)
+      end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
+    fn(line, ++number);
+    pos = end + 1;
+  }
+}
+
+// True when the line holds only spaces and tabs (JSONL readers skip it).
+bool is_blank_line(std::string_view line);
+
+// One JSON object (a JSONL record). Throws std::invalid_argument with the reason ("not valid
+// JSON (at column 7: ...)", "a JSON array, not an object") when the line is not one.
+nlohmann::json parse_json_object(std::string_view line);
 
 // The string value of `field` in one JSON object (escapes decoded to UTF-8). Throws
 // std::invalid_argument with the reason when the line is not such an object; a missing field's

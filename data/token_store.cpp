@@ -13,12 +13,6 @@ namespace glm3d {
 namespace fs = std::filesystem;
 
 namespace {
-std::string hex32(uint32_t v) {
-  char buf[11];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
-
 h5::Handle create_checked_dataset(hid_t file, const char* name, hid_t type, uint64_t n, uint64_t chunk) {
   const hsize_t dims[1] = {n};
   h5::Handle space(H5_CHECK(H5Screate_simple(1, dims, nullptr)), H5Sclose);
@@ -81,8 +75,8 @@ void write_manifest(const std::string& path, const Manifest& m) {
   out << "shard_count " << m.shards.size() << "\n";
   out << "# shard FILE N_TOKENS N_DOCS TOKENS_CRC32 DOC_OFFSETS_CRC32\n";
   for (const ShardInfo& s : m.shards)
-    out << "shard " << s.file << " " << s.n_tokens << " " << s.n_docs << " " << hex32(s.tokens_crc32) << " "
-        << hex32(s.doc_offsets_crc32) << "\n";
+    out << "shard " << s.file << " " << s.n_tokens << " " << s.n_docs << " " << crc32_hex(s.tokens_crc32)
+        << " " << crc32_hex(s.doc_offsets_crc32) << "\n";
   out.close();
   GLM3D_USAGE_CHECK(out.good()) << "cannot write manifest " << path;
 }
@@ -229,8 +223,8 @@ TokenStore TokenStore::open(const std::string& dir) {
                         crc == s.tokens_crc32)
           << "token store shard " << o.path << " does not match the manifest (format " << version
           << ", vocab " << vocab << ", " << rows << " rows, n_tokens " << n << ", crc32 "
-          << hex32(uint32_t(crc)) << "; manifest: " << s.n_tokens << " tokens, crc32 "
-          << hex32(s.tokens_crc32) << ")";
+          << crc32_hex(uint32_t(crc)) << "; manifest: " << s.n_tokens << " tokens, crc32 "
+          << crc32_hex(s.tokens_crc32) << ")";
     } catch (const Error& e) {
       GLM3D_USAGE_FAIL() << "token store shard " << o.path << " is damaged: " << e.what();
     }
@@ -285,8 +279,9 @@ VerifyReport verify_store(const std::string& dir) {
         check_vocab(buf.data(), n, m.vocab_size, path, at);
         crc = crc32(buf.data(), n * sizeof(uint32_t), crc);
       }
-      GLM3D_USAGE_CHECK(crc == s.tokens_crc32) << "token store shard " << path << ": tokens crc32 "
-                                               << hex32(crc) << " != recorded " << hex32(s.tokens_crc32);
+      GLM3D_USAGE_CHECK(crc == s.tokens_crc32)
+          << "token store shard " << path << ": tokens crc32 " << crc32_hex(crc) << " != recorded "
+          << crc32_hex(s.tokens_crc32);
       const uint64_t n_off = dataset_length(off.get());
       GLM3D_USAGE_CHECK(n_off == s.n_docs + 1) << "token store shard " << path << ": doc_offsets has "
                                                << n_off << " rows, expected " << s.n_docs + 1;
@@ -294,8 +289,8 @@ VerifyReport verify_store(const std::string& dir) {
       read_rows(off.get(), H5T_NATIVE_UINT64, 0, n_off, offs.data());
       const uint32_t ocrc = crc32(offs.data(), offs.size() * sizeof(uint64_t));
       GLM3D_USAGE_CHECK(ocrc == s.doc_offsets_crc32)
-          << "token store shard " << path << ": doc_offsets crc32 " << hex32(ocrc) << " != recorded "
-          << hex32(s.doc_offsets_crc32);
+          << "token store shard " << path << ": doc_offsets crc32 " << crc32_hex(ocrc) << " != recorded "
+          << crc32_hex(s.doc_offsets_crc32);
       GLM3D_USAGE_CHECK(offs.front() == 0 && offs.back() == s.n_tokens &&
                         std::is_sorted(offs.begin(), offs.end()) &&
                         std::adjacent_find(offs.begin(), offs.end()) == offs.end())

@@ -1,9 +1,13 @@
 // glm3d data sample DIR --count N --out FILE.h5: writes N collated samples exactly as the
-// trainer sees them (data/sample_file.h), optionally printing the first few decoded.
+// trainer sees them (data/sample_file.h), optionally printing the first few decoded. DIR is a
+// token store, or an SFT store (--split train: as training draws them; valid: in order, as
+// --eval-data takes them).
 #include "core/check.h"
 #include "data/sample_file.h"
+#include "data/sft_source.h"
+#include "data/sft_store.h"
 #include "data/store_source.h"
-#include "data/token_store.h"
+#include "data/text_tokenizer.h"
 #include "launch/commands.h"
 #include "launch/options.h"
 
@@ -14,7 +18,7 @@ namespace glm3d {
 
 namespace {
 
-std::string decode_range(const Tokenizer& tok, const std::vector<int32_t>& ids, size_t from, size_t to) {
+std::string decode_range(const TextTokenizer& tok, const std::vector<int32_t>& ids, size_t from, size_t to) {
   std::string out;
   std::vector<int32_t> run;
   auto flush = [&] {
@@ -23,11 +27,16 @@ std::string decode_range(const Tokenizer& tok, const std::vector<int32_t>& ids, 
     run.clear();
   };
   const SpecialTokens sp = tok.special();
+  const std::pair<int32_t, const char*> names[] = {{sp.mask, "[MASK]"},   {sp.gmask, "[gMASK]"},
+                                                   {sp.smask, "[sMASK]"}, {sp.sop, "<sop>"},
+                                                   {sp.eop, "<eop>"},     {sp.eos, "<eos>"}};
   for (size_t i = from; i < to; ++i) {
     const int32_t t = ids[i];
-    if (t == sp.mask || t == sp.gmask || t == sp.smask || t == sp.sop || t == sp.eop || t == sp.eos) {
+    const auto named =
+        std::find_if(std::begin(names), std::end(names), [&](const auto& n) { return n.first == t; });
+    if (named != std::end(names)) {
       flush();
-      out += tok.piece(t);
+      out += named->second;
     } else if (t != sp.pad) {
       run.push_back(t);
     }
@@ -37,7 +46,7 @@ std::string decode_range(const Tokenizer& tok, const std::vector<int32_t>& ids, 
 }
 
 int cmd_data_sample(const Args& args, const RunContext& ctx) {
-  std::string dir, out;
+  std::string dir, out, split = "train";
   int64_t count = 16, seq_len = 2048, start = 0, print = 0;
   uint64_t seed = 1234;
   CollatorOptions c;
@@ -61,6 +70,8 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
        "[MASK]/[sMASK] masked fraction") //
       ("gmask-min-fraction", defaulted(&c.gmask_min_fraction),
        "[gMASK] minimum masked fraction") //
+      ("split", defaulted(&split),
+       "SFT store: train (shuffled by --seed, as training) or valid (in order)") //
       ("print", defaulted(&print), "print the first N samples decoded");
   po::positional_options_description pos;
   pos.add("store", 1);
@@ -70,7 +81,15 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
   GLM3D_USAGE_CHECK(count >= 1 && start >= 0) << "--count must be >= 1 and --start >= 0";
   if (ctx.rank != 0)
     return 0; // a single writer
-  const auto src = open_store_source(dir, seq_len, seed, c);
+  const bool sft = is_sft_store(dir);
+  GLM3D_USAGE_CHECK(sft || vm["split"].defaulted())
+      << "--split is for SFT stores; " << dir << " is a token store";
+  GLM3D_USAGE_CHECK(split == "train" || split == "valid")
+      << "--split must be train or valid, got '" << split << "'";
+  const auto src = sft ? open_sft_source(dir, split, vm["seq-len"].defaulted() ? 0 : seq_len, seed,
+                                         split == "valid" ? SftOrder::in_order : SftOrder::shuffled)
+                       : open_store_source(dir, seq_len, seed, c);
+  seq_len = src->seq_len();
   std::vector<int64_t> ks;
   for (int64_t k = start; k < start + count; ++k)
     ks.push_back(k);
@@ -80,16 +99,17 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
     samples.push_back(src->get(k));
   write_sample_file(out, samples,
                     {{"store", dir},
+                     {"split", sft ? split : std::string("")},
                      {"seed", std::to_string(seed)},
                      {"start", std::to_string(start)},
                      {"tokenizer_sha256", src->tokenizer_hash()}});
-  const TokenStore store = TokenStore::open(dir);
+  const std::unique_ptr<TextTokenizer> tok = load_text_tokenizer(dir);
   static const char* kinds[] = {"[MASK]", "[gMASK]", "[sMASK]"};
   for (int64_t i = 0; i < std::min<int64_t>(print, count); ++i) {
     const Sample& s = samples[size_t(i)];
     std::printf("sample %lld %s sep %d\n  A: %s\n  B: %s\n", (long long)(start + i), kinds[s.kind], s.sep,
-                decode_range(store.tokenizer(), s.tokens, 0, size_t(s.sep)).c_str(),
-                decode_range(store.tokenizer(), s.tokens, size_t(s.sep), s.tokens.size()).c_str());
+                decode_range(*tok, s.tokens, 0, size_t(s.sep)).c_str(),
+                decode_range(*tok, s.tokens, size_t(s.sep), s.tokens.size()).c_str());
   }
   std::printf("glm3d data sample: %lld samples of %lld tokens (global %lld..%lld, seed %llu) -> %s\n",
               (long long)count, (long long)seq_len, (long long)start, (long long)(start + count - 1),

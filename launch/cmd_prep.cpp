@@ -1,8 +1,10 @@
 // glm3d prep: raw text / JSONL -> tokenizer -> sharded HDF5 token store (data/prep.h);
-// glm3d prep verify DIR: recompute every checksum of a store.
+// glm3d prep verify DIR: recompute every checksum of a store (token store or SFT store);
+// glm3d prep sft ...: launch/cmd_prep_sft.cpp.
 #include "core/check.h"
 #include "core/clock.h"
 #include "data/prep.h"
+#include "data/sft_store.h"
 #include "data/token_store.h"
 #include "launch/commands.h"
 #include "launch/options.h"
@@ -15,7 +17,8 @@ namespace glm3d {
 namespace {
 
 int cmd_prep_verify(const Args& args, const RunContext& ctx) {
-  po::options_description desc("glm3d prep verify DIR: check every shard checksum and tokens < vocab");
+  po::options_description desc(
+      "glm3d prep verify DIR: check every checksum and tokens < vocab (token store or SFT store)");
   std::string dir;
   desc.add_options()("store", po::value<std::string>(&dir)->required(), "token store directory");
   po::positional_options_description pos;
@@ -25,6 +28,12 @@ int cmd_prep_verify(const Args& args, const RunContext& ctx) {
     return 0; // --help was printed
   if (ctx.rank != 0)
     return 0; // one reader is enough; the other ranks have nothing to do
+  if (is_sft_store(dir)) {
+    const SftVerifyReport rep = verify_sft_store(dir);
+    std::printf("glm3d prep verify: SFT store %s ok: %lld splits, %lld examples\n", dir.c_str(),
+                (long long)rep.splits, (long long)rep.examples);
+    return 0;
+  }
   const VerifyReport rep = verify_store(dir);
   std::printf("glm3d prep verify: %s ok: %llu shards, %llu documents, %llu tokens\n", dir.c_str(),
               (unsigned long long)rep.shards, (unsigned long long)rep.docs, (unsigned long long)rep.tokens);
@@ -36,6 +45,11 @@ int cmd_prep_verify(const Args& args, const RunContext& ctx) {
 int cmd_prep(const Args& args, const RunContext& ctx) {
   if (!args.empty() && args[0] == "verify")
     return cmd_prep_verify(Args(args.begin() + 1, args.end()), ctx);
+  if (!args.empty() && args[0] == "sft") {
+    RunContext sub = ctx;
+    sub.command = ctx.command + " sft"; // [prep sft] in --config files, "glm3d prep sft --help"
+    return cmd_prep_sft(Args(args.begin() + 1, args.end()), sub);
+  }
 
   PrepOptions o;
   std::string format = "auto";
@@ -43,7 +57,7 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
       "glm3d prep --input FILE... --out DIR (--tokenizer MODEL | --train-tokenizer --vocab-size N)\n"
       "Each MPI rank tokenizes whole input files; text files hold one document per block of lines\n"
       "separated by blank lines (--format lines: one per line), .jsonl files one JSON object per\n"
-      "line; any input may be gzip-compressed. Subcommand: prep verify DIR");
+      "line; any input may be gzip-compressed. Subcommands: prep verify DIR, prep sft (prompt/answer data)");
   desc.add_options()                                                                         //
       ("input", po::value<std::vector<std::string>>(&o.inputs)->multitoken(), "input files") //
       ("out", po::value<std::string>(&o.out_dir), "output store directory")                  //
@@ -62,8 +76,11 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
       ("character-coverage", defaulted(&o.train.character_coverage),
        "characters covered by pieces; the rest use byte fallback") //
       ("tokenizer-threads", po::value<int>(&o.train.num_threads)->default_value(o.train.num_threads),
-       "threads for tokenizer training") //
-      ("overwrite", po::bool_switch(&o.overwrite), "replace an existing token store at --out");
+       "threads for tokenizer training")                                                       //
+      ("overwrite", po::bool_switch(&o.overwrite), "replace an existing token store at --out") //
+      ("valid-fraction", defaulted(&o.valid_fraction),
+       "share of documents held out as the token store DIR/valid (for train --eval-data DIR/valid)") //
+      ("split-seed", defaulted(&o.split_seed), "seed of the held-out draw (per file and document)");
   po::variables_map vm;
   if (!parse_options(args, desc, vm, ctx))
     return 0; // --help was printed
@@ -85,6 +102,10 @@ int cmd_prep(const Args& args, const RunContext& ctx) {
         (unsigned long long)r.files, (unsigned long long)r.docs, (unsigned long long)r.tokens,
         (unsigned long long)r.shards, o.out_dir.c_str(), (long long)r.vocab_size, r.tokenizer_sha256.c_str(),
         secs, double(r.tokens) / secs, ctx.world_size);
+  if (ctx.rank == 0 && o.valid_fraction > 0)
+    std::printf("glm3d prep: held out %llu documents, %llu tokens in %llu shards -> %s/%s\n",
+                (unsigned long long)r.valid_docs, (unsigned long long)r.valid_tokens,
+                (unsigned long long)r.valid_shards, o.out_dir.c_str(), k_valid_store_name);
   return 0;
 }
 

@@ -19,7 +19,7 @@ void add_train_options(po::options_description& desc, TrainOptions& o, std::stri
       ("model", defaulted(&o.model),
        "preset (tiny, small, base, chatglm-6b, glm-10b, glm-130b) or INI file")                     //
       ("synthetic", po::bool_switch(&o.synthetic), "train on the synthetic blank-infilling task")   //
-      ("data", po::value(&o.data_dir), "token store directory made by glm3d prep")                  //
+      ("data", po::value(&o.data_dir), "token store (glm3d prep) or SFT store (glm3d prep sft)")    //
       ("steps", defaulted(&o.steps), "total optimizer steps")                                       //
       ("micro-batch", defaulted(&o.micro_batch), "samples per micro-batch")                         //
       ("global-batch", defaulted(&o.global_batch), "samples per optimizer step")                    //
@@ -40,19 +40,24 @@ void add_train_options(po::options_description& desc, TrainOptions& o, std::stri
       ("recompute", defaulted(&o.recompute),
        "activation recomputation: none, selective (attention core) or full (whole layers)") //
       ("attention", defaulted(&o.attention),
-       "attention kernel: auto (f32 dense, bf16 flash), dense, flash")                                 //
-      ("metrics", po::value(&o.metrics_file), "write one JSON object per step to this file")           //
-      ("log-interval", defaulted(&o.log_interval), "progress line every N steps")                      //
-      ("peak-tflops", defaulted(&o.peak_tflops), "the job's peak TFLOP/s, for MFU")                    //
-      ("tp", defaulted(&o.tp), "tensor-parallel degree")                                               //
-      ("pp", defaulted(&o.pp), "pipeline-parallel degree")                                             //
-      ("dp", defaulted(&o.dp), "data-parallel degree (0: world / (tp*pp))")                            //
-      ("virtual-stages", defaulted(&o.virtual_stages), "model chunks per pipeline rank (interleaved)") //
-      ("schedule", defaulted(&o.schedule), "pipeline schedule: gpipe, 1f1b, interleaved")              //
-      ("pp-layers", po::value(&pp_layers), "layers per pipeline stage, e.g. 8,9,9,9,9,9,9,8")          //
-      ("zero", defaulted(&o.zero), "ZeRO stage (0 or 1)")                                              //
-      ("bucket-mb", defaulted(&o.bucket_mb), "data-parallel gradient bucket size (MB)")                //
-      ("max-skipped", defaulted(&o.max_skipped), "stop after this many consecutive non-finite steps")  //
+       "attention kernel: auto (f32 dense, bf16 flash), dense, flash")                       //
+      ("metrics", po::value(&o.metrics_file), "write one JSON object per step to this file") //
+      ("eval-data", po::value(&o.eval_data),
+       "held-out loss on an SFT store's valid split or a token store's samples (seed: --seed)") //
+      ("eval-interval", defaulted(&o.eval_interval),
+       "held-out loss every N steps and after the last (0: after the last only)")                           //
+      ("eval-samples", defaulted(&o.eval_samples), "held-out samples 0..N-1, the same at every evaluation") //
+      ("log-interval", defaulted(&o.log_interval), "progress line every N steps")                           //
+      ("peak-tflops", defaulted(&o.peak_tflops), "the job's peak TFLOP/s, for MFU")                         //
+      ("tp", defaulted(&o.tp), "tensor-parallel degree")                                                    //
+      ("pp", defaulted(&o.pp), "pipeline-parallel degree")                                                  //
+      ("dp", defaulted(&o.dp), "data-parallel degree (0: world / (tp*pp))")                                 //
+      ("virtual-stages", defaulted(&o.virtual_stages), "model chunks per pipeline rank (interleaved)")      //
+      ("schedule", defaulted(&o.schedule), "pipeline schedule: gpipe, 1f1b, interleaved")                   //
+      ("pp-layers", po::value(&pp_layers), "layers per pipeline stage, e.g. 8,9,9,9,9,9,9,8")               //
+      ("zero", defaulted(&o.zero), "ZeRO stage (0 or 1)")                                                   //
+      ("bucket-mb", defaulted(&o.bucket_mb), "data-parallel gradient bucket size (MB)")                     //
+      ("max-skipped", defaulted(&o.max_skipped), "stop after this many consecutive non-finite steps")       //
       ("hang-timeout", defaulted(&o.hang_timeout),
        "seconds without progress before the job is aborted, with a report of what each rank waits on "
        "(0: off)") //

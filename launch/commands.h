@@ -33,6 +33,9 @@ int cmd_eval(const Args& args, const RunContext& ctx);         // launch/cmd_eva
 int cmd_plan(const Args& args, const RunContext& ctx);         // launch/cmd_plan.cpp
 int cmd_bench(const Args& args, const RunContext& ctx);        // launch/cmd_bench.cpp (slice, matmul)
 
+// glm3d prep sft (dispatched by cmd_prep): launch/cmd_prep_sft.cpp.
+int cmd_prep_sft(const Args& args, const RunContext& ctx);
+
 // A command, or an action of one (ckpt inspect, data sample), in a table.
 struct Command {
   const char* name;

@@ -11,7 +11,7 @@ namespace {
 
 // Megatron-LM spellings with the same meaning and units as a glm3d option. Megatron names that
 // glm3d spells the same need no row: --lr, --min-lr, --clip-grad, --weight-decay, --seed, --bf16,
-// --save, --load, --save-interval, --log-interval.
+// --save, --load, --save-interval, --log-interval, --eval-interval.
 constexpr OptionAlias k_aliases[] = {
     {"global-batch-size", "global-batch", nullptr},
     {"micro-batch-size", "micro-batch", nullptr},
@@ -49,6 +49,7 @@ constexpr Hint k_hints[] = {
     {"data-path", "data", "a token store directory made by glm3d prep"},
     {"lr-warmup-fraction", "warmup-steps", "a number of steps: the fraction times --steps"},
     {"fp16", "bf16", "bf16 matmul inputs with f32 accumulation"},
+    {"eval-iters", "eval-samples", "held-out samples: eval-iters x the global batch size"},
 };
 
 bool has(const po::options_description& desc, const std::string& name) {

@@ -35,7 +35,8 @@ const std::vector<Command>& glm3d_commands() {
   static const std::vector<Command> table = {
       {"train", "pretrain a GLM on 1..N MPI ranks, any tp x pp x dp layout", cmd_train},
       {"finetune", "adapt a pretrained GLM: full, LoRA, P-tuning v2 or QLoRA, any layout", cmd_finetune},
-      {"prep", "raw text / JSONL -> SentencePiece tokenizer -> sharded HDF5 token store", cmd_prep},
+      {"prep", "text / JSONL -> tokenizer -> HDF5 token store; prep sft: prompt/answer -> SFT store",
+       cmd_prep},
       {"data", "inspect what the model is fed (glm3d data sample DIR --count N --out FILE.h5)", cmd_data},
       {"ckpt", "checkpoints: inspect, verify, export (bf16, --to chatglm-6b), import --from chatglm-6b",
        cmd_ckpt},

@@ -29,6 +29,10 @@ struct StepMetrics {
   // parameters of that rank's share.
   int64_t mem_state_allocated = -1, mem_state_params = -1;
   double eta_s = -1; // estimated time to the last step (-1: unknown)
+  // Held-out loss of this step (train/evaluator.h), when one was computed.
+  bool evaluated = false;
+  double eval_loss = 0;
+  int64_t eval_tokens = 0;
 };
 
 class MetricsWriter {

@@ -4,6 +4,8 @@
 #include "core/clock.h"
 #include "core/cpu/convert.h"
 #include "data/store_source.h"
+#include "data/sft_source.h"
+#include "data/sft_store.h"
 #include "data/synthetic_task.h"
 #include "parallel/mpi_communicator.h"
 #include "plan/layout.h"
@@ -115,7 +117,9 @@ void resolve_run(TrainJob& j) {
   if (opt.synthetic) {
     j.source = std::make_unique<SyntheticTask>(j.cfg.seq_len, j.cfg.vocab, j.settings.seed);
   } else {
-    j.source = open_store_source(opt.data_dir, j.cfg.seq_len, j.settings.seed, CollatorOptions{});
+    if (opt.seq_len == 0 && is_sft_store(opt.data_dir))
+      j.cfg.seq_len = sft_store_seq_len(opt.data_dir); // an SFT store's examples set the length
+    j.source = open_training_source(opt.data_dir, j.cfg.seq_len, j.settings.seed, CollatorOptions{});
     j.cfg.vocab = j.source->vocab_size(); // the store's tokenizer decides the vocabulary
   }
   validate(j.cfg);

@@ -12,7 +12,7 @@ namespace glm3d {
 struct TrainOptions {
   std::string model = "tiny"; // preset name or INI file
   bool synthetic = false;     // the synthetic blank-infilling task
-  std::string data_dir;       // token store (glm3d prep)
+  std::string data_dir;       // token store (glm3d prep) or SFT store (glm3d prep sft)
   int64_t steps = 100;        // total optimizer steps
   int64_t micro_batch = 1;    // samples per micro-batch
   int64_t global_batch = 8;   // samples per optimizer step (all dp ranks, all micro-batches)
@@ -27,6 +27,11 @@ struct TrainOptions {
   std::string recompute = "none"; // none | selective | full
   std::string attention = "auto"; // auto | dense | flash
   std::string metrics_file;
+  // Held-out loss (train/evaluator.h): samples 0..eval_samples-1 of eval_data, every
+  // eval_interval steps (0: after the last step only) and after the last step.
+  std::string eval_data; // "" = none; an SFT store (its valid split) or a token store
+  int64_t eval_interval = 0;
+  int64_t eval_samples = 16;
   int64_t log_interval = 1;
   double peak_tflops = 0.35; // the job's peak for MFU (default: oneDNN f32 on a 2-core machine)
   // Parallel layout.

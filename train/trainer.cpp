@@ -6,6 +6,7 @@
 #include "pipeline/partition.h"
 #include "train/checkpoint_dir.h"
 #include "train/checkpoint_signal.h"
+#include "train/evaluator.h"
 #include "train/replica_check.h"
 #include "train/train_job.h"
 #include "train/train_step.h"
@@ -103,6 +104,9 @@ json settings_json(const TrainJob& j, const PlannedMemory& planned) {
           {"finetune_base", j.base.path},
           {"trainable_params", j.total_trained},
           {"peak_tflops", o.peak_tflops},
+          {"eval_data", o.eval_data},
+          {"eval_interval", o.eval_interval},
+          {"eval_samples", o.eval_samples},
           {"memory_per_rank_bytes",
            {{"weights", mem.weights},
             {"grads", mem.grads},
@@ -225,6 +229,7 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world, const StopSignals* st
     print_settings(j, mem);
   j.metrics->set_run_settings(settings_json(j, mem));
   result.skipped_steps = j.skipped_steps;
+  const std::unique_ptr<Evaluator> evaluator = make_evaluator(j);
 
   if (const int stop = agree_on_stop(stop_signals, world)) {
     if (j.log)
@@ -251,6 +256,11 @@ TrainResult train(const TrainOptions& opt, MPI_Comm world, const StopSignals* st
     if (!skip)
       clock.add(m.step_time_s);
     m.eta_s = clock.eta(opt.steps - step);
+    if (evaluator && evaluator->due(step, opt.steps)) {
+      const EvalResult e = evaluator->run();
+      m.evaluated = true, m.eval_loss = e.loss, m.eval_tokens = e.tokens;
+      result.eval_losses.emplace_back(step, e.loss);
+    }
     j.metrics->write(m);
     if (j.log && (skip || step % opt.log_interval == 0 || step == opt.steps || step == j.start_step + 1)) {
       std::printf("%s\n", skip ? ("step " + std::to_string(step) + "/" + std::to_string(opt.steps) +

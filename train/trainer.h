@@ -6,12 +6,14 @@
 #include "train/train_options.h"
 
 #include <mpi.h>
+#include <utility>
 #include <vector>
 
 namespace glm3d {
 
 struct TrainResult {
-  std::vector<double> losses; // per step, identical on every rank
+  std::vector<double> losses;                          // per step, identical on every rank
+  std::vector<std::pair<int64_t, double>> eval_losses; // (step, held-out loss) of each evaluation
   int64_t skipped_steps = 0;
   bool nothing_to_do = false; // resumed at or past --steps
 };

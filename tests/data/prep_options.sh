@@ -2,7 +2,8 @@
 # Every `glm3d prep` option, through the command line, with a check that fails if cmd_prep
 # ignored it: --input, --out, --tokenizer, --train-tokenizer, --vocab-size (and the warning when
 # the input holds fewer pieces), --tokenizer-type, --character-coverage, --tokenizer-threads,
-# --shard-tokens, --format (text, lines, jsonl), --json-field, --overwrite, --config; gzip
+# --shard-tokens, --format (text, lines, jsonl), --json-field, --overwrite, --config,
+# --valid-fraction and --split-seed (DIR/valid: held-out documents, another seed another draw); gzip
 # input. Then each refusal on 2 ranks: exit 2 and exactly one `glm3d: error:` line.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 G="$GLM3D_BIN"
@@ -88,6 +89,19 @@ prep --input "$C/en.txt" --out "$WORK/plain" --tokenizer "$T"
 prep --input "$WORK/en.txt.gz" --out "$WORK/gz" --tokenizer "$T"
 cmp -s "$WORK/plain/manifest.txt" "$WORK/gz/manifest.txt" || fail "gzip input: another store"
 echo "ok: gzip input gives the plain file's store"
+
+# --valid-fraction, --split-seed: the held-out documents are a token store DIR/valid; the two
+# stores hold every document once; another seed draws other documents.
+prep --input "$C/en.txt" --out "$WORK/vf" --tokenizer "$T" --valid-fraction 0.3 --split-seed 3
+grep -q "glm3d prep: held out [0-9]* documents" "$WORK/out" || { cat "$WORK/out"; fail "no held-out line"; }
+prep --input "$C/en.txt" --out "$WORK/vf4" --tokenizer "$T" --valid-fraction 0.3 --split-seed 4
+all=$("$G" prep verify "$WORK/plain" | sed 's/.* shards, \([0-9]*\) documents.*/\1/')
+tr=$("$G" prep verify "$WORK/vf" | sed 's/.* shards, \([0-9]*\) documents.*/\1/')
+va=$("$G" prep verify "$WORK/vf/valid" | sed 's/.* shards, \([0-9]*\) documents.*/\1/')
+expect_eq "--valid-fraction: documents in DIR + DIR/valid" "$((tr + va))" "$all"
+[ "$va" -gt 0 ] || fail "--valid-fraction 0.3 held out nothing"
+cmp -s "$WORK/vf/valid/manifest.txt" "$WORK/vf4/valid/manifest.txt" && fail "--split-seed made no difference"
+echo "ok: --valid-fraction 0.3 held out $va of $all documents; --split-seed draws others"
 
 # --overwrite: refused without; replaces a token store; refuses anything else, leaving it be.
 expect_usage_error "existing --out" "glm3d prep: output $WORK/given already exists (use --overwrite to replace it)" \

@@ -3,6 +3,7 @@
 // left behind.
 #include "data/prep.h"
 #include "data/prep_output.h"
+#include "data/rng.h"
 #include "data/token_store.h"
 #include "data_fixture.h"
 
@@ -58,6 +59,41 @@ TEST(Prep, StoreHoldsEveryDocumentThenEos) {
   // Nothing but the store is left in the parent directory.
   for (const auto& e : fs::directory_iterator(d))
     EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos);
+}
+
+// --valid-fraction: each document lands in exactly one of DIR and DIR/valid, chosen by
+// KeyedRng(split_seed, file, document) alone; both are complete token stores.
+TEST(Prep, ValidFractionHoldsOutDocumentsAsAStoreOfTheirOwn) {
+  const std::string d = test::temp_dir("prep_valid");
+  const auto docs_a = test::bilingual_docs(150, 21), docs_b = test::bilingual_docs(90, 22);
+  test::write_text_file(d + "/a.txt", docs_a);
+  test::write_jsonl_file(d + "/b.jsonl", docs_b);
+  PrepOptions o = options({d + "/a.txt", d + "/b.jsonl"}, d + "/store");
+  o.valid_fraction = 0.2;
+  o.split_seed = 5;
+  const PrepResult r = run_prep(o, MPI_COMM_WORLD);
+  EXPECT_EQ(r.docs + r.valid_docs, 240u);
+  EXPECT_GT(r.valid_docs, 24u); // Binomial(240, 0.2): 48 +- 6.2
+  EXPECT_LT(r.valid_docs, 72u);
+  std::vector<uint32_t> expect[2];
+  const std::vector<std::string>* files[2] = {&docs_a, &docs_b};
+  for (size_t f = 0; f < 2; ++f)
+    for (size_t i = 0; i < files[f]->size(); ++i) {
+      auto& out = expect[KeyedRng(5, f, i).uniform() < 0.2];
+      for (int32_t id : test::tokenizer().encode((*files[f])[i]))
+        out.push_back(uint32_t(id));
+      out.push_back(uint32_t(test::tokenizer().special().eos));
+    }
+  for (int v = 0; v < 2; ++v) {
+    const TokenStore store = TokenStore::open(v ? d + "/store/valid" : d + "/store");
+    std::vector<uint32_t> got(store.total_tokens());
+    store.read(0, got.size(), got.data());
+    EXPECT_EQ(got, expect[v]) << (v ? "valid" : "train");
+  }
+  EXPECT_EQ(verify_store(d + "/store/valid").docs, r.valid_docs);
+  o.valid_fraction = 1;
+  o.out_dir = d + "/s1";
+  EXPECT_THROW(run_prep(o, MPI_COMM_WORLD), UsageError);
 }
 
 TEST(Prep, TrainsABilingualTokenizerWithSpecialTokensAndByteFallback) {

@@ -1,6 +1,7 @@
 // Option handling of the glm3d commands, without MPI: Megatron spellings, "did you mean",
 // --config INI rules and their FILE:LINE errors, --help defaults as typed.
 #include "core/check.h"
+#include "launch/commands.h"
 #include "launch/option_aliases.h"
 #include "launch/options.h"
 #include "usage_error.h"
@@ -221,9 +222,11 @@ TEST(Options, ConfigErrorsNameFileAndLine) {
   EXPECT_EQ(err("e.ini", "steps = 3\nsteps 4\n"), "2: expected 'key = value', got 'steps 4'");
   EXPECT_EQ(err("t.ini", "steps = 3\ntp = 2\ntrain-iters = 4\n"),
             "3: key 'train-iters' is given twice (first on line 1)");
-  EXPECT_EQ(
-      err("m.ini", "[model]\nhidden = 4\n"),
-      "1: unknown section '[model]' (sections name glm3d commands: train, prep, data, ckpt, eval, version; "
-      "the model is a --model preset or INI file)");
+  std::string commands; // the command table, so a new command does not break this test
+  for (const Command& c : glm3d_commands())
+    commands += (commands.empty() ? "" : ", ") + std::string(c.name);
+  EXPECT_EQ(err("m.ini", "[model]\nhidden = 4\n"), "1: unknown section '[model]' (sections name glm3d commands: " +
+                                                        commands + "; the model is a --model preset or INI file)");
+  EXPECT_NE(commands.find("train, finetune"), std::string::npos) << commands;
   EXPECT_EQ(err("c.ini", "config = other.ini\n"), "1: key 'config' cannot be set in a config file");
 }

@@ -1,0 +1,111 @@
+// sft_manifest.json of an SFT store (data/sft_store.h): written and read with nlohmann/json.
+#include "core/check.h"
+#include "data/checksum.h"
+#include "data/sft_store.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace glm3d {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* k_special_names[] = {"mask", "gmask", "smask", "sop", "eop", "eos", "pad"};
+int32_t* special_field(SpecialTokens& s, int i) {
+  int32_t* f[] = {&s.mask, &s.gmask, &s.smask, &s.sop, &s.eop, &s.eos, &s.pad};
+  return f[i];
+}
+
+} // namespace
+
+const SftSplitInfo* SftManifest::split(const std::string& name) const {
+  for (const SftSplitInfo& s : splits)
+    if (s.name == name)
+      return &s;
+  return nullptr;
+}
+
+bool is_sft_store(const std::string& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(fs::path(dir) / k_sft_manifest_name, ec);
+}
+
+void write_sft_manifest(const std::string& dir, const SftManifest& m) {
+  nlohmann::ordered_json j;
+  j["format"] = "glm3d-sft";
+  j["format_version"] = m.format_version;
+  j["vocab_size"] = m.vocab_size;
+  j["max_source_len"] = m.max_source_len;
+  j["max_target_len"] = m.max_target_len;
+  j["seq_len"] = m.seq_len;
+  j["tokenizer"] = {{"kind", m.tokenizer_kind}, {"files", m.tokenizer_files}, {"sha256", m.tokenizer_sha256}};
+  SpecialTokens s = m.special;
+  for (int i = 0; i < 7; ++i)
+    j["special_ids"][k_special_names[i]] = *special_field(s, i);
+  j["prep"] = m.prep;
+  for (const SftSplitInfo& sp : m.splits) {
+    nlohmann::ordered_json e = {{"file", sp.file}, {"examples", sp.examples}};
+    for (const auto& [name, crc] : sp.crc32)
+      e["crc32"][name] = crc32_hex(crc);
+    j["splits"][sp.name] = e;
+  }
+  const std::string path = (fs::path(dir) / k_sft_manifest_name).string();
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  out.close();
+  GLM3D_USAGE_CHECK(out.good()) << "cannot write SFT store manifest " << path;
+}
+
+SftManifest read_sft_manifest(const std::string& dir) {
+  const std::string path = (fs::path(dir) / k_sft_manifest_name).string();
+  GLM3D_USAGE_CHECK(fs::is_directory(dir)) << "SFT store " << dir << " is not a directory";
+  std::ifstream in(path);
+  GLM3D_USAGE_CHECK(in.good()) << "SFT store manifest " << path << " is missing or unreadable";
+  std::ostringstream os;
+  os << in.rdbuf();
+  SftManifest m;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(os.str());
+    GLM3D_USAGE_CHECK(j.at("format") == "glm3d-sft")
+        << "SFT store manifest " << path << ": format is " << j.at("format").dump() << ", not \"glm3d-sft\"";
+    m.format_version = j.at("format_version").get<int64_t>();
+    GLM3D_USAGE_CHECK(m.format_version == k_sft_format_version)
+        << "SFT store manifest " << path << " has format_version " << m.format_version << ", expected "
+        << k_sft_format_version;
+    m.vocab_size = j.at("vocab_size").get<int64_t>();
+    m.max_source_len = j.at("max_source_len").get<int64_t>();
+    m.max_target_len = j.at("max_target_len").get<int64_t>();
+    m.seq_len = j.at("seq_len").get<int64_t>();
+    m.tokenizer_kind = j.at("tokenizer").at("kind").get<std::string>();
+    m.tokenizer_files = j.at("tokenizer").at("files").get<std::vector<std::string>>();
+    m.tokenizer_sha256 = j.at("tokenizer").at("sha256").get<std::string>();
+    for (int i = 0; i < 7; ++i)
+      *special_field(m.special, i) = j.at("special_ids").at(k_special_names[i]).get<int32_t>();
+    m.prep = j.value("prep", nlohmann::json::object());
+    for (const auto& [name, e] : j.at("splits").items()) {
+      SftSplitInfo s;
+      s.name = name;
+      s.file = e.at("file").get<std::string>();
+      s.examples = e.at("examples").get<int64_t>();
+      for (const auto& [ds, crc] : e.at("crc32").items())
+        s.crc32[ds] = uint32_t(std::stoul(crc.get<std::string>(), nullptr, 16));
+      GLM3D_USAGE_CHECK(s.file.find('/') == std::string::npos && s.examples >= 1)
+          << "SFT store manifest " << path << ": split " << name << " is malformed";
+      m.splits.push_back(std::move(s));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    GLM3D_USAGE_FAIL() << "SFT store manifest " << path << " is malformed: " << e.what();
+  } catch (const std::logic_error& e) { // std::stoul
+    GLM3D_USAGE_FAIL() << "SFT store manifest " << path << " is malformed: bad crc32 (" << e.what() << ")";
+  }
+  GLM3D_USAGE_CHECK(m.seq_len == m.max_source_len + m.max_target_len && m.vocab_size > 0 && !m.splits.empty())
+      << "SFT store manifest " << path << " is inconsistent (seq_len " << m.seq_len << ", max_source_len "
+      << m.max_source_len << ", max_target_len " << m.max_target_len << ", " << m.splits.size() << " splits)";
+  return m;
+}
+
+} // namespace glm3d

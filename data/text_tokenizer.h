@@ -1,0 +1,71 @@
+#pragma once
+// The tokenizers prompt/answer data can be made with, behind one interface:
+//   sentencepiece  glm3d's own (data/tokenizer.h): a SentencePiece model with the GLM special
+//                  pieces, as trained by `glm3d prep --train-tokenizer` (file tokenizer.model)
+//   chatglm        ChatGLM-6B's (data/chatglm_tokenizer.h): ice_text.model + tokenizer_config.json
+//
+//   auto tok = load_text_tokenizer("chatglm-6b/");     // or "store/tokenizer.model"
+//   std::vector<int32_t> ids = tok->encode("[Round 0]\n问：你好\n答：");
+//
+// encode() is how the reference encodes a prompt or an answer for fine-tuning (ChatGLM-6B's
+// ptuning/main.py: tokenizer.encode(text, add_special_tokens=False)); decode() its inverse for
+// display. The tokenizer is stored with the data made with it (files()), and identified by
+// sha256(): the data, the checkpoint and the tokenizer must agree.
+#include "data/tokenizer.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace glm3d {
+
+// (file name, bytes): what a store holds to reload the tokenizer.
+using TokenizerFiles = std::vector<std::pair<std::string, std::string>>;
+
+class TextTokenizer {
+public:
+  virtual ~TextTokenizer() = default;
+  virtual std::string kind() const = 0; // "sentencepiece" | "chatglm"
+  virtual int64_t vocab_size() const = 0;
+  virtual const SpecialTokens& special() const = 0;
+  virtual const std::string& sha256() const = 0; // identity (hex)
+  virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+  virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+  virtual TokenizerFiles files() const = 0;
+};
+
+// glm3d's SentencePiece tokenizer behind the interface (encode: Tokenizer::encode, no special
+// tokens from text).
+class SentencePieceTextTokenizer final : public TextTokenizer {
+public:
+  explicit SentencePieceTextTokenizer(Tokenizer t) : t_(std::move(t)) {}
+  const Tokenizer& tokenizer() const { return t_; }
+  std::string kind() const override { return "sentencepiece"; }
+  int64_t vocab_size() const override { return t_.vocab_size(); }
+  const SpecialTokens& special() const override { return t_.special(); }
+  const std::string& sha256() const override { return t_.sha256(); }
+  std::vector<int32_t> encode(std::string_view text) const override { return t_.encode(text); }
+  std::string decode(const std::vector<int32_t>& ids) const override { return t_.decode(ids); }
+  TokenizerFiles files() const override { return {{k_tokenizer_file, t_.model_bytes()}}; }
+  static constexpr const char* k_tokenizer_file = "tokenizer.model";
+
+private:
+  Tokenizer t_;
+};
+
+// A tokenizer from a path:
+//   DIR holding ice_text.model and tokenizer_config.json   -> chatglm
+//   DIR/ice_text.model or DIR/tokenizer_config.json        -> chatglm (both files needed)
+//   DIR holding tokenizer.model (a token store, an SFT store) -> sentencepiece
+//   any other file                                         -> sentencepiece model file
+// UsageError naming the path when it is none of these or a file is unreadable or malformed.
+std::unique_ptr<TextTokenizer> load_text_tokenizer(const std::string& path);
+
+// The tokenizer of `kind` from its files (as files() returned them); origin names it in errors.
+std::unique_ptr<TextTokenizer> text_tokenizer_from_files(const std::string& kind, const TokenizerFiles& files,
+                                                         const std::string& origin);
+
+} // namespace glm3d
