@@ -157,7 +157,7 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path), in_
 }
 
 namespace {
-// Bytes converted per block when reading or writing tensor data.
+// Elements converted per block when reading or writing tensor data (1 MiB of f32).
 constexpr size_t k_block_elems = size_t(1) << 18;
 
 // n elements of dtype d (little-endian) widened to f32.

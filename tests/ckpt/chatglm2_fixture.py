@@ -1,12 +1,16 @@
 """A random ChatGLM2/3-shaped model written as Hugging Face would, and the checks of its import
 and export (run with Debian's /usr/bin/python3: numpy, h5py).
 
-  chatglm2_fixture.py make DIR SEED [SIZE] [--chatglm3] [--bf16]
+  chatglm2_fixture.py make DIR SEED [SIZE] [--chatglm3] [--bf16] [--tokenizer PIECES] [--drop NAME]
+                     [--extra NAME] [--inv-freq-base B]
       config.json (the released config.json's fields), model.safetensors.index.json and three
       shards, tensor t stored as F16, BF16 or F32 (t % 3; all BF16 with --bf16), the rotary
       inv_freq buffer in F32 (F16 with --bf16, as released). SIZE: tiny (2 layers, hidden 64, 4 heads, 2 groups, ffn 48, vocab
       128: tiny-glm2's shape), mb64 (largest tensor 64 MiB in f32) or gb1 (about 1 GB of BF16,
-      largest tensor 256 MiB in f32). F32 tensors hold, every 5th element, a value halfway between
+      largest tensor 256 MiB in f32). --chatglm3: rope_ratio 2. --tokenizer: a tokenizer.model
+      of PIECES pieces (a SentencePiece model written by hand). Bad inputs: --drop leaves a tensor
+      out (of its shard and the index), --extra adds one, --inv-freq-base writes the rotary buffer
+      of another base. F32 tensors hold, every 5th element, a value halfway between
       two bf16 numbers and, next to it, one halfway between two f16 numbers, so round-to-nearest-
       even differs from truncation and from ties away from zero on known elements.
   chatglm2_fixture.py check-import DIR FILE.h5
@@ -93,6 +97,9 @@ def from_bf16(bits):
 
 def values(seed, t, name, shape, dtype, cfg):
     """Tensor t's f32 values, exactly representable in its storage dtype."""
+    if name.endswith("inv_freq") and "inv_freq_base" in cfg:  # a wrong buffer (bad-input tests)
+        dim = cfg["hidden_size"] // cfg["num_attention_heads"] // 2
+        return (1.0 / cfg["inv_freq_base"] ** (np.arange(0, dim, 2) / dim)).astype(np.float32)
     if name.endswith("inv_freq"):
         return inv_freq(cfg).astype(np.float16).astype(np.float32) if dtype == "F16" else inv_freq(cfg)
     rng = np.random.default_rng([seed, t])
@@ -139,15 +146,42 @@ def write_shard(path, items, seed, cfg):
             f.write(encode(dtype, values(seed, t, name, shape, dtype, cfg)))
 
 
+def varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def tokenizer_model(pieces):
+    """A SentencePiece ModelProto (protobuf, written by hand) of `pieces` pieces: <unk>, <s>, </s>
+    and single letters: ChatGLM2/3 number their special tokens after the piece count."""
+    def piece(text, score, kind):  # SentencePiece {piece = 1, score = 2, type = 3}
+        t = text.encode()
+        return b"\x0a" + varint(len(t)) + t + b"\x15" + struct.pack("<f", score) + b"\x18" + varint(kind)
+    items = [piece("<unk>", 0.0, 2), piece("<s>", 0.0, 3), piece("</s>", 0.0, 3)]
+    items += [piece(chr(0x4E00 + i), -float(i + 1), 1) for i in range(pieces - 3)]
+    return b"".join(b"\x0a" + varint(len(p)) + p for p in items)
+
+
 def meta(d):
     m = json.load(open(os.path.join(d, "fixture.json")))
     return m["seed"], m["bf16"], json.load(open(os.path.join(d, "config.json")))
 
 
-def make(out, seed, size, chatglm3, bf16_only):
+def make(out, seed, size, chatglm3, bf16_only, tokenizer_pieces=None, drop=None, extra=None, inv_base=None):
     os.makedirs(out)
+    if tokenizer_pieces:
+        open(os.path.join(out, "tokenizer.model"), "wb").write(tokenizer_model(tokenizer_pieces))
     cfg = config(size, chatglm3)
-    items = [(t, hf, shape, stored_dtype(t, hf, bf16_only)) for t, (hf, _, shape) in enumerate(tensors(cfg))]
+    if inv_base:
+        cfg["inv_freq_base"] = inv_base
+    items = [(t, hf, shape, stored_dtype(t, hf, bf16_only)) for t, (hf, _, shape) in enumerate(tensors(cfg))
+             if hf != drop]
+    if extra:  # a tensor no ChatGLM2 model has
+        items.append((len(items), extra, [4], "F32"))
     shards = [[], [], []]  # F16 | BF16 | F32 (with --bf16: thirds of the list)
     for k, it in enumerate(items):
         shards[k * 3 // len(items) if bf16_only else ["F16", "BF16", "F32"].index(it[3])].append(it)
@@ -156,6 +190,7 @@ def make(out, seed, size, chatglm3, bf16_only):
         fn = "model-%05d-of-00003.safetensors" % (k + 1)
         write_shard(os.path.join(out, fn), sh, seed, cfg)
         weight_map.update({name: fn for _, name, _, _ in sh})
+    cfg.pop("inv_freq_base", None)
     total = sum(int(np.prod(s)) * (4 if d == "F32" else 2) for _, _, s, d in items)
     json.dump({"metadata": {"total_size": total}, "weight_map": weight_map},
               open(os.path.join(out, "model.safetensors.index.json"), "w"), indent=2)
@@ -341,7 +376,9 @@ if __name__ == "__main__":
     a = sys.argv
     if a[1] == "make":
         make(a[2], int(a[3]), a[4] if len(a) > 4 and not a[4].startswith("--") else "tiny", "--chatglm3" in a,
-             "--bf16" in a)
+             "--bf16" in a, int(a[a.index("--tokenizer") + 1]) if "--tokenizer" in a else None,
+             a[a.index("--drop") + 1] if "--drop" in a else None, a[a.index("--extra") + 1] if "--extra" in a else None,
+             float(a[a.index("--inv-freq-base") + 1]) if "--inv-freq-base" in a else None)
     elif a[1] == "check-import":
         check_import(a[2], a[3])
     elif a[1] == "check-export":
