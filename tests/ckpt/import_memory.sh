@@ -16,10 +16,10 @@ FIX=("$SYSTEM_PYTHON" "$GLM3D_SOURCE_DIR/tests/ckpt/chatglm2_fixture.py")
 "${FIX[@]}" make "$WORK/big" 1 "$SIZE" --chatglm3 --bf16
 LARGEST=$("${FIX[@]}" largest "$WORK/big")
 
-# peak NAME cmd... : runs cmd under /usr/bin/time; its peak RSS (KiB) in $WORK/NAME.kb.
+# peak NAME cmd... : runs cmd under /usr/bin/time; its peak RSS (KiB) and wall seconds in $WORK/NAME.kb.
 peak() {
   local name=$1; shift
-  /usr/bin/time -f %M -o "$WORK/$name.kb" "$@" >"$WORK/$name.log" || { cat "$WORK/$name.log"; fail "$name failed"; }
+  /usr/bin/time -f "%M %e" -o "$WORK/$name.kb" "$@" >"$WORK/$name.log" || { cat "$WORK/$name.log"; fail "$name failed"; }
 }
 peak base_import "$G" ckpt import --from chatglm3-6b --out "$WORK/small.h5" "$WORK/small"
 peak import "$G" ckpt import --from chatglm3-6b --out "$WORK/big.h5" "$WORK/big"
@@ -35,8 +35,9 @@ done
 "$SYSTEM_PYTHON" - "$WORK" "$LARGEST" <<'PY' || fail "peak RSS above the bound"
 import glob, os, sys
 work, largest = sys.argv[1], int(sys.argv[2])
-kb = {n: int(open(os.path.join(work, n + ".kb")).read().split()[-1]) for n in
-      ("base_import", "import", "base_export", "export")}
+rec = {n: open(os.path.join(work, n + ".kb")).read().split()[-2:] for n in
+       ("base_import", "import", "base_export", "export")}
+kb = {n: int(v[0]) for n, v in rec.items()}
 shards = sum(os.path.getsize(f) for f in glob.glob(os.path.join(work, "big", "*.safetensors")))
 mib = lambda b: b / 2**20
 print("  model: %.0f MiB of BF16 shards, %.0f MiB checkpoint (f32); largest tensor %.0f MiB in f32"
@@ -45,8 +46,8 @@ ok = True
 for what in ("import", "export"):
     base, peak = kb["base_" + what] * 1024, kb[what] * 1024
     bound = base + 1.5 * largest
-    print("  %s: peak RSS %.0f MiB = baseline %.0f MiB + %.2f x largest tensor; bound %.0f MiB (baseline + 1.5 x)"
-          % (what, mib(peak), mib(base), (peak - base) / largest, mib(bound)))
+    print("  %s: peak RSS %.0f MiB = baseline %.0f MiB + %.2f x largest tensor; bound %.0f MiB (baseline + 1.5 x); "
+          "%s s" % (what, mib(peak), mib(base), (peak - base) / largest, mib(bound), rec[what][1]))
     ok &= peak < bound
 sys.exit(0 if ok else 1)
 PY
