@@ -1,4 +1,5 @@
 #include "core/check.h"
+#include "core/tensor.h"
 #include "data/tokenizer.h"
 #include "launch/ckpt_hf.h"
 #include "model/chatglm2_convert.h"
@@ -26,15 +27,6 @@ std::string read_text(const fs::path& p) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < s.size(); ++i)
-    os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
 }
 
 // The safetensors files of an imported directory and which one holds each tensor.

@@ -38,39 +38,19 @@ int64_t ConfigJson::integer(const char* key, int64_t absent) const {
 }
 
 std::optional<int64_t> ConfigJson::maybe_integer(const char* key) const {
-  const nlohmann::json* v = field(key);
-  if (!v)
-    return std::nullopt;
-  if (!v->is_number_integer())
-    wrong(key, "an integer");
-  return v->get<int64_t>();
+  return typed<int64_t>(key, &nlohmann::json::is_number_integer, "an integer");
 }
 
 double ConfigJson::number(const char* key, double absent) const {
-  const nlohmann::json* v = field(key);
-  if (!v)
-    return absent;
-  if (!v->is_number())
-    wrong(key, "a number");
-  return v->get<double>();
+  return typed<double>(key, &nlohmann::json::is_number, "a number").value_or(absent);
 }
 
 bool ConfigJson::boolean(const char* key, bool absent) const {
-  const nlohmann::json* v = field(key);
-  if (!v)
-    return absent;
-  if (!v->is_boolean())
-    wrong(key, "true or false");
-  return v->get<bool>();
+  return typed<bool>(key, &nlohmann::json::is_boolean, "true or false").value_or(absent);
 }
 
 std::string ConfigJson::string(const char* key, const std::string& absent) const {
-  const nlohmann::json* v = field(key);
-  if (!v)
-    return absent;
-  if (!v->is_string())
-    wrong(key, "a string");
-  return v->get<std::string>();
+  return typed<std::string>(key, &nlohmann::json::is_string, "a string").value_or(absent);
 }
 
 } // namespace glm3d

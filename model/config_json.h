@@ -27,6 +27,17 @@ public:
 private:
   const nlohmann::json* field(const char* key) const; // nullptr when absent or null
   [[noreturn]] void wrong(const char* key, const char* expected) const;
+  // The field as T when present (UsageError unless (json.*is)() holds), else nullopt.
+  template <class T>
+  std::optional<T> typed(const char* key, bool (nlohmann::json::*is)() const noexcept,
+                         const char* expected) const {
+    const nlohmann::json* v = field(key);
+    if (!v)
+      return std::nullopt;
+    if (!(v->*is)())
+      wrong(key, expected);
+    return v->get<T>();
+  }
   nlohmann::json j_;
   std::string file_;
 };

@@ -38,7 +38,7 @@ refused "missing tensor" "$WORK/hf: missing tensor '$L1.mlp.dense_4h_to_h.weight
 
 fixture
 edit_config "$WORK/hf" '{"ffn_hidden_size": 40}'
-refused "wrong shape" "$WORK/hf/model-00001-of-00003.safetensors: tensor 'transformer.encoder.layers.0.mlp.dense_h_to_4h.weight' has shape [96, 64], config.json makes it [80, 64]" import_hf
+refused "wrong shape" "$WORK/hf/model-00001-of-00003.safetensors: tensor 'transformer.encoder.layers.0.mlp.dense_h_to_4h.weight' has shape [96,64], config.json makes it [80,64]" import_hf
 
 fixture --extra "$L1.self_attention.rotary.weight"
 refused "unexpected tensor" "$WORK/hf/model-00003-of-00003.safetensors: unexpected tensor '$L1.self_attention.rotary.weight' (not part of the ChatGLM2-6B model config.json describes)" import_hf

@@ -34,7 +34,8 @@ std::string with(const std::string& edit) {
   return j.dump();
 }
 
-ModelConfig parse(const std::string& text, bool chatglm3 = false, int64_t pieces = k_chatglm2_tokenizer_pieces) {
+ModelConfig parse(const std::string& text, bool chatglm3 = false,
+                  int64_t pieces = k_chatglm2_tokenizer_pieces) {
   std::map<std::string, int64_t> special;
   return chatglm2_config(ConfigJson(text, "DIR/config.json"), chatglm3, pieces, special);
 }
@@ -63,9 +64,13 @@ TEST(Chatglm2Config, ReleaseConfigIsThePreset) {
 TEST(Chatglm2Config, SpecialTokensFollowTheTokenizer) {
   std::map<std::string, int64_t> s2, s3, small;
   chatglm2_config(ConfigJson(k_release, "c"), false, k_chatglm2_tokenizer_pieces, s2);
-  EXPECT_EQ(s2, (std::map<std::string, int64_t>{
-                    {"eos", 2}, {"pad", 0}, {"mask", 64789}, {"gmask", 64790}, {"smask", 64791}, {"sop", 64792},
-                    {"eop", 64793}}));
+  EXPECT_EQ(s2, (std::map<std::string, int64_t>{{"eos", 2},
+                                                {"pad", 0},
+                                                {"mask", 64789},
+                                                {"gmask", 64790},
+                                                {"smask", 64791},
+                                                {"sop", 64792},
+                                                {"eop", 64793}}));
   chatglm2_config(ConfigJson(k_release, "c"), true, k_chatglm2_tokenizer_pieces, s3);
   EXPECT_EQ(s3.at("gmask"), 64790);
   EXPECT_EQ(s3.at("sop"), 64792);
@@ -98,7 +103,8 @@ TEST(Chatglm2Config, RefusalsNameTheField) {
                 "glm3d's ChatGLM2 layer adds the residual before it (x + f(norm(x)))");
   EXPECT_EQ(error_of(with(R"({"post_layer_norm": false})")),
             f + "post_layer_norm is false (no final layer norm); glm3d's model always has final_layernorm");
-  EXPECT_EQ(error_of(with(R"({"rmsnorm": "yes"})")), f + "field 'rmsnorm' must be true or false, got \"yes\"");
+  EXPECT_EQ(error_of(with(R"({"rmsnorm": "yes"})")),
+            f + "field 'rmsnorm' must be true or false, got \"yes\"");
   EXPECT_EQ(error_of(with(R"({"kv_channels": 64})")),
             f + "kv_channels 64 x num_attention_heads 32 = 2048, not hidden_size 4096 (glm3d's attention is "
                 "hidden_size wide)");
@@ -111,7 +117,8 @@ TEST(Chatglm2Config, RefusalsNameTheField) {
   EXPECT_EQ(error_of(with(R"({"torch_dtype": "int8"})")),
             f + "field 'torch_dtype' must be float16, bfloat16 or float32, got 'int8'");
   EXPECT_EQ(error_of(with(R"({"rope_ratio": 0})")), f + "field 'rope_ratio' must be positive, got 0");
-  EXPECT_EQ(error_of(with(R"({"padded_vocab_size": null})")), f + "missing integer field 'padded_vocab_size'");
+  EXPECT_EQ(error_of(with(R"({"padded_vocab_size": null})")),
+            f + "missing integer field 'padded_vocab_size'");
   EXPECT_EQ(error_of(with(R"({"num_layers": 2.5})")), f + "field 'num_layers' must be an integer, got 2.5");
 }
 
@@ -127,16 +134,17 @@ TEST(Chatglm2Config, ExportThenImportIsTheIdentity) {
   for (const ModelConfig& c : cfgs) {
     const std::map<std::string, int64_t> special = {{"eos", 2}, {"pad", 0}};
     std::map<std::string, int64_t> back_special;
-    const ModelConfig back = chatglm2_config(ConfigJson(chatglm2_config_json(c, false, special, "float16"), "c"),
-                                             false, c.vocab, back_special);
+    const ModelConfig back = chatglm2_config(
+        ConfigJson(chatglm2_config_json(c, false, special, "float16"), "c"), false, c.vocab, back_special);
     EXPECT_EQ(config_mismatch(c, back), "") << c.name;
     EXPECT_EQ(back.seq_len, c.seq_len);
     EXPECT_EQ(back_special, special);
   }
   std::map<std::string, int64_t> sp;
-  EXPECT_EQ(chatglm2_config(ConfigJson(chatglm2_config_json(long_rope, true, {}, "bfloat16"), "c"), true, 0, sp)
-                .rope_base,
-            500000.0);
+  EXPECT_EQ(
+      chatglm2_config(ConfigJson(chatglm2_config_json(long_rope, true, {}, "bfloat16"), "c"), true, 0, sp)
+          .rope_base,
+      500000.0);
 }
 
 TEST(Chatglm2Config, ExportRefusesOtherArchitectures) {
@@ -168,15 +176,15 @@ TEST(Chatglm2Names, EveryTensorMapsToTheReleasedName) {
   for (const CkptTensor& t : checkpoint_tensors(c))
     names.insert(chatglm2_name(t.name));
   EXPECT_EQ(names.size(), checkpoint_tensors(c).size()); // one to one
-  for (const char* n : {"transformer.embedding.word_embeddings.weight",
-                        "transformer.encoder.layers.0.input_layernorm.weight",
-                        "transformer.encoder.layers.0.self_attention.query_key_value.weight",
-                        "transformer.encoder.layers.0.self_attention.query_key_value.bias",
-                        "transformer.encoder.layers.0.self_attention.dense.weight",
-                        "transformer.encoder.layers.0.post_attention_layernorm.weight",
-                        "transformer.encoder.layers.27.mlp.dense_h_to_4h.weight",
-                        "transformer.encoder.layers.27.mlp.dense_4h_to_h.weight",
-                        "transformer.encoder.final_layernorm.weight", "transformer.output_layer.weight"})
+  for (const char* n :
+       {"transformer.embedding.word_embeddings.weight", "transformer.encoder.layers.0.input_layernorm.weight",
+        "transformer.encoder.layers.0.self_attention.query_key_value.weight",
+        "transformer.encoder.layers.0.self_attention.query_key_value.bias",
+        "transformer.encoder.layers.0.self_attention.dense.weight",
+        "transformer.encoder.layers.0.post_attention_layernorm.weight",
+        "transformer.encoder.layers.27.mlp.dense_h_to_4h.weight",
+        "transformer.encoder.layers.27.mlp.dense_4h_to_h.weight",
+        "transformer.encoder.final_layernorm.weight", "transformer.output_layer.weight"})
     EXPECT_TRUE(names.count(n)) << n;
   EXPECT_EQ(names.size(), 2u + 28u * 7u + 1u);
   // The rotary buffer: [head_dim / 4], 1 / 10000^(2i / 64) for head_dim 128.
@@ -189,8 +197,9 @@ TEST(Chatglm2Names, EveryTensorMapsToTheReleasedName) {
 }
 
 TEST(HfFormat, WeightMapAndFamilies) {
-  EXPECT_EQ(read_weight_map(R"({"metadata": {"total_size": 8}, "weight_map": {"a": "m-1.safetensors"}})", "idx"),
-            (std::map<std::string, std::string>{{"a", "m-1.safetensors"}}));
+  EXPECT_EQ(
+      read_weight_map(R"({"metadata": {"total_size": 8}, "weight_map": {"a": "m-1.safetensors"}})", "idx"),
+      (std::map<std::string, std::string>{{"a", "m-1.safetensors"}}));
   auto error = [](const std::string& text) {
     try {
       read_weight_map(text, "DIR/model.safetensors.index.json");

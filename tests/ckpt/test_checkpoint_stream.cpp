@@ -85,7 +85,7 @@ TEST(CheckpointStream, UnfinishedFileIsRemovedAndMisuseCaught) {
     const CkptTensor& t = w.tensors()[0];
     std::vector<float> v(size_t(t.numel()), 1.f);
     w.write(t.name, v.data());
-    EXPECT_THROW(w.write(t.name, v.data()), Error);       // twice
+    EXPECT_THROW(w.write(t.name, v.data()), Error); // twice
     EXPECT_THROW(w.write("no.such.tensor", v.data()), Error);
     EXPECT_THROW(w.finish(), Error); // the other tensors were never written
     EXPECT_TRUE(fs::exists(path + ".tmp"));
