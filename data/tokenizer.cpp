@@ -49,6 +49,14 @@ Tokenizer Tokenizer::from_bytes(std::string serialized, const std::string& origi
   return t;
 }
 
+int64_t sentencepiece_piece_count(const std::string& model_path) {
+  sentencepiece::SentencePieceProcessor sp;
+  const auto status = sp.Load(model_path);
+  GLM3D_USAGE_CHECK(status.ok()) << "tokenizer " << model_path
+                                 << " is not a SentencePiece model: " << status.ToString();
+  return sp.GetPieceSize();
+}
+
 int64_t Tokenizer::vocab_size() const {
   return sp_->GetPieceSize();
 }

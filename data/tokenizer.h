@@ -59,6 +59,10 @@ private:
   SpecialTokens special_;
 };
 
+// The number of pieces of any SentencePiece model file (e.g. ChatGLM2/3's tokenizer.model, whose
+// special tokens are numbered after them); UsageError naming the file when it is not one.
+int64_t sentencepiece_piece_count(const std::string& model_path);
+
 struct TokenizerTrainOptions {
   int vocab_size = 8000;
   std::string model_type = "unigram"; // unigram | bpe

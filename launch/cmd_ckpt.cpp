@@ -2,63 +2,27 @@
 //   inspect CKPT                      metadata, config, layout, every tensor's shape, dtype, checksum
 //   verify CKPT                       reads everything: checksums, shapes against the config, NaN/Inf
 //   export CKPT --out FILE.h5         bf16 weights only (glm3d format, kind "weights")
-//   export CKPT --to chatglm-6b --out DIR [--dtype f16|bf16|f32] [--max-shard-mb N]
-//   import --from chatglm-6b --out FILE.h5 DIR    DIR: config.json + *.safetensors (F16/BF16/F32)
+//   export CKPT --to chatglm-6b|chatglm2-6b|chatglm3-6b --out DIR [--dtype f16|bf16|f32] [--max-shard-mb N]
+//   import --from chatglm-6b|chatglm2-6b|chatglm3-6b --out FILE.h5 DIR
+//                                     DIR: config.json + *.safetensors (F16/BF16/F32) [+ index]
+// Every action holds one tensor at a time (train/checkpoint_stream.h, launch/ckpt_hf.h).
 #include "core/check.h"
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
+#include "launch/ckpt_hf.h"
 #include "launch/options.h"
-#include "model/chatglm_convert.h"
-#include "model/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_dir.h"
+#include "train/checkpoint_stream.h"
 
-#include <nlohmann/json.hpp>
-
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <set>
 #include <sstream>
 
 namespace glm3d {
 
 namespace {
-
-namespace fs = std::filesystem;
-
-using TensorMap = std::map<std::string, std::vector<float>>; // "group/name" -> full stored tensor
-
-// Every tensor of one or more groups, whole, read (and checksum-verified) on this rank alone.
-TensorMap read_all(const std::string& path, const CheckpointMeta& meta, bool with_adam) {
-  TensorMap out;
-  std::vector<TensorPiece> pieces;
-  for (const char* g : {"params", "adam_m", "adam_v"}) {
-    if (std::string(g) != "params" && !with_adam)
-      continue;
-    for (const CkptTensor& t : checkpoint_tensors(meta)) {
-      std::vector<float>& buf = out[std::string(g) + "/" + t.name];
-      buf.resize(size_t(t.numel()));
-      pieces.push_back({g, t.name, buf.data(), {Rect{0, 0, t.rows, t.cols}}, true});
-    }
-  }
-  read_checkpoint_file(path, MPI_COMM_SELF, meta, pieces);
-  return out;
-}
-
-void write_weights(const std::string& path, const CheckpointMeta& meta, TensorMap& params) {
-  std::vector<TensorPiece> pieces;
-  for (const CkptTensor& t : checkpoint_tensors(meta))
-    pieces.push_back(
-        {"params", t.name, params.at("params/" + t.name).data(), {Rect{0, 0, t.rows, t.cols}}, true});
-  const std::string tmp = path + ".tmp";
-  write_checkpoint_file(tmp, MPI_COMM_SELF, meta, pieces);
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  GLM3D_USAGE_CHECK(!ec) << "cannot rename " << tmp << " to " << path << ": " << ec.message();
-}
 
 std::string layout_str(const CheckpointMeta& m) {
   std::ostringstream os;
@@ -89,7 +53,7 @@ int inspect(const std::string& path) {
   for (const char* g : {"params", "adam_m", "adam_v"}) {
     if (std::string(g) != "params" && !m.has_optimizer_state)
       continue;
-    for (const CkptTensor& t : checkpoint_tensors(m.cfg)) {
+    for (const CkptTensor& t : checkpoint_tensors(m)) {
       const std::string name = std::string(g) + "/" + t.name;
       if (H5_CHECK(H5Lexists(f.get(), name.c_str(), H5P_DEFAULT)) <= 0) {
         std::printf("  %-52s MISSING\n", name.c_str());
@@ -116,153 +80,44 @@ int inspect(const std::string& path) {
 }
 
 int verify(const std::string& path) {
-  const CheckpointMeta m = read_checkpoint_meta(path);
-  validate(m.cfg);
-  const TensorMap all = read_all(path, m, m.has_optimizer_state); // checksums and shapes checked here
-  int64_t n = 0;
-  for (const auto& [name, v] : all) {
-    int64_t bad = 0;
-    for (float x : v)
-      bad += !std::isfinite(x);
-    GLM3D_USAGE_CHECK(bad == 0) << "checkpoint " << path << ": tensor '" << name << "' holds " << bad
-                                << " NaN/Inf values";
-    n += int64_t(v.size());
+  CheckpointStreamReader r(path); // shapes checked here, each checksum as its tensor is read
+  validate(r.meta().cfg);
+  std::vector<float> buf; // one tensor at a time
+  int64_t n = 0, count = 0;
+  for (const char* g : {"params", "adam_m", "adam_v"}) {
+    if (std::string(g) != "params" && !r.meta().has_optimizer_state)
+      continue;
+    for (const CkptTensor& t : r.tensors()) {
+      buf.resize(size_t(t.numel()));
+      r.read(t, buf.data(), g);
+      const int64_t bad = std::count_if(buf.begin(), buf.end(), [](float x) { return !std::isfinite(x); });
+      GLM3D_USAGE_CHECK(bad == 0) << "checkpoint " << path << ": tensor '" << tensor_path(g, t.name)
+                                  << "' holds " << bad << " NaN/Inf values";
+      n += t.numel();
+      ++count;
+    }
   }
-  std::printf("ok: %s: %zu tensors, %lld values, checksums and shapes match the config, no NaN/Inf\n",
-              path.c_str(), all.size(), (long long)n);
+  std::printf("ok: %s: %lld tensors, %lld values, checksums and shapes match the config, no NaN/Inf\n",
+              path.c_str(), (long long)count, (long long)n);
   return 0;
 }
 
 int export_glm3d(const std::string& path, const std::string& out) {
-  CheckpointMeta m = read_checkpoint_meta(path);
-  TensorMap params = read_all(path, m, false);
+  CheckpointStreamReader r(path);
+  CheckpointMeta m = r.meta();
   m.kind = "weights";
   m.has_optimizer_state = false;
   m.param_dtype = "bf16";
-  write_weights(out, m, params);
+  CheckpointStreamWriter w(out, m);
+  std::vector<float> buf; // one tensor at a time
+  for (const CkptTensor& t : r.tensors()) {
+    buf.resize(size_t(t.numel()));
+    r.read(t, buf.data());
+    w.write(t.name, buf.data());
+  }
+  w.finish();
   std::printf("exported bf16 weights of %s (step %lld) to %s\n", path.c_str(), (long long)m.step,
               out.c_str());
-  return 0;
-}
-
-int export_chatglm(const std::string& path, const std::string& dir, const std::string& dtype_name,
-                   double max_shard_mb) {
-  const CheckpointMeta m = read_checkpoint_meta(path);
-  const TensorMap params = read_all(path, m, false);
-  GLM3D_USAGE_CHECK(dtype_name == "f16" || dtype_name == "bf16" || dtype_name == "f32")
-      << "--dtype must be f16, bf16 or f32, got '" << dtype_name << "'";
-  const StDtype dt = dtype_name == "f16" ? StDtype::f16 : dtype_name == "bf16" ? StDtype::bf16 : StDtype::f32;
-  const size_t esize = dt == StDtype::f32 ? 4 : 2;
-  std::vector<StTensorOut> all;
-  for (const CkptTensor& t : checkpoint_tensors(m.cfg)) {
-    std::vector<int64_t> shape =
-        t.is_vector() ? std::vector<int64_t>{t.rows} : std::vector<int64_t>{t.rows, t.cols};
-    all.push_back({chatglm_name(t.name), shape, params.at("params/" + t.name).data()});
-    if (t.name == "word_embeddings.weight")
-      all.push_back({k_chatglm_lm_head, shape, all.back().data});
-  }
-  // Greedy shards of at most max_shard_mb (a tensor larger than that gets a shard of its own).
-  std::vector<std::vector<StTensorOut>> shards(1);
-  uint64_t in_shard = 0, total = 0;
-  for (const StTensorOut& t : all) {
-    int64_t n = 1;
-    for (int64_t d : t.shape)
-      n *= d;
-    const uint64_t bytes = uint64_t(n) * esize;
-    if (!shards.back().empty() && double(in_shard + bytes) > max_shard_mb * 1048576.0)
-      shards.emplace_back(), in_shard = 0;
-    shards.back().push_back(t);
-    in_shard += bytes;
-    total += bytes;
-  }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  GLM3D_USAGE_CHECK(!ec && fs::is_directory(dir)) << "cannot create " << dir;
-  const std::string torch_dtype = dt == StDtype::f16    ? "float16"
-                                  : dt == StDtype::bf16 ? "bfloat16"
-                                                        : "float32";
-  nlohmann::ordered_json index = {{"metadata", {{"total_size", total}}},
-                                  {"weight_map", nlohmann::ordered_json::object()}};
-  for (size_t s = 0; s < shards.size(); ++s) {
-    char name[64];
-    if (shards.size() == 1)
-      std::snprintf(name, sizeof name, "model.safetensors");
-    else
-      std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1, shards.size());
-    write_safetensors((fs::path(dir) / name).string(), shards[s], dt, {{"format", "pt"}});
-    for (const StTensorOut& t : shards[s])
-      index["weight_map"][t.name] = name;
-  }
-  if (shards.size() > 1)
-    std::ofstream(fs::path(dir) / "model.safetensors.index.json") << index.dump(2) << "\n";
-  std::ofstream(fs::path(dir) / "config.json") << chatglm_config_json(m.cfg, m.special_tokens, torch_dtype);
-  std::printf("exported %s (step %lld) as ChatGLM %s safetensors to %s (%zu shard%s)\n", path.c_str(),
-              (long long)m.step, st_dtype_name(dt).c_str(), dir.c_str(), shards.size(),
-              shards.size() > 1 ? "s" : "");
-  return 0;
-}
-
-int import_chatglm(const std::string& dir, const std::string& out) {
-  const std::string cfg_path = (fs::path(dir) / "config.json").string();
-  std::ifstream in(cfg_path);
-  GLM3D_USAGE_CHECK(in) << "cannot read " << cfg_path;
-  std::stringstream text;
-  text << in.rdbuf();
-  CheckpointMeta m;
-  m.kind = "import";
-  m.cfg = chatglm_config(text.str(), cfg_path, m.special_tokens);
-  std::vector<std::unique_ptr<SafetensorsReader>> readers;
-  std::map<std::string, SafetensorsReader*> where;
-  std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".safetensors")
-      files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
-  GLM3D_USAGE_CHECK(!files.empty()) << dir << " holds no *.safetensors files";
-  for (const std::string& f : files) {
-    readers.push_back(std::make_unique<SafetensorsReader>(f));
-    for (const auto& [name, info] : readers.back()->tensors()) {
-      GLM3D_USAGE_CHECK(!where.count(name)) << "tensor '" << name << "' appears in two files of " << dir;
-      where[name] = readers.back().get();
-    }
-  }
-  // GeGLU (GLM-130B style) has an up-projection twice the activation width.
-  const std::string up = chatglm_name(layer_param_name(0, "mlp.dense_h_to_4h.weight"));
-  if (where.count(up) && !where[up]->tensors().at(up).shape.empty() &&
-      where[up]->tensors().at(up).shape[0] == 2 * m.cfg.ffn_hidden)
-    m.cfg.ffn = FfnKind::geglu;
-  validate(m.cfg);
-  TensorMap params;
-  std::vector<TensorPiece> pieces;
-  std::set<std::string> used;
-  for (const CkptTensor& t : checkpoint_tensors(m.cfg)) {
-    const std::string name = chatglm_name(t.name);
-    GLM3D_USAGE_CHECK(where.count(name))
-        << dir << ": missing tensor '" << name << "' (config.json: " << m.cfg.num_layers << " layers)";
-    const StTensorInfo& info = where[name]->tensors().at(name);
-    const std::vector<int64_t> want =
-        t.is_vector() ? std::vector<int64_t>{t.rows} : std::vector<int64_t>{t.rows, t.cols};
-    GLM3D_USAGE_CHECK(info.shape == want)
-        << where[name]->path() << ": tensor '" << name << "' has shape " << info.shape.size() << "-d ["
-        << (info.shape.empty() ? 0 : info.shape[0]) << ", ...], config.json needs [" << t.rows
-        << (t.is_vector() ? "" : ", " + std::to_string(t.cols)) << "]";
-    std::vector<float>& buf = params["params/" + t.name] = where[name]->read_f32(name);
-    pieces.push_back({"params", t.name, buf.data(), {Rect{0, 0, t.rows, t.cols}}, true});
-    used.insert(name);
-  }
-  if (where.count(k_chatglm_lm_head)) {
-    GLM3D_USAGE_CHECK(where[k_chatglm_lm_head]->read_f32(k_chatglm_lm_head) ==
-                      params["params/word_embeddings.weight"])
-        << dir << ": lm_head.weight differs from the word embedding (glm3d ties them)";
-    used.insert(k_chatglm_lm_head);
-  }
-  for (const auto& [name, r] : where) {
-    const bool rotary = name.size() > 9 && name.substr(name.size() - 9) == ".inv_freq"; // recomputed by glm3d
-    GLM3D_USAGE_CHECK(used.count(name) || rotary)
-        << r->path() << ": unexpected tensor '" << name << "' (not part of a ChatGLM-6B-family model)";
-  }
-  write_weights(out, m, params);
-  std::printf("imported %s (%s) into %s\n", dir.c_str(), to_string(m.cfg).c_str(), out.c_str());
   return 0;
 }
 
@@ -298,33 +153,38 @@ int cmd_export(const Args& args, const RunContext& ctx) {
   std::string path, out, to, dtype = "f16";
   double max_shard_mb = 4096;
   po::options_description desc("glm3d ckpt export CKPT --out FILE.h5: bf16 weights only (glm3d format)\n"
-                               "glm3d ckpt export CKPT --to chatglm-6b --out DIR: ChatGLM safetensors");
-  desc.add_options()                                                                              //
-      ("out", po::value(&out), "output file (glm3d) or directory (--to chatglm-6b)")              //
-      ("to", po::value(&to), "export format: chatglm-6b (default: glm3d bf16 weights)")           //
-      ("dtype", defaulted(&dtype), "--to chatglm-6b: f16, bf16 or f32")                           //
-      ("max-shard-mb", defaulted(&max_shard_mb), "--to chatglm-6b: safetensors shard size (MB)"); //
+                               "glm3d ckpt export CKPT --to chatglm2-6b --out DIR: Hugging Face safetensors");
+  desc.add_options()                                                                                        //
+      ("out", po::value(&out), "output file (glm3d) or directory (--to)")                                   //
+      ("to", po::value(&to), "export format: chatglm-6b, chatglm2-6b or chatglm3-6b (default: glm3d bf16)") //
+      ("dtype", defaulted(&dtype), "--to: f16, bf16 or f32")                                                //
+      ("max-shard-mb", defaulted(&max_shard_mb), "--to: safetensors shard size (MB)");                      //
   if (!parse_action(args, desc, path, ctx))
     return 0;
   GLM3D_USAGE_CHECK(!out.empty()) << "glm3d ckpt export needs --out";
-  GLM3D_USAGE_CHECK(to.empty() || to == "chatglm-6b") << "--to supports chatglm-6b, got '" << to << "'";
   GLM3D_USAGE_CHECK(max_shard_mb > 0) << "--max-shard-mb must be positive";
-  return to.empty() ? export_glm3d(resolve_checkpoint(path), out)
-                    : export_chatglm(resolve_checkpoint(path), out, dtype, max_shard_mb);
+  if (to.empty())
+    return export_glm3d(resolve_checkpoint(path), out);
+  const HfFamily family = parse_hf_family(to, "--to");
+  export_hf(family, resolve_checkpoint(path), out, dtype, max_shard_mb);
+  return 0;
 }
 
 int cmd_import(const Args& args, const RunContext& ctx) {
   std::string dir, out, from;
-  po::options_description desc("glm3d ckpt import --from chatglm-6b --out FILE.h5 DIR: ChatGLM weights "
-                               "(DIR: config.json + *.safetensors, F16/BF16/F32) as a glm3d checkpoint");
-  desc.add_options()                                          //
-      ("from", po::value(&from), "import format: chatglm-6b") //
+  po::options_description desc(
+      "glm3d ckpt import --from chatglm2-6b --out FILE.h5 DIR: Hugging Face ChatGLM "
+      "weights (DIR: config.json + *.safetensors, F16/BF16/F32) as a glm3d checkpoint");
+  desc.add_options()                                                                      //
+      ("from", po::value(&from), "import format: chatglm-6b, chatglm2-6b or chatglm3-6b") //
       ("out", po::value(&out), "output checkpoint file (.h5)");
-  if (!parse_action(args, desc, dir, ctx, "ChatGLM directory: config.json + *.safetensors"))
+  if (!parse_action(args, desc, dir, ctx, "directory: config.json + *.safetensors (+ index)"))
     return 0;
-  GLM3D_USAGE_CHECK(from == "chatglm-6b") << "glm3d ckpt import needs --from chatglm-6b";
+  GLM3D_USAGE_CHECK(!from.empty()) << "glm3d ckpt import needs --from " << k_hf_family_choices;
+  const HfFamily family = parse_hf_family(from, "--from");
   GLM3D_USAGE_CHECK(!out.empty()) << "glm3d ckpt import needs --out FILE.h5";
-  return import_chatglm(dir, out);
+  import_hf(family, dir, out);
+  return 0;
 }
 
 } // namespace
@@ -333,8 +193,9 @@ int cmd_ckpt(const Args& args, const RunContext& ctx) {
   static const std::vector<Command> actions = {
       {"inspect", "CKPT: metadata, config, layout, every tensor's shape, dtype and checksum", cmd_inspect},
       {"verify", "CKPT: reads everything: checksums, shapes against the config, NaN/Inf", cmd_verify},
-      {"export", "CKPT --out FILE.h5 (bf16 weights) | --to chatglm-6b --out DIR (safetensors)", cmd_export},
-      {"import", "--from chatglm-6b --out FILE.h5 DIR: ChatGLM safetensors as a glm3d checkpoint",
+      {"export", "CKPT --out FILE.h5 (bf16 weights) | --to chatglm2-6b --out DIR (safetensors)", cmd_export},
+      {"import",
+       "--from chatglm2-6b --out FILE.h5 DIR: Hugging Face ChatGLM safetensors as a glm3d checkpoint",
        cmd_import},
       {"reshard", "CKPT --out DIR (under mpirun, with --tp/--pp/--dp/--zero): rewritten by another layout",
        cmd_ckpt_reshard},

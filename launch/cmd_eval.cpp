@@ -107,7 +107,9 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   for (const StageLayers& s : chunks_of_rank(int(cfg.num_layers), dims.pp, pg.pp_rank(), 1, {}))
     plan.chunks.emplace_back(s.first_layer, s.num_layers);
   plan.has_embedding = pg.is_first_stage() || pg.is_last_stage();
-  GlmModel<float> model(cfg, plan, *pg.tp);
+  ExecPolicy exec; // f32; flash attention where the dense kernel cannot read the rows (key/value groups)
+  exec.attention = parse_attention("auto", exec.precision, !cfg.packed_qkv());
+  GlmModel<float> model(cfg, plan, *pg.tp, exec);
   std::fill(model.params(), model.params() + model.num_params(), 0.f);
   const ShardView view{&model.table(),    pg.tp_rank(), pg.is_first_stage(), pg.dp_rank(), false, 0,
                        model.num_params()};

@@ -2,8 +2,6 @@
 
 #include "core/check.h"
 
-#include <nlohmann/json.hpp>
-
 #include <sstream>
 
 namespace glm3d {
@@ -16,49 +14,38 @@ const std::pair<const char*, const char*> k_special[] = {{"bos_token_id", "bos"}
                                                          {"pad_token_id", "pad"}};
 } // namespace
 
-ModelConfig chatglm_config(const std::string& config_json, const std::string& file,
-                           std::map<std::string, int64_t>& special) {
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(config_json);
-  } catch (const nlohmann::json::parse_error& e) {
-    const std::string why = e.what(); // without nlohmann's "[json.exception.parse_error.N] "
-    GLM3D_USAGE_FAIL() << file << ": not valid JSON: " << why.substr(why.find("] ") + 2);
-  }
-  GLM3D_USAGE_CHECK(config.is_object()) << file << ": not a JSON object";
-  // An optional field of the wanted kind, or nullptr.
-  auto optional = [&](const char* key, bool integer) -> const nlohmann::json* {
-    const auto it = config.find(key);
-    return it != config.end() && (integer ? it->is_number_integer() : it->is_number()) ? &*it : nullptr;
-  };
-  auto required = [&](const char* key) {
-    const nlohmann::json* v = optional(key, true);
-    GLM3D_USAGE_CHECK(v) << file << ": missing integer field '" << key << "'";
-    return v->get<int64_t>();
-  };
+ModelConfig chatglm_config(const ConfigJson& j, std::map<std::string, int64_t>& special) {
   ModelConfig c = preset_config("chatglm-6b");
   c.name = "chatglm-import";
-  c.hidden = required("hidden_size");
-  c.num_layers = required("num_layers");
-  c.num_heads = required("num_attention_heads");
-  c.vocab = required("vocab_size");
-  const nlohmann::json* inner = optional("inner_hidden_size", true);
-  c.ffn_hidden = inner ? inner->get<int64_t>() : 4 * c.hidden;
-  if (const nlohmann::json* eps = optional("layernorm_epsilon", false))
-    c.ln_eps = eps->get<double>();
-  if (const nlohmann::json* s = optional("max_sequence_length", true))
-    c.seq_len = s->get<int64_t>();
-  const auto pe = config.find("position_encoding_2d");
-  c.rope = pe != config.end() && pe->is_boolean() && !pe->get<bool>() ? RopeKind::one_d : RopeKind::two_d;
+  c.hidden = j.integer("hidden_size");
+  c.num_layers = j.integer("num_layers");
+  c.num_heads = j.integer("num_attention_heads");
+  c.vocab = j.integer("vocab_size");
+  c.ffn_hidden = j.integer("inner_hidden_size", 4 * c.hidden);
+  c.ln_eps = j.number("layernorm_epsilon", c.ln_eps);
+  c.seq_len = j.integer("max_sequence_length", c.seq_len);
+  c.rope = j.boolean("position_encoding_2d", true) ? RopeKind::two_d : RopeKind::one_d;
   c.ffn = FfnKind::gelu;
   for (const auto& [key, name] : k_special)
-    if (const nlohmann::json* v = optional(key, true))
-      special[name] = v->get<int64_t>();
+    if (const auto v = j.maybe_integer(key))
+      special[name] = *v;
   return c;
 }
 
 std::string chatglm_config_json(const ModelConfig& c, const std::map<std::string, int64_t>& special,
                                 const std::string& torch_dtype) {
+  auto need = [&](bool ok, const char* field, const std::string& have, const std::string& want) {
+    GLM3D_USAGE_CHECK(ok) << "model '" << c.name << "' cannot be written as ChatGLM-6B: " << field << " is "
+                          << have << ", ChatGLM-6B needs " << want;
+  };
+  need(c.residual == ResidualKind::deepnorm, "residual", to_string(c.residual), "deepnorm");
+  need(c.norm == NormKind::layernorm, "norm", to_string(c.norm), "layernorm");
+  need(c.mask == MaskKind::glm, "mask", to_string(c.mask), "glm");
+  need(c.rope != RopeKind::half_interleaved, "rope", to_string(c.rope), "2d (or 1d)");
+  need(c.ffn != FfnKind::swiglu, "ffn", to_string(c.ffn), "gelu (or geglu)");
+  need(c.kv_groups == 0, "kv_groups", std::to_string(c.kv_groups), "0 (q, k, v interleaved per head)");
+  need(c.tie_embeddings, "tie_embeddings", "false", "true (lm_head.weight is the word embedding)");
+  need(c.qkv_bias && c.linear_bias, "qkv_bias/linear_bias", "false", "true");
   std::ostringstream os;
   os.precision(17);
   os << "{\n  \"architectures\": [\"ChatGLMModel\"],\n  \"model_type\": \"chatglm\",\n"

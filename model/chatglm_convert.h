@@ -4,6 +4,7 @@
 // mirrors ChatGLM's modules), query_key_value rows are [head][q|k|v][head_dim] in both, and
 // lm_head.weight is the tied word embedding.
 #include "model/config.h"
+#include "model/config_json.h"
 
 #include <cstdint>
 #include <map>
@@ -11,13 +12,12 @@
 
 namespace glm3d {
 
-// ModelConfig from the text of a ChatGLM config.json (hidden_size, num_layers,
-// num_attention_heads, vocab_size, inner_hidden_size, layernorm_epsilon, max_sequence_length,
-// position_encoding_2d). UsageError naming the file and the field when one is missing or the
-// text is not JSON. Special token ids (bos, eos, mask, gmask, pad) go to `special`. GeGLU is
-// told by the up-projection's shape, not the config.
-ModelConfig chatglm_config(const std::string& config_json, const std::string& file,
-                           std::map<std::string, int64_t>& special);
+// ModelConfig from a ChatGLM config.json (hidden_size, num_layers, num_attention_heads,
+// vocab_size, inner_hidden_size, layernorm_epsilon, max_sequence_length, position_encoding_2d).
+// UsageError naming the file and the field when one is missing or of the wrong type. Special
+// token ids (bos, eos, mask, gmask, pad) go to `special`. GeGLU is told by the up-projection's
+// shape, not the config.
+ModelConfig chatglm_config(const ConfigJson& config, std::map<std::string, int64_t>& special);
 
 // config.json text for a glm3d model (position_encoding_2d from the RoPE kind).
 std::string chatglm_config_json(const ModelConfig& cfg, const std::map<std::string, int64_t>& special,

@@ -31,6 +31,9 @@ GlmModel<T>::GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicato
   GLM3D_CHECK((!exec.bf16() || std::is_same_v<T, float>)) << "bf16 precision needs a float model";
   GLM3D_CHECK(!exec.bf16() || exec.attention == AttentionImpl::flash)
       << "bf16 precision needs flash attention";
+  // The dense kernel reads q, k, v interleaved per head: [Q | K | V] rows would be misread.
+  GLM3D_CHECK(!cfg.packed_qkv() || exec.attention == AttentionImpl::flash)
+      << "model '" << cfg.name << "' has key/value groups: its attention needs the flash kernel";
   if (exec.bf16()) {
     wb_.assign(size_t(buffer_elems_), bf16());
     int64_t n = 0;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -155,87 +156,144 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path), in_
   }
 }
 
-std::vector<float> SafetensorsReader::read_f32(const std::string& name) {
-  const auto it = tensors_.find(name);
-  GLM3D_USAGE_CHECK(it != tensors_.end())
-      << "safetensors file " << path_ << " has no tensor '" << name << "'";
-  const StTensorInfo& t = it->second;
-  std::vector<uint8_t> raw(t.end - t.begin);
-  in_.clear();
-  in_.seekg(std::streamoff(data_start_ + t.begin));
-  in_.read(reinterpret_cast<char*>(raw.data()), std::streamsize(raw.size()));
-  GLM3D_USAGE_CHECK(in_) << "safetensors file " << path_ << ": cannot read tensor '" << name << "'";
-  std::vector<float> out(size_t(t.numel()));
-  for (size_t i = 0; i < out.size(); ++i) {
-    const uint8_t* p = raw.data() + i * st_size(t.dtype);
-    if (t.dtype == StDtype::f32) {
+namespace {
+// Elements converted per block when reading or writing tensor data (1 MiB of f32).
+constexpr size_t k_block_elems = size_t(1) << 18;
+
+// n elements of dtype d (little-endian) widened to f32.
+void decode(StDtype d, const uint8_t* p, size_t n, float* out) {
+  for (size_t i = 0; i < n; ++i, p += st_size(d)) {
+    if (d == StDtype::f32) {
       const uint32_t u = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
       std::memcpy(&out[i], &u, 4);
     } else {
       const uint16_t u = uint16_t(p[0] | p[1] << 8);
-      if (t.dtype == StDtype::f16)
+      if (d == StDtype::f16) {
         out[i] = half_to_float(u);
-      else {
+      } else {
         bf16 b;
         b.bits = u;
         out[i] = float(b);
       }
     }
   }
+}
+
+// n f32 values rounded (nearest even) to dtype d, little-endian.
+void encode(StDtype d, const float* in, size_t n, uint8_t* p) {
+  for (size_t i = 0; i < n; ++i, p += st_size(d)) {
+    if (d == StDtype::f32) {
+      uint32_t u;
+      std::memcpy(&u, &in[i], 4);
+      for (int k = 0; k < 4; ++k)
+        p[k] = uint8_t(u >> (8 * k));
+    } else {
+      const uint16_t u = d == StDtype::f16 ? float_to_half(in[i]) : bf16(in[i]).bits;
+      p[0] = uint8_t(u), p[1] = uint8_t(u >> 8);
+    }
+  }
+}
+} // namespace
+
+std::vector<float> SafetensorsReader::read_f32(const std::string& name) {
+  const auto it = tensors_.find(name);
+  GLM3D_USAGE_CHECK(it != tensors_.end())
+      << "safetensors file " << path_ << " has no tensor '" << name << "'";
+  std::vector<float> out(size_t(it->second.numel()));
+  read_f32(name, out.data(), 0, it->second.numel());
   return out;
+}
+
+void SafetensorsReader::read_f32(const std::string& name, float* out, int64_t begin, int64_t count) {
+  const auto it = tensors_.find(name);
+  GLM3D_USAGE_CHECK(it != tensors_.end())
+      << "safetensors file " << path_ << " has no tensor '" << name << "'";
+  const StTensorInfo& t = it->second;
+  GLM3D_CHECK(begin >= 0 && count >= 0 && begin + count <= t.numel())
+      << name << ": elements [" << begin << ", " << begin + count << ") of " << t.numel();
+  const size_t es = st_size(t.dtype);
+  std::vector<uint8_t> raw(std::min(size_t(count), k_block_elems) * es);
+  in_.clear();
+  in_.seekg(std::streamoff(data_start_ + t.begin + uint64_t(begin) * es));
+  for (int64_t done = 0; done < count;) {
+    const size_t n = std::min(size_t(count - done), k_block_elems);
+    in_.read(reinterpret_cast<char*>(raw.data()), std::streamsize(n * es));
+    GLM3D_USAGE_CHECK(in_) << "safetensors file " << path_ << ": cannot read tensor '" << name << "'";
+    decode(t.dtype, raw.data(), n, out + done);
+    done += int64_t(n);
+  }
 }
 
 void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors, StDtype dtype,
                        const std::map<std::string, std::string>& metadata) {
+  std::vector<StTensorSpec> specs;
+  for (const StTensorOut& t : tensors)
+    specs.push_back({t.name, t.shape, dtype});
+  SafetensorsStreamWriter w(path, specs, metadata);
+  for (const StTensorOut& t : tensors)
+    w.write(t.name, t.data);
+  w.finish();
+}
+
+SafetensorsStreamWriter::SafetensorsStreamWriter(const std::string& path, std::vector<StTensorSpec> specs,
+                                                 const std::map<std::string, std::string>& metadata)
+    : path_(path), tmp_(path + ".tmp"), specs_(std::move(specs)) {
   // Insertion order kept: metadata first, then the tensors in data order (as Hugging Face writes).
   nlohmann::ordered_json h = nlohmann::ordered_json::object();
   if (!metadata.empty())
     h["__metadata__"] = metadata;
   uint64_t offset = 0;
-  for (const StTensorOut& t : tensors) {
+  for (const StTensorSpec& t : specs_) {
     GLM3D_CHECK(!h.contains(t.name) && t.name != "__metadata__") << "tensor name '" << t.name << "' twice";
-    const uint64_t bytes = uint64_t(numel_of(t.shape)) * st_size(dtype);
+    const uint64_t bytes = uint64_t(numel_of(t.shape)) * st_size(t.dtype);
     h[t.name] = {
-        {"dtype", st_dtype_name(dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+        {"dtype", st_dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string header = h.dump();
   while (header.size() % 8)
     header += ' '; // data aligned to 8 bytes, as Hugging Face writes it
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    GLM3D_USAGE_CHECK(out) << "cannot write " << tmp;
-    uint8_t len[8];
-    for (int i = 0; i < 8; ++i)
-      len[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(header.data(), std::streamsize(header.size()));
-    std::vector<uint8_t> buf;
-    for (const StTensorOut& t : tensors) {
-      int64_t n = 1;
-      for (int64_t d : t.shape)
-        n *= d;
-      buf.resize(size_t(n) * st_size(dtype));
-      for (int64_t i = 0; i < n; ++i) {
-        uint8_t* p = buf.data() + size_t(i) * st_size(dtype);
-        if (dtype == StDtype::f32) {
-          uint32_t u;
-          std::memcpy(&u, &t.data[i], 4);
-          for (int k = 0; k < 4; ++k)
-            p[k] = uint8_t(u >> (8 * k));
-        } else {
-          const uint16_t u = dtype == StDtype::f16 ? float_to_half(t.data[i]) : bf16(t.data[i]).bits;
-          p[0] = uint8_t(u), p[1] = uint8_t(u >> 8);
-        }
-      }
-      out.write(reinterpret_cast<const char*>(buf.data()), std::streamsize(buf.size()));
-    }
-    GLM3D_USAGE_CHECK(out.good()) << "cannot write " << tmp;
-  }
+  out_.open(tmp_, std::ios::binary | std::ios::trunc);
+  GLM3D_USAGE_CHECK(out_) << "cannot write " << tmp_;
+  uint8_t len[8];
+  for (int i = 0; i < 8; ++i)
+    len[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
+  out_.write(reinterpret_cast<const char*>(len), 8);
+  out_.write(header.data(), std::streamsize(header.size()));
+}
+
+SafetensorsStreamWriter::~SafetensorsStreamWriter() {
+  if (finished_)
+    return;
+  out_.close();
   std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  GLM3D_USAGE_CHECK(!ec) << "cannot rename " << tmp << " to " << path << ": " << ec.message();
+  std::filesystem::remove(tmp_, ec);
+}
+
+void SafetensorsStreamWriter::write(const std::string& name, const float* data) {
+  GLM3D_CHECK(next_ < specs_.size() && specs_[next_].name == name)
+      << "safetensors " << path_ << ": '" << name << "' written out of order";
+  const StTensorSpec& t = specs_[next_++];
+  const size_t n = size_t(numel_of(t.shape)), es = st_size(t.dtype);
+  std::vector<uint8_t> buf(std::min(n, k_block_elems) * es);
+  for (size_t done = 0; done < n;) {
+    const size_t k = std::min(n - done, k_block_elems);
+    encode(t.dtype, data + done, k, buf.data());
+    out_.write(reinterpret_cast<const char*>(buf.data()), std::streamsize(k * es));
+    done += k;
+  }
+  GLM3D_USAGE_CHECK(out_.good()) << "cannot write " << tmp_;
+}
+
+void SafetensorsStreamWriter::finish() {
+  GLM3D_CHECK(next_ == specs_.size())
+      << "safetensors " << path_ << ": " << specs_.size() - next_ << " tensors never written";
+  out_.close();
+  GLM3D_USAGE_CHECK(!out_.fail()) << "cannot write " << tmp_;
+  std::error_code ec;
+  std::filesystem::rename(tmp_, path_, ec);
+  GLM3D_USAGE_CHECK(!ec) << "cannot rename " << tmp_ << " to " << path_ << ": " << ec.message();
+  finished_ = true;
 }
 
 } // namespace glm3d

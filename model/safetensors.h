@@ -29,6 +29,9 @@ public:
   const std::string& path() const { return path_; }
   const std::map<std::string, StTensorInfo>& tensors() const { return tensors_; }
   std::vector<float> read_f32(const std::string& name);
+  // Elements [begin, begin + count) of the row-major tensor into out, converted to f32 a block
+  // at a time (no copy of the whole tensor in its stored type).
+  void read_f32(const std::string& name, float* out, int64_t begin, int64_t count);
 
 private:
   std::string path_;
@@ -46,6 +49,35 @@ struct StTensorOut {
 // Writes the tensors (in the given order) converted to dtype, through PATH.tmp then rename.
 void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors, StDtype dtype,
                        const std::map<std::string, std::string>& metadata = {});
+
+struct StTensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  StDtype dtype = StDtype::f32;
+};
+
+// A safetensors file written one tensor at a time: the header (every tensor's offsets) first,
+// then each tensor's data in the order of `specs`, converted a block at a time, so the writer
+// holds no more than the caller's f32 tensor. Written to PATH.tmp, renamed by finish().
+class SafetensorsStreamWriter {
+public:
+  SafetensorsStreamWriter(const std::string& path, std::vector<StTensorSpec> specs,
+                          const std::map<std::string, std::string>& metadata = {});
+  ~SafetensorsStreamWriter(); // removes PATH.tmp unless finish() ran
+  SafetensorsStreamWriter(const SafetensorsStreamWriter&) = delete;
+  SafetensorsStreamWriter& operator=(const SafetensorsStreamWriter&) = delete;
+
+  // The next tensor of `specs` (named, to catch a wrong order): data holds its numel floats.
+  void write(const std::string& name, const float* data);
+  void finish(); // every tensor written: close and rename to PATH
+
+private:
+  std::string path_, tmp_;
+  std::vector<StTensorSpec> specs_;
+  size_t next_ = 0;
+  std::ofstream out_;
+  bool finished_ = false;
+};
 
 // IEEE half <-> float (round to nearest even; overflow to inf).
 uint16_t float_to_half(float f);

@@ -1,5 +1,6 @@
 #include "train/checkpoint_format.h"
 
+#include "core/dtype.h"
 #include "model/glm_model.h"
 
 #include <algorithm>
@@ -102,14 +103,16 @@ inline uint64_t mix64(uint64_t z) { // splitmix64's finaliser
 }
 } // namespace
 
-uint64_t checksum_rects(const float* data, const std::vector<Rect>& rects, int64_t cols) {
+uint64_t checksum_rects(const float* data, const std::vector<Rect>& rects, int64_t cols, bool as_bf16) {
   uint64_t sum = 0;
   for (const Rect& r : rects) {
     for (int64_t i = 0; i < r.nr; ++i) {
       const uint64_t base = uint64_t((r.r0 + i) * cols + r.c0);
       for (int64_t j = 0; j < r.nc; ++j) {
+        const float v = as_bf16 ? float(bf16(*data)) : *data;
+        ++data;
         uint32_t bits;
-        std::memcpy(&bits, data++, 4);
+        std::memcpy(&bits, &v, 4);
         sum += mix64((base + uint64_t(j)) * 0x9E3779B97F4A7C15ull + bits);
       }
     }

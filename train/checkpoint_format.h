@@ -57,6 +57,9 @@ struct CkptTensor {
   int64_t rows = 0, cols = 1;
   bool is_vector() const { return cols == 1; }
   int64_t numel() const { return rows * cols; }
+  std::vector<int64_t> shape() const {
+    return is_vector() ? std::vector<int64_t>{rows} : std::vector{rows, cols};
+  }
 };
 
 // Every tensor of the model in file order (the single-rank ParamTable's order), the word
@@ -80,8 +83,10 @@ int64_t rects_numel(const std::vector<Rect>& rects);
 
 // Order-independent checksum of a tensor: the wrapping sum over its elements of
 // mix64(index * 0x9E3779B97F4A7C15 + f32 bits), index = row-major index in the stored tensor.
-// Pieces summed on different ranks add up to the checksum of the whole.
-uint64_t checksum_rects(const float* data, const std::vector<Rect>& rects, int64_t cols);
+// Pieces summed on different ranks add up to the checksum of the whole. as_bf16: of the values
+// rounded to bf16 (nearest even) and widened back, as a bf16 dataset stores them.
+uint64_t checksum_rects(const float* data, const std::vector<Rect>& rects, int64_t cols,
+                        bool as_bf16 = false);
 
 // The architecture fields a checkpoint must agree on ("" when a and b agree, else the first
 // differing field with both values, e.g. "hidden: 64 in the checkpoint, 128 requested").

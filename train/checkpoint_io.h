@@ -4,6 +4,7 @@
 // dataset creation) is written collectively with identical values, and each rank transfers
 // only its own pieces (independent hyperslab transfers).
 #include "train/checkpoint_format.h"
+#include "train/checkpoint_h5.h" // read_checkpoint_meta
 
 #include <mpi.h>
 #include <string>
@@ -29,10 +30,6 @@ struct TensorPiece {
 // the checkpoint of step N.
 void write_checkpoint_file(const std::string& path, MPI_Comm comm, const CheckpointMeta& meta,
                            const std::vector<TensorPiece>& pieces);
-
-// Reads the metadata of a checkpoint on one rank (no MPI). UsageError naming the file and the
-// field when it is missing, not HDF5 (e.g. truncated), or not a glm3d checkpoint.
-CheckpointMeta read_checkpoint_meta(const std::string& path);
 
 // Collective over comm. Fills every piece from `path` after checking that every tensor of the
 // config exists with its stored shape, then verifies each tensor's checksum over the counted

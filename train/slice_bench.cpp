@@ -16,11 +16,11 @@ namespace glm3d {
 
 namespace {
 
-ExecPolicy exec_of(const SliceOptions& o) {
+ExecPolicy exec_of(const SliceOptions& o, const ModelConfig& cfg) {
   ExecPolicy e;
   e.precision = parse_precision(o.precision);
   e.recompute = parse_recompute(o.recompute);
-  e.attention = parse_attention(o.attention, e.precision);
+  e.attention = parse_attention(o.attention, e.precision, !cfg.packed_qkv());
   return e;
 }
 
@@ -58,7 +58,7 @@ SliceReport run_slice(const SliceOptions& o) {
       << " layers";
   GLM3D_USAGE_CHECK(o.dp >= 1 && o.steps >= 1 && o.micro_batch >= 1)
       << "--dp, --steps and --micro-batch must be positive";
-  const ExecPolicy exec = exec_of(o);
+  const ExecPolicy exec = exec_of(o, cfg);
   StagePlan plan; // tp rank 0 of a middle pipeline stage: no embedding, no head
   plan.tp = o.tp;
   plan.tp_rank = 0;

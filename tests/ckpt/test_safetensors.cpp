@@ -106,10 +106,11 @@ TEST(Safetensors, HeaderJsonErrorsNameTheFileAndTheTensor) {
 TEST(ChatglmConfig, FieldsSpecialTokensAndErrors) {
   std::map<std::string, int64_t> special;
   const ModelConfig c = chatglm_config(
-      R"({"hidden_size": 64, "num_layers": 2, "num_attention_heads": 4, "vocab_size": 300,
+      ConfigJson(R"({"hidden_size": 64, "num_layers": 2, "num_attention_heads": 4, "vocab_size": 300,
           "inner_hidden_size": 96, "layernorm_epsilon": 1e-5, "max_sequence_length": 128,
-          "position_encoding_2d": false, "eos_token_id": 2, "gmask_token_id": 4, "pad_token_id": "x"})",
-      "config.json", special);
+          "position_encoding_2d": false, "eos_token_id": 2, "gmask_token_id": 4, "pad_token_id": null})",
+                 "config.json"),
+      special);
   EXPECT_EQ(c.hidden, 64);
   EXPECT_EQ(c.num_layers, 2);
   EXPECT_EQ(c.num_heads, 4);
@@ -118,11 +119,11 @@ TEST(ChatglmConfig, FieldsSpecialTokensAndErrors) {
   EXPECT_EQ(c.ln_eps, 1e-5);
   EXPECT_EQ(c.seq_len, 128);
   EXPECT_EQ(c.rope, RopeKind::one_d);
-  EXPECT_EQ(special, (std::map<std::string, int64_t>{{"eos", 2}, {"gmask", 4}})); // a string id is ignored
+  EXPECT_EQ(special, (std::map<std::string, int64_t>{{"eos", 2}, {"gmask", 4}})); // a null id is absent
   auto error = [](const std::string& text) {
     std::map<std::string, int64_t> sp;
     try {
-      chatglm_config(text, "DIR/config.json", sp);
+      chatglm_config(ConfigJson(text, "DIR/config.json"), sp);
     } catch (const UsageError& e) {
       return std::string(e.what());
     }
@@ -131,7 +132,13 @@ TEST(ChatglmConfig, FieldsSpecialTokensAndErrors) {
   EXPECT_EQ(error(R"({"hidden_size": 64, "num_layers": 2, "num_attention_heads": 4})"),
             "DIR/config.json: missing integer field 'vocab_size'");
   EXPECT_EQ(error(R"({"hidden_size": 64.5, "num_layers": 2, "num_attention_heads": 4, "vocab_size": 3})"),
-            "DIR/config.json: missing integer field 'hidden_size'");
+            "DIR/config.json: field 'hidden_size' must be an integer, got 64.5");
+  EXPECT_EQ(error(R"({"hidden_size": 64, "num_layers": 2, "num_attention_heads": 4, "vocab_size": 3,
+                      "pad_token_id": "x"})"),
+            "DIR/config.json: field 'pad_token_id' must be an integer, got \"x\"");
+  EXPECT_EQ(error(R"({"hidden_size": 64, "num_layers": 2, "num_attention_heads": 4, "vocab_size": 3,
+                      "position_encoding_2d": 1})"),
+            "DIR/config.json: field 'position_encoding_2d' must be true or false, got 1");
   EXPECT_EQ(error("{\"hidden_size\": ").rfind("DIR/config.json: not valid JSON: ", 0), 0u);
   EXPECT_EQ(error("[]"), "DIR/config.json: not a JSON object");
 }
