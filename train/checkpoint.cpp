@@ -11,22 +11,27 @@
 
 namespace glm3d {
 
+TensorPiece param_piece(const ShardView& v, const ModelConfig& cfg, const ParamInfo& p, int64_t a, int64_t b,
+                        float* data) {
+  const bool emb = p.name == "word_embeddings.weight";
+  // One writer per element over the whole job (see the header).
+  const bool unique = (!p.tp_replicated() || v.tp_rank == 0) && (!emb || v.first_stage);
+  const bool counts = unique && (v.zero || v.dp_rank == 0);
+  return {"params", p.name, data, shard_rects(p, v.tp_rank, a, b, emb ? cfg.vocab : p.rows), counts};
+}
+
 std::vector<TensorPiece> shard_pieces(const ShardView& v, const ModelConfig& cfg, float* master, float* m,
                                       float* vv) {
   std::vector<TensorPiece> out;
   for (const ParamInfo& p : v.table->params()) {
-    const bool emb = p.name == "word_embeddings.weight";
-    const int64_t stored_rows = emb ? cfg.vocab : p.rows;
     const int64_t b = std::max(v.opt_begin, p.offset), e = std::min(v.opt_end, p.offset + p.numel());
     if (b >= e)
       continue;
-    // One writer per element over the whole job (see the header).
-    const bool unique = (!p.tp_replicated() || v.tp_rank == 0) && (!emb || v.first_stage);
-    const bool counts = unique && (v.zero || v.dp_rank == 0);
-    const std::vector<Rect> rects = shard_rects(p, v.tp_rank, b - p.offset, e - p.offset, stored_rows);
-    out.push_back({"params", p.name, master + (b - v.opt_begin), rects, counts});
+    out.push_back(param_piece(v, cfg, p, b - p.offset, e - p.offset, master + (b - v.opt_begin)));
     if (!m)
       continue;
+    const std::vector<Rect> rects = out.back().rects;
+    const bool counts = out.back().counts;
     out.push_back({"adam_m", p.name, m + (b - v.opt_begin), rects, counts});
     out.push_back({"adam_v", p.name, vv + (b - v.opt_begin), rects, counts});
   }
