@@ -1,8 +1,8 @@
 #include "data/glm_collator.h"
 
 #include "core/check.h"
-#include "data/rng.h"
 #include "data/glm_positions.h"
+#include "data/rng.h"
 
 #include <algorithm>
 #include <cmath>

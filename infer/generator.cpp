@@ -48,7 +48,8 @@ void Generator::run(std::vector<GenSequence>& batch, const GenerateOptions& o, c
   KvCache cache = model_.make_cache(std::max<int64_t>(B, 1), slots);
   cache_bytes_ = cache.bytes();
   std::vector<float> logits;
-  for (bool prefill = true;; prefill = false) {
+  for (int64_t index = 0;; ++index) {
+    const bool prefill = index == 0;
     StepBatch step;
     std::vector<int64_t> members; // batch index of each sequence in the step
     for (int64_t b = 0; b < B; ++b) {
@@ -72,7 +73,7 @@ void Generator::run(std::vector<GenSequence>& batch, const GenerateOptions& o, c
     if (members.empty())
       break;
     if (hooks.on_step)
-      hooks.on_step(step);
+      hooks.on_step(step, index);
     forward(step, cache, logits);
     const int64_t Bs = step.size();
     std::vector<int32_t> chosen(size_t(Bs), -1);

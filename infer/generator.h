@@ -23,10 +23,10 @@
 namespace glm3d {
 
 struct GenerateOptions {
-  int64_t max_new_tokens = 64;    // per sequence (an infill blank: per blank)
+  int64_t max_new_tokens = 64; // per sequence (an infill blank: per blank)
   SamplingOptions sampling;
   bool use_cache = true;
-  std::vector<int32_t> stop;      // a sequence stops after one of these (not kept in its ids)
+  std::vector<int32_t> stop; // a sequence stops after one of these (not kept in its ids)
 };
 
 // One sequence of a batch: the GLM sequence (its ids grow), and its key for the sampler.
@@ -36,14 +36,14 @@ struct GenSequence {
   uint64_t drawn = 0;    // tokens drawn so far (continues across infill blanks)
   int64_t generated = 0; // tokens generated in the current run
   bool done = false;
-  bool stopped = false;  // ended by a stop token (not by length)
+  bool stopped = false; // ended by a stop token (not by length)
 };
 
-// Hooks: every rank sees each step before its forward (tests, tracing) and, after it, the
-// tokens chosen (-1 for a sequence not in the step); the last pipeline stage gets each
-// sequence's logits [vocab] before the choice.
+// Hooks: every rank sees each step before its forward (index 0: the run's prefill; tests,
+// timing) and, after it, the tokens chosen (-1 for a sequence not in the step); the last
+// pipeline stage gets each sequence's logits [vocab] before the choice.
 struct GenerateHooks {
-  std::function<void(const StepBatch& step)> on_step;
+  std::function<void(const StepBatch& step, int64_t index)> on_step;
   std::function<void(const std::vector<int32_t>& tokens)> on_tokens;
   std::function<void(int64_t seq, const float* logits)> on_logits;
 };

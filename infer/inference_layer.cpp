@@ -21,8 +21,8 @@ void InferenceModel::attention(int local, const StepBatch& step, KvCache& cache,
     const int64_t row = step.row[size_t(b)], first = step.first[size_t(b)];
     const int64_t cached = step.cached[size_t(b)], n = step.count[size_t(b)], keys = cached + n;
     GLM3D_CHECK(row < cache.rows() && first + keys <= cache.slots())
-        << "sequence " << b << " needs cache slots up to " << first + keys << " of row " << row << ", the cache has "
-        << cache.slots() << " slots and " << cache.rows() << " rows";
+        << "sequence " << b << " needs cache slots up to " << first + keys << " of row " << row
+        << ", the cache has " << cache.slots() << " slots and " << cache.rows() << " rows";
     for (int64_t i = 0; i < n; ++i) {
       const float* tok = qkv + (t + i) * nhl * 3 * hd;
       float* k = cache.k(local, row, first + cached + i);
@@ -36,8 +36,8 @@ void InferenceModel::attention(int local, const StepBatch& step, KvCache& cache,
     const cpu::QkvView<const float> x{{qkv + t * nhl * 3 * hd, nhl * 3 * hd, 3 * hd},
                                       {cache.k(local, row, first), kv, hd},
                                       {cache.v(local, row, first), kv, hd}};
-    cpu::flash_attention_cached<float>(x, &step.sep[size_t(b)], ctx + t * nhl * hd, {1, keys, nhl, nhl, hd}, n,
-                                       scratch_->flash);
+    cpu::flash_attention_cached<float>(x, &step.sep[size_t(b)], ctx + t * nhl * hd, {1, keys, nhl, nhl, hd},
+                                       n, scratch_->flash);
     t += n;
   }
 }

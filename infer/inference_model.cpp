@@ -13,8 +13,8 @@ namespace glm3d {
 
 InferenceModel::InferenceModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp)
     : cfg_(cfg), plan_(plan), table_(cfg, plan), tp_(tp), scratch_(std::make_unique<Scratch>()) {
-  GLM3D_CHECK(plan.chunks.size() == 1) << "inference runs one chunk of layers per rank, got "
-                                       << plan.chunks.size();
+  GLM3D_CHECK(plan.chunks.size() == 1)
+      << "inference runs one chunk of layers per rank, got " << plan.chunks.size();
   GLM3D_CHECK(tp.size() == plan.tp) << "tp communicator size " << tp.size() << " != plan tp " << plan.tp;
   int64_t n = 0;
   for (const ParamInfo& p : table_.params()) {

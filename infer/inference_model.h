@@ -96,8 +96,8 @@ private:
   StagePlan plan_;
   ParamTable table_;
   Communicator& tp_;
-  std::vector<float> floats_;            // 1-D parameters and the embedding
-  std::vector<int64_t> float_at_;        // per table entry: offset into floats_, -1 for a matrix
+  std::vector<float> floats_;                        // 1-D parameters and the embedding
+  std::vector<int64_t> float_at_;                    // per table entry: offset into floats_, -1 for a matrix
   std::vector<std::array<LinearWeight, 4>> linears_; // [local layer][LinearIndex]
   std::vector<Layer> layers_;
   std::unique_ptr<Scratch> scratch_;

@@ -13,10 +13,10 @@ struct InferenceModel::Layer {
 
 // Buffers reused by every call (grown to the largest step once).
 struct InferenceModel::Scratch {
-  std::vector<float> h, x1, h2;   // [T, H]: LN1 output, attention residual, LN2 output
-  std::vector<float> wide;        // [T, max(3Hl, Ul)]: qkv, then the FFN pre-activation
-  std::vector<float> ctx, act;    // [T, Hl], [T, Fl]
-  std::vector<float> mean, rstd;  // [T] LayerNorm statistics (not needed, the kernel writes them)
+  std::vector<float> h, x1, h2;              // [T, H]: LN1 output, attention residual, LN2 output
+  std::vector<float> wide;                   // [T, max(3Hl, Ul)]: qkv, then the FFN pre-activation
+  std::vector<float> ctx, act;               // [T, Hl], [T, Fl]
+  std::vector<float> mean, rstd;             // [T] LayerNorm statistics (not needed, the kernel writes them)
   std::vector<float> last, logits, gathered; // head: [B, H], [B, Vl], [tp, B, Vl]
   LinearScratch lin;
   cpu::FlashConfig flash;

@@ -24,8 +24,8 @@ std::string format_name(WeightFormat f) {
 }
 
 WeightFormat parse_weight_format(const std::string& s) {
-  for (WeightFormat f : {WeightFormat::f32, WeightFormat::bf16, WeightFormat::int8, WeightFormat::int4,
-                         WeightFormat::nf4})
+  for (WeightFormat f :
+       {WeightFormat::f32, WeightFormat::bf16, WeightFormat::int8, WeightFormat::int4, WeightFormat::nf4})
     if (s == format_name(f))
       return f;
   GLM3D_USAGE_FAIL() << "unknown weight format '" << s << "' (f32, bf16, int8, int4 or nf4)";
@@ -36,7 +36,8 @@ bool is_quantized(WeightFormat f) {
 }
 
 void LinearWeight::set(std::vector<float> W, int64_t out, int64_t in, WeightFormat format) {
-  GLM3D_CHECK(int64_t(W.size()) == out * in) << "linear weight of " << W.size() << " for " << out << "x" << in;
+  GLM3D_CHECK(int64_t(W.size()) == out * in)
+      << "linear weight of " << W.size() << " for " << out << "x" << in;
   out_ = out, in_ = in, format_ = format;
   f32_.clear(), b16_.clear(), q_.reset();
   switch (format) {

@@ -17,7 +17,7 @@
 namespace glm3d {
 
 enum class WeightFormat { f32, bf16, int8, int4, nf4 };
-std::string format_name(WeightFormat f);           // "f32", "bf16", "int8", "int4", "nf4"
+std::string format_name(WeightFormat f);                // "f32", "bf16", "int8", "int4", "nf4"
 WeightFormat parse_weight_format(const std::string& s); // UsageError on anything else
 bool is_quantized(WeightFormat f);
 

@@ -44,7 +44,8 @@ void load_quantized_matrices(InferenceModel& m, const std::string& path, MPI_Com
     try {
       f = h5::Handle(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
     } catch (const Error& e) {
-      GLM3D_USAGE_FAIL() << "checkpoint " << path << " cannot be opened (truncated or not HDF5?): " << e.what();
+      GLM3D_USAGE_FAIL() << "checkpoint " << path
+                         << " cannot be opened (truncated or not HDF5?): " << e.what();
     }
     h5::Handle g(H5_CHECK(H5Gopen2(f.get(), "params", H5P_DEFAULT)), H5Gclose);
     for (int l = m.first_layer(); l < m.first_layer() + m.num_layers(); ++l)
@@ -52,15 +53,16 @@ void load_quantized_matrices(InferenceModel& m, const std::string& path, MPI_Com
         const ParamInfo& p = *layer_matrices(m, l)[size_t(k)];
         const quant::QuantizedMatrix whole = read_quantized_tensor(g.get(), path, p.name, p.rows, p.cols);
         const std::vector<Rect> rects = shard_rects(p, m.plan().tp_rank, 0, p.numel(), p.rows);
-        m.linear(l, LinearIndex(k)).set_quantized(quantized_shard(whole, rects, "checkpoint " + path + ": " + p.name));
+        m.linear(l, LinearIndex(k))
+            .set_quantized(quantized_shard(whole, rects, "checkpoint " + path + ": " + p.name));
       }
   });
 }
 
 } // namespace
 
-void load_inference_weights(InferenceModel& m, const std::string& path, const CheckpointMeta& meta, MPI_Comm world,
-                            WeightFormat float_format) {
+void load_inference_weights(InferenceModel& m, const std::string& path, const CheckpointMeta& meta,
+                            MPI_Comm world, WeightFormat float_format) {
   GLM3D_CHECK(float_format == WeightFormat::f32 || float_format == WeightFormat::bf16)
       << "float checkpoints load as f32 or bf16";
   const ShardView view{&m.table(), m.plan().tp_rank, m.first_layer() == 0, 0, false, 0, 0};

@@ -38,8 +38,8 @@ SpecialIds resolve_special_ids(const std::map<std::string, int64_t>& ck, const S
       if (n && ck.count(n))
         id = int32_t(ck.at(n));
     GLM3D_USAGE_CHECK(id < 0 || e.from_tokenizer < 0 || id == e.from_tokenizer)
-        << "checkpoint " << path << " gives " << e.piece << " the id " << id << ", the tokenizer " << e.from_tokenizer
-        << ": they do not belong together";
+        << "checkpoint " << path << " gives " << e.piece << " the id " << id << ", the tokenizer "
+        << e.from_tokenizer << ": they do not belong together";
     *e.field = id >= 0 ? id : e.from_tokenizer;
   }
   if (tok)

@@ -31,8 +31,8 @@ struct SpecialIds {
 // <sop>, eos_token_id is <eop>, mask, gmask, pad; glm3d's own names sop, eop, smask, eos too),
 // the tokenizer's (may be null) filling in the rest. UsageError naming both when the checkpoint
 // and the tokenizer disagree on an id.
-SpecialIds resolve_special_ids(const std::map<std::string, int64_t>& checkpoint, const SpecialTokens* tokenizer,
-                               const std::string& checkpoint_path);
+SpecialIds resolve_special_ids(const std::map<std::string, int64_t>& checkpoint,
+                               const SpecialTokens* tokenizer, const std::string& checkpoint_path);
 
 // A prompt ready to generate from.
 struct PreparedPrompt {

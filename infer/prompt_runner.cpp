@@ -17,7 +17,9 @@ GenerateHooks for_members(const GenerateHooks& h, const std::vector<size_t>& mem
       h.on_tokens(all);
     };
   if (h.on_logits)
-    out.on_logits = [&h, members](int64_t seq, const float* logits) { h.on_logits(int64_t(members[size_t(seq)]), logits); };
+    out.on_logits = [&h, members](int64_t seq, const float* logits) {
+      h.on_logits(int64_t(members[size_t(seq)]), logits);
+    };
   return out;
 }
 

@@ -35,8 +35,9 @@ h5::Handle write_array(hid_t g, const std::string& name, hid_t file_type, hid_t 
   for (hsize_t d : dims)
     n *= int64_t(d);
   h5::Handle space(H5_CHECK(H5Screate_simple(int(dims.size()), dims.data(), nullptr)), H5Sclose);
-  h5::Handle d(H5_CHECK(H5Dcreate2(g, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
-               H5Dclose);
+  h5::Handle d(
+      H5_CHECK(H5Dcreate2(g, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
+      H5Dclose);
   H5_CHECK(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
   h5::write_attr_u64(d.get(), "checksum", checksum_bits(data, n, elem_bytes));
   return d;
@@ -47,7 +48,8 @@ h5::Handle write_array(hid_t g, const std::string& name, hid_t file_type, hid_t 
 struct ArrayReader {
   hid_t g;
   const std::string& file;
-  template <class T> std::vector<T> read(const std::string& name, const std::vector<hsize_t>& want, hid_t mem_type) {
+  template <class T>
+  std::vector<T> read(const std::string& name, const std::vector<hsize_t>& want, hid_t mem_type) {
     const std::string where = "checkpoint " + file + ": quantized tensor 'params/" + name + "'";
     auto lock = h5::library_lock();
     GLM3D_USAGE_CHECK(H5_CHECK(H5Lexists(g, name.c_str(), H5P_DEFAULT)) > 0) << where << " is missing";
@@ -71,8 +73,10 @@ struct ArrayReader {
       n *= int64_t(v);
     std::vector<T> out(static_cast<size_t>(n));
     if (n > 0)
-      H5_CHECK(H5Dread(d.get(), mem_type < 0 ? own.get() : mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()));
-    const uint64_t stored = h5::read_attr_u64(d.get(), "checksum"), sum = checksum_bits(out.data(), n, sizeof(T));
+      H5_CHECK(
+          H5Dread(d.get(), mem_type < 0 ? own.get() : mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()));
+    const uint64_t stored = h5::read_attr_u64(d.get(), "checksum"),
+                   sum = checksum_bits(out.data(), n, sizeof(T));
     GLM3D_USAGE_CHECK(sum == stored) << where << " fails its checksum: the file is corrupted";
     return out;
   }
@@ -88,12 +92,13 @@ void write_rowwise(hid_t g, const std::string& name, const RowwiseInt& q) {
   h5::write_attr_str(d.get(), "quant", q.bits == 8 ? "int8" : "int4");
   h5::write_attr_i64s(d.get(), "shape", {q.rows, q.cols});
   h5::Handle f16 = f16_type();
-  write_array(g, prefix_of(name) + ".weight_scale", f16.get(), f16.get(), {hsize_t(q.rows)}, q.scale.data(), 2);
+  write_array(g, prefix_of(name) + ".weight_scale", f16.get(), f16.get(), {hsize_t(q.rows)}, q.scale.data(),
+              2);
 }
 
 void write_nf4(hid_t g, const std::string& name, const Nf4& q) {
-  h5::Handle d = write_array(g, name, H5T_STD_U8LE, H5T_NATIVE_UINT8, {hsize_t(q.weight.size())},
-                             q.weight.data(), 1);
+  h5::Handle d =
+      write_array(g, name, H5T_STD_U8LE, H5T_NATIVE_UINT8, {hsize_t(q.weight.size())}, q.weight.data(), 1);
   h5::write_attr_str(d.get(), "quant", "nf4");
   h5::write_attr_i64s(d.get(), "shape", {q.rows, q.cols});
   h5::write_attr_i64(d.get(), "blocksize", quant::kNf4Blocksize);
@@ -108,8 +113,8 @@ void write_nf4(hid_t g, const std::string& name, const Nf4& q) {
   write_array(g, name + ".absmax", H5T_STD_U8LE, H5T_NATIVE_UINT8, {blocks}, q.absmax_codes.data(), 1);
   write_array(g, name + ".nested_absmax", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {hsize_t(q.nested_absmax.size())},
               q.nested_absmax.data(), 4);
-  write_array(g, name + ".nested_quant_map", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {256}, q.nested_quant_map.data(),
-              4);
+  write_array(g, name + ".nested_quant_map", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {256},
+              q.nested_quant_map.data(), 4);
 }
 
 } // namespace

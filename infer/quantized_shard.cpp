@@ -46,8 +46,9 @@ Nf4 slice(const Nf4& q, const std::vector<Rect>& rects, const std::string& what)
   // Each rectangle as flat ranges of the row-major matrix: whole rows are one range.
   auto take = [&](int64_t a, int64_t e) {
     GLM3D_USAGE_CHECK(a % bs == 0 && ((e - a) % bs == 0 || e == q.numel()))
-        << what << ": elements [" << a << ", " << e << ") of this tensor-parallel shard do not fall on NF4 blocks of "
-        << bs << "; use a layout whose shards hold whole blocks";
+        << what << ": elements [" << a << ", " << e
+        << ") of this tensor-parallel shard do not fall on NF4 blocks of " << bs
+        << "; use a layout whose shards hold whole blocks";
     s.weight.insert(s.weight.end(), q.weight.begin() + a / 2, q.weight.begin() + e / 2);
     for (int64_t b = a / bs; b < (e + bs - 1) / bs; ++b)
       s.absmax.push_back(q.block_absmax(b));

@@ -60,7 +60,8 @@ double sampling_uniform(uint64_t seed, uint64_t sequence, uint64_t step) {
   return Philox4x32::uniform(stream_key(seed, "sample/" + std::to_string(sequence)), step);
 }
 
-int32_t next_token(const float* logits, int64_t V, const SamplingOptions& o, uint64_t sequence, uint64_t step) {
+int32_t next_token(const float* logits, int64_t V, const SamplingOptions& o, uint64_t sequence,
+                   uint64_t step) {
   if (o.greedy)
     return argmax(logits, V);
   std::vector<float> s(logits, logits + V);

@@ -36,6 +36,7 @@ double sampling_uniform(uint64_t seed, uint64_t sequence, uint64_t step);
 
 // The next token from logits [V]: argmax when greedy, else the draw from softmax(warped scores)
 // whose cumulative probability (in index order) first exceeds the uniform.
-int32_t next_token(const float* logits, int64_t V, const SamplingOptions& o, uint64_t sequence, uint64_t step);
+int32_t next_token(const float* logits, int64_t V, const SamplingOptions& o, uint64_t sequence,
+                   uint64_t step);
 
 } // namespace glm3d

@@ -34,8 +34,8 @@ std::vector<TensorPiece> shard_pieces(const ShardView& view, const ModelConfig& 
 
 // The piece of tensor p's local elements [a, b) on this rank (its share of `view`), read into or
 // written from `data`; counted by the one rank that writes it.
-TensorPiece param_piece(const ShardView& view, const ModelConfig& cfg, const ParamInfo& p, int64_t a, int64_t b,
-                        float* data);
+TensorPiece param_piece(const ShardView& view, const ModelConfig& cfg, const ParamInfo& p, int64_t a,
+                        int64_t b, float* data);
 
 // Collective over comm: writes DIR/step_N.h5 through a temp file, then `latest` (rank 0), then
 // prunes to the `keep` newest. Returns the checkpoint's path.

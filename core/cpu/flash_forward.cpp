@@ -126,7 +126,7 @@ int64_t flash_attention_cached(const QkvView<const T>& x, const int32_t* sep, T*
 #define GLM3D_FLASH_FORWARD(T)                                                                               \
   template FlashWorkspace flash_forward_workspace<T>(const FlashShape&, const FlashConfig&);                 \
   template int64_t flash_attention_forward<T>(const QkvView<const T>&, const int32_t*, T*, flash_acc_t<T>*,  \
-                                              const FlashShape&, const FlashConfig&);                      \
+                                              const FlashShape&, const FlashConfig&);                        \
   template int64_t flash_attention_cached<T>(const QkvView<const T>&, const int32_t*, T*, const FlashShape&, \
                                              int64_t, const FlashConfig&);
 GLM3D_FLASH_FORWARD(double)

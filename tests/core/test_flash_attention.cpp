@@ -249,8 +249,8 @@ TEST(FlashAttention, EmptyShapesAndBadGroups) {
 TEST(FlashAttention, CachedQueriesEqualTheLastRowsOfTheForward) {
   SeededRng rng;
   const int64_t B = 2, S = 37, nh = 4, ng = 2, hd = 8;
-  const FlashProblem p = make_problem<double>(rng, {B, S, nh, ng, hd}, Layout::packed,
-                                              {int32_t(rng.integer(2, 20)), 0});
+  const FlashProblem p =
+      make_problem<double>(rng, {B, S, nh, ng, hd}, Layout::packed, {int32_t(rng.integer(2, 20)), 0});
   const FlashReference ref = flash_reference(p);
   const QkvView<const double> full = p.view(p.qkv.data());
   FlashConfig cfg = blocks({8, 16}, {8, 16});
@@ -274,8 +274,8 @@ TEST(FlashAttention, CachedQueriesEqualTheLastRowsOfTheForward) {
             std::copy_n(full.v.at(b * S + j, g), hd, kv.data() + ((b * Sk + j) * 2 * ng + ng + g) * hd);
           }
       }
-      const QkvView<const double> x{{q.data(), nh * hd, hd}, {kv.data(), 2 * ng * hd, hd},
-                                    {kv.data() + ng * hd, 2 * ng * hd, hd}};
+      const QkvView<const double> x{
+          {q.data(), nh * hd, hd}, {kv.data(), 2 * ng * hd, hd}, {kv.data() + ng * hd, 2 * ng * hd, hd}};
       cpu::flash_attention_cached<double>(x, p.sep.data(), out.data(), {B, Sk, nh, ng, hd}, Sq, cfg);
       for (int64_t b = 0; b < B; ++b)
         for (int64_t r = 0; r < Sq; ++r)

@@ -14,7 +14,8 @@ namespace glm3d::test {
 namespace {
 
 // |a - b| <= tol * max(1, |b|) for every logit.
-void expect_logits_near(const std::vector<float>& a, const std::vector<float>& b, double tol, const std::string& what) {
+void expect_logits_near(const std::vector<float>& a, const std::vector<float>& b, double tol,
+                        const std::string& what) {
   ASSERT_EQ(a.size(), b.size()) << what;
   for (size_t i = 0; i < a.size(); ++i)
     ASSERT_NEAR(a[i], b[i], tol * std::max(1.0, double(std::abs(b[i])))) << what << " logit " << i;
@@ -31,7 +32,7 @@ GenRun generate(TestModel& m, std::vector<GenSequence> batch, const GenerateOpti
   Generator gen(*m.model, m.pp);
   GenRun r;
   GenerateHooks h;
-  h.on_step = [&](const StepBatch& s) { r.steps.push_back(s); };
+  h.on_step = [&](const StepBatch& s, int64_t) { r.steps.push_back(s); };
   h.on_logits = [&](int64_t seq, const float* l) { r.logits[seq].emplace_back(l, l + m.cfg.vocab); };
   gen.run(batch, o, h);
   for (const GenSequence& s : batch)
@@ -65,7 +66,8 @@ TEST(Generation, PrefillLogitsEqualTheTrainingForward) {
         for (int64_t j = 0; j < S; ++j) {
           const GlmPosition at = sequence_position(seq, j);
           s.position_ids.push_back(at.position), s.block_position_ids.push_back(at.block);
-          step.tokens.push_back(ids[size_t(j)]), step.position.push_back(at.position), step.block.push_back(at.block);
+          step.tokens.push_back(ids[size_t(j)]), step.position.push_back(at.position),
+              step.block.push_back(at.block);
         }
         samples.push_back(s);
       }
@@ -84,10 +86,11 @@ TEST(Generation, PrefillLogitsEqualTheTrainingForward) {
       m.model->logits(step, x.data(), out.data());
       for (int64_t b = 0; b < 3; ++b) {
         const float* want = train.data() + ((b + 1) * S - 1) * Vp;
-        expect_logits_near(std::vector<float>(out.begin() + b * m.cfg.vocab, out.begin() + (b + 1) * m.cfg.vocab),
-                           std::vector<float>(want, want + m.cfg.vocab), 1e-5,
-                           rng.tag() + " sample " + std::to_string(b) + (ffn == FfnKind::gelu ? " gelu" : " geglu") +
-                               (rope == RopeKind::one_d ? " 1d" : " 2d"));
+        expect_logits_near(
+            std::vector<float>(out.begin() + b * m.cfg.vocab, out.begin() + (b + 1) * m.cfg.vocab),
+            std::vector<float>(want, want + m.cfg.vocab), 1e-5,
+            rng.tag() + " sample " + std::to_string(b) + (ffn == FfnKind::gelu ? " gelu" : " geglu") +
+                (rope == RopeKind::one_d ? " 1d" : " 2d"));
       }
     }
 }
@@ -108,7 +111,8 @@ TEST(Generation, KvCacheEqualsRecomputingEveryStep) {
   for (bool greedy : {true, false}) {
     GenerateOptions o;
     o.max_new_tokens = 14;
-    o.sampling.greedy = greedy, o.sampling.top_p = 0.9, o.sampling.temperature = 0.8, o.sampling.seed = rng.seed();
+    o.sampling.greedy = greedy, o.sampling.top_p = 0.9, o.sampling.temperature = 0.8,
+    o.sampling.seed = rng.seed();
     const GenRun cached = generate(m, gmask_batch(prompts, sp), o);
     o.use_cache = false;
     const GenRun recomputed = generate(m, gmask_batch(prompts, sp), o);
@@ -169,7 +173,8 @@ TEST(Generation, PositionsOfAThreeTokenPrompt) {
     EXPECT_EQ(r.steps[size_t(i)].position, std::vector<int32_t>{3}) << "decode step " << i;
     EXPECT_EQ(r.steps[size_t(i)].block, std::vector<int32_t>{i + 1}) << "decode step " << i;
     EXPECT_EQ(r.steps[size_t(i)].cached, std::vector<int64_t>{4 + i}) << "decode step " << i;
-    EXPECT_EQ(r.steps[size_t(i)].tokens, std::vector<int32_t>{r.ids[0][size_t(4 + i)]}) << "decode step " << i;
+    EXPECT_EQ(r.steps[size_t(i)].tokens, std::vector<int32_t>{r.ids[0][size_t(4 + i)]})
+        << "decode step " << i;
   }
 }
 
@@ -190,7 +195,7 @@ TEST(Generation, BlankInfillingFillsEachSpanInTurn) {
   Generator gen(*m.model, m.pp);
   std::vector<StepBatch> steps;
   GenerateHooks h;
-  h.on_step = [&](const StepBatch& s) { steps.push_back(s); };
+  h.on_step = [&](const StepBatch& s, int64_t) { steps.push_back(s); };
   const std::vector<PromptResult> out = generate_prompts(gen, {p}, 0, o, sp, h);
   ASSERT_EQ(out[0].spans.size(), 2u);
   const std::vector<int32_t>& s1 = out[0].spans[0];

@@ -50,18 +50,25 @@ TEST(Prompt, MasksWithoutGmaskAreBlanks) {
 
 TEST(Prompt, BadPromptsAreUsageErrors) {
   EXPECT_EQ(usage_error_of([] { prep({}); }), "prompt 3 is empty");
-  EXPECT_NE(usage_error_of([] { prep({1, 97}); }).find("token id 97 is outside the model's vocabulary of 97"),
+  EXPECT_NE(usage_error_of([] {
+              prep({1, 97});
+            }).find("token id 97 is outside the model's vocabulary of 97"),
             std::string::npos);
-  EXPECT_NE(usage_error_of([] { prep({1, 93, 2}); }).find("has no [gMASK], [MASK] or [sMASK] before it"),
+  EXPECT_NE(usage_error_of([] {
+              prep({1, 93, 2});
+            }).find("has no [gMASK], [MASK] or [sMASK] before it"),
             std::string::npos);
   // 8 tokens + [gMASK] <sop> = 10: a context of 10 leaves no room, 11 does.
   const std::vector<int32_t> eight(8, 5);
-  EXPECT_EQ(usage_error_of([&] { prep(eight, 10); }),
-            "prompt 3 has 10 tokens (with the special tokens added); the model's context is 10 tokens (seq_len), "
-            "which leaves no room to generate");
+  EXPECT_EQ(
+      usage_error_of([&] { prep(eight, 10); }),
+      "prompt 3 has 10 tokens (with the special tokens added); the model's context is 10 tokens (seq_len), "
+      "which leaves no room to generate");
   EXPECT_EQ(prep(eight, 11).ids.size(), 10u);
   SpecialIds none;
-  EXPECT_NE(usage_error_of([&] { prepare_prompt({1, 2}, none, 97, 40, 0); }).find("give --tokenizer"),
+  EXPECT_NE(usage_error_of([&] {
+              prepare_prompt({1, 2}, none, 97, 40, 0);
+            }).find("give --tokenizer"),
             std::string::npos);
 }
 

@@ -53,8 +53,9 @@ TEST(Quantized, LogitsOfQuantizedWeights) {
     TestModel q(cfg, rng.seed(), f);
     const std::vector<float> lq = prefill_logits(*q.model, q.pp);
     err[f] = relative_rms(lq, ref);
-    std::printf("  %s: logits relative RMS error %.3g, matrices %lld bytes (f32 %lld)\n", format_name(f).c_str(),
-                err[f], (long long)q.model->linear_bytes(), (long long)f32.model->linear_bytes());
+    std::printf("  %s: logits relative RMS error %.3g, matrices %lld bytes (f32 %lld)\n",
+                format_name(f).c_str(), err[f], (long long)q.model->linear_bytes(),
+                (long long)f32.model->linear_bytes());
     if (f == WeightFormat::bf16)
       continue;
     // The same model with the dequantized values as f32 matrices.
@@ -110,7 +111,8 @@ TEST(Quantized, ShardsDequantizeToTheWholeMatrix) {
   SeededRng rng;
   const int64_t R = 8, C = 128;
   const std::vector<float> w = test_weight(rng, R, C);
-  const std::vector<std::vector<Rect>> cuts = {{{2, 0, 4, C}}, {{0, 0, 2, C}, {4, 0, 2, C}}, {{0, 64, R, 64}}};
+  const std::vector<std::vector<Rect>> cuts = {
+      {{2, 0, 4, C}}, {{0, 0, 2, C}, {4, 0, 2, C}}, {{0, 64, R, 64}}};
   for (WeightFormat f : {WeightFormat::int8, WeightFormat::int4, WeightFormat::nf4}) {
     const quant::QuantizedMatrix full = quantized(w, R, C, f);
     const std::vector<float> all = dequantized(full);
@@ -123,11 +125,13 @@ TEST(Quantized, ShardsDequantizeToTheWholeMatrix) {
       EXPECT_EQ(part, want) << format_name(f) << " " << rects.size() << " rects from column " << rects[0].c0;
     }
   }
-  EXPECT_NE(usage_error_of([&] { quantized_shard(quantized(w, R, C, WeightFormat::int4), {{0, 3, R, 64}}, "t"); })
-                .find("split a byte"),
+  EXPECT_NE(usage_error_of([&] {
+              quantized_shard(quantized(w, R, C, WeightFormat::int4), {{0, 3, R, 64}}, "t");
+            }).find("split a byte"),
             std::string::npos);
-  EXPECT_NE(usage_error_of([&] { quantized_shard(quantized(w, R, C, WeightFormat::nf4), {{0, 32, R, 32}}, "t"); })
-                .find("do not fall on NF4 blocks"),
+  EXPECT_NE(usage_error_of([&] {
+              quantized_shard(quantized(w, R, C, WeightFormat::nf4), {{0, 32, R, 32}}, "t");
+            }).find("do not fall on NF4 blocks"),
             std::string::npos);
 }
 
@@ -171,12 +175,14 @@ TEST(Quantized, DatasetsRoundTripAndDamageIsRefused) {
       byte ^= 0x10;
       H5_CHECK(H5Dwrite(d.get(), H5T_NATIVE_UINT8, ms.get(), fs.get(), H5P_DEFAULT, &byte));
     }
-    EXPECT_NE(usage_error_of([&] { read_quantized_tensor(file.get(), path, name, R, C); })
-                  .find("'params/" + name + "' fails its checksum"),
+    EXPECT_NE(usage_error_of([&] {
+                read_quantized_tensor(file.get(), path, name, R, C);
+              }).find("'params/" + name + "' fails its checksum"),
               std::string::npos)
         << format_name(f);
-    EXPECT_NE(usage_error_of([&] { read_quantized_tensor(file.get(), path, "layers.1.mlp.dense_4h_to_h.weight", R, C); })
-                  .find("is missing"),
+    EXPECT_NE(usage_error_of([&] {
+                read_quantized_tensor(file.get(), path, "layers.1.mlp.dense_4h_to_h.weight", R, C);
+              }).find("is missing"),
               std::string::npos);
   }
 }

@@ -46,10 +46,10 @@ TEST(Sampling, TopKKeepsTheKLargestAndTheirTies) {
 
 // Ascending 0.05 0.10 0.10 0.20 0.25 0.30, cumulative 0.05 0.15 0.25 0.45 0.70 1.
 TEST(Sampling, TopPRemovesTheTailUpToOneMinusP) {
-  EXPECT_EQ(kept(opts(1, 0, 0.7)), (std::set<int>{1, 3, 4}));    // 1 - p = 0.3: 0.25 removed, 0.45 kept
-  EXPECT_EQ(kept(opts(1, 0, 0.5)), (std::set<int>{1, 3}));       // 1 - p = 0.5: 0.45 removed
+  EXPECT_EQ(kept(opts(1, 0, 0.7)), (std::set<int>{1, 3, 4}));       // 1 - p = 0.3: 0.25 removed, 0.45 kept
+  EXPECT_EQ(kept(opts(1, 0, 0.5)), (std::set<int>{1, 3}));          // 1 - p = 0.5: 0.45 removed
   EXPECT_EQ(kept(opts(1, 0, 0.9)), (std::set<int>{1, 2, 3, 4, 5})); // 1 - p = 0.1: only 0.05 removed
-  EXPECT_EQ(kept(opts(1, 0, 0.01)), (std::set<int>{1}));         // the largest always stays
+  EXPECT_EQ(kept(opts(1, 0, 0.01)), (std::set<int>{1}));            // the largest always stays
 }
 
 // HF's order is temperature, top-k, top-p. Temperature 0.5 squares the probabilities

@@ -1,0 +1,196 @@
+// glm3d generate: continuations, ChatGLM-style prompts and blank infilling from a checkpoint on
+// any tp x pp layout (infer/). Text streams to the terminal as it is generated (--prompt);
+// --input JSONL runs the prompts in batches (left-padded) and writes one JSON line per prompt.
+#include "core/check.h"
+#include "core/process_memory.h"
+#include "data/h5_check.h"
+#include "infer/chat_format.h"
+#include "infer/prompt_input.h"
+#include "infer/prompt_runner.h"
+#include "infer/session.h"
+#include "launch/generate_options.h"
+#include "launch/options.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+namespace glm3d {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What rank 0 prints while the single prompt of --prompt generates: its text (or ids).
+struct Streamer {
+  const Tokenizer* tok;
+  std::vector<int32_t> ids;
+  TextStream text;
+  void add(int32_t id) {
+    ids.push_back(id);
+    if (!tok)
+      std::printf(ids.size() == 1 ? "ids: %d" : ",%d", id);
+    else
+      std::fputs(text.next(tok->decode(ids)).c_str(), stdout);
+    std::fflush(stdout);
+  }
+  void finish(const std::vector<int32_t>& all) {
+    if (tok)
+      std::fputs(text.finish(tok->decode(all)).c_str(), stdout);
+    std::printf("\n");
+  }
+};
+
+std::string ids_text(const std::vector<int32_t>& ids) {
+  std::string s;
+  for (size_t i = 0; i < ids.size(); ++i)
+    s += (i ? "," : "") + std::to_string(ids[i]);
+  return s;
+}
+
+// The first step's logits of every prompt, [N, vocab], written by the rank that has them.
+void write_logits(const std::string& path, const std::vector<float>& logits, int64_t n, int64_t vocab) {
+  auto lock = h5::library_lock();
+  h5::Handle f;
+  try {
+    f = h5::Handle(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)), H5Fclose);
+  } catch (const Error& e) {
+    GLM3D_USAGE_FAIL() << "cannot create " << path << ": " << e.what();
+  }
+  const hsize_t dims[2] = {hsize_t(n), hsize_t(vocab)};
+  h5::Handle space(H5_CHECK(H5Screate_simple(2, dims, nullptr)), H5Sclose);
+  h5::Handle d(H5_CHECK(H5Dcreate2(f.get(), "logits", H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                   H5P_DEFAULT)),
+               H5Dclose);
+  H5_CHECK(H5Dwrite(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, logits.data()));
+}
+
+// Time in prefill steps (tokens processed) and decode steps (tokens generated).
+struct StepClock {
+  Clock::time_point t0;
+  bool prefill = false;
+  int64_t tokens = 0;
+  double prefill_s = 0, decode_s = 0;
+  int64_t prefill_tokens = 0, decode_tokens = 0;
+  void start(const StepBatch& s, int64_t index) {
+    t0 = Clock::now(), prefill = index == 0, tokens = prefill ? s.total() : s.size();
+  }
+  void stop() {
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    (prefill ? prefill_s : decode_s) += dt;
+    (prefill ? prefill_tokens : decode_tokens) += tokens;
+  }
+};
+
+} // namespace
+
+int cmd_generate(const Args& args, const RunContext& ctx) {
+  GenerateCliOptions o;
+  std::string prompt, prompt_ids_arg, input, out, logits_out;
+  bool print_ids = false, stats = false;
+  int64_t batch_size = 8;
+  o.sampling.top_k = 50; // Hugging Face's default
+  po::options_description desc("glm3d generate --load CKPT (--prompt TEXT | --prompt-ids 5,17 | --input "
+                               "prompts.jsonl --out out.jsonl): text from a checkpoint");
+  add_generate_options(desc, o);
+  desc.add_options()                                                                                       //
+      ("prompt", po::value(&prompt), "one prompt (text; [MASK] / [gMASK] / <sop> are special tokens)")     //
+      ("prompt-ids", po::value(&prompt_ids_arg), "one prompt as token ids, e.g. 5,17,291,294")             //
+      ("input", po::value(&input), "JSONL prompts: {\"prompt\": TEXT} or {\"input_ids\": [ids]} per line") //
+      ("out", po::value(&out), "JSONL output for --input: index, output (text), output_ids, stopped")      //
+      ("batch-size", defaulted(&batch_size), "prompts per batch (left-padded) with --input")               //
+      ("print-ids", po::bool_switch(&print_ids), "also print the generated ids")                           //
+      ("stats", po::bool_switch(&stats), "print prefill and decode speed, cache and weight memory")        //
+      ("logits-out", po::value(&logits_out), "HDF5 file: `logits` [prompts, vocab] of each first step");
+  po::variables_map vm;
+  if (!parse_options(args, desc, vm, ctx))
+    return 0;
+  GLM3D_USAGE_CHECK(vm.count("prompt") + vm.count("prompt-ids") + vm.count("input") == 1)
+      << "glm3d generate needs exactly one of --prompt TEXT, --prompt-ids IDS, --input FILE.jsonl";
+  GLM3D_USAGE_CHECK(input.empty() == out.empty()) << "--input FILE.jsonl and --out FILE.jsonl go together";
+  GLM3D_USAGE_CHECK(batch_size > 0) << "--batch-size must be positive";
+  check_generate_options(o);
+  GenerationSession s(o.session, ctx.world);
+  const GenerateOptions gen_opts = generation_options(o, s);
+  std::vector<PromptInput> inputs;
+  if (!input.empty())
+    inputs = read_prompt_file(input);
+  else if (vm.count("prompt-ids"))
+    inputs.push_back({"", parse_prompt_ids(prompt_ids_arg), true});
+  else
+    inputs.push_back({prompt, {}, false});
+  std::vector<PreparedPrompt> prompts;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    prompts.push_back(prepare_prompt(prompt_ids(inputs[i], s.tokenizer(), int64_t(i)), s.special(),
+                                     s.config().vocab, s.config().seq_len, int64_t(i)));
+  if (s.is_root() && stats)
+    std::fprintf(stderr, "generate: %s\n", s.describe().c_str());
+
+  const bool stream = input.empty() && !prompts[0].infill && s.is_root();
+  Streamer streamer{s.tokenizer(), {}, TextStream()};
+  StepClock clock;
+  std::vector<float> first_logits(inputs.size() * size_t(s.config().vocab), 0.0f);
+  std::vector<char> seen(inputs.size(), 0);
+  std::vector<PromptResult> results;
+  std::ofstream jsonl;
+  if (s.is_root() && !out.empty()) {
+    jsonl.open(out);
+    GLM3D_USAGE_CHECK(jsonl) << "cannot write " << out;
+  }
+  for (size_t b0 = 0; b0 < prompts.size(); b0 += size_t(batch_size)) {
+    const size_t b1 = std::min(prompts.size(), b0 + size_t(batch_size));
+    GenerateHooks hooks;
+    hooks.on_step = [&](const StepBatch& step, int64_t index) { clock.start(step, index); };
+    hooks.on_tokens = [&](const std::vector<int32_t>& t) {
+      clock.stop();
+      if (stream && t[0] >= 0 &&
+          std::find(gen_opts.stop.begin(), gen_opts.stop.end(), t[0]) == gen_opts.stop.end())
+        streamer.add(t[0]);
+    };
+    if (!logits_out.empty())
+      hooks.on_logits = [&](int64_t i, const float* l) {
+        if (!seen[b0 + size_t(i)]++)
+          std::copy(l, l + s.config().vocab,
+                    first_logits.begin() + int64_t(b0 + size_t(i)) * s.config().vocab);
+      };
+    const std::vector<PreparedPrompt> batch(prompts.begin() + int64_t(b0), prompts.begin() + int64_t(b1));
+    std::vector<PromptResult> r = generate_prompts(s.generator(), batch, b0, gen_opts, s.special(), hooks);
+    for (size_t i = 0; i < r.size() && jsonl.is_open(); ++i) {
+      nlohmann::ordered_json line = {{"index", b0 + i}};
+      if (s.tokenizer())
+        line["output"] = s.tokenizer()->decode(r[i].output);
+      line["output_ids"] = r[i].output;
+      if (prompts[b0 + i].infill)
+        line["spans"] = r[i].spans;
+      line["stopped"] = r[i].stopped;
+      jsonl << line.dump() << "\n";
+    }
+    results.insert(results.end(), r.begin(), r.end());
+  }
+  if (s.holds_logits() && !logits_out.empty())
+    write_logits(logits_out, first_logits, int64_t(inputs.size()), s.config().vocab);
+  if (s.is_root()) {
+    if (stream)
+      streamer.finish(results[0].output);
+    else if (input.empty())
+      std::printf("%s\n", s.tokenizer() ? s.tokenizer()->decode(results[0].output).c_str()
+                                        : ("ids: " + ids_text(results[0].output)).c_str());
+    if (input.empty() && print_ids && s.tokenizer())
+      std::printf("ids: %s\n", ids_text(results[0].output).c_str());
+    if (!out.empty())
+      std::printf("generate: %zu prompts -> %s\n", prompts.size(), out.c_str());
+    if (stats)
+      std::fprintf(stderr,
+                   "stats: prefill %lld tokens in %.3f s; decode %lld tokens in %.3f s, %.1f tokens/s (%s); "
+                   "kv cache %.2f MiB; peak RSS %.1f MiB\n",
+                   (long long)clock.prefill_tokens, clock.prefill_s, (long long)clock.decode_tokens,
+                   clock.decode_s, clock.decode_s > 0 ? double(clock.decode_tokens) / clock.decode_s : 0.0,
+                   gen_opts.use_cache ? "kv cache" : "no cache, recomputed",
+                   double(s.generator().cache_bytes()) / 1048576.0, double(peak_rss_bytes()) / 1048576.0);
+  }
+  return 0;
+}
+
+} // namespace glm3d
