@@ -3,6 +3,7 @@
 #include "core/check.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace glm3d {
 
@@ -80,9 +81,12 @@ void Generator::run(std::vector<GenSequence>& batch, const GenerateOptions& o, c
     if (pp_.rank() == pp_.size() - 1)
       for (int64_t i = 0; i < Bs; ++i) {
         GenSequence& s = batch[size_t(members[size_t(i)])];
-        const float* row = logits.data() + i * V;
+        float* row = logits.data() + i * V;
         if (hooks.on_logits)
           hooks.on_logits(members[size_t(i)], row);
+        if (s.generated < o.min_new_tokens)
+          for (int32_t t : o.stop)
+            row[t] = -std::numeric_limits<float>::infinity();
         chosen[size_t(i)] = next_token(row, V, o.sampling, s.key, s.drawn);
       }
     pp_.broadcast(chosen.data(), size_t(Bs), DType::i32, pp_.size() - 1);

@@ -27,6 +27,9 @@ struct GenerateOptions {
   SamplingOptions sampling;
   bool use_cache = true;
   std::vector<int32_t> stop; // a sequence stops after one of these (not kept in its ids)
+  // The stop tokens cannot be drawn before this many new tokens (their logits -inf: Hugging
+  // Face's MinNewTokensLengthLogitsProcessor).
+  int64_t min_new_tokens = 0;
 };
 
 // One sequence of a batch: the GLM sequence (its ids grow), and its key for the sampler.

@@ -15,6 +15,7 @@ void add_generate_options(po::options_description& desc, GenerateCliOptions& o) 
       ("adapter", po::value(&s.adapter), "PEFT adapter directory (adapter_config.json)")                    //
       ("ptuning", po::value(&s.ptuning), "P-tuning v2 prefix encoder (safetensors)")                        //
       ("max-new-tokens", defaulted(&o.max_new_tokens), "tokens to generate per prompt (infill: per blank)") //
+      ("min-new-tokens", defaulted(&o.min_new_tokens), "no stop token before this many new tokens")         //
       ("temperature", defaulted(&o.sampling.temperature), "divide the logits by this")                      //
       ("top-k", defaulted(&o.sampling.top_k), "keep the k most likely tokens (0: all)")                     //
       ("top-p", defaulted(&o.sampling.top_p), "keep the most likely tokens up to this mass (1: all)")       //
@@ -26,11 +27,14 @@ void add_generate_options(po::options_description& desc, GenerateCliOptions& o) 
 void check_generate_options(const GenerateCliOptions& o) {
   validate(o.sampling);
   GLM3D_USAGE_CHECK(o.max_new_tokens > 0) << "--max-new-tokens must be positive";
+  GLM3D_USAGE_CHECK(o.min_new_tokens >= 0 && o.min_new_tokens <= o.max_new_tokens)
+      << "--min-new-tokens must be in [0, --max-new-tokens]";
 }
 
 GenerateOptions generation_options(const GenerateCliOptions& o, const GenerationSession& s) {
   GenerateOptions g;
   g.max_new_tokens = o.max_new_tokens;
+  g.min_new_tokens = o.min_new_tokens;
   g.sampling = o.sampling;
   g.use_cache = !o.no_cache;
   g.stop = s.stop_ids();

@@ -11,10 +11,12 @@ struct GenerateCliOptions {
   SessionOptions session;
   SamplingOptions sampling;
   int64_t max_new_tokens = 64;
+  int64_t min_new_tokens = 0;
   bool no_cache = false;
 };
 
-// --load --tokenizer --tp --pp --precision --adapter --ptuning --max-new-tokens --temperature
+// --load --tokenizer --tp --pp --precision --adapter --ptuning --max-new-tokens --min-new-tokens
+// --temperature
 // --top-k --top-p --seed --greedy --no-kv-cache, their defaults taken from o.
 void add_generate_options(po::options_description& desc, GenerateCliOptions& o);
 
