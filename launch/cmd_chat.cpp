@@ -35,6 +35,7 @@ bool next_query(MPI_Comm world, bool root, std::string& line) {
 int cmd_chat(const Args& args, const RunContext& ctx) {
   GenerateCliOptions o;
   o.sampling.top_p = 0.7, o.sampling.temperature = 0.95, o.sampling.top_k = 50;
+  o.max_new_tokens = 2048; // ChatGLM-6B bounds the reply by max_length only
   int64_t max_length = 2048;
   po::options_description desc("glm3d chat --load CKPT --tokenizer T: a conversation in ChatGLM-6B's format");
   add_generate_options(desc, o);
@@ -70,7 +71,7 @@ int cmd_chat(const Args& args, const RunContext& ctx) {
     }
     const PreparedPrompt p = prepare_prompt(ids, s.special(), s.config().vocab, limit, 0);
     GenerateOptions g = generation_options(o, s);
-    g.max_new_tokens = limit - int64_t(p.ids.size());
+    g.max_new_tokens = std::min(o.max_new_tokens, limit - int64_t(p.ids.size()));
     std::vector<int32_t> reply;
     TextStream stream(1); // a punctuation mark's form depends on the next character
     GenerateHooks hooks;
