@@ -19,7 +19,9 @@ StDtype parse_st_dtype(const std::string& s) {
     return StDtype::bf16;
   if (s == "F32")
     return StDtype::f32;
-  GLM3D_USAGE_FAIL() << "unsupported safetensors dtype '" << s << "' (F16, BF16 or F32)";
+  if (s == "I8")
+    return StDtype::i8;
+  GLM3D_USAGE_FAIL() << "unsupported safetensors dtype '" << s << "' (F16, BF16, F32 or I8)";
 }
 
 std::string st_dtype_name(StDtype d) {
@@ -30,13 +32,15 @@ std::string st_dtype_name(StDtype d) {
     return "BF16";
   case StDtype::f32:
     return "F32";
+  case StDtype::i8:
+    return "I8";
   }
   return "?";
 }
 
 namespace {
 size_t st_size(StDtype d) {
-  return d == StDtype::f32 ? 4 : 2;
+  return d == StDtype::f32 ? 4 : d == StDtype::i8 ? 1 : 2;
 }
 
 // One header entry: {"dtype": "F16", "shape": [rows, cols], "data_offsets": [begin, end]}.
@@ -155,7 +159,7 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path), in_
   }
 }
 
-std::vector<float> SafetensorsReader::read_f32(const std::string& name) {
+std::vector<uint8_t> SafetensorsReader::read_raw(const std::string& name) {
   const auto it = tensors_.find(name);
   GLM3D_USAGE_CHECK(it != tensors_.end())
       << "safetensors file " << path_ << " has no tensor '" << name << "'";
@@ -165,6 +169,14 @@ std::vector<float> SafetensorsReader::read_f32(const std::string& name) {
   in_.seekg(std::streamoff(data_start_ + t.begin));
   in_.read(reinterpret_cast<char*>(raw.data()), std::streamsize(raw.size()));
   GLM3D_USAGE_CHECK(in_) << "safetensors file " << path_ << ": cannot read tensor '" << name << "'";
+  return raw;
+}
+
+std::vector<float> SafetensorsReader::read_f32(const std::string& name) {
+  const std::vector<uint8_t> raw = read_raw(name);
+  const StTensorInfo& t = tensors_.at(name);
+  GLM3D_USAGE_CHECK(t.dtype != StDtype::i8)
+      << "safetensors file " << path_ << ": tensor '" << name << "' is I8 (quantized), not a float tensor";
   std::vector<float> out(size_t(t.numel()));
   for (size_t i = 0; i < out.size(); ++i) {
     const uint8_t* p = raw.data() + i * st_size(t.dtype);
@@ -194,9 +206,10 @@ void write_safetensors(const std::string& path, const std::vector<StTensorOut>& 
   uint64_t offset = 0;
   for (const StTensorOut& t : tensors) {
     GLM3D_CHECK(!h.contains(t.name) && t.name != "__metadata__") << "tensor name '" << t.name << "' twice";
-    const uint64_t bytes = uint64_t(numel_of(t.shape)) * st_size(dtype);
+    const StDtype dt = t.raw ? t.raw_dtype : dtype;
+    const uint64_t bytes = uint64_t(numel_of(t.shape)) * st_size(dt);
     h[t.name] = {
-        {"dtype", st_dtype_name(dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+        {"dtype", st_dtype_name(dt)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string header = h.dump();
@@ -216,6 +229,10 @@ void write_safetensors(const std::string& path, const std::vector<StTensorOut>& 
       int64_t n = 1;
       for (int64_t d : t.shape)
         n *= d;
+      if (t.raw) {
+        out.write(static_cast<const char*>(t.raw), std::streamsize(size_t(n) * st_size(t.raw_dtype)));
+        continue;
+      }
       buf.resize(size_t(n) * st_size(dtype));
       for (int64_t i = 0; i < n; ++i) {
         uint8_t* p = buf.data() + size_t(i) * st_size(dtype);

@@ -2,7 +2,8 @@
 // Safetensors, read and written by glm3d itself: an 8-byte little-endian header length, a JSON
 // header {"name": {"dtype": "F16", "shape": [r, c], "data_offsets": [b, e]}, "__metadata__": {...}}
 // and the raw little-endian data (offsets relative to the end of the header). F16, BF16 and F32
-// are converted to and from f32.
+// are converted to and from f32; I8 (ChatGLM's quantized weights) and any tensor's bytes are read
+// and written raw.
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -11,8 +12,8 @@
 
 namespace glm3d {
 
-enum class StDtype { f16, bf16, f32 };
-StDtype parse_st_dtype(const std::string& s); // "F16" | "BF16" | "F32" (UsageError otherwise)
+enum class StDtype { f16, bf16, f32, i8 };
+StDtype parse_st_dtype(const std::string& s); // "F16" | "BF16" | "F32" | "I8" (UsageError otherwise)
 std::string st_dtype_name(StDtype d);
 
 struct StTensorInfo {
@@ -28,7 +29,8 @@ public:
   explicit SafetensorsReader(const std::string& path); // UsageError naming the file if malformed
   const std::string& path() const { return path_; }
   const std::map<std::string, StTensorInfo>& tensors() const { return tensors_; }
-  std::vector<float> read_f32(const std::string& name);
+  std::vector<float> read_f32(const std::string& name);   // F16, BF16, F32 (UsageError for I8)
+  std::vector<uint8_t> read_raw(const std::string& name); // the stored bytes, any dtype
 
 private:
   std::string path_;
@@ -40,10 +42,13 @@ private:
 struct StTensorOut {
   std::string name;
   std::vector<int64_t> shape;
-  const float* data = nullptr;
+  const float* data = nullptr; // converted to the file's dtype
+  const void* raw = nullptr;   // or: written as is, little-endian elements of raw_dtype
+  StDtype raw_dtype = StDtype::f32;
 };
 
-// Writes the tensors (in the given order) converted to dtype, through PATH.tmp then rename.
+// Writes the tensors (in the given order) converted to dtype (raw tensors as their raw_dtype),
+// through PATH.tmp then rename.
 void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors, StDtype dtype,
                        const std::map<std::string, std::string>& metadata = {});
 
