@@ -26,29 +26,6 @@ std::string scale_name(const std::string& weight) { // "x.weight" -> "x.weight_s
   return weight + "_scale";
 }
 
-// Every tensor of a directory's *.safetensors files, by name.
-struct Shards {
-  std::vector<std::unique_ptr<SafetensorsReader>> readers;
-  std::map<std::string, SafetensorsReader*> where;
-  explicit Shards(const std::string& dir) {
-    std::vector<std::string> files;
-    for (const auto& e : fs::directory_iterator(dir))
-      if (e.path().extension() == ".safetensors")
-        files.push_back(e.path().string());
-    std::sort(files.begin(), files.end());
-    GLM3D_USAGE_CHECK(!files.empty()) << dir << " holds no *.safetensors files";
-    for (const std::string& f : files) {
-      readers.push_back(std::make_unique<SafetensorsReader>(f));
-      for (const auto& [name, info] : readers.back()->tensors())
-        where[name] = readers.back().get();
-    }
-  }
-  const StTensorInfo& info(const std::string& dir, const std::string& name) {
-    GLM3D_USAGE_CHECK(where.count(name)) << dir << ": missing tensor '" << name << "'";
-    return where[name]->tensors().at(name);
-  }
-};
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
   GLM3D_USAGE_CHECK(in) << "cannot read " << path;
@@ -58,20 +35,20 @@ std::string read_text(const std::string& path) {
 }
 
 // One matrix's quantized form from the shards: int8 or packed int4 weight and float16 scales.
-quant::RowwiseInt read_rowwise(Shards& sh, const std::string& dir, const CkptTensor& t, int bits) {
+quant::RowwiseInt read_rowwise(SafetensorsDir& sh, const CkptTensor& t, int bits) {
   const std::string name = chatglm_name(t.name);
   quant::RowwiseInt q;
   q.bits = bits, q.rows = t.rows, q.cols = t.cols;
-  const StTensorInfo& w = sh.info(dir, name);
+  const StTensorInfo& w = sh.info(name);
   GLM3D_USAGE_CHECK(w.dtype == StDtype::i8 && w.shape == (std::vector<int64_t>{t.rows, q.stored_cols()}))
-      << sh.where[name]->path() << ": tensor '" << name << "' must be I8 [" << t.rows << ", "
+      << sh.reader(name).path() << ": tensor '" << name << "' must be I8 [" << t.rows << ", "
       << q.stored_cols() << "] for int" << bits;
-  const StTensorInfo& s = sh.info(dir, scale_name(name));
+  const StTensorInfo& s = sh.info(scale_name(name));
   GLM3D_USAGE_CHECK(s.dtype == StDtype::f16 && s.shape == std::vector<int64_t>{t.rows})
-      << sh.where[scale_name(name)]->path() << ": tensor '" << scale_name(name) << "' must be F16 [" << t.rows
+      << sh.reader(scale_name(name)).path() << ": tensor '" << scale_name(name) << "' must be F16 [" << t.rows
       << "]";
-  const std::vector<uint8_t> wb = sh.where[name]->read_raw(name),
-                             sb = sh.where[scale_name(name)]->read_raw(scale_name(name));
+  const std::vector<uint8_t> wb = sh.reader(name).read_raw(name),
+                             sb = sh.reader(scale_name(name)).read_raw(scale_name(name));
   q.weight.assign(reinterpret_cast<const int8_t*>(wb.data()),
                   reinterpret_cast<const int8_t*>(wb.data()) + wb.size());
   q.scale.resize(size_t(t.rows));
@@ -89,10 +66,10 @@ void import_chatglm_quantized(const std::string& dir, const std::string& out) {
   CheckpointMeta m;
   m.kind = k_quantized_kind;
   m.cfg = chatglm_config(text, cfg_path, m.special_tokens);
-  Shards sh(dir);
+  SafetensorsDir sh(dir);
   // GeGLU (GLM-130B style): an up-projection twice the activation width, as the float import.
   const std::string up = chatglm_name(layer_param_name(0, "mlp.dense_h_to_4h.weight"));
-  if (!sh.info(dir, up).shape.empty() && sh.info(dir, up).shape[0] == 2 * m.cfg.ffn_hidden)
+  if (!sh.info(up).shape.empty() && sh.info(up).shape[0] == 2 * m.cfg.ffn_hidden)
     m.cfg.ffn = FfnKind::geglu;
   validate(m.cfg);
   // The bits: config.json's quantization_bit, else the first weight's width.
@@ -100,16 +77,16 @@ void import_chatglm_quantized(const std::string& dir, const std::string& out) {
   const std::string qkv = chatglm_name(layer_param_name(0, k_layer_matrices[0]));
   int bits = j.value("quantization_bit", 0);
   if (bits == 0)
-    bits = sh.info(dir, qkv).shape.size() == 2 && sh.info(dir, qkv).shape[1] == m.cfg.hidden / 2 ? 4 : 8;
+    bits = sh.info(qkv).shape.size() == 2 && sh.info(qkv).shape[1] == m.cfg.hidden / 2 ? 4 : 8;
   GLM3D_USAGE_CHECK(bits == 8 || bits == 4) << cfg_path << ": quantization_bit must be 8 or 4, got " << bits;
   std::map<std::string, std::vector<float>> floats;
   std::vector<TensorPiece> pieces;
   for (const CkptTensor& t : float_tensors(m)) {
     const std::string name = chatglm_name(t.name);
-    const StTensorInfo& info = sh.info(dir, name);
+    const StTensorInfo& info = sh.info(name);
     GLM3D_USAGE_CHECK(info.numel() == t.numel()) << dir << ": tensor '" << name << "' has " << info.numel()
                                                  << " elements, config.json needs " << t.numel();
-    floats[t.name] = sh.where[name]->read_f32(name);
+    floats[t.name] = sh.reader(name).read_f32(name);
     pieces.push_back({"params", t.name, floats[t.name].data(), {Rect{0, 0, t.rows, t.cols}}, true});
   }
   const std::string tmp = out + ".tmp";
@@ -121,7 +98,7 @@ void import_chatglm_quantized(const std::string& dir, const std::string& out) {
     h5::Handle g(H5_CHECK(H5Gopen2(f.get(), "params", H5P_DEFAULT)), H5Gclose);
     for (const CkptTensor& t : checkpoint_tensors(m.cfg))
       if (layer_matrix_index(t.name) >= 0)
-        write_quantized_tensor(g.get(), t.name, read_rowwise(sh, dir, t, bits));
+        write_quantized_tensor(g.get(), t.name, read_rowwise(sh, t, bits));
   }
   std::error_code ec;
   fs::rename(tmp, out, ec);

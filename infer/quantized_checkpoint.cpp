@@ -16,17 +16,6 @@ namespace {
 using quant::Nf4;
 using quant::RowwiseInt;
 
-// IEEE binary16 as an HDF5 float type (HDF5 1.10 predefines none): h5py reads it as float16.
-h5::Handle f16_type() {
-  h5::Handle t(H5_CHECK(H5Tcopy(H5T_IEEE_F32LE)), H5Tclose);
-  H5_CHECK(H5Tset_fields(t.get(), 15, 10, 5, 0, 10));
-  H5_CHECK(H5Tset_offset(t.get(), 0));
-  H5_CHECK(H5Tset_precision(t.get(), 16));
-  H5_CHECK(H5Tset_size(t.get(), 2));
-  H5_CHECK(H5Tset_ebias(t.get(), 15));
-  return t;
-}
-
 // One dataset written from raw elements (mem_type), with the checksum of their bits.
 h5::Handle write_array(hid_t g, const std::string& name, hid_t file_type, hid_t mem_type,
                        const std::vector<hsize_t>& dims, const void* data, int elem_bytes) {
@@ -91,7 +80,7 @@ void write_rowwise(hid_t g, const std::string& name, const RowwiseInt& q) {
                              {hsize_t(q.rows), hsize_t(q.stored_cols())}, q.weight.data(), 1);
   h5::write_attr_str(d.get(), "quant", q.bits == 8 ? "int8" : "int4");
   h5::write_attr_i64s(d.get(), "shape", {q.rows, q.cols});
-  h5::Handle f16 = f16_type();
+  h5::Handle f16 = h5::half_float_type(5);
   write_array(g, prefix_of(name) + ".weight_scale", f16.get(), f16.get(), {hsize_t(q.rows)}, q.scale.data(),
               2);
 }

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -195,6 +196,30 @@ std::vector<float> SafetensorsReader::read_f32(const std::string& name) {
     }
   }
   return out;
+}
+
+SafetensorsDir::SafetensorsDir(const std::string& dir) : dir_(dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".safetensors")
+      files.push_back(e.path().string());
+  GLM3D_USAGE_CHECK(!ec) << "cannot list " << dir << ": " << ec.message();
+  std::sort(files.begin(), files.end());
+  GLM3D_USAGE_CHECK(!files.empty()) << dir << " holds no *.safetensors files";
+  for (const std::string& f : files) {
+    readers_.push_back(std::make_unique<SafetensorsReader>(f));
+    for (const auto& [name, info] : readers_.back()->tensors()) {
+      GLM3D_USAGE_CHECK(!where_.count(name)) << "tensor '" << name << "' appears in two files of " << dir;
+      where_[name] = readers_.back().get();
+    }
+  }
+}
+
+SafetensorsReader& SafetensorsDir::reader(const std::string& name) {
+  const auto it = where_.find(name);
+  GLM3D_USAGE_CHECK(it != where_.end()) << dir_ << ": missing tensor '" << name << "'";
+  return *it->second;
 }
 
 void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors, StDtype dtype,

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,24 @@ private:
   std::ifstream in_;
   uint64_t data_start_ = 0;
   std::map<std::string, StTensorInfo> tensors_;
+};
+
+// Every tensor of a directory's *.safetensors files (opened in file-name order), by name: a
+// Hugging Face checkpoint in one or more shards. UsageError when the directory holds no such
+// file or a tensor appears in two of them.
+class SafetensorsDir {
+public:
+  explicit SafetensorsDir(const std::string& dir);
+  bool has(const std::string& name) const { return where_.count(name) > 0; }
+  // The file holding tensor `name`; UsageError naming the directory when none does.
+  SafetensorsReader& reader(const std::string& name);
+  const StTensorInfo& info(const std::string& name) { return reader(name).tensors().at(name); }
+  const std::map<std::string, SafetensorsReader*>& tensors() const { return where_; }
+
+private:
+  std::string dir_;
+  std::vector<std::unique_ptr<SafetensorsReader>> readers_;
+  std::map<std::string, SafetensorsReader*> where_;
 };
 
 struct StTensorOut {
