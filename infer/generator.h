@@ -66,6 +66,9 @@ public:
 private:
   // One forward of the pipeline over `step`; on the last stage logits [B, vocab].
   void forward(const StepBatch& step, KvCache& cache, std::vector<float>& logits);
+  // Resets the sequences' state; first[b]: the cache slot of sequence b's token 0 (left
+  // padding). Returns the slots the cache needs.
+  int64_t start(std::vector<GenSequence>& batch, const GenerateOptions& o, std::vector<int64_t>& first);
 
   InferenceModel& model_;
   Communicator& pp_;
