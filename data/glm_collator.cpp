@@ -1,6 +1,7 @@
 #include "data/glm_collator.h"
 
 #include "core/check.h"
+#include "data/glm_positions.h"
 #include "data/rng.h"
 
 #include <algorithm>
@@ -200,7 +201,7 @@ Sample GlmCollator::build(const uint32_t* window, const CollatePlan& plan) const
       s.tokens[size_t(pos)] = int32_t(window[i]);
       ++i;
     }
-    s.position_ids[size_t(pos)] = int32_t(pos);
+    s.position_ids[size_t(pos)] = part_a_position(pos).position;
     ++pos;
   }
   s.sep = int32_t(pos);
@@ -212,8 +213,9 @@ Sample GlmCollator::build(const uint32_t* window, const CollatePlan& plan) const
     for (int64_t t = 0; t <= len; ++t, ++pos) {
       s.tokens[size_t(pos)] = t == 0 ? special_.sop : int32_t(window[sp.start + t - 1]);
       s.targets[size_t(pos)] = t < len ? int32_t(window[sp.start + t]) : special_.eop;
-      s.position_ids[size_t(pos)] = mask_pos[size_t(idx)];
-      s.block_position_ids[size_t(pos)] = int32_t(t + 1);
+      const GlmPosition at = part_b_position(mask_pos[size_t(idx)], t);
+      s.position_ids[size_t(pos)] = at.position;
+      s.block_position_ids[size_t(pos)] = at.block;
       s.loss_mask[size_t(pos)] = 1;
     }
   }

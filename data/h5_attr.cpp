@@ -5,11 +5,15 @@
 namespace glm3d::h5 {
 
 namespace {
-void write_scalar(hid_t obj, const std::string& name, hid_t file_type, hid_t mem_type, const void* v) {
+// count < 0: a scalar; else a 1-D array of count elements.
+void write_scalar(hid_t obj, const std::string& name, hid_t file_type, hid_t mem_type, const void* v,
+                  int64_t count = -1) {
   auto lock = library_lock();
   if (H5_CHECK(H5Aexists(obj, name.c_str())) > 0)
     H5_CHECK(H5Adelete(obj, name.c_str()));
-  Handle space(H5_CHECK(H5Screate(H5S_SCALAR)), H5Sclose);
+  const hsize_t dims[1] = {hsize_t(count < 0 ? 0 : count)};
+  Handle space(count < 0 ? H5_CHECK(H5Screate(H5S_SCALAR)) : H5_CHECK(H5Screate_simple(1, dims, nullptr)),
+               H5Sclose);
   Handle attr(H5_CHECK(H5Acreate2(obj, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT)),
               H5Aclose);
   H5_CHECK(H5Awrite(attr.get(), mem_type, v));
@@ -30,6 +34,12 @@ void write_attr_u64(hid_t obj, const std::string& name, uint64_t v) {
 }
 void write_attr_f64(hid_t obj, const std::string& name, double v) {
   write_scalar(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+}
+void write_attr_f32(hid_t obj, const std::string& name, float v) {
+  write_scalar(obj, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &v);
+}
+void write_attr_i64s(hid_t obj, const std::string& name, const std::vector<int64_t>& v) {
+  write_scalar(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, v.data(), int64_t(v.size()));
 }
 
 void write_attr_str(hid_t obj, const std::string& name, const std::string& v) {
@@ -64,6 +74,15 @@ uint64_t read_attr_u64(hid_t obj, const std::string& name) {
 double read_attr_f64(hid_t obj, const std::string& name) {
   double v = 0;
   read_scalar(obj, name, H5T_NATIVE_DOUBLE, &v);
+  return v;
+}
+
+std::vector<int64_t> read_attr_i64s(hid_t obj, const std::string& name) {
+  auto lock = library_lock();
+  Handle attr(H5_CHECK(H5Aopen(obj, name.c_str(), H5P_DEFAULT)), H5Aclose);
+  Handle space(H5_CHECK(H5Aget_space(attr.get())), H5Sclose);
+  std::vector<int64_t> v(size_t(H5_CHECK(H5Sget_simple_extent_npoints(space.get()))));
+  H5_CHECK(H5Aread(attr.get(), H5T_NATIVE_INT64, v.data()));
   return v;
 }
 

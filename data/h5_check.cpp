@@ -40,4 +40,15 @@ void throw_failure(const char* expr, const char* file, int line) {
   throw Error(os.str());
 }
 
+Handle half_float_type(int e) {
+  const int m = 15 - e;
+  Handle t(H5_CHECK(H5Tcopy(H5T_IEEE_F32LE)), H5Tclose);
+  H5_CHECK(H5Tset_fields(t.get(), 15, size_t(m), size_t(e), 0, size_t(m)));
+  H5_CHECK(H5Tset_offset(t.get(), 0));
+  H5_CHECK(H5Tset_precision(t.get(), 16));
+  H5_CHECK(H5Tset_size(t.get(), 2));
+  H5_CHECK(H5Tset_ebias(t.get(), size_t((1 << (e - 1)) - 1)));
+  return t;
+}
+
 } // namespace glm3d::h5

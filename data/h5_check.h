@@ -78,6 +78,11 @@ private:
   Closer closer_ = nullptr;
 };
 
+// A 16-bit IEEE-style float type with `exponent_bits` exponent bits (bias 2^(e-1) - 1) and
+// 15 - e mantissa bits, sign bit 15: bfloat16 (8) and float16 (5), which HDF5 1.10 does not
+// predefine. HDF5 converts it to and from native floats; h5py reads float16 as numpy float16.
+Handle half_float_type(int exponent_bits);
+
 } // namespace glm3d::h5
 
 // Evaluates an HDF5 call under the library lock; throws glm3d::Error (file, line, call, HDF5's

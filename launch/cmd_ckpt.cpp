@@ -199,6 +199,8 @@ int cmd_ckpt(const Args& args, const RunContext& ctx) {
        cmd_import},
       {"reshard", "CKPT --out DIR (under mpirun, with --tp/--pp/--dp/--zero): rewritten by another layout",
        cmd_ckpt_reshard},
+      {"quantize", "--bits 8|4|nf4 --load CKPT --out QCKPT: layer matrices quantized for generate",
+       cmd_ckpt_quantize},
   };
   return run_command("glm3d ckpt", "action", actions, args, ctx);
 }

@@ -62,6 +62,18 @@ std::string layer_param_name(int layer, const char* suffix) {
   return "layers." + std::to_string(layer) + "." + suffix;
 }
 
+int layer_matrix_index(const std::string& name) {
+  if (name.rfind("layers.", 0) != 0)
+    return -1;
+  const size_t dot = name.find('.', 7);
+  if (dot == std::string::npos || dot == 7 || name.find_first_not_of("0123456789", 7) != dot)
+    return -1;
+  for (int i = 0; i < 4; ++i)
+    if (name.compare(dot + 1, std::string::npos, k_layer_matrices[i]) == 0)
+      return i;
+  return -1;
+}
+
 ParamTable::ParamTable(const ModelConfig& cfg, const StagePlan& plan) : tied_(cfg.tie_embeddings) {
   const int64_t H = cfg.hidden, F = cfg.ffn_hidden, U = cfg.ffn_up_width(), Q = cfg.qkv_width();
   const bool deepnorm = cfg.residual == ResidualKind::deepnorm, ln = cfg.norm == NormKind::layernorm;

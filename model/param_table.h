@@ -101,4 +101,12 @@ private:
 
 std::string layer_param_name(int layer, const char* suffix); // "layers.3.attention.dense.weight"
 
+// The four matrices of a layer (query_key_value, dense, dense_h_to_4h, dense_4h_to_h), in this
+// order: what weight-only quantization replaces (docs/checkpoint.md, "Quantized weights").
+inline constexpr const char* k_layer_matrices[4] = {"attention.query_key_value.weight",
+                                                    "attention.dense.weight", "mlp.dense_h_to_4h.weight",
+                                                    "mlp.dense_4h_to_h.weight"};
+// The index in k_layer_matrices of a parameter name ("layers.N.<matrix>"), -1 for any other name.
+int layer_matrix_index(const std::string& name);
+
 } // namespace glm3d

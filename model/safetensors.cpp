@@ -20,7 +20,9 @@ StDtype parse_st_dtype(const std::string& s) {
     return StDtype::bf16;
   if (s == "F32")
     return StDtype::f32;
-  GLM3D_USAGE_FAIL() << "unsupported safetensors dtype '" << s << "' (F16, BF16 or F32)";
+  if (s == "I8")
+    return StDtype::i8;
+  GLM3D_USAGE_FAIL() << "unsupported safetensors dtype '" << s << "' (F16, BF16, F32 or I8)";
 }
 
 std::string st_dtype_name(StDtype d) {
@@ -31,13 +33,15 @@ std::string st_dtype_name(StDtype d) {
     return "BF16";
   case StDtype::f32:
     return "F32";
+  case StDtype::i8:
+    return "I8";
   }
   return "?";
 }
 
 namespace {
 size_t st_size(StDtype d) {
-  return d == StDtype::f32 ? 4 : 2;
+  return d == StDtype::f32 ? 4 : d == StDtype::i8 ? 1 : 2;
 }
 
 // One header entry: {"dtype": "F16", "shape": [rows, cols], "data_offsets": [begin, end]}.
@@ -204,11 +208,26 @@ std::vector<float> SafetensorsReader::read_f32(const std::string& name) {
   return out;
 }
 
+std::vector<uint8_t> SafetensorsReader::read_raw(const std::string& name) {
+  const auto it = tensors_.find(name);
+  GLM3D_USAGE_CHECK(it != tensors_.end())
+      << "safetensors file " << path_ << " has no tensor '" << name << "'";
+  const StTensorInfo& t = it->second;
+  std::vector<uint8_t> raw(t.end - t.begin);
+  in_.clear();
+  in_.seekg(std::streamoff(data_start_ + t.begin));
+  in_.read(reinterpret_cast<char*>(raw.data()), std::streamsize(raw.size()));
+  GLM3D_USAGE_CHECK(in_) << "safetensors file " << path_ << ": cannot read tensor '" << name << "'";
+  return raw;
+}
+
 void SafetensorsReader::read_f32(const std::string& name, float* out, int64_t begin, int64_t count) {
   const auto it = tensors_.find(name);
   GLM3D_USAGE_CHECK(it != tensors_.end())
       << "safetensors file " << path_ << " has no tensor '" << name << "'";
   const StTensorInfo& t = it->second;
+  GLM3D_USAGE_CHECK(t.dtype != StDtype::i8)
+      << "safetensors file " << path_ << ": tensor '" << name << "' is I8 (quantized), not a float tensor";
   GLM3D_CHECK(begin >= 0 && count >= 0 && begin + count <= t.numel())
       << name << ": elements [" << begin << ", " << begin + count << ") of " << t.numel();
   const size_t es = st_size(t.dtype);
@@ -224,14 +243,41 @@ void SafetensorsReader::read_f32(const std::string& name, float* out, int64_t be
   }
 }
 
+SafetensorsDir::SafetensorsDir(const std::string& dir) : dir_(dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".safetensors")
+      files.push_back(e.path().string());
+  GLM3D_USAGE_CHECK(!ec) << "cannot list " << dir << ": " << ec.message();
+  std::sort(files.begin(), files.end());
+  GLM3D_USAGE_CHECK(!files.empty()) << dir << " holds no *.safetensors files";
+  for (const std::string& f : files) {
+    readers_.push_back(std::make_unique<SafetensorsReader>(f));
+    for (const auto& [name, info] : readers_.back()->tensors()) {
+      GLM3D_USAGE_CHECK(!where_.count(name)) << "tensor '" << name << "' appears in two files of " << dir;
+      where_[name] = readers_.back().get();
+    }
+  }
+}
+
+SafetensorsReader& SafetensorsDir::reader(const std::string& name) {
+  const auto it = where_.find(name);
+  GLM3D_USAGE_CHECK(it != where_.end()) << dir_ << ": missing tensor '" << name << "'";
+  return *it->second;
+}
+
 void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors, StDtype dtype,
                        const std::map<std::string, std::string>& metadata) {
   std::vector<StTensorSpec> specs;
   for (const StTensorOut& t : tensors)
-    specs.push_back({t.name, t.shape, dtype});
+    specs.push_back({t.name, t.shape, t.raw ? t.raw_dtype : dtype});
   SafetensorsStreamWriter w(path, specs, metadata);
   for (const StTensorOut& t : tensors)
-    w.write(t.name, t.data);
+    if (t.raw)
+      w.write_raw(t.name, t.raw);
+    else
+      w.write(t.name, t.data);
   w.finish();
 }
 
@@ -282,6 +328,14 @@ void SafetensorsStreamWriter::write(const std::string& name, const float* data) 
     out_.write(reinterpret_cast<const char*>(buf.data()), std::streamsize(k * es));
     done += k;
   }
+  GLM3D_USAGE_CHECK(out_.good()) << "cannot write " << tmp_;
+}
+
+void SafetensorsStreamWriter::write_raw(const std::string& name, const void* bytes) {
+  GLM3D_CHECK(next_ < specs_.size() && specs_[next_].name == name)
+      << "safetensors " << path_ << ": '" << name << "' written out of order";
+  const StTensorSpec& t = specs_[next_++];
+  out_.write(static_cast<const char*>(bytes), std::streamsize(size_t(numel_of(t.shape)) * st_size(t.dtype)));
   GLM3D_USAGE_CHECK(out_.good()) << "cannot write " << tmp_;
 }
 

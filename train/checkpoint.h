@@ -32,6 +32,12 @@ struct ShardView {
 std::vector<TensorPiece> shard_pieces(const ShardView& view, const ModelConfig& cfg, float* master, float* m,
                                       float* v);
 
+// The pieces of tensor p's local elements [a, b) on this rank (its share of `view`), read into or
+// written from `data` (element a); each counted by the one rank that writes it (a range crossing
+// tp-replicated key/value rows is cut into several pieces).
+std::vector<TensorPiece> param_pieces(const ShardView& view, const ModelConfig& cfg, const ParamInfo& p,
+                                      int64_t a, int64_t b, float* data);
+
 // Collective over comm: writes DIR/step_N.h5 through a temp file, then `latest` (rank 0), then
 // prunes to the `keep` newest. Returns the checkpoint's path.
 std::string save_checkpoint(const std::string& dir, int64_t keep, MPI_Comm comm, const CheckpointMeta& meta,

@@ -27,6 +27,13 @@ std::vector<CkptTensor> checkpoint_tensors(const CheckpointMeta& meta) {
   return out;
 }
 
+std::vector<CkptTensor> float_tensors(const CheckpointMeta& meta) {
+  std::vector<CkptTensor> out = checkpoint_tensors(meta);
+  if (meta.kind == k_quantized_kind)
+    std::erase_if(out, [](const CkptTensor& t) { return layer_matrix_index(t.name) >= 0; });
+  return out;
+}
+
 namespace {
 
 // Local rectangles (in the shard's [local_rows, local_cols] coordinates) of elements [a, b).
@@ -116,6 +123,18 @@ uint64_t checksum_rects(const float* data, const std::vector<Rect>& rects, int64
         sum += mix64((base + uint64_t(j)) * 0x9E3779B97F4A7C15ull + bits);
       }
     }
+  }
+  return sum;
+}
+
+uint64_t checksum_bits(const void* data, int64_t n, int elem_bytes) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint64_t sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits = 0;
+    for (int b = 0; b < elem_bytes; ++b)
+      bits |= uint32_t(p[i * elem_bytes + b]) << (8 * b);
+    sum += mix64(uint64_t(i) * 0x9E3779B97F4A7C15ull + bits);
   }
   return sum;
 }

@@ -68,6 +68,12 @@ std::vector<CkptTensor> checkpoint_tensors(const ModelConfig& cfg);
 // The tensors a checkpoint holds: the model's, or a fine-tuning run's adapters (kind finetune).
 std::vector<CkptTensor> checkpoint_tensors(const CheckpointMeta& meta);
 
+// The tensors a checkpoint stores as float datasets params/<name>: all of them, less the layer
+// matrices (model/param_table.h k_layer_matrices) in a `quantized` checkpoint, which stores
+// those in their quantized formats (infer/quantized_checkpoint.h).
+inline constexpr const char* k_quantized_kind = "quantized";
+std::vector<CkptTensor> float_tensors(const CheckpointMeta& meta);
+
 // A rectangle of a full [rows, cols] tensor.
 struct Rect {
   int64_t r0 = 0, c0 = 0, nr = 0, nc = 0;
@@ -87,6 +93,10 @@ int64_t rects_numel(const std::vector<Rect>& rects);
 // rounded to bf16 (nearest even) and widened back, as a bf16 dataset stores them.
 uint64_t checksum_rects(const float* data, const std::vector<Rect>& rects, int64_t cols,
                         bool as_bf16 = false);
+// The same sum over a whole array of n elements of elem_bytes (1, 2 or 4) each, `bits` the
+// element's little-endian bit pattern zero-extended: the checksum of a quantized array (int8,
+// uint8 codes, float16 scales, float32 state). For float32 it equals checksum_rects.
+uint64_t checksum_bits(const void* data, int64_t n, int elem_bytes);
 
 // The architecture fields a checkpoint must agree on ("" when a and b agree, else the first
 // differing field with both values, e.g. "hidden: 64 in the checkpoint, 128 requested").

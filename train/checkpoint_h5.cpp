@@ -2,6 +2,7 @@
 
 #include "core/dtype.h"
 #include "data/h5_attr.h"
+#include "data/h5_check.h"
 
 #include <filesystem>
 #include <sstream>
@@ -71,13 +72,7 @@ Selection select_rects(hid_t dset, const std::vector<Rect>& rects) {
 } // namespace
 
 h5::Handle bf16_h5_type() {
-  h5::Handle t(H5_CHECK(H5Tcopy(H5T_IEEE_F32LE)), H5Tclose);
-  H5_CHECK(H5Tset_fields(t.get(), 15, 7, 8, 0, 7));
-  H5_CHECK(H5Tset_offset(t.get(), 0));
-  H5_CHECK(H5Tset_precision(t.get(), 16));
-  H5_CHECK(H5Tset_size(t.get(), 2));
-  H5_CHECK(H5Tset_ebias(t.get(), 127));
-  return t;
+  return h5::half_float_type(8);
 }
 
 void write_checkpoint_meta(hid_t f, const CheckpointMeta& m) {

@@ -31,9 +31,11 @@ struct TensorPiece {
 void write_checkpoint_file(const std::string& path, MPI_Comm comm, const CheckpointMeta& meta,
                            const std::vector<TensorPiece>& pieces);
 
-// Collective over comm. Fills every piece from `path` after checking that every tensor of the
-// config exists with its stored shape, then verifies each tensor's checksum over the counted
-// pieces. Every rank throws the same UsageError (naming file and tensor) on a bad file.
+// Collective over comm. Fills every piece from `path` after checking that every float tensor of
+// the config (float_tensors) exists with its stored shape, then verifies the checksum of each
+// tensor some rank read, over the counted pieces (a load may read a model in several calls).
+// Every rank throws the same UsageError (naming file and tensor) on a bad file; a piece of a
+// layer matrix of a quantized checkpoint is a UsageError too.
 void read_checkpoint_file(const std::string& path, MPI_Comm comm, const CheckpointMeta& meta,
                           std::vector<TensorPiece>& pieces);
 

@@ -62,6 +62,15 @@ template <class T>
 int64_t flash_attention_forward(const QkvView<const T>& x, const int32_t* sep, T* out, flash_acc_t<T>* lse,
                                 const FlashShape& shape, const FlashConfig& cfg = {});
 
+// Attention of new queries over a key/value cache (inference): each sample has S keys and its
+// last Sq positions are the queries, so query r sits at key position S - Sq + r and sees keys
+// [0, max(sep[b], S - Sq + r + 1)), the mask above. x.q and out hold Sq tokens per sample
+// (out [B, Sq, nh, hd]), x.k and x.v S. Sq = S is a prefill (the forward without lse), Sq = 1 a
+// decode step. No statistics are kept (no backward). Returns the tiles computed.
+template <class T>
+int64_t flash_attention_cached(const QkvView<const T>& x, const int32_t* sep, T* out, const FlashShape& shape,
+                               int64_t Sq, const FlashConfig& cfg = {});
+
 // dq, dk, dv (the views of `grad`, laid out like q, k, v) overwritten; dk and dv are summed over
 // the query heads of their group. out and lse from the forward; D_i = rowsum(dout_i * out_i).
 // Returns the number of tiles computed, as forward.

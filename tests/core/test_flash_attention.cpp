@@ -242,5 +242,52 @@ TEST(FlashAttention, EmptyShapesAndBadGroups) {
   EXPECT_THROW(run_flash<float>(bad), Error);
 }
 
+// Queries over a cache (inference): the last Sq of S' keys, q and out holding Sq tokens per
+// sample, equal the rows S' - Sq .. S' - 1 of the whole forward over the first S' tokens
+// wherever that forward's rows see only keys below S' (sep <= S'): a prefill (Sq = S'), decode
+// steps (Sq = 1) and a chunk (Sq = 3), with grouped heads and separate q and k/v buffers.
+TEST(FlashAttention, CachedQueriesEqualTheLastRowsOfTheForward) {
+  SeededRng rng;
+  const int64_t B = 2, S = 37, nh = 4, ng = 2, hd = 8;
+  const FlashProblem p =
+      make_problem<double>(rng, {B, S, nh, ng, hd}, Layout::packed, {int32_t(rng.integer(2, 20)), 0});
+  const FlashReference ref = flash_reference(p);
+  const QkvView<const double> full = p.view(p.qkv.data());
+  FlashConfig cfg = blocks({8, 16}, {8, 16});
+  int64_t checked = 0;
+  for (int64_t Sk = 1; Sk <= S; ++Sk) {
+    if (Sk < p.sep[0])
+      continue; // sample 0's rows would see keys past Sk
+    for (int64_t Sq : {int64_t(1), int64_t(3), Sk}) {
+      if (Sq > Sk)
+        continue;
+      // Dense buffers: q [B, Sq, nh, hd] and kv [B, Sk, 2, ng, hd].
+      std::vector<double> q(size_t(B * Sq * nh * hd)), kv(size_t(B * Sk * 2 * ng * hd));
+      std::vector<double> out(size_t(B * Sq * nh * hd), std::numeric_limits<double>::quiet_NaN());
+      for (int64_t b = 0; b < B; ++b) {
+        for (int64_t r = 0; r < Sq; ++r)
+          for (int64_t h = 0; h < nh; ++h)
+            std::copy_n(full.q.at(b * S + Sk - Sq + r, h), hd, q.data() + ((b * Sq + r) * nh + h) * hd);
+        for (int64_t j = 0; j < Sk; ++j)
+          for (int64_t g = 0; g < ng; ++g) {
+            std::copy_n(full.k.at(b * S + j, g), hd, kv.data() + ((b * Sk + j) * 2 * ng + g) * hd);
+            std::copy_n(full.v.at(b * S + j, g), hd, kv.data() + ((b * Sk + j) * 2 * ng + ng + g) * hd);
+          }
+      }
+      const QkvView<const double> x{
+          {q.data(), nh * hd, hd}, {kv.data(), 2 * ng * hd, hd}, {kv.data() + ng * hd, 2 * ng * hd, hd}};
+      cpu::flash_attention_cached<double>(x, p.sep.data(), out.data(), {B, Sk, nh, ng, hd}, Sq, cfg);
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t r = 0; r < Sq; ++r)
+          for (int64_t e = 0; e < nh * hd; ++e)
+            ASSERT_NEAR(out[size_t((b * Sq + r) * nh * hd + e)],
+                        ref.out[size_t((b * S + Sk - Sq + r) * nh * hd + e)], 1e-12)
+                << rng.tag() << " keys " << Sk << " queries " << Sq << " sample " << b << " row " << r;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 60);
+}
+
 } // namespace
 } // namespace glm3d::test

@@ -1,0 +1,62 @@
+#pragma once
+// Everything `glm3d generate` and `glm3d chat` set up on every rank: the tp x pp layout (dp 1),
+// this rank's share of the checkpoint, the generator, the special ids and the tokenizer.
+#include "data/tokenizer.h"
+#include "infer/adapter_file.h"
+#include "infer/generator.h"
+#include "infer/inference_model.h"
+#include "infer/prompt.h"
+#include "parallel/process_groups.h"
+#include "train/checkpoint_format.h"
+
+#include <memory>
+#include <mpi.h>
+#include <optional>
+#include <string>
+
+namespace glm3d {
+
+struct SessionOptions {
+  std::string load;      // checkpoint file or directory (its latest)
+  std::string tokenizer; // SentencePiece model, or a token store directory ("" for id prompts)
+  int tp = 1, pp = 1;
+  std::string precision = "f32"; // a float checkpoint's matrices: f32 or bf16
+  std::string adapter, ptuning;  // infer/adapter_file.h
+};
+
+class GenerationSession {
+public:
+  // Collective over `world` (tp * pp ranks). UsageError, the same on every rank, for a bad
+  // checkpoint, tokenizer, adapter or layout.
+  GenerationSession(const SessionOptions& o, MPI_Comm world);
+  ~GenerationSession();
+
+  const CheckpointMeta& meta() const { return meta_; }
+  const std::string& path() const { return path_; }
+  const ModelConfig& config() const { return meta_.cfg; }
+  const SpecialIds& special() const { return special_; }
+  const Tokenizer* tokenizer() const { return tokenizer_ ? &*tokenizer_ : nullptr; }
+  InferenceModel& model() { return *model_; }
+  Generator& generator() { return *generator_; }
+  ProcessGroups& groups() { return groups_; }
+  bool is_root() const { return groups_.rank == 0; }
+  bool holds_logits() const { return groups_.is_last_stage() && groups_.tp_rank() == 0; }
+  std::vector<int32_t> stop_ids() const; // <eop>, and <eos> when the tokenizer has one
+  // One line: model, layout, weight formats and bytes of this rank.
+  std::string describe() const;
+
+private:
+  CheckpointMeta meta_;
+  std::string path_;
+  WeightFormat format_ = WeightFormat::f32;
+  std::optional<Tokenizer> tokenizer_;
+  SpecialIds special_;
+  ProcessGroups groups_;
+  std::unique_ptr<InferenceModel> model_;
+  std::unique_ptr<Generator> generator_;
+};
+
+// A tokenizer from a .model file or a token store directory (its tokenizer.model).
+Tokenizer load_tokenizer(const std::string& path);
+
+} // namespace glm3d

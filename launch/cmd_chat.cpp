@@ -1,0 +1,98 @@
+// glm3d chat: an interactive loop in ChatGLM-6B's format (infer/chat_format.h) with its
+// defaults (modeling_chatglm.py chat: top-p 0.7, temperature 0.95, max_length 2048; Hugging
+// Face's top-k 50; sampling). Rank 0 reads a line from stdin and every rank generates the reply;
+// "clear" empties the history, "stop" or the end of input ends the loop.
+#include "core/check.h"
+#include "infer/chat_format.h"
+#include "infer/prompt_runner.h"
+#include "infer/session.h"
+#include "launch/generate_options.h"
+#include "parallel/agreement.h"
+
+#include <cstdio>
+#include <iostream>
+
+namespace glm3d {
+
+namespace {
+
+// Rank 0's next line for every rank; false at the end of input or "stop".
+bool next_query(MPI_Comm world, bool root, std::string& line) {
+  int more = 1;
+  if (root) {
+    std::printf("\n用户：");
+    std::fflush(stdout);
+    more = std::getline(std::cin, line) && line != "stop" ? 1 : 0;
+  }
+  MPI_Bcast(&more, 1, MPI_INT, 0, world);
+  if (more)
+    bcast_string(world, line, 0);
+  return more != 0;
+}
+
+} // namespace
+
+int cmd_chat(const Args& args, const RunContext& ctx) {
+  GenerateCliOptions o;
+  o.sampling.top_p = 0.7, o.sampling.temperature = 0.95, o.sampling.top_k = 50;
+  o.max_new_tokens = 2048; // ChatGLM-6B bounds the reply by max_length only
+  int64_t max_length = 2048;
+  po::options_description desc("glm3d chat --load CKPT --tokenizer T: a conversation in ChatGLM-6B's format");
+  add_generate_options(desc, o);
+  desc.add_options()("max-length", defaulted(&max_length),
+                     "prompt and reply together at most this many tokens (and the model's context)");
+  po::variables_map vm;
+  if (!parse_options(args, desc, vm, ctx))
+    return 0;
+  check_generate_options(o);
+  GLM3D_USAGE_CHECK(!o.session.tokenizer.empty()) << "glm3d chat needs --tokenizer";
+  GenerationSession s(o.session, ctx.world);
+  const Tokenizer& tok = *s.tokenizer();
+  const int64_t limit = std::min(max_length, s.config().seq_len);
+  if (s.is_root())
+    std::printf("glm3d chat: %s\ntype a message; 'clear' empties the history, 'stop' ends.\n",
+                s.describe().c_str());
+  ChatHistory history;
+  uint64_t turn = 0;
+  for (std::string query; next_query(ctx.world, s.is_root(), query);) {
+    if (query == "clear") {
+      history.clear();
+      continue;
+    }
+    if (query.empty())
+      continue;
+    std::vector<int32_t> ids = tok.encode(chat_prompt(history, query));
+    if (int64_t(ids.size()) + 3 > limit) { // + [gMASK] <sop> and one token
+      if (s.is_root())
+        std::printf(
+            "(the conversation has %zu tokens; with a reply it would pass the limit of %lld: type clear)\n",
+            ids.size(), (long long)limit);
+      continue;
+    }
+    const PreparedPrompt p = prepare_prompt(ids, s.special(), s.config().vocab, limit, 0);
+    GenerateOptions g = generation_options(o, s);
+    g.max_new_tokens = std::min(o.max_new_tokens, limit - int64_t(p.ids.size()));
+    std::vector<int32_t> reply;
+    TextStream stream(1); // a punctuation mark's form depends on the next character
+    GenerateHooks hooks;
+    hooks.on_tokens = [&](const std::vector<int32_t>& t) {
+      if (std::find(g.stop.begin(), g.stop.end(), t[0]) != g.stop.end())
+        return;
+      reply.push_back(t[0]);
+      if (s.is_root())
+        std::fputs(stream.next(process_response(tok.decode(reply))).c_str(), stdout), std::fflush(stdout);
+    };
+    if (s.is_root())
+      std::printf("\nChatGLM：");
+    generate_prompts(s.generator(), {p}, turn++, g, s.special(), hooks);
+    const std::string response = process_response(tok.decode(reply));
+    if (s.is_root())
+      std::printf("%s\n", stream.finish(response).c_str());
+    history.emplace_back(query, response);
+  }
+  if (s.is_root())
+    std::printf("\n");
+  return 0;
+}
+
+} // namespace glm3d
