@@ -114,7 +114,8 @@ std::vector<Sample> read_sample_file(const std::string& path) {
   try {
     h5::Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
     // The shapes give N and S: tokens [N, S]; the attributes are not needed.
-    const auto [n, S] = dataset_dims(f.get(), "tokens", path);
+    const auto dims = dataset_dims(f.get(), "tokens", path); // (no structured binding: clang 14
+    const hsize_t n = dims.first, S = dims.second;           // cannot capture one in a lambda)
     GLM3D_USAGE_CHECK(S > 0) << "sample file " << path << ": dataset tokens must be [N, seq_len], it is 1-D";
     std::vector<Sample> out(n);
     auto scatter = [&](const char* name, auto field) {

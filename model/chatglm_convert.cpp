@@ -1,6 +1,7 @@
 #include "model/chatglm_convert.h"
 
 #include "core/check.h"
+#include "core/json_error.h"
 
 #include <nlohmann/json.hpp>
 
@@ -21,9 +22,8 @@ ModelConfig chatglm_config(const std::string& config_json, const std::string& fi
   nlohmann::json config;
   try {
     config = nlohmann::json::parse(config_json);
-  } catch (const nlohmann::json::parse_error& e) {
-    const std::string why = e.what(); // without nlohmann's "[json.exception.parse_error.N] "
-    GLM3D_USAGE_FAIL() << file << ": not valid JSON: " << why.substr(why.find("] ") + 2);
+  } catch (const nlohmann::json::exception& e) {
+    GLM3D_USAGE_FAIL() << file << ": not valid JSON: " << json_error_text(e);
   }
   GLM3D_USAGE_CHECK(config.is_object()) << file << ": not a JSON object";
   // An optional field of the wanted kind, or nullptr.

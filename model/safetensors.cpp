@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "core/dtype.h"
+#include "core/json_error.h"
 #include "core/tensor.h"
 
 #include <nlohmann/json.hpp>
@@ -138,10 +139,8 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path), in_
   nlohmann::json root;
   try {
     root = nlohmann::json::parse(header);
-  } catch (const nlohmann::json::parse_error& e) {
-    const std::string why = e.what(); // without nlohmann's "[json.exception.parse_error.N] "
-    GLM3D_USAGE_FAIL() << "safetensors file " << path
-                       << ": header is not valid JSON: " << why.substr(why.find("] ") + 2);
+  } catch (const nlohmann::json::exception& e) {
+    GLM3D_USAGE_FAIL() << "safetensors file " << path << ": header is not valid JSON: " << json_error_text(e);
   }
   GLM3D_USAGE_CHECK(root.is_object()) << "safetensors file " << path << ": header is not a JSON object";
   for (const auto& [name, v] : root.items()) {

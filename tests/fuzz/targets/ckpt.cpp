@@ -7,7 +7,13 @@
 
 #include <mpi.h>
 
+#include <cstdlib>
+
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+  // Open MPI installs handlers for SIGABRT, SIGBUS, SIGFPE and SIGSEGV (MCA opal_signal), and
+  // libFuzzer keeps a handler it finds in place: a finding's abort() would then print Open MPI's
+  // backtrace and write no input. None, please.
+  setenv("OMPI_MCA_opal_signal", "", 0);
   int provided = 0;
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
   std::atexit([] { MPI_Finalize(); });

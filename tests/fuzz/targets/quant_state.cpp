@@ -31,7 +31,8 @@ struct Bytes {
     if (!get(count) || count > n / sizeof(T))
       return false;
     v.resize(count);
-    std::memcpy(v.data(), p, count * sizeof(T));
+    if (count > 0)
+      std::memcpy(v.data(), p, count * sizeof(T));
     p += count * sizeof(T), n -= count * sizeof(T);
     return true;
   }
