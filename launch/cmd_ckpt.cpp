@@ -234,9 +234,18 @@ int import_chatglm(const std::string& dir, const std::string& out) {
   // GeGLU (GLM-130B style) has an up-projection twice the activation width.
   const std::string up = chatglm_name(layer_param_name(0, "mlp.dense_h_to_4h.weight"));
   if (where.count(up) && !where[up]->tensors().at(up).shape.empty() &&
-      where[up]->tensors().at(up).shape[0] == 2 * m.cfg.ffn_hidden)
+      where[up]->tensors().at(up).shape[0] / 2 == m.cfg.ffn_hidden &&
+      where[up]->tensors().at(up).shape[0] % 2 == 0)
     m.cfg.ffn = FfnKind::geglu;
   validate(m.cfg);
+  // The files must hold the model config.json describes, at 2 bytes a parameter at least (F16,
+  // BF16), before the tensor list of that config is built and walked.
+  uint64_t data_bytes = 0;
+  for (const auto& [name, r] : where)
+    data_bytes += r->tensors().at(name).end - r->tensors().at(name).begin;
+  GLM3D_USAGE_CHECK(2.0 * double(parameter_count(m.cfg)) <= double(data_bytes))
+      << cfg_path << " describes " << parameter_count(m.cfg) << " parameters, more than the " << data_bytes
+      << " bytes of tensors in " << dir << "/*.safetensors hold";
   TensorMap params;
   std::vector<TensorPiece> pieces;
   std::set<std::string> used;

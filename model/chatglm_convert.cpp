@@ -1,6 +1,7 @@
 #include "model/chatglm_convert.h"
 
 #include "core/check.h"
+#include "core/checked_int.h"
 #include "core/json_error.h"
 
 #include <nlohmann/json.hpp>
@@ -34,6 +35,8 @@ ModelConfig chatglm_config(const std::string& config_json, const std::string& fi
   auto required = [&](const char* key) {
     const nlohmann::json* v = optional(key, true);
     GLM3D_USAGE_CHECK(v) << file << ": missing integer field '" << key << "'";
+    GLM3D_USAGE_CHECK(v->is_number_unsigned() && v->get<uint64_t>() > 0 && v->get<uint64_t>() <= INT64_MAX)
+        << file << ": field '" << key << "' must be a positive integer, got " << v->dump();
     return v->get<int64_t>();
   };
   ModelConfig c = preset_config("chatglm-6b");
@@ -43,7 +46,9 @@ ModelConfig chatglm_config(const std::string& config_json, const std::string& fi
   c.num_heads = required("num_attention_heads");
   c.vocab = required("vocab_size");
   const nlohmann::json* inner = optional("inner_hidden_size", true);
-  c.ffn_hidden = inner ? inner->get<int64_t>() : 4 * c.hidden;
+  const std::optional<int64_t> four_h = checked_mul(int64_t(4), c.hidden); // ChatGLM's default width
+  GLM3D_USAGE_CHECK(inner || four_h) << file << ": hidden_size " << c.hidden << " is too large";
+  c.ffn_hidden = inner ? inner->get<int64_t>() : *four_h;
   if (const nlohmann::json* eps = optional("layernorm_epsilon", false))
     c.ln_eps = eps->get<double>();
   if (const nlohmann::json* s = optional("max_sequence_length", true))

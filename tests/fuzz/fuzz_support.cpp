@@ -94,6 +94,11 @@ struct Scratch {
 }
 } // namespace
 
+std::vector<std::string>& refusals() {
+  static std::vector<std::string> r;
+  return r;
+}
+
 const std::string& scratch_dir() {
   static const Scratch s;
   return s.dir;
@@ -116,8 +121,10 @@ void expect_usage_error_only(const std::function<void()>& fn) {
     fn();
   } catch (const UsageError& e) {
     // The one acceptable way to refuse a malformed input (shown by the replay driver).
-    if (std::getenv("GLM3D_FUZZ_VERBOSE"))
+    if (std::getenv("GLM3D_FUZZ_VERBOSE")) {
       std::fprintf(stderr, "  refused: %s\n", e.what());
+      refusals().emplace_back(e.what()); // (only the replay driver reads them)
+    }
   } catch (const Error& e) {
     finding("glm3d::Error (an internal check, exit 1, instead of a UsageError)", e.what());
   } catch (const std::bad_alloc& e) {

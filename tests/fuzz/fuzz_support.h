@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace glm3d::fuzz {
 
@@ -26,6 +27,10 @@ std::string write_file(const std::string& name, std::string_view bytes);
 // any other exception is printed and abort()s. With GLM3D_FUZZ_VERBOSE set, a refusal prints its
 // message.
 void expect_usage_error_only(const std::function<void()>& fn);
+
+// The messages of the UsageErrors expect_usage_error_only dropped, in order (the replay driver
+// clears it before each input and checks the refusals a regression input expects).
+std::vector<std::string>& refusals();
 
 inline std::string_view bytes_of(const uint8_t* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};

@@ -13,7 +13,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 c="$here/corpus"
 rm -rf "$c"
-mkdir -p "$c"/{model_ini,config_file,jsonl,safetensors,chatglm_config,token_manifest,token_shard,sample_file,ckpt,tokenizer,quant_state}
+mkdir -p "$c"/{model_ini,config_file,jsonl,safetensors,chatglm_config,token_manifest,token_shard,sample_file,ckpt,tokenizer,quant_state,cpu_profile}
 
 # ---- model INI: a GLM small enough for every other seed (1 layer, hidden 8), and the suite's own
 cat >"$c/model_ini/micro.ini" <<'INI'
@@ -126,5 +126,8 @@ perl -e 'print pack("C q< q< V c4 V v2", 4, 2, 4, 4, 0x17, -0x72, 0x00, 0x7f, 2,
 perl -e 'print pack("C q< q< V C64 V f<2", 1, 2, 64, 64, (0..63), 2, 0.5, 2.0)' >"$q/nf4_2x64.bin"
 perl -e 'print pack("C q< q< V C64 V C2 V f< f<", 3, 2, 64, 64, (0..63), 2, 10, 250, 1, 0.25, 0.01)' \
   >"$q/nf4_nested_2x64.bin"
+
+# ---- the CPU profile of this machine (glm3d bench matmul: about a minute)
+"$bin" bench matmul --out "$c/cpu_profile/bench_matmul.json" >/dev/null
 
 du -sh "$c"
