@@ -2,6 +2,7 @@
 
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
+#include "data/h5_extent.h"
 
 #include <unistd.h>
 
@@ -32,18 +33,15 @@ void write_matrix(hid_t file, const char* name, const std::vector<int32_t>& data
     H5_CHECK(H5Dwrite(d.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()));
 }
 
-// [rows, cols] (cols 0 for a 1-D dataset) of dataset `name`; UsageError unless it is 1-D / 2-D.
+// [rows, cols] (cols 0 for a 1-D dataset) of dataset `name`; UsageError unless it is 1-D / 2-D
+// and its file can hold it (h5_extent.h).
 std::pair<hsize_t, hsize_t> dataset_dims(hid_t file, const char* name, const std::string& path) {
   GLM3D_USAGE_CHECK(H5_CHECK(H5Lexists(file, name, H5P_DEFAULT)) > 0)
       << "sample file " << path << " has no dataset '" << name << "'";
   h5::Handle d(H5_CHECK(H5Dopen2(file, name, H5P_DEFAULT)), H5Dclose);
-  h5::Handle space(H5_CHECK(H5Dget_space(d.get())), H5Sclose);
-  hsize_t dims[2] = {0, 0};
-  const int nd = H5_CHECK(H5Sget_simple_extent_ndims(space.get()));
-  GLM3D_USAGE_CHECK(nd == 1 || nd == 2)
-      << "sample file " << path << ": dataset " << name << " has " << nd << " dimensions";
-  H5_CHECK(H5Sget_simple_extent_dims(space.get(), dims, nullptr));
-  return {dims[0], nd == 2 ? dims[1] : 0};
+  const std::vector<uint64_t> dims =
+      h5::dataset_extent(d.get(), 1, 2, "sample file " + path + ": dataset " + name);
+  return {dims[0], dims.size() == 2 ? dims[1] : 0};
 }
 
 std::vector<int32_t> read_matrix(hid_t file, const char* name, hsize_t rows, hsize_t cols,
@@ -114,7 +112,8 @@ std::vector<Sample> read_sample_file(const std::string& path) {
   try {
     h5::Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
     // The shapes give N and S: tokens [N, S]; the attributes are not needed.
-    const auto [n, S] = dataset_dims(f.get(), "tokens", path);
+    const auto dims = dataset_dims(f.get(), "tokens", path); // (no structured binding: clang 14
+    const hsize_t n = dims.first, S = dims.second;           // cannot capture one in a lambda)
     GLM3D_USAGE_CHECK(S > 0) << "sample file " << path << ": dataset tokens must be [N, seq_len], it is 1-D";
     std::vector<Sample> out(n);
     auto scatter = [&](const char* name, auto field) {

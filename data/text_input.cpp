@@ -1,6 +1,7 @@
 #include "data/text_input.h"
 
 #include "core/check.h"
+#include "core/json_error.h"
 
 #include <nlohmann/json.hpp>
 
@@ -99,11 +100,12 @@ namespace {
 const char* k_json_field_hint = "; name the document's field with --json-field";
 
 // nlohmann's what() without its "[json.exception.parse_error.101] parse error at line 1, "
-// prefix (a JSONL record is one line): "column 7: syntax error ...".
+// prefix (a JSONL record is one line): "at column 7: syntax error ...", or without the
+// "[json.exception.out_of_range.406] " of a number beyond double's range.
 std::string json_reason(const std::exception& e) {
   const std::string m = e.what();
   const size_t at = m.find("column ");
-  return at == std::string::npos ? m : m.substr(at);
+  return at == std::string::npos ? json_error_text(e) : "at " + m.substr(at);
 }
 
 } // namespace
@@ -112,8 +114,8 @@ nlohmann::json parse_json_object(std::string_view line) {
   nlohmann::json v;
   try {
     v = nlohmann::json::parse(line.begin(), line.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::invalid_argument("not valid JSON (at " + json_reason(e) + ")");
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument("not valid JSON (" + json_reason(e) + ")");
   }
   if (!v.is_object())
     throw std::invalid_argument(std::string("a JSON ") + v.type_name() + ", not an object");

@@ -2,6 +2,7 @@
 
 #include "data/checksum.h"
 #include "data/h5_attr.h"
+#include "data/h5_extent.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -36,12 +37,9 @@ h5::Handle open_shard_file(const std::string& path) {
   }
 }
 
-uint64_t dataset_length(hid_t dset) {
-  h5::Handle space(H5_CHECK(H5Dget_space(dset)), H5Sclose);
-  GLM3D_CHECK(H5_CHECK(H5Sget_simple_extent_ndims(space.get())) == 1) << "dataset is not 1-D";
-  hsize_t dims[1] = {0};
-  H5_CHECK(H5Sget_simple_extent_dims(space.get(), dims, nullptr));
-  return dims[0];
+// Rows of a 1-D dataset its file can hold (h5_extent.h); UsageError naming it otherwise.
+uint64_t dataset_length(hid_t dset, const std::string& what) {
+  return h5::dataset_extent(dset, 1, 1, what)[0];
 }
 
 // Reads rows [start, start + count) of a 1-D dataset with one hyperslab read.
@@ -138,9 +136,10 @@ Manifest read_manifest(const std::string& dir) {
       << "token store manifest " << path << " lists " << m.shards.size() << " shards but shard_count is "
       << shard_count;
   uint64_t sum = 0;
+  bool wrapped = false; // n_tokens are read from the file: a sum past 2^64 would wrap around
   for (const ShardInfo& s : m.shards)
-    sum += s.n_tokens;
-  GLM3D_USAGE_CHECK(sum == m.total_tokens && m.vocab_size > 0 && !m.tokenizer_sha256.empty())
+    wrapped |= __builtin_add_overflow(sum, s.n_tokens, &sum);
+  GLM3D_USAGE_CHECK(!wrapped && sum == m.total_tokens && m.vocab_size > 0 && !m.tokenizer_sha256.empty())
       << "token store manifest " << path << " is inconsistent (total_tokens " << m.total_tokens
       << ", shards sum to " << sum << ", vocab_size " << m.vocab_size << ")";
   return m;
@@ -217,7 +216,8 @@ TokenStore TokenStore::open(const std::string& dir) {
       const uint64_t n = h5::read_attr_u64(f, "n_tokens");
       const uint64_t crc = h5::read_attr_u64(f, "tokens_crc32");
       o.tokens = h5::Handle(H5_CHECK(H5Dopen2(f, "tokens", H5P_DEFAULT)), H5Dclose);
-      const uint64_t rows = dataset_length(o.tokens.get());
+      const uint64_t rows =
+          dataset_length(o.tokens.get(), "token store shard " + o.path + ": dataset tokens");
       GLM3D_USAGE_CHECK(version == k_store_format_version && vocab == store.manifest_.vocab_size &&
                         sha == store.manifest_.tokenizer_sha256 && n == s.n_tokens && rows == n &&
                         crc == s.tokens_crc32)
@@ -279,12 +279,13 @@ VerifyReport verify_store(const std::string& dir) {
         check_vocab(buf.data(), n, m.vocab_size, path, at);
         crc = crc32(buf.data(), n * sizeof(uint32_t), crc);
       }
-      GLM3D_USAGE_CHECK(crc == s.tokens_crc32)
-          << "token store shard " << path << ": tokens crc32 " << crc32_hex(crc) << " != recorded "
-          << crc32_hex(s.tokens_crc32);
-      const uint64_t n_off = dataset_length(off.get());
-      GLM3D_USAGE_CHECK(n_off == s.n_docs + 1) << "token store shard " << path << ": doc_offsets has "
-                                               << n_off << " rows, expected " << s.n_docs + 1;
+      GLM3D_USAGE_CHECK(crc == s.tokens_crc32) << "token store shard " << path << ": tokens crc32 "
+                                               << crc32_hex(crc) << " != recorded " << crc32_hex(s.tokens_crc32);
+      const uint64_t n_off = dataset_length(off.get(), "token store shard " + path + ": dataset doc_offsets");
+      // (n_docs comes from the manifest: n_docs + 1 may wrap, and an empty dataset has no front())
+      GLM3D_USAGE_CHECK(n_off >= 2 && n_off - 1 == s.n_docs)
+          << "token store shard " << path << ": doc_offsets has " << n_off << " rows, expected " << s.n_docs
+          << " + 1";
       std::vector<uint64_t> offs(n_off);
       read_rows(off.get(), H5T_NATIVE_UINT64, 0, n_off, offs.data());
       const uint32_t ocrc = crc32(offs.data(), offs.size() * sizeof(uint64_t));

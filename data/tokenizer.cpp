@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "data/checksum.h"
+#include "data/sentencepiece_check.h"
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
@@ -25,6 +26,9 @@ Tokenizer Tokenizer::load(const std::string& model_path) {
 }
 
 Tokenizer Tokenizer::from_bytes(std::string serialized, const std::string& origin) {
+  const std::string problem = sentencepiece_model_problem(serialized);
+  GLM3D_USAGE_CHECK(problem.empty()) << "tokenizer " << origin
+                                     << " is not a SentencePiece model: " << problem;
   Tokenizer t;
   t.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
   const auto status = t.sp_->LoadFromSerializedProto(serialized);

@@ -151,6 +151,14 @@ void import_hf(HfFamily family, const std::string& dir_name, const std::string& 
   m.cfg = hf_import_config(family, ConfigJson(read_text(cfg_path), cfg_path.string()), shape_of, pieces,
                            m.special_tokens);
 
+  // The files must hold the model config.json describes, at 2 bytes a parameter at least (F16,
+  // BF16), before the tensor list of that config is built and walked (found by tests/fuzz).
+  double data_bytes = 0;
+  for (const auto& [name, r] : hf.where)
+    data_bytes += double(r->tensors().at(name).end - r->tensors().at(name).begin);
+  GLM3D_USAGE_CHECK(2.0 * double(parameter_count(m.cfg)) <= data_bytes)
+      << cfg_path.string() << " describes " << parameter_count(m.cfg) << " parameters, more than the "
+      << uint64_t(data_bytes) << " bytes of tensors in " << dir.string() << "/*.safetensors hold";
   // Everything checked before a byte is written: each tensor present with its shape, nothing else.
   const std::vector<CkptTensor> tensors = checkpoint_tensors(m);
   const std::vector<HfExtra> extras = hf_extras(family, m.cfg);

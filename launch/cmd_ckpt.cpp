@@ -48,32 +48,37 @@ int inspect(const std::string& path) {
   for (const auto& [k, v] : m.special_tokens)
     std::printf("  special token %s = %lld\n", k.c_str(), (long long)v);
   auto lock = h5::library_lock();
-  h5::Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
   int64_t params = 0;
-  for (const char* g : {"params", "adam_m", "adam_v"}) {
-    if (std::string(g) != "params" && !m.has_optimizer_state)
-      continue;
-    for (const CkptTensor& t : checkpoint_tensors(m)) {
-      const std::string name = std::string(g) + "/" + t.name;
-      if (H5_CHECK(H5Lexists(f.get(), name.c_str(), H5P_DEFAULT)) <= 0) {
-        std::printf("  %-52s MISSING\n", name.c_str());
+  try { // a damaged file fails here as in read_checkpoint_meta: a UsageError naming it
+    h5::Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
+    for (const char* g : {"params", "adam_m", "adam_v"}) {
+      if (std::string(g) != "params" && !m.has_optimizer_state)
         continue;
+      for (const CkptTensor& t : checkpoint_tensors(m)) {
+        const std::string name = std::string(g) + "/" + t.name;
+        if (H5_CHECK(H5Lexists(f.get(), name.c_str(), H5P_DEFAULT)) <= 0) {
+          std::printf("  %-52s MISSING\n", name.c_str());
+          continue;
+        }
+        h5::Handle d(H5_CHECK(H5Dopen2(f.get(), name.c_str(), H5P_DEFAULT)), H5Dclose);
+        h5::Handle s(H5_CHECK(H5Dget_space(d.get())), H5Sclose);
+        h5::Handle type(H5_CHECK(H5Dget_type(d.get())), H5Tclose);
+        hsize_t dims[H5S_MAX_RANK] = {}; // a damaged file may hold any rank, not the expected 1 or 2
+        const int nd = H5_CHECK(H5Sget_simple_extent_dims(s.get(), dims, nullptr));
+        std::string shape = "[";
+        for (int k = 0; k < nd; ++k)
+          shape += (k ? ", " : "") + std::to_string(dims[k]);
+        shape += "]";
+        const char* dt = H5Tget_size(type.get()) == 2 ? "bf16" : "f32";
+        const uint64_t sum = h5::has_attr(d.get(), "checksum") ? h5::read_attr_u64(d.get(), "checksum") : 0;
+        std::printf("  %-52s %-14s %s  checksum %016llx\n", name.c_str(), shape.c_str(), dt,
+                    (unsigned long long)sum);
+        if (std::string(g) == "params")
+          params += t.numel();
       }
-      h5::Handle d(H5_CHECK(H5Dopen2(f.get(), name.c_str(), H5P_DEFAULT)), H5Dclose);
-      h5::Handle s(H5_CHECK(H5Dget_space(d.get())), H5Sclose);
-      h5::Handle type(H5_CHECK(H5Dget_type(d.get())), H5Tclose);
-      hsize_t dims[2] = {0, 0};
-      const int nd = H5_CHECK(H5Sget_simple_extent_dims(s.get(), dims, nullptr));
-      const std::string shape = nd == 1
-                                    ? "[" + std::to_string(dims[0]) + "]"
-                                    : "[" + std::to_string(dims[0]) + ", " + std::to_string(dims[1]) + "]";
-      const char* dt = H5Tget_size(type.get()) == 2 ? "bf16" : "f32";
-      const uint64_t sum = h5::has_attr(d.get(), "checksum") ? h5::read_attr_u64(d.get(), "checksum") : 0;
-      std::printf("  %-52s %-14s %s  checksum %016llx\n", name.c_str(), shape.c_str(), dt,
-                  (unsigned long long)sum);
-      if (std::string(g) == "params")
-        params += t.numel();
     }
+  } catch (const Error& e) {
+    GLM3D_USAGE_FAIL() << "checkpoint " << path << " is unreadable: " << e.what();
   }
   std::printf("  %lld parameters\n", (long long)params);
   return 0;

@@ -1,6 +1,8 @@
 #include "model/chatglm_convert.h"
 
 #include "core/check.h"
+#include "core/checked_int.h"
+#include "core/json_error.h"
 
 #include <sstream>
 
@@ -21,7 +23,9 @@ ModelConfig chatglm_config(const ConfigJson& j, std::map<std::string, int64_t>& 
   c.num_layers = j.integer("num_layers");
   c.num_heads = j.integer("num_attention_heads");
   c.vocab = j.integer("vocab_size");
-  c.ffn_hidden = j.integer("inner_hidden_size", 4 * c.hidden);
+  GLM3D_USAGE_CHECK(c.hidden > 0 && c.hidden <= (int64_t(1) << 40))
+      << j.file() << ": field 'hidden_size' must be in [1, 2^40], got " << c.hidden;
+  c.ffn_hidden = j.integer("inner_hidden_size", 4 * c.hidden); // 4 x hidden cannot overflow
   c.ln_eps = j.number("layernorm_epsilon", c.ln_eps);
   c.seq_len = j.integer("max_sequence_length", c.seq_len);
   c.rope = j.boolean("position_encoding_2d", true) ? RopeKind::two_d : RopeKind::one_d;

@@ -236,9 +236,20 @@ ModelConfig load_model_config(const std::string& name_or_file) {
   return c;
 }
 
+namespace {
+// parameter_count in doubles (no overflow; exact below 2^53): every int64 term of parameter_count
+// is below it, so an answer under k_max_parameters makes the int64 computation safe.
+double parameter_count_estimate(const ModelConfig& c) {
+  const double H = double(c.hidden), F = double(c.ffn_hidden), L = double(c.num_layers), V = double(c.vocab);
+  const double U = c.ffn == FfnKind::geglu ? 2 * F : F;
+  return V * H + L * (4 * H * H + 9 * H + U * H + U + F * H) + 2 * H;
+}
+} // namespace
+
 void validate(const ModelConfig& c) {
   auto positive = [&](const char* field, double v) {
-    GLM3D_USAGE_CHECK(v > 0) << "model '" << c.name << "': " << field << " must be positive, got " << v;
+    GLM3D_USAGE_CHECK(v > 0 && std::isfinite(v))
+        << "model '" << c.name << "': " << field << " must be positive, got " << v;
   };
   positive("num_layers", double(c.num_layers));
   positive("hidden", double(c.hidden));
@@ -250,6 +261,10 @@ void validate(const ModelConfig& c) {
   positive("ln_eps", c.ln_eps);
   positive("init_std", c.init_std);
   positive("lr", c.lr);
+  const double params = parameter_count_estimate(c);
+  GLM3D_USAGE_CHECK(params <= k_max_parameters)
+      << "model '" << c.name << "': " << params << " parameters, more than glm3d handles ("
+      << k_max_parameters << ")";
   GLM3D_USAGE_CHECK(c.hidden % c.num_heads == 0) << "model '" << c.name << "': num_heads (" << c.num_heads
                                                  << ") must divide hidden (" << c.hidden << ")";
   const int64_t rot = c.rope == RopeKind::one_d ? c.head_dim() : c.head_dim() / 2;

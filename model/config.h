@@ -69,8 +69,11 @@ std::vector<std::string> preset_names();
 // names, unknown keys or bad values.
 ModelConfig load_model_config(const std::string& name_or_file);
 ModelConfig preset_config(const std::string& name);
-// Throws UsageError naming the field when sizes are not positive or heads do not divide hidden.
+// Throws UsageError naming the field when sizes are not positive, a real is not finite, heads do
+// not divide hidden, or the model has more than k_max_parameters (so that parameter_count and
+// every tensor size fit int64: configs come from files).
 void validate(const ModelConfig& c);
+inline constexpr double k_max_parameters = 4503599627370496.0; // 2^52, 35000 x GLM-130B
 
 // Parameters of the model with the real vocab (tied LM head counted once).
 int64_t parameter_count(const ModelConfig& c);

@@ -1,15 +1,17 @@
 #include "model/config_json.h"
 
 #include "core/check.h"
+#include "core/json_error.h"
+
+#include <cstdint>
 
 namespace glm3d {
 
 ConfigJson::ConfigJson(const std::string& text, const std::string& file) : file_(file) {
   try {
     j_ = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    const std::string why = e.what(); // without nlohmann's "[json.exception.parse_error.N] "
-    GLM3D_USAGE_FAIL() << file << ": not valid JSON: " << why.substr(why.find("] ") + 2);
+  } catch (const nlohmann::json::exception& e) { // out_of_range too: a number beyond a double
+    GLM3D_USAGE_FAIL() << file << ": not valid JSON: " << json_error_text(e);
   }
   GLM3D_USAGE_CHECK(j_.is_object()) << file << ": not a JSON object";
 }
@@ -38,6 +40,9 @@ int64_t ConfigJson::integer(const char* key, int64_t absent) const {
 }
 
 std::optional<int64_t> ConfigJson::maybe_integer(const char* key) const {
+  const nlohmann::json* v = field(key);
+  if (v && v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX))
+    wrong(key, "an integer below 2^63");
   return typed<int64_t>(key, &nlohmann::json::is_number_integer, "an integer");
 }
 

@@ -1,7 +1,9 @@
 #include "model/safetensors.h"
 
 #include "core/check.h"
+#include "core/checked_int.h"
 #include "core/dtype.h"
+#include "core/json_error.h"
 #include "core/tensor.h"
 
 #include <nlohmann/json.hpp>
@@ -57,15 +59,23 @@ StTensorInfo tensor_info(const nlohmann::json& v, uint64_t data_size) {
   };
   StTensorInfo t;
   t.dtype = parse_st_dtype(dt->get<std::string>());
-  for (const nlohmann::json& d : *shape)
-    t.shape.push_back(int64_t(count(d)));
+  // The element count as numel() will compute it (int64, left to right), checked: the shape is
+  // the file's, and only a count whose bytes the data holds is accepted.
+  std::optional<int64_t> numel = 1;
+  for (const nlohmann::json& d : *shape) {
+    const uint64_t n = count(d);
+    numel = numel && n <= uint64_t(INT64_MAX) ? checked_mul(*numel, int64_t(n)) : std::nullopt;
+    t.shape.push_back(int64_t(n));
+  }
   t.begin = count((*off)[0]);
   t.end = count((*off)[1]);
   GLM3D_USAGE_CHECK(t.begin <= t.end && t.end <= data_size)
       << "data_offsets [" << t.begin << ", " << t.end << ") outside the " << data_size << " data bytes";
-  GLM3D_USAGE_CHECK(t.end - t.begin == uint64_t(t.numel()) * st_size(t.dtype))
+  const std::optional<uint64_t> bytes =
+      numel ? checked_mul(uint64_t(*numel), uint64_t(st_size(t.dtype))) : std::nullopt;
+  GLM3D_USAGE_CHECK(bytes && t.end - t.begin == *bytes)
       << "data_offsets span " << (t.end - t.begin) << " bytes, the shape needs "
-      << t.numel() * st_size(t.dtype);
+      << (bytes ? std::to_string(*bytes) : std::string("more than 2^63"));
   return t;
 }
 } // namespace
@@ -143,10 +153,8 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path), in_
   nlohmann::json root;
   try {
     root = nlohmann::json::parse(header);
-  } catch (const nlohmann::json::parse_error& e) {
-    const std::string why = e.what(); // without nlohmann's "[json.exception.parse_error.N] "
-    GLM3D_USAGE_FAIL() << "safetensors file " << path
-                       << ": header is not valid JSON: " << why.substr(why.find("] ") + 2);
+  } catch (const nlohmann::json::exception& e) {
+    GLM3D_USAGE_FAIL() << "safetensors file " << path << ": header is not valid JSON: " << json_error_text(e);
   }
   GLM3D_USAGE_CHECK(root.is_object()) << "safetensors file " << path << ": header is not a JSON object";
   for (const auto& [name, v] : root.items()) {

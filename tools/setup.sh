@@ -20,6 +20,9 @@ PACKAGES=(build-essential cmake pkg-config clang-format
   zlib1g-dev
   # GNU time: peak RSS of each rank in tests/plan/memory_vs_measured.sh and benchmarks/scaling.sh
   time)
+# Callers may add packages they alone need (tests/fuzz/run.sh: clang and libFuzzer).
+# shellcheck disable=SC2206
+PACKAGES+=(${GLM3D_EXTRA_PACKAGES:-})
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -214,6 +214,21 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
     c.ln_eps = r.f64(g.get(), "ln_eps");
     c.init_std = r.f64(g.get(), "init_std");
     c.lr = r.f64(g.get(), "lr");
+    try {
+      validate(c);
+    } catch (const UsageError& e) {
+      GLM3D_USAGE_FAIL() << "checkpoint " << path << ": " << e.what();
+    }
+    // Every float tensor is in the file (parallel HDF5 allocates a dataset's storage when it
+    // creates it), at 2 bytes an element at least (bf16): a config larger than the file is
+    // damage, and the readers would walk and allocate for tensors that cannot be there.
+    double elems = 0;
+    for (const CkptTensor& t : float_tensors(m))
+      elems += double(t.rows) * double(t.cols);
+    const uint64_t file_bytes = std::filesystem::file_size(path);
+    GLM3D_USAGE_CHECK(2.0 * elems <= double(file_bytes))
+        << "checkpoint " << path << ": its config has " << elems << " stored elements, more than the file's "
+        << file_bytes << " bytes can hold";
     if (H5_CHECK(H5Lexists(f.get(), "special_tokens", H5P_DEFAULT)) > 0) {
       h5::Handle s(H5_CHECK(H5Gopen2(f.get(), "special_tokens", H5P_DEFAULT)), H5Gclose);
       H5O_info_t info;

@@ -1,6 +1,7 @@
 #include "core/quant/chatglm_int.h"
 
 #include "core/check.h"
+#include "core/checked_int.h"
 #include "core/quant/finite.h"
 #include "core/quant/half.h"
 #include "core/quant/nibbles.h"
@@ -73,7 +74,8 @@ void validate(const RowwiseInt& q, const std::string& what) {
       << what << ": quantization bits must be 8 or 4, got " << q.bits;
   GLM3D_USAGE_CHECK(q.rows > 0 && q.cols > 0 && (q.bits == 8 || q.cols % 2 == 0))
       << what << ": bad quantized shape " << q.rows << "x" << q.cols << " for int" << q.bits;
-  GLM3D_USAGE_CHECK(int64_t(q.weight.size()) == q.rows * q.stored_cols())
+  const std::optional<int64_t> stored = checked_mul(q.rows, q.stored_cols()); // rows, cols from a file
+  GLM3D_USAGE_CHECK(stored && int64_t(q.weight.size()) == *stored)
       << what << ": int" << q.bits << " weight has " << q.weight.size() << " elements, expected " << q.rows
       << "x" << q.stored_cols();
   GLM3D_USAGE_CHECK(int64_t(q.scale.size()) == q.rows)

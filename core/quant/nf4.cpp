@@ -1,6 +1,7 @@
 #include "core/quant/nf4.h"
 
 #include "core/check.h"
+#include "core/checked_int.h"
 #include "core/quant/blockwise8.h"
 #include "core/quant/finite.h"
 #include "core/quant/nibbles.h"
@@ -95,7 +96,9 @@ Nf4 quantize_nf4(const float* W, int64_t rows, int64_t cols, bool double_quant) 
 }
 
 void validate(const Nf4& q, const std::string& what) {
-  GLM3D_USAGE_CHECK(q.rows > 0 && q.cols > 0 && q.numel() % 2 == 0)
+  // rows x cols from a file: checked before numel() and blocks() use the product.
+  const std::optional<int64_t> numel = checked_mul(q.rows, q.cols);
+  GLM3D_USAGE_CHECK(q.rows > 0 && q.cols > 0 && numel && *numel % 2 == 0)
       << what << ": bad NF4 shape " << q.rows << "x" << q.cols << " (needs an even number of elements)";
   GLM3D_USAGE_CHECK(int64_t(q.weight.size()) == q.numel() / 2)
       << what << ": NF4 weight has " << q.weight.size() << " bytes, expected " << q.numel() / 2;

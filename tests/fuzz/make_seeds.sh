@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Regenerates the seed corpora (corpus/<target>/) with glm3d itself: small valid files of every
+# kind the readers take. Run by hand after a format change, from a normal build:
+#   tests/fuzz/make_seeds.sh [build/glm3d]
+# Needs fortunes + fortunes-zh (data/corpus/make_sample_corpus.sh), gzip, perl. The tokenizer is
+# trained anew, so the token store seeds change with it (and the sha256 in their manifests).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+bin="$(realpath "${1:-$root/build/glm3d}")"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+c="$here/corpus"
+rm -rf "$c"
+mkdir -p "$c"/{model_ini,config_file,jsonl,safetensors,chatglm_config,token_manifest,token_shard,sample_file,ckpt,tokenizer,quant_state,cpu_profile}
+
+# ---- model INI: a GLM small enough for every other seed (1 layer, hidden 8), and the suite's own
+cat >"$c/model_ini/micro.ini" <<'INI'
+# a GLM small enough for fuzz seeds
+[model]
+base = tiny
+num_layers = 1
+hidden = 8
+num_heads = 2
+ffn_hidden = 16
+vocab = 32
+seq_len = 32
+INI
+cp "$root/tests/ckpt/stop_model.ini" "$c/model_ini/stop_model.ini"
+cat >"$c/model_ini/every_key.ini" <<'INI'
+; every key, both spellings
+[model]
+base = glm-130b   # applied first
+name = every-key
+num-layers = 2
+hidden = 64
+num_heads = 4
+ffn_hidden = 96
+vocab = 1000
+seq-len = 64
+ffn = gelu
+rope = 1d
+rope_base = 10000.5
+ln_eps = 1e-6
+init_std = 0.02
+lr = 3e-4
+INI
+
+# ---- --config files
+cat >"$c/config_file/train.ini" <<'INI'
+# keys before any section apply to every command
+model = tiny
+seed = 7
+[train]
+steps = 300
+global_batch = 16
+tp = 2
+lr = 1e-3
+beta2 = 0.99
+synthetic = true
+quiet = false
+use_distributed_optimizer = true
+precision = bf16
+[eval]
+tp = 1
+INI
+cat >"$c/config_file/megatron.ini" <<'INI'
+train-iters = 10
+global-batch-size = 8
+tensor-model-parallel-size = 1
+input = a.txt b.txt
+input = c.jsonl
+INI
+
+# ---- JSONL prep input (plain and gzip)
+printf '{"text": "Hello world. A first document.", "id": 1}\n\n{"id": 2, "text": "second \\u4e2d\\u6587 \\"quoted\\"\\n line", "meta": {"a": [1, 2.5, null, true]}}\r\n{"text": "third"}\n' \
+  >"$c/jsonl/docs.jsonl"
+gzip -9 -n -c "$c/jsonl/docs.jsonl" >"$c/jsonl/docs.jsonl.gz"
+
+# ---- a trained micro model: checkpoint, bf16 weights, ChatGLM export (safetensors + config.json)
+cd "$work"
+"$bin" train --model "$c/model_ini/micro.ini" --synthetic --steps 1 --global-batch 2 --micro-batch 1 \
+  --save ck --quiet >/dev/null
+"$bin" ckpt export ck --out weights.h5 >/dev/null
+"$bin" ckpt export ck --to chatglm-6b --out st_bf16 --dtype bf16 >/dev/null
+"$bin" ckpt export ck --to chatglm-6b --out st_f16 --dtype f16 >/dev/null
+cp ck/step_00000001.h5 "$c/ckpt/train_step1.h5"
+cp weights.h5 "$c/ckpt/weights_bf16.h5"
+cp st_bf16/model.safetensors "$c/safetensors/micro_bf16.safetensors"
+cp st_f16/model.safetensors "$c/safetensors/micro_f16.safetensors"
+cp st_bf16/config.json "$c/chatglm_config/micro.json"
+cat >"$c/chatglm_config/chatglm_6b_like.json" <<'JSON'
+{
+  "architectures": ["ChatGLMModel"], "model_type": "chatglm",
+  "hidden_size": 64, "num_layers": 2, "num_attention_heads": 4, "vocab_size": 150,
+  "layernorm_epsilon": 1e-05, "max_sequence_length": 64, "position_encoding_2d": false,
+  "bos_token_id": 130004, "eos_token_id": 130005, "mask_token_id": 130000,
+  "gmask_token_id": 130001, "pad_token_id": 3, "torch_dtype": "float16", "use_cache": true
+}
+JSON
+
+# ---- a token store: tokenizer (vocab 400), manifest, shards; a sample file from it
+bash "$root/data/corpus/make_sample_corpus.sh" corp 3 >/dev/null
+head -n 12 corp/zh.txt >corp/zh_short.txt
+"$bin" prep --input corp/en.txt corp/zh_short.txt "$c/jsonl/docs.jsonl" --out store --train-tokenizer \
+  --vocab-size 400 --character-coverage 0.98 --shard-tokens 600 --tokenizer-threads 1 >/dev/null
+cp store/tokenizer.model "$c/tokenizer/prep_vocab400.model"
+cp store/manifest.txt "$c/token_manifest/prep.txt"
+# token_shard input: u16 length, a one-shard manifest, the shard's bytes (targets/token_shard.cpp)
+for shard in shard-00000-0000.h5 shard-00002-0000.h5; do
+  line=$(grep "^shard $shard " store/manifest.txt)
+  tokens=$(echo "$line" | awk '{print $3}')
+  grep -v -e '^shard ' -e '^shard_count ' -e '^total_tokens ' store/manifest.txt >m.txt
+  printf 'total_tokens %s\nshard_count 1\n%s\n' "$tokens" "$line" >>m.txt
+  perl -e 'print pack("v", -s $ARGV[0])' m.txt >"$c/token_shard/${shard%.h5}.bin"
+  cat m.txt "store/$shard" >>"$c/token_shard/${shard%.h5}.bin"
+done
+"$bin" data sample --store store --count 3 --seq-len 16 --out "$c/sample_file/samples.h5" >/dev/null
+
+# ---- quantized states (targets/quant_state.cpp's layout): int8 2x3, int4 2x4, NF4 2x64 plain
+# and nested
+q="$c/quant_state"
+perl -e 'print pack("C q< q< V c6 V v2", 0, 2, 3, 6, 1, -2, 3, -127, 0, 127, 2, 0x3c00, 0x2000)' >"$q/int8_2x3.bin"
+perl -e 'print pack("C q< q< V c4 V v2", 4, 2, 4, 4, 0x17, -0x72, 0x00, 0x7f, 2, 0x3c00, 0x0400)' >"$q/int4_2x4.bin"
+perl -e 'print pack("C q< q< V C64 V f<2", 1, 2, 64, 64, (0..63), 2, 0.5, 2.0)' >"$q/nf4_2x64.bin"
+perl -e 'print pack("C q< q< V C64 V C2 V f< f<", 3, 2, 64, 64, (0..63), 2, 10, 250, 1, 0.25, 0.01)' \
+  >"$q/nf4_nested_2x64.bin"
+
+# ---- the CPU profile of this machine (glm3d bench matmul: about a minute)
+"$bin" bench matmul --out "$c/cpu_profile/bench_matmul.json" >/dev/null
+
+du -sh "$c"
