@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# glm3d against PyTorch on the same GLM, in one run (glm3d issue 11). See README.md here.
+#   benchmarks/peer/run.sh            # builds what is missing, makes the venv once, runs, prints the table
+# Environment: BUILD (default build), THREADS (2), WARMUP (2), STEPS (4), MATMUL_MIN_TIME (2 s).
+# Writes benchmarks/peer/out/ (raw outputs) and benchmarks/peer/last_run.txt (the table).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+BUILD="${BUILD:-build}"
+THREADS="${THREADS:-2}"
+WARMUP="${WARMUP:-2}"
+STEPS="${STEPS:-4}"
+MATMUL_MIN_TIME="${MATMUL_MIN_TIME:-2}"
+out="$here/out"
+venv="$here/.venv"
+py="$venv/bin/python"
+export OMP_NUM_THREADS="$THREADS"
+
+say() { printf '== %s\n' "$*" >&2; }
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+
+# ------------------------------------------------------------------ glm3d and glm3d_bench
+if [[ ! -x "$BUILD/glm3d" || ! -x "$BUILD/benchmarks/glm3d_bench" ]]; then
+  say "building glm3d and glm3d_bench in $BUILD"
+  [[ -f "$BUILD/CMakeCache.txt" ]] ||
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DGLM3D_BUILD_TESTS=OFF -DGLM3D_BUILD_BENCHMARKS=ON >&2
+  cmake --build "$BUILD" -j2 --target glm3d glm3d_bench >&2
+fi
+
+# ------------------------------------------------------------------ PyTorch venv (once)
+if ! "$py" -c 'import torch' 2>/dev/null; then
+  say "making $venv with PyTorch (CPU wheel index if reachable, else PyPI)"
+  python3 -m venv "$venv"
+  "$py" -m pip install --quiet --upgrade pip >&2
+  if ! "$py" -m pip install --retries 0 --timeout 20 --index-url https://download.pytorch.org/whl/cpu torch >&2; then
+    say "CPU wheel index not reachable: installing torch from PyPI (pulls its CUDA libraries too)"
+    "$py" -m pip install torch >&2
+  fi
+fi
+
+rm -rf "$out" && mkdir -p "$out"
+glm3d_prec_flag() { # --precision P on current builds, --bf16 on older ones
+  if "$BUILD/glm3d" train --help 2>&1 | grep -q -- '--precision'; then
+    echo "--precision $1"
+  elif [[ "$1" == bf16 ]]; then echo "--bf16"; fi
+}
+phase() { echo "$1 $(loadavg)" >>"$out/load.txt"; }
+
+# ------------------------------------------------------------------ 1. matmul rate, glm3d's gemm
+# Measured before and after the training steps; the table uses the mean of the two.
+matmul_run() {
+  say "matmul 2048^3 through core/cpu/matmul.h (oneDNN), $THREADS threads ($1)"
+  phase "matmul_$1"
+  "$BUILD/benchmarks/glm3d_bench" --benchmark_filter=MatmulPeak --benchmark_min_time="$MATMUL_MIN_TIME" \
+    --benchmark_format=json >"$out/matmul_$1.json" 2>"$out/matmul_$1.err"
+}
+matmul_run before
+
+# ------------------------------------------------------------------ 2./3. training steps
+glm3d_run() {
+  local prec="$1"
+  say "glm3d train $prec: $WARMUP warm-up + $STEPS timed steps"
+  phase "glm3d_$prec"
+  # shellcheck disable=SC2046
+  "$BUILD/glm3d" train --model "$here/reference.ini" --synthetic --global-batch 4 --micro-batch 4 \
+    --steps $((WARMUP + STEPS)) $(glm3d_prec_flag "$prec") --metrics "$out/glm3d_$prec.jsonl" \
+    >"$out/glm3d_$prec.log" 2>&1 || { say "glm3d $prec failed (see $out/glm3d_$prec.log)"; tail -5 "$out/glm3d_$prec.log" >&2; }
+}
+torch_run() {
+  local prec="$1"
+  say "PyTorch $prec: $WARMUP warm-up + $STEPS timed steps"
+  phase "torch_$prec"
+  "$py" "$here/glm_block.py" speed --threads "$THREADS" --precision "$prec" --warmup "$WARMUP" \
+    --steps "$STEPS" >"$out/torch_$prec.json" 2>"$out/torch_$prec.err" ||
+    { say "PyTorch $prec failed (see $out/torch_$prec.err)"; tail -5 "$out/torch_$prec.err" >&2; }
+}
+# Interleaved so that a change in the machine's load hits both sides of a ratio alike.
+glm3d_run f32
+torch_run f32
+glm3d_run bf16
+torch_run bf16
+
+matmul_run after
+
+say "PyTorch check: loss falls over 20 steps, parameter count"
+phase torch_check
+"$py" "$here/glm_block.py" check --threads "$THREADS" >"$out/torch_check.json" 2>"$out/torch_check.err" || true
+
+say "oneDNN implementations of one glm3d bf16 step (ONEDNN_VERBOSE)"
+phase glm3d_verbose
+# shellcheck disable=SC2046
+ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 "$BUILD/glm3d" train --model "$here/reference.ini" --synthetic --global-batch 4 \
+  --micro-batch 4 --steps 1 $(glm3d_prec_flag bf16) --metrics "$out/glm3d_verbose.jsonl" \
+  >"$out/glm3d_verbose.log" 2>&1 || true
+
+# ------------------------------------------------------------------ 4. the table
+{
+  echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo "cpu_flags_amx $(grep -m1 -o 'amx_bf16' /proc/cpuinfo || echo none)"
+  echo "glm3d_commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- core model train 2>/dev/null || echo ' (+local changes)')"
+  echo "threads $THREADS"
+  echo "warmup $WARMUP"
+  echo "steps $STEPS"
+  echo "date $(date -u +%Y-%m-%dT%H:%MZ)"
+} >"$out/env.txt"
+"$py" - >>"$out/env.txt" 2>/dev/null <<'EOF' || true
+import re, torch
+cfg = torch.__config__.show()
+find = lambda pat: (re.search(pat, cfg) or [None, "?"])[1]
+print("torch", torch.__version__)
+print("torch_libs", "oneDNN " + find(r"MKL-DNN v(\S+)") + ", MKL " + find(r"Math Kernel Library Version (\S+)"))
+EOF
+"$py" "$here/report.py" "$out" | tee "$here/last_run.txt"
