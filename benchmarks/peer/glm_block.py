@@ -36,33 +36,39 @@ class GLMLayer(nn.Module):
     def __init__(self, hidden, num_heads, ffn_hidden, alpha, beta, eps):
         super().__init__()
         self.nh, self.hd, self.alpha = num_heads, hidden // num_heads, alpha
+        # Module names are glm3d's parameter names (model/param_table.cpp), so a glm3d checkpoint
+        # loads with load_state_dict (same_model.py).
         self.input_layernorm = nn.LayerNorm(hidden, eps=eps)
-        self.query_key_value = nn.Linear(hidden, 3 * hidden)
-        self.dense = nn.Linear(hidden, hidden)
+        self.attention = nn.Module()
+        self.attention.query_key_value = nn.Linear(hidden, 3 * hidden)
+        self.attention.dense = nn.Linear(hidden, hidden)
         self.post_attention_layernorm = nn.LayerNorm(hidden, eps=eps)
-        self.dense_h_to_4h = nn.Linear(hidden, ffn_hidden)
-        self.dense_4h_to_h = nn.Linear(ffn_hidden, hidden)
+        self.mlp = nn.Module()
+        self.mlp.dense_h_to_4h = nn.Linear(hidden, ffn_hidden)
+        self.mlp.dense_4h_to_h = nn.Linear(ffn_hidden, hidden)
         # glm3d's init (model/init.cpp): Xavier normal, gain beta for v, dense and the FFN.
+        qkv, dense, up, down = (self.attention.query_key_value, self.attention.dense, self.mlp.dense_h_to_4h,
+                                self.mlp.dense_4h_to_h)
         with torch.no_grad():
-            w = self.query_key_value.weight.view(num_heads, 3, self.hd, hidden)
+            w = qkv.weight.view(num_heads, 3, self.hd, hidden)
             nn.init.normal_(w, std=math.sqrt(1.0 / hidden))
             w[:, 2].mul_(beta)
-            for lin in (self.dense, self.dense_h_to_4h, self.dense_4h_to_h):
+            for lin in (dense, up, down):
                 nn.init.xavier_normal_(lin.weight, gain=beta)
-            for lin in (self.query_key_value, self.dense, self.dense_h_to_4h, self.dense_4h_to_h):
+            for lin in (qkv, dense, up, down):
                 nn.init.zeros_(lin.bias)
 
     def forward(self, x, cos, sin, mask):  # x [B, S, H]
         B, S, H = x.shape
         h = self.input_layernorm(x)
-        qkv = self.query_key_value(h).view(B, S, self.nh, 3, self.hd)
+        qkv = self.attention.query_key_value(h).view(B, S, self.nh, 3, self.hd)
         q, k, v = (qkv[:, :, :, i].transpose(1, 2) for i in range(3))  # [B, nh, S, hd]
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # [B, nh, S, hd]
         ctx = ctx.transpose(1, 2).reshape(B, S, H)
-        x1 = h * self.alpha + self.dense(ctx)
+        x1 = h * self.alpha + self.attention.dense(ctx)
         h2 = self.post_attention_layernorm(x1)
-        return h2 * self.alpha + self.dense_4h_to_h(F.gelu(self.dense_h_to_4h(h2), approximate="tanh"))
+        return h2 * self.alpha + self.mlp.dense_4h_to_h(F.gelu(self.mlp.dense_h_to_4h(h2), approximate="tanh"))
 
 
 class GLM(nn.Module):
@@ -77,19 +83,23 @@ class GLM(nn.Module):
             GLMLayer(hidden, num_heads, ffn_hidden, alpha, beta, eps) for _ in range(num_layers))
         self.final_layernorm = nn.LayerNorm(hidden, eps=eps)
 
-    def forward(self, tokens, position_ids, mask, targets):  # tokens, position_ids, targets [B, S]
+    def logits(self, tokens, position_ids, mask):  # tokens, position_ids [B, S] -> [B, S, V]
         cos, sin = rope_tables(position_ids, self.hd, self.rope_base)
         x = self.word_embeddings(tokens)
         for layer in self.layers:
-            x = layer(x, cos, sin, mask)
-        logits = F.linear(self.final_layernorm(x), self.word_embeddings.weight)  # [B, S, V] tied head
+            x = layer(x, cos.to(x.dtype), sin.to(x.dtype), mask)
+        return F.linear(self.final_layernorm(x), self.word_embeddings.weight)  # tied head
+
+    def forward(self, tokens, position_ids, mask, targets):  # targets [B, S], -100 where no loss
+        logits = self.logits(tokens, position_ids, mask)
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
 
 
 def rope_tables(position_ids, hd, base):
     # t = p * base^(-2i/hd), i < hd/2, duplicated so element i pairs with i + hd/2: [B, 1, S, hd]
-    inv_freq = base ** (-torch.arange(0, hd, 2, dtype=torch.float32) / hd)
-    ang = position_ids.float()[..., None] * inv_freq
+    # Angles in f64 (as glm3d's core/cpu/rope.cpp), cast to the activations' dtype by the caller.
+    inv_freq = base ** (-torch.arange(0, hd, 2, dtype=torch.float64) / hd)
+    ang = position_ids.double()[..., None] * inv_freq
     ang = torch.cat((ang, ang), dim=-1)[:, None]
     return ang.cos(), ang.sin()
 
@@ -166,6 +176,7 @@ def cmd_speed(a):
         times.append(time.perf_counter() - t0)
     timed = times[a.warmup:]
     print(json.dumps({"precision": a.precision, "tokens_per_s": B * S * len(timed) / sum(timed),
+                      "tokens_per_step": B * S,
                       "step_times_s": times, "losses": losses, "warmup": a.warmup,
                       "params": sum(p.numel() for p in model.parameters()), "attention": path,
                       "threads": torch.get_num_threads(), "torch": torch.__version__}))

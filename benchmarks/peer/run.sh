@@ -39,6 +39,7 @@ if ! "$py" -c 'import torch' 2>/dev/null; then
     "$py" -m pip install torch >&2
   fi
 fi
+"$py" -c 'import h5py' 2>/dev/null || "$py" -m pip install --quiet h5py >&2 # same_model.py reads checkpoints
 
 rm -rf "$out" && mkdir -p "$out"
 glm3d_prec_flag() { # --precision P on current builds, --bf16 on older ones
@@ -83,6 +84,11 @@ glm3d_run bf16
 torch_run bf16
 
 matmul_run after
+
+say "same model: glm3d eval logits vs glm_block.py on one glm3d checkpoint"
+phase same_model
+"$py" "$here/same_model.py" --glm3d "$BUILD/glm3d" --workdir "$out/same_model" >"$out/same_model.json" \
+  2>"$out/same_model.err" || true
 
 say "PyTorch check: loss falls over 20 steps, parameter count"
 phase torch_check
