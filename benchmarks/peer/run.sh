@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # glm3d against PyTorch on the same GLM, in one run (glm3d issue 11). See README.md here.
 #   benchmarks/peer/run.sh            # builds what is missing, makes the venv once, runs, prints the table
-# Environment: BUILD (default build), THREADS (2), WARMUP (2), STEPS (4), MATMUL_MIN_TIME (2 s).
+# Environment: BUILD (default build), THREADS (2), WARMUP (2), STEPS (4), MATMUL_MIN_TIME (2 s),
+# TORCH_VERSION (2.15.0: pinned so that runs on different days compare the same peer).
 # Writes benchmarks/peer/out/ (raw outputs) and benchmarks/peer/last_run.txt (the table).
 set -euo pipefail
 
@@ -13,6 +14,7 @@ THREADS="${THREADS:-2}"
 WARMUP="${WARMUP:-2}"
 STEPS="${STEPS:-4}"
 MATMUL_MIN_TIME="${MATMUL_MIN_TIME:-2}"
+TORCH_VERSION="${TORCH_VERSION:-2.15.0}"
 out="$here/out"
 venv="$here/.venv"
 py="$venv/bin/python"
@@ -30,13 +32,17 @@ if [[ ! -x "$BUILD/glm3d" || ! -x "$BUILD/benchmarks/glm3d_bench" ]]; then
 fi
 
 # ------------------------------------------------------------------ PyTorch venv (once)
-if ! "$py" -c 'import torch' 2>/dev/null; then
-  say "making $venv with PyTorch (CPU wheel index if reachable, else PyPI)"
-  python3 -m venv "$venv"
+# Never run by the build, the tests or CI. The CPU wheel index avoids torch's CUDA libraries
+# (about 5 GB in the venv from PyPI); where it cannot be reached, PyPI's wheel runs the same CPU code.
+have_torch="$("$py" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)"
+if [[ "$have_torch" != "$TORCH_VERSION" ]]; then
+  say "making $venv with torch $TORCH_VERSION (CPU wheel index if reachable, else PyPI)"
+  [[ -x "$py" ]] || python3 -m venv "$venv"
   "$py" -m pip install --quiet --upgrade pip >&2
-  if ! "$py" -m pip install --retries 0 --timeout 20 --index-url https://download.pytorch.org/whl/cpu torch >&2; then
-    say "CPU wheel index not reachable: installing torch from PyPI (pulls its CUDA libraries too)"
-    "$py" -m pip install torch >&2
+  if ! "$py" -m pip install --retries 0 --timeout 20 --index-url https://download.pytorch.org/whl/cpu \
+    "torch==$TORCH_VERSION" >&2; then
+    say "CPU wheel index not reachable: installing torch $TORCH_VERSION from PyPI (pulls its CUDA libraries too)"
+    "$py" -m pip install "torch==$TORCH_VERSION" >&2
   fi
 fi
 "$py" -c 'import h5py' 2>/dev/null || "$py" -m pip install --quiet h5py >&2 # same_model.py reads checkpoints
