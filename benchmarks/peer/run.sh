@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # glm3d against PyTorch on the same GLM, in one run (glm3d issue 11). See README.md here.
 #   benchmarks/peer/run.sh            # builds what is missing, makes the venv once, runs, prints the table
-# Environment: BUILD (default build), THREADS (2), WARMUP (2), STEPS (4), MATMUL_MIN_TIME (2 s),
-# TORCH_VERSION (2.15.0: pinned so that runs on different days compare the same peer).
+# Environment: BUILD (default build), THREADS (2), WARMUP (2), STEPS (4), MATMUL_REPS (4 of 0.5 s),
+# TORCH_VERSION (2.15.0: pinned so that runs on different days compare the same peer),
+# GLM3D_LABEL (what the table calls the glm3d measured; default: this checkout's commit).
 # Writes benchmarks/peer/out/ (raw outputs) and benchmarks/peer/last_run.txt (the table).
 set -euo pipefail
 
@@ -13,7 +14,7 @@ BUILD="${BUILD:-build}"
 THREADS="${THREADS:-2}"
 WARMUP="${WARMUP:-2}"
 STEPS="${STEPS:-4}"
-MATMUL_MIN_TIME="${MATMUL_MIN_TIME:-2}"
+MATMUL_REPS="${MATMUL_REPS:-4}"
 TORCH_VERSION="${TORCH_VERSION:-2.15.0}"
 out="$here/out"
 venv="$here/.venv"
@@ -56,12 +57,13 @@ glm3d_prec_flag() { # --precision P on current builds, --bf16 on older ones
 phase() { echo "$1 $(loadavg)" >>"$out/load.txt"; }
 
 # ------------------------------------------------------------------ 1. matmul rate, glm3d's gemm
-# Measured before and after the training steps; the table uses the mean of the two.
+# Measured before and after the training steps, MATMUL_REPS repetitions each; the table uses the
+# best repetition (the one least disturbed by other processes).
 matmul_run() {
   say "matmul 2048^3 through core/cpu/matmul.h (oneDNN), $THREADS threads ($1)"
   phase "matmul_$1"
-  "$BUILD/benchmarks/glm3d_bench" --benchmark_filter=MatmulPeak --benchmark_min_time="$MATMUL_MIN_TIME" \
-    --benchmark_format=json >"$out/matmul_$1.json" 2>"$out/matmul_$1.err"
+  "$BUILD/benchmarks/glm3d_bench" --benchmark_filter=MatmulPeak --benchmark_min_time=0.5 \
+    --benchmark_repetitions="$MATMUL_REPS" --benchmark_format=json >"$out/matmul_$1.json" 2>"$out/matmul_$1.err"
 }
 matmul_run before
 
@@ -111,7 +113,7 @@ ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 "$BUILD/glm3d" train --model "$here/reference.in
 {
   echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo "cpu_flags_amx $(grep -m1 -o 'amx_bf16' /proc/cpuinfo || echo none)"
-  echo "glm3d_commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- core model train 2>/dev/null || echo ' (+local changes)')"
+  echo "glm3d_commit ${GLM3D_LABEL:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- core model train 2>/dev/null || echo ' (+local changes)')}"
   echo "threads $THREADS"
   echo "warmup $WARMUP"
   echo "steps $STEPS"
