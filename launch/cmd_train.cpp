@@ -129,7 +129,7 @@ int cmd_finetune(const Args& args, const RunContext& ctx) {
   po::options_description desc("glm3d finetune options (and every glm3d train option)");
   desc.add_options()                                                                                    //
       ("method", defaulted(&method), "full, lora, ptuning or qlora")                                    //
-      ("base", po::value(&o.base), "the pretrained model: a glm3d checkpoint (imported or trained)")    //
+      ("base", po::value(&o.base), "the model to adapt, when --load names this run's own checkpoints")    //
       ("lora-r", defaulted(&a.lora_r), "LoRA rank")                                                     //
       ("lora-alpha", defaulted(&a.lora_alpha), "LoRA alpha (scaling alpha / r)")                        //
       ("lora-dropout", defaulted(&a.lora_dropout), "dropout on the LoRA input")                         //
@@ -148,7 +148,7 @@ int cmd_finetune(const Args& args, const RunContext& ctx) {
   if (vm["lr"].defaulted() && a.method != FinetuneMethod::full)
     o.lr = a.method == FinetuneMethod::ptuning ? 2e-2 : 1e-4; // ChatGLM's P-tuning, PEFT's usual LoRA range
   GLM3D_USAGE_CHECK(!o.base.empty() || !o.load.empty() || (o.dry_run && !o.model.empty()))
-      << "glm3d finetune needs --base CKPT (the model to adapt)";
+      << "glm3d finetune needs --load CKPT (the model to adapt, or this fine-tuning run's checkpoint)";
   if (vm["model"].defaulted())
     o.model.clear(); // the base's
   return run_training(o, ctx);

@@ -117,6 +117,8 @@ void write_checkpoint_meta(hid_t f, const CheckpointMeta& m) {
     h5::write_attr_i64(f, "prefix_projection", a.prefix_projection ? 1 : 0);
     h5::write_attr_f64(f, "prefix_dropout", a.prefix_dropout);
     h5::write_attr_str(f, "finetune_base", m.base_checkpoint);
+  } else if (m.adapters.method == FinetuneMethod::full) { // glm3d finetune --method full
+    h5::write_attr_str(f, "finetune_method", to_string(m.adapters.method));
   }
   write_config(f, m.cfg);
   if (!m.special_tokens.empty()) {
@@ -184,6 +186,8 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
       a.prefix_projection = r.i64(f.get(), "prefix_projection") != 0;
       a.prefix_dropout = r.f64(f.get(), "prefix_dropout");
       m.base_checkpoint = r.str(f.get(), "finetune_base");
+    } else if (h5::has_attr(f.get(), "finetune_method")) {
+      m.adapters.method = parse_finetune_method(r.str(f.get(), "finetune_method"));
     }
     GLM3D_USAGE_CHECK(H5_CHECK(H5Lexists(f.get(), "config", H5P_DEFAULT)) > 0)
         << "checkpoint " << path << ": missing group 'config'";

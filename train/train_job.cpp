@@ -97,6 +97,13 @@ void resolve_base(TrainJob& j) {
 void resolve_run(TrainJob& j) {
   const TrainOptions& opt = j.opt;
   j.resume = open_resume(opt.load);
+  // glm3d finetune --load CKPT of a model that is not this fine-tuning run's own checkpoint
+  // (imported or pretrained weights): the model to adapt, as --base, and a new run.
+  if (opt.adapters.method != FinetuneMethod::none && opt.base.empty() && j.resume.active() &&
+      j.resume.meta.adapters.method == FinetuneMethod::none) {
+    j.opt.base = j.resume.path;
+    j.resume = ResumeFrom{};
+  }
   j.adapters = resolve_adapters(opt, j.resume);
   resolve_base(j);
   const CheckpointMeta& has_cfg = j.resume.active() ? j.resume.meta : j.base.meta;
@@ -400,6 +407,7 @@ void save_train_checkpoint(TrainJob& j, int64_t step) {
   meta.virtual_stages = j.dims.virtual_stages;
   meta.zero = j.opt.zero;
   meta.tokenizer_sha256 = j.tokenizer_sha256;
+  meta.adapters.method = j.adapters.method; // full: a whole model, kind train, marked as fine-tuned
   if (j.adapters.adapters()) { // the adapters only; the base stays where it is
     meta.kind = "finetune";
     meta.adapters = j.adapters;
