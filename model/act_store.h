@@ -16,6 +16,10 @@ namespace glm3d {
 template <class T> struct MatIn {
   const T* f = nullptr;
   const bf16* b = nullptr;
+  // Rows [r0, ...) of a row-major matrix with `cols` columns.
+  MatIn rows(int64_t r0, int64_t cols) const {
+    return {f ? f + r0 * cols : nullptr, b ? b + r0 * cols : nullptr};
+  }
 };
 
 // A stored activation of n elements, as T or as bf16.

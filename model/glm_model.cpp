@@ -1,6 +1,7 @@
 // GlmModel: weights, chunks (embedding, layers, head) and the activations in flight. One
 // transformer layer is in glm_layer.cpp.
 #include "model/glm_model.h"
+#include "model/memory_model.h"
 
 #include "core/check.h"
 #include "core/cpu/cross_entropy.h"
@@ -175,46 +176,78 @@ template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T*
     std::copy(x.begin(), x.end(), out);
 }
 
-// Final norm, LM head (tied or output_layer), vocab-parallel cross-entropy: ca.probs [N, Vl] holds the
-// probabilities of the local vocabulary slice, losses [N] the per-token loss. on_logits (if set)
-// sees the logits first.
-template <class T>
-void GlmModel<T>::head_logits(int microbatch, const MicroBatch& mb, ChunkActs& ca, std::vector<T>& losses) {
+// Final norm, LM head (tied or output_layer), vocab-parallel cross-entropy, over rows of the
+// micro-batch in chunks of head_chunk_rows (model/memory_model.h), so the logits of a large
+// vocabulary need not exist for the whole micro-batch at once. Every recompute mode runs the same
+// chunks, so their losses and gradients stay bit-identical.
+
+// The final norm of the head's input: ca.hf [N, H], ca.meanf, ca.rstdf.
+template <class T> void GlmModel<T>::head_norm(const MicroBatch& mb, ChunkActs& ca) {
   const int64_t N = mb.B * mb.S, H = cfg_.hidden;
-  const ParamInfo& e = table_.get(table_.head_name());
-  const int64_t Vl = e.local_rows;
   const ParamInfo* lb = table_.find("final_layernorm.bias");
   T* hf = ca.hf.begin_write(N * H, exec_.bf16(), scratch_->h);
   norm_forward(ca.final_x.data(), vector_param(table_.get("final_layernorm.weight")),
                lb ? vector_param(*lb) : nullptr, hf, ca.meanf, ca.rstdf, N);
   ca.hf.commit(hf);
-  ca.probs.resize(size_t(N * Vl)); // [N, Vl] logits, then probabilities
-  linear_fwd(ca.hf.in(), matrix_param(e), static_cast<const T*>(nullptr), ca.probs.data(), N, H, Vl);
-  if (on_logits && microbatch >= 0)
-    on_logits(microbatch, ca.probs.data());
-  cpu::VocabReduce<T> reduce = cpu::VocabReduce<T>::local();
-  if (tp_.size() > 1) {
-    reduce.max = [this](T* b, int64_t n) { tp_.all_reduce(b, size_t(n), ReduceOp::max); };
-    reduce.sum = [this](T* b, int64_t n) { tp_.all_reduce(b, size_t(n), ReduceOp::sum); };
-  }
-  losses.resize(size_t(N));
-  cpu::vocab_parallel_ce_forward(ca.probs.data(), mb.targets.data(), mb.loss_mask.data(), losses.data(),
-                                 ca.probs.data(), N, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab, reduce);
 }
 
-// The head's forward: the loss. Under --recompute full only its input is kept (the logits of a
-// large vocabulary are the biggest activation of all); backward recomputes the rest.
+// Rows [r0, r0 + n): logits [n, Vl] into probs, then probabilities; losses + r0 the per-token loss.
+template <class T>
+void GlmModel<T>::head_rows(const MicroBatch& mb, const ChunkActs& ca, int64_t r0, int64_t n, T* probs,
+                            T* losses, bool logits_only) {
+  const int64_t H = cfg_.hidden;
+  const ParamInfo& e = table_.get(table_.head_name());
+  const int64_t Vl = e.local_rows;
+  linear_fwd(ca.hf.in().rows(r0, H), matrix_param(e), static_cast<const T*>(nullptr), probs, n, H, Vl);
+  if (!logits_only)
+    head_ce_rows(mb, r0, n, probs, losses);
+}
+
+// Rows [r0, r0 + n) of the vocab-parallel cross-entropy: logits -> probabilities in place.
+template <class T>
+void GlmModel<T>::head_ce_rows(const MicroBatch& mb, int64_t r0, int64_t n, T* probs, T* losses) {
+  const int64_t Vl = table_.get(table_.head_name()).local_rows;
+  cpu::VocabReduce<T> reduce = cpu::VocabReduce<T>::local();
+  if (tp_.size() > 1) {
+    reduce.max = [this](T* b, int64_t k) { tp_.all_reduce(b, size_t(k), ReduceOp::max); };
+    reduce.sum = [this](T* b, int64_t k) { tp_.all_reduce(b, size_t(k), ReduceOp::sum); };
+  }
+  cpu::vocab_parallel_ce_forward(probs, mb.targets.data() + r0, mb.loss_mask.data() + r0, losses + r0, probs,
+                                 n, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab, reduce);
+}
+
+// The head's forward: the loss. Without --recompute full, ca.probs [N, Vl] keeps every row's
+// probabilities for backward (on_logits sees the logits of the whole micro-batch first). Under
+// full only the head's input is kept (the logits of a large vocabulary are the biggest
+// activation of all): each chunk's logits live only while its loss is computed.
 template <class T>
 void GlmModel<T>::head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca) {
+  const int64_t N = mb.B * mb.S, Vl = table_.get(table_.head_name()).local_rows;
+  const int64_t C = head_chunk_rows(N, Vl);
   ca.final_x = std::move(x);
-  std::vector<T> losses;
-  head_logits(microbatch, mb, ca, losses);
+  head_norm(mb, ca);
+  std::vector<T> losses(static_cast<size_t>(N));
+  const bool keep = exec_.recompute != Recompute::full || on_logits;
+  if (keep) {
+    ca.probs.resize(size_t(N * Vl)); // [N, Vl]
+    for (int64_t r0 = 0; r0 < N; r0 += C)
+      head_rows(mb, ca, r0, std::min(C, N - r0), ca.probs.data() + r0 * Vl, losses.data(), bool(on_logits));
+    if (on_logits) {
+      on_logits(microbatch, ca.probs.data());
+      for (int64_t r0 = 0; r0 < N; r0 += C) // the loss of the logits on_logits saw
+        head_ce_rows(mb, r0, std::min(C, N - r0), ca.probs.data() + r0 * Vl, losses.data());
+    }
+  } else {
+    std::vector<T> chunk(size_t(std::min(C, N) * Vl)); // [C, Vl]
+    for (int64_t r0 = 0; r0 < N; r0 += C)
+      head_rows(mb, ca, r0, std::min(C, N - r0), chunk.data(), losses.data(), false);
+  }
   double s = 0;
   for (const T l : losses)
     s += double(l);
   loss_sum_ += s * loss_weight_;
-  if (exec_.recompute == Recompute::full) {
-    for (auto* v : {&ca.probs, &ca.meanf, &ca.rstdf})
+  if (!keep) {
+    for (auto* v : {&ca.meanf, &ca.rstdf})
       release(*v);
     ca.hf.release();
   }
@@ -226,18 +259,24 @@ template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkAc
   const ParamInfo& lw = table_.get("final_layernorm.weight");
   const ParamInfo* lb = table_.find("final_layernorm.bias");
   const ParamInfo& e = table_.get(table_.head_name());
-  const int64_t Vl = e.local_rows;
-  if (ca.probs.empty()) { // recomputed: the same kernels on the same input, losses not counted again
-    std::vector<T> losses;
-    head_logits(-1, mb, ca, losses);
-  }
-  std::vector<T> dloss(static_cast<size_t>(N), T(loss_weight_));
-  cpu::vocab_parallel_ce_backward(ca.probs.data(), mb.targets.data(), mb.loss_mask.data(), dloss.data(),
-                                  ca.probs.data(), N, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab);
+  const int64_t Vl = e.local_rows, C = head_chunk_rows(N, Vl);
+  const bool kept = !ca.probs.empty();
+  if (!kept) // recomputed: the same kernels on the same input, losses not counted again
+    head_norm(mb, ca);
+  std::vector<T> chunk(kept ? 0 : size_t(std::min(C, N) * Vl)), losses(kept ? 0 : size_t(N));
+  const std::vector<T> dloss(size_t(std::min(C, N)), T(loss_weight_));
   T* dhf = sized(scratch_->h, N * H);
   T* g = grads(); // null: a frozen base (fine-tuning with adapters)
-  linear_bwd(ca.probs.data(), ca.hf.in(), matrix_param(e), dhf, g ? g + e.offset : nullptr,
-             static_cast<T*>(nullptr), N, H, Vl);
+  for (int64_t r0 = 0; r0 < N; r0 += C) {
+    const int64_t n = std::min(C, N - r0);
+    T* probs = kept ? ca.probs.data() + r0 * Vl : chunk.data();
+    if (!kept)
+      head_rows(mb, ca, r0, n, probs, losses.data(), false);
+    cpu::vocab_parallel_ce_backward(probs, mb.targets.data() + r0, mb.loss_mask.data() + r0, dloss.data(), probs,
+                                    n, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab);
+    linear_bwd(probs, ca.hf.in().rows(r0, H), matrix_param(e), dhf + r0 * H, g ? g + e.offset : nullptr,
+               static_cast<T*>(nullptr), n, H, Vl);
+  }
   tp_sum(dhf, N * H);
   norm_backward(dhf, ca.final_x.data(), vector_param(lw), ca.meanf, ca.rstdf, dx, g ? g + lw.offset : nullptr,
                 g && lb ? g + lb->offset : nullptr, N, false);

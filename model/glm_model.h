@@ -144,7 +144,10 @@ private:
                     LayerActs& a);
   void lora_backward(int l, int m, MatIn<T> x, const T* dy, T* dx, int64_t in, int64_t out,
                      const MicroBatch& mb, LayerActs& a);
-  void head_logits(int microbatch, const MicroBatch& mb, ChunkActs& ca, std::vector<T>& losses);
+  void head_norm(const MicroBatch& mb, ChunkActs& ca);
+  void head_rows(const MicroBatch& mb, const ChunkActs& ca, int64_t r0, int64_t n, T* probs, T* losses,
+                 bool logits_only);
+  void head_ce_rows(const MicroBatch& mb, int64_t r0, int64_t n, T* probs, T* losses);
   void head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca);
   void head_backward(const MicroBatch& mb, ChunkActs& ca, T* dx);
   void tp_sum(T* buf, int64_t n);

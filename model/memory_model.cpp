@@ -75,19 +75,22 @@ int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab
 // h, h2 [N, H]; wide [N, max(W, Ul)] (bf16: qkv and u; f32: dqkv); act [N, Fl]; extra
 // [N, max(H, Ul)] for gated FFNs, [N, H] otherwise; small [N, Hl]; under bf16 the flash
 // gradients [N, Hl + W] in bf16 and the rounded output gradient of the widest linear [N, max] in
-// bf16 (one buffer per thread, kept at its largest size: with the LM head, [N, Vl]); the
+// bf16 (one buffer per thread, kept at its largest size: with the LM head, [head rows, Vl]); the
 // chunk's x, y or dx, dy [N, H]. Dense attention adds its backward staging buffer.
 // Under full recomputation one layer's complete activations are rebuilt in backward.
 int64_t layer_workspace_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S, const ExecPolicy& p,
                               int64_t head_vocab) {
   const LayerDims d = dims_of(c, tp, B, S);
   const bool gated = d.Ul != d.Fl;
-  const int64_t widest = std::max({d.H, d.Ul, d.W, head_vocab});
+  const int64_t widest = std::max({d.H, d.Ul, d.W});
+  const int64_t head_rows = head_vocab > 0 ? head_chunk_rows(d.N, head_vocab) : 0; // [rows, Vl] at a time
   int64_t bytes = kF32 * d.N *
                   (2 * d.H + std::max(d.W, p.bf16() ? d.Ul : 0) + d.Fl + (gated ? std::max(d.H, d.Ul) : d.H) +
                    d.Hl + 2 * d.H);
   if (p.bf16())
-    bytes += 2 * d.N * (d.Hl + d.W + widest);
+    bytes += 2 * (d.N * (d.Hl + d.W) + std::max(d.N * widest, head_rows * head_vocab));
+  if (p.recompute == Recompute::full) // the head's logits, one chunk at a time
+    bytes += kF32 * head_rows * head_vocab;
   if (p.attention == AttentionImpl::dense)
     bytes += dense_stage_bytes(d.nhl, S) + k_dense_attention_code_bytes;
   if (p.recompute == Recompute::full)
@@ -140,7 +143,7 @@ RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, c
   if (head)
     m.activations +=
         pol.head_in_flight * head_activation_bytes(cfg, int(tp), table.padded_vocab(), B, S, pol.exec);
-  m.workspace = layer_workspace_bytes(cfg, int(tp), B, S, pol.exec);
+  m.workspace = layer_workspace_bytes(cfg, int(tp), B, S, pol.exec, head ? table.padded_vocab() / tp : 0);
   if (pol.adapters.lora()) // the dropped input and its f32 copy under bf16 (model/glm_adapters.cpp)
     m.workspace += 2 * kF32 * B * S * std::max(cfg.hidden, cfg.ffn_hidden / tp);
   // Pipeline: the received activation of every in-flight micro-batch and its gradient buffer.

@@ -13,6 +13,7 @@
 #include "model/exec_policy.h"
 #include "model/param_table.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -41,6 +42,12 @@ struct RankMemory {
 // Bytes stored per transformer layer per micro-batch of B x S tokens on a tp rank.
 int64_t layer_activation_bytes(const ModelConfig& cfg, int tp, int64_t B, int64_t S, const ExecPolicy& p);
 // The head chunk's extra activations (final LayerNorm input and output, local-vocabulary logits).
+// Rows of the micro-batch the LM head and cross-entropy process at a time: at most 2^22 logits
+// (16 MB in f32) of the local vocabulary slice Vl, at least 1 row, at most N.
+inline int64_t head_chunk_rows(int64_t N, int64_t Vl) {
+  return std::clamp<int64_t>((int64_t(1) << 22) / std::max<int64_t>(Vl, 1), 1, std::max<int64_t>(N, 1));
+}
+
 int64_t head_activation_bytes(const ModelConfig& cfg, int tp, int64_t padded_vocab, int64_t B, int64_t S,
                               const ExecPolicy& p);
 // Transient bytes of one layer's forward and backward (scratch, gradients, the recomputed
