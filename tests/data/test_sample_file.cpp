@@ -103,7 +103,7 @@ TEST(SampleFile, MalformedFilesNameTheFileAndTheDataset) {
                     [](Datasets& s) {
                       s["kind"] = {{2, 1, 1}, {0, 1}};
                     }),
-            "sample file " + d + "/g.h5: dataset kind has 3 dimensions");
+            "sample file " + d + "/g.h5: dataset kind has 3 dimensions, expected 1 to 2");
   test::write_bytes(d + "/h.h5", "not hdf5");
   EXPECT_EQ(error_of(d + "/h.h5").rfind("sample file " + d + "/h.h5 is not a glm3d sample file: ", 0), 0u);
 }
