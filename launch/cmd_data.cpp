@@ -4,6 +4,7 @@
 // token store, or an SFT store (--split train: as training draws them; valid: in order, as
 // --eval-data takes them).
 #include "core/check.h"
+#include "core/output_path.h"
 #include "data/sample_file.h"
 #include "data/sft_source.h"
 #include "data/sft_store.h"
@@ -84,6 +85,7 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
   GLM3D_USAGE_CHECK(count >= 1 && start >= 0) << "--count must be >= 1 and --start >= 0";
   if (ctx.rank != 0)
     return 0; // a single writer
+  check_output_file("--out", out);
   const bool sft = is_sft_store(dir);
   GLM3D_USAGE_CHECK(sft || vm["split"].defaulted())
       << "--split is for SFT stores; " << dir << " is a token store";

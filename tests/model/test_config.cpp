@@ -52,6 +52,12 @@ TEST(ModelConfig, PresetsAsPublished) {
   EXPECT_EQ(c.ffn, FfnKind::gelu);
   EXPECT_EQ(c.vocab, 130528);
   EXPECT_EQ(c.rope, RopeKind::two_d);
+  const ModelConfig q = preset_config("quickstart"); // launch/quickstart.sh, on tp 2 x pp 2
+  EXPECT_EQ(q.num_layers, 2);
+  EXPECT_EQ(q.hidden, 128);
+  EXPECT_EQ(q.num_heads, 4);
+  EXPECT_EQ(q.ffn_hidden, 512);
+  EXPECT_EQ(q.ffn, FfnKind::gelu);
   for (const auto& n : preset_names())
     EXPECT_NO_THROW(validate(preset_config(n))) << n;
 }
