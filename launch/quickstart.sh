@@ -56,7 +56,7 @@ awk -v train="$OUT/loss.dat" -v valid="$OUT/eval_loss.dat" '
   { s = num("step"); if (s == "") next
     l = num("loss"); if (l != "") print s, l > train
     e = num("eval_loss"); if (e != "") print s, e > valid }' "$OUT/metrics.jsonl"
-FINAL_EVAL=$(tail -n 1 "$OUT/eval_loss.dat" | awk '{ print $2 }')
+FINAL_EVAL=$(tail -n 1 "$OUT/eval_loss.dat" | awk '{ printf "%.4f", $2 }')
 gnuplot <<GP
 set terminal png size 900,540
 set output "$OUT/loss.png"
@@ -78,15 +78,16 @@ fi
 CK="$OUT/ckpt"
 echo
 echo "[quickstart] what the trained model says (glm3d generate --load $CK --tokenizer $OUT/store ...)"
+echo "  (a 0.9M-parameter model after a few minutes: words and punctuation of the corpus, not yet sense)"
 echo "  continuation of \"The best way to\":"
 printf '    '
 "$G" generate --load "$CK" --tokenizer "$OUT/store" --prompt "The best way to" \
-  --max-new-tokens 40 --temperature 0.7 --top-p 0.9 --seed 1
+  --max-new-tokens 40 --top-p 0.9 --seed 1
 echo
 echo "  filling the [MASK] of \"A computer is a [MASK] that never forgets.\":"
 printf '    '
 "$G" generate --load "$CK" --tokenizer "$OUT/store" --prompt "A computer is a [MASK] that never forgets." \
-  --max-new-tokens 16 --temperature 0.7 --top-p 0.9 --seed 1
+  --max-new-tokens 16 --top-p 0.9 --seed 1
 
 echo
 echo "[quickstart] done"
