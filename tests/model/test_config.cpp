@@ -123,7 +123,8 @@ TEST(ModelConfig, IniErrorsNameFileAndLine) {
   EXPECT_EQ(err("e8.ini", "hidden = 64\nbase = tiny\nhidden = 128\n"),
             "3: key 'hidden' is given twice (first on line 1)");
   EXPECT_EQ(err("e9.ini", "\nbase = huge\n"),
-            "2: key 'base': unknown model preset 'huge' (presets: tiny, small, base, chatglm-6b, glm-10b, "
+            "2: key 'base': unknown model preset 'huge' (presets: tiny, quickstart, small, base, chatglm-6b, "
+            "glm-10b, "
             "glm-130b, chatglm2-6b, chatglm3-6b, tiny-glm2; or give an INI file)");
 }
 
