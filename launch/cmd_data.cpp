@@ -125,13 +125,11 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
 // glm3d data stats DIR: one `key value` line each, so scripts can read them with awk.
 int cmd_data_stats(const Args& args, const RunContext& ctx) {
   std::string dir;
-  po::options_description desc("glm3d data stats DIR: tokens, documents, vocabulary used and the unigram "
-                               "entropy of a token store");
-  desc.add_options()("store", po::value<std::string>(&dir)->required(), "token store directory");
-  po::positional_options_description pos;
-  pos.add("store", 1);
-  po::variables_map vm;
-  if (!parse_options(args, desc, vm, ctx, &pos))
+  if (!parse_store_dir(
+          args,
+          "glm3d data stats DIR: tokens, documents, vocabulary used and the unigram entropy of a "
+          "token store",
+          dir, ctx))
     return 0; // --help was printed
   GLM3D_USAGE_CHECK(!is_sft_store(dir)) << dir << " is an SFT store; glm3d data stats reads token stores";
   if (ctx.rank != 0)
