@@ -11,7 +11,7 @@
 #   4. draws training and validation loss (gnuplot), checks that the validation loss ended at
 #      least 0.5 nat below the unigram entropy of both stores (exit 1 if not), and lets the trained
 #      checkpoint continue a prompt and fill a [MASK] (glm3d generate).
-# Measured on the 2-core development machine (see README.md for the numbers). Rerunning it starts
+# Measured on the 2-core development machine: README.md, "Two commands". Rerunning it starts
 # the training afresh (the corpus and token store are kept). QUICKSTART_OUT (default
 # quickstart-out/) is where everything goes; QUICKSTART_STEPS (default 300) the steps.
 # Only Debian packages and awk/gnuplot: no Python.
