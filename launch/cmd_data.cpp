@@ -1,16 +1,20 @@
+// glm3d data stats DIR: size and unigram entropy of a token store (data/store_stats.h).
 // glm3d data sample DIR --count N --out FILE.h5: writes N collated samples exactly as the
 // trainer sees them (data/sample_file.h), optionally printing the first few decoded. DIR is a
 // token store, or an SFT store (--split train: as training draws them; valid: in order, as
 // --eval-data takes them).
 #include "core/check.h"
+#include "core/output_path.h"
 #include "data/sample_file.h"
 #include "data/sft_source.h"
 #include "data/sft_store.h"
 #include "data/store_source.h"
+#include "data/store_stats.h"
 #include "data/text_tokenizer.h"
 #include "launch/commands.h"
 #include "launch/options.h"
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -81,6 +85,7 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
   GLM3D_USAGE_CHECK(count >= 1 && start >= 0) << "--count must be >= 1 and --start >= 0";
   if (ctx.rank != 0)
     return 0; // a single writer
+  check_output_file("--out", out);
   const bool sft = is_sft_store(dir);
   GLM3D_USAGE_CHECK(sft || vm["split"].defaulted())
       << "--split is for SFT stores; " << dir << " is a token store";
@@ -117,12 +122,40 @@ int cmd_data_sample(const Args& args, const RunContext& ctx) {
   return 0;
 }
 
+// glm3d data stats DIR: one `key value` line each, so scripts can read them with awk.
+int cmd_data_stats(const Args& args, const RunContext& ctx) {
+  std::string dir;
+  if (!parse_store_dir(
+          args,
+          "glm3d data stats DIR: tokens, documents, vocabulary used and the unigram entropy of a "
+          "token store",
+          dir, ctx))
+    return 0; // --help was printed
+  GLM3D_USAGE_CHECK(!is_sft_store(dir)) << dir << " is an SFT store; glm3d data stats reads token stores";
+  if (ctx.rank != 0)
+    return 0;
+  const StoreStats st = store_stats(dir);
+  std::printf("store            %s\n"
+              "shards           %llu\n"
+              "documents        %llu\n"
+              "tokens           %llu\n"
+              "vocab            %lld\n"
+              "vocab_used       %lld\n"
+              "unigram_entropy  %.6f nats/token (a uniform vocabulary: ln %lld = %.6f)\n",
+              dir.c_str(), (unsigned long long)st.shards, (unsigned long long)st.documents,
+              (unsigned long long)st.tokens, (long long)st.vocab_size, (long long)st.vocab_used,
+              st.unigram_entropy, (long long)st.vocab_size, std::log(double(st.vocab_size)));
+  return 0;
+}
+
 } // namespace
 
 int cmd_data(const Args& args, const RunContext& ctx) {
   static const std::vector<Command> actions = {
       {"sample", "DIR --count N --out FILE.h5: the collated samples the trainer sees, to a file",
        cmd_data_sample},
+      {"stats", "DIR: tokens, documents, vocabulary used and unigram entropy (nats) of a token store",
+       cmd_data_stats},
   };
   return run_command("glm3d data", "action", actions, args, ctx);
 }

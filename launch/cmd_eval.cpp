@@ -7,12 +7,14 @@
 //   attributes: checkpoint, step, seq_len, vocab, mean_loss (sum of loss_sum / sum of loss_tokens:
 //   the mean over every target token) and perplexity = exp(mean_loss); both printed too.
 #include "core/check.h"
+#include "core/output_path.h"
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
 #include "data/sample_file.h"
 #include "data/synthetic_task.h"
 #include "launch/options.h"
 #include "model/glm_model.h"
+#include "parallel/agreement.h"
 #include "parallel/mpi_check.h"
 #include "parallel/process_groups.h"
 #include "pipeline/executor.h"
@@ -67,6 +69,7 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   GLM3D_USAGE_CHECK(synthetic != !samples_path.empty())
       << "give exactly one of --samples FILE or --synthetic";
   GLM3D_USAGE_CHECK(micro_batch > 0 && count > 0 && start >= 0) << "--micro-batch, --count must be positive";
+  run_on_root(ctx.world, 0, [&] { check_output_file("--out", out); });
 
   const ResumeFrom ck = open_resume(load);
   const ModelConfig& cfg = ck.meta.cfg;

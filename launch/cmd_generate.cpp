@@ -2,6 +2,7 @@
 // any tp x pp layout (infer/). Text streams to the terminal as it is generated (--prompt);
 // --input JSONL runs the prompts in batches (left-padded) and writes one JSON line per prompt.
 #include "core/check.h"
+#include "core/output_path.h"
 #include "core/process_memory.h"
 #include "data/h5_check.h"
 #include "infer/chat_format.h"
@@ -10,6 +11,7 @@
 #include "infer/session.h"
 #include "launch/generate_options.h"
 #include "launch/options.h"
+#include "parallel/agreement.h"
 
 #include <nlohmann/json.hpp>
 
@@ -202,6 +204,8 @@ int cmd_generate(const Args& args, const RunContext& ctx) {
       << "--input FILE.jsonl and --out FILE.jsonl go together";
   GLM3D_USAGE_CHECK(c.batch_size > 0) << "--batch-size must be positive";
   check_generate_options(c.o);
+  if (!c.out.empty())
+    run_on_root(ctx.world, 0, [&] { check_output_file("--out", c.out); });
   GenerationSession s(c.o.session, ctx.world);
   const GenerateOptions g = generation_options(c.o, s);
   const std::vector<PreparedPrompt> prompts = read_prompts(c, vm, s);

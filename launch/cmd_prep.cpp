@@ -17,14 +17,10 @@ namespace glm3d {
 namespace {
 
 int cmd_prep_verify(const Args& args, const RunContext& ctx) {
-  po::options_description desc(
-      "glm3d prep verify DIR: check every checksum and tokens < vocab (token store or SFT store)");
   std::string dir;
-  desc.add_options()("store", po::value<std::string>(&dir)->required(), "token store directory");
-  po::positional_options_description pos;
-  pos.add("store", 1);
-  po::variables_map vm;
-  if (!parse_options(args, desc, vm, ctx, &pos))
+  if (!parse_store_dir(
+          args, "glm3d prep verify DIR: check every checksum and tokens < vocab (token store or SFT store)",
+          dir, ctx))
     return 0; // --help was printed
   if (ctx.rank != 0)
     return 0; // one reader is enough; the other ranks have nothing to do

@@ -37,4 +37,13 @@ bool parse_options(const Args& args, po::options_description& desc, po::variable
   return true;
 }
 
+bool parse_store_dir(const Args& args, const std::string& title, std::string& dir, const RunContext& ctx) {
+  po::options_description desc(title);
+  desc.add_options()("store", po::value<std::string>(&dir)->required(), "store directory");
+  po::positional_options_description pos;
+  pos.add("store", 1);
+  po::variables_map vm;
+  return parse_options(args, desc, vm, ctx, &pos);
+}
+
 } // namespace glm3d

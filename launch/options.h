@@ -20,6 +20,10 @@ namespace po = boost::program_options;
 bool parse_options(const Args& args, po::options_description& desc, po::variables_map& vm,
                    const RunContext& ctx, const po::positional_options_description* positional = nullptr);
 
+// A command whose one argument is a store directory (`glm3d prep verify DIR`, `glm3d data stats
+// DIR`): parses it into dir, with `title` as the --help text. Returns false when --help was given.
+bool parse_store_dir(const Args& args, const std::string& title, std::string& dir, const RunContext& ctx);
+
 // po::value(target) with *target as the default, shown in --help as typed (core/format.h's
 // shortest_repr; Boost itself would print 0.10000000000000001):
 //   ("weight-decay", defaulted(&o.weight_decay), "AdamW weight decay")   ->   (=0.1)

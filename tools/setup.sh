@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (only what is missing, from Debian) and builds glm3d. Idempotent: a
 # second run with everything in place only re-runs the incremental build.
-# Used by launch/quickstart.sh and tests/run.sh.  BUILD_DIR (default build/).
+# Used by launch/quickstart.sh and tests/run.sh.  BUILD_DIR (default build/); GLM3D_BUILD_TARGETS
+# (default: everything) the targets to build: the quickstart builds glm3d alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
@@ -45,4 +46,6 @@ if ! cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${GLM3D_CMAKE_A
   exit 1
 fi
 awk '/glm3d|  [A-Za-z]|^CMake (Warning|Deprecation)/' "$BUILD_DIR/configure.log"
-cmake --build "$BUILD_DIR" -j"$(nproc)"
+targets=()
+for t in ${GLM3D_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$BUILD_DIR" -j"$(nproc)" "${targets[@]}"

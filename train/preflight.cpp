@@ -1,6 +1,7 @@
 #include "train/preflight.h"
 
 #include "core/check.h"
+#include "core/output_path.h"
 #include "parallel/agreement.h"
 
 #include <unistd.h>
@@ -34,18 +35,6 @@ void check_save_dir(const std::string& dir) {
     GLM3D_USAGE_CHECK(out.good()) << "--save " << dir << ": the directory is not writable";
   }
   fs::remove(probe, ec);
-}
-
-void check_metrics_file(const std::string& path) {
-  std::error_code ec;
-  GLM3D_USAGE_CHECK(!fs::is_directory(path, ec)) << "--metrics " << path << " is a directory";
-  const bool existed = fs::exists(path, ec);
-  {
-    std::ofstream out(path, std::ios::app);
-    GLM3D_USAGE_CHECK(out.good()) << "--metrics " << path << ": cannot open the file for writing";
-  }
-  if (!existed)
-    fs::remove(path, ec); // the run creates it; a failed start leaves nothing behind
 }
 
 // The first number after `key` in a /proc-style file, in bytes (`kB` suffix honoured); -1 if absent.
@@ -95,7 +84,7 @@ void check_output_paths(const TrainOptions& opt, bool resuming, MPI_Comm world) 
     if (!opt.save_dir.empty())
       check_save_dir(opt.save_dir);
     if (!opt.metrics_file.empty())
-      check_metrics_file(opt.metrics_file);
+      check_output_file("--metrics", opt.metrics_file);
   });
 }
 

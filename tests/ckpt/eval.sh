@@ -10,6 +10,7 @@
 # 3. A sample file with only the datasets (no attributes, no kind: as another tool writes it)
 #    gives the same logits; one without `targets`, or made with another tokenizer, is refused
 #    (exit 2, one line) on every rank.
+# 4. --out in a missing directory or naming a directory: one line, exit 2, before any work.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 G="$GLM3D_BIN"
 COMMON=(train --model tiny --synthetic --seed 3 --global-batch 8 --warmup-steps 2 --decay-steps 4 --quiet)
@@ -106,4 +107,15 @@ expect_usage_error "samples of another tokenizer (2 ranks)" "but sample file $WO
   mpirun_glm3d 2 eval --load "$WORK/ckd" --samples "$WORK/s2.h5" --out "$WORK/never.h5"
 [ "$(grep -c '^glm3d: error' "$WORK/err")" -eq 1 ] || { cat "$WORK/err"; fail "not one error line"; }
 [ -e "$WORK/never.h5" ] && fail "eval wrote an output for refused samples"
+# --out is checked before the checkpoint is read and the forward pass runs (issue 10, defect 4):
+# a path in a missing directory, or a directory, is one line and exit 2 on every rank.
+mkdir -p "$WORK/adir"
+expect_usage_error "--out in a missing directory (2 ranks)" \
+  "glm3d: error: --out $WORK/nodir/e.h5: the directory $WORK/nodir does not exist" \
+  mpirun_glm3d 2 eval --load "$WORK/ckd" --samples "$WORK/s.h5" --out "$WORK/nodir/e.h5"
+[ "$(grep -c '^glm3d: error' "$WORK/err")" -eq 1 ] || { cat "$WORK/err"; fail "not one error line"; }
+expect_usage_error "--out a directory (2 ranks)" "glm3d: error: --out $WORK/adir is a directory" \
+  mpirun_glm3d 2 eval --load "$WORK/ckd" --samples "$WORK/s.h5" --out "$WORK/adir"
+[ "$(grep -c '^glm3d: error' "$WORK/err")" -eq 1 ] || { cat "$WORK/err"; fail "not one error line"; }
+grep -q "mean loss" "$WORK/out" && fail "eval ran before refusing its --out"
 echo "eval ok"

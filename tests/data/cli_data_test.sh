@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# glm3d prep / prep verify / data sample end to end on a slice of the sample corpus, read
+# glm3d prep / prep verify / data sample / data stats end to end on a slice of the sample corpus, read
 # back with the HDF5 command-line tools, and every bad input ending with exit code 2 and a
 # message naming the file. Needs: the glm3d binary ($GLM3D_BIN), hdf5-tools, fortunes,
 # fortunes-zh, mpirun.
@@ -108,6 +108,33 @@ expect_code 2 "token store shard $work/trunc/shard-00000-0000.h5" "$bin" prep ve
 expect_code 2 "$work/trunc/shard-00000-0000.h5" "$bin" data sample "$work/trunc" --count 2 --seq-len 64 \
   --out "$work/never.h5"
 [[ -e $work/never.h5 ]] && fail "sample file written from a broken store"
+
+# --out is checked before any sample is drawn: a missing directory, a directory.
+mkdir -p "$work/adir"
+expect_code 2 "glm3d: error: --out $work/nodir/s.h5: the directory $work/nodir does not exist" \
+  "$bin" data sample "$work/store" --count 2 --seq-len 64 --out "$work/nodir/s.h5"
+expect_code 2 "glm3d: error: --out $work/adir is a directory" "$bin" data sample "$work/store" --count 2 \
+  --seq-len 64 --out "$work/adir"
+
+# ------------------------------------------------------------------ data stats
+# Tokens and documents equal the manifest's sums; the unigram entropy equals -sum p ln p over the
+# token counts of every shard's raw tokens as h5dump writes them (an independent count in awk).
+"$bin" data stats "$work/store" > "$work/stats.txt" || fail "data stats failed"
+stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$work/stats.txt"; }
+m_tokens=$(awk '$1 == "shard" { t += $3 } END { print t }' "$work/store/manifest.txt")
+m_docs=$(awk '$1 == "shard" { d += $4 } END { print d }' "$work/store/manifest.txt")
+[[ $(stat_of tokens) == "$m_tokens" ]] || fail "data stats tokens $(stat_of tokens) != manifest $m_tokens"
+[[ $(stat_of documents) == "$m_docs" ]] || fail "data stats documents $(stat_of documents) != manifest $m_docs"
+[[ $(stat_of vocab) == 2000 ]] || fail "data stats vocab $(stat_of vocab) != 2000"
+for s in "$work"/store/shard-*.h5; do
+  h5dump -d tokens -b LE -o "$work/t.bin" "$s" >/dev/null && od -An -tu4 -v "$work/t.bin"
+done | awk -v h="$(stat_of unigram_entropy)" -v used="$(stat_of vocab_used)" '
+  { for (i = 1; i <= NF; ++i) { c[$i]++; n++ } }
+  END { for (t in c) { e -= c[t] / n * log(c[t] / n); k++ }
+        d = e - h; if (d < 0) d = -d
+        printf "data stats: entropy %.6f (awk %.6f), %d ids used (awk %d)\n", h, e, used, k
+        exit !(d < 2e-6 && k == used) }' || fail "data stats entropy or vocab_used differ from the awk count"
+expect_code 2 "token store $work/nostore is not a directory" "$bin" data stats "$work/nostore"
 
 if [[ $failures -ne 0 ]]; then echo "$failures failure(s)" >&2; exit 1; fi
 echo "all data CLI checks passed"

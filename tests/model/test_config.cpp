@@ -52,6 +52,12 @@ TEST(ModelConfig, PresetsAsPublished) {
   EXPECT_EQ(c.ffn, FfnKind::gelu);
   EXPECT_EQ(c.vocab, 130528);
   EXPECT_EQ(c.rope, RopeKind::two_d);
+  const ModelConfig q = preset_config("quickstart"); // launch/quickstart.sh, on tp 2 x pp 2
+  EXPECT_EQ(q.num_layers, 2);
+  EXPECT_EQ(q.hidden, 128);
+  EXPECT_EQ(q.num_heads, 4);
+  EXPECT_EQ(q.ffn_hidden, 512);
+  EXPECT_EQ(q.ffn, FfnKind::gelu);
   for (const auto& n : preset_names())
     EXPECT_NO_THROW(validate(preset_config(n))) << n;
 }
@@ -117,7 +123,8 @@ TEST(ModelConfig, IniErrorsNameFileAndLine) {
   EXPECT_EQ(err("e8.ini", "hidden = 64\nbase = tiny\nhidden = 128\n"),
             "3: key 'hidden' is given twice (first on line 1)");
   EXPECT_EQ(err("e9.ini", "\nbase = huge\n"),
-            "2: key 'base': unknown model preset 'huge' (presets: tiny, small, base, chatglm-6b, glm-10b, "
+            "2: key 'base': unknown model preset 'huge' (presets: tiny, quickstart, small, base, chatglm-6b, "
+            "glm-10b, "
             "glm-130b, chatglm2-6b, chatglm3-6b, tiny-glm2; or give an INI file)");
 }
 
