@@ -59,7 +59,7 @@ void load_finetune_for_eval(GlmModel<float>& model, const ResumeFrom& ck, const 
       << "checkpoint " << ck.path << " holds " << to_string(ck.meta.adapters.method)
       << " adapters; glm3d eval applies LoRA adapters only";
   const ResumeFrom base = open_base(ck.meta.base_checkpoint);
-  check_resume(base, ck.meta.cfg, "");
+  check_resume(base, ck.meta.cfg, ck.meta.tokenizer_sha256);
   std::vector<TensorPiece> pieces = shard_pieces(ShardView{&model.table(), pg.tp_rank(), pg.is_first_stage(),
                                                            pg.dp_rank(), false, 0, model.num_params()},
                                                  ck.meta.cfg, model.params(), nullptr, nullptr);
