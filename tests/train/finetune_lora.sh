@@ -2,7 +2,7 @@
 # glm3d finetune --method lora on a frozen base, GLM (tiny) and ChatGLM2's architecture (tiny-glm2):
 #  - every layout gives the 1-rank losses within 1e-5 relative at every step (gradient norms 5e-5),
 #    with dropout 0.1 on all four linears (counter-based masks: the same elements drop on every
-#    layout), tp 2 and 4 (A of column-parallel linears summed over tp, B of row-parallel ones
+#    layout), tp 2 and 4, pp 4 (1x4x2) (A of column-parallel linears summed over tp, B of row-parallel ones
 #    replicated), pp 2, dp 2 and ZeRO-1, and the replica check of the adapters passes;
 #  - the adapters train: the loss moves away from the frozen base's (the same run with --lr 0);
 #  - the checkpoint holds the adapters only (2 per target per layer) and names its base; a
@@ -47,7 +47,7 @@ moved = abs(ref[-1]["loss"] - frozen[-1]["loss"])
 print("step 6 loss %.6f vs frozen %.6f" % (ref[-1]["loss"], frozen[-1]["loss"]))
 sys.exit(0 if moved > 1e-3 and all(r["grad_norm"] > 0 for r in ref) else 1)
 PY
-  for layout in "2 1 1" "4 1 1" "2 2 2" "1 2 2 --zero 1" "2 1 2 --zero 1" "4 1 2"; do
+  for layout in "2 1 1" "4 1 1" "2 2 2" "1 4 2" "1 2 2 --zero 1" "2 1 2 --zero 1" "4 1 2"; do
     read -r tp pp dp extra <<<"$layout"
     # shellcheck disable=SC2086
     mpirun_glm3d $((tp * pp * dp)) "${FT[@]}" --lr 1e-2 --tp "$tp" --pp "$pp" --dp "$dp" $extra --check-replicas-interval 3 \
