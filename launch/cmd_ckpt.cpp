@@ -111,18 +111,7 @@ int verify(const std::string& path) {
 
 int export_glm3d(const std::string& path, const std::string& out) {
   CheckpointStreamReader r(path);
-  CheckpointMeta m = r.meta();
-  m.kind = "weights";
-  m.has_optimizer_state = false;
-  m.param_dtype = "bf16";
-  CheckpointStreamWriter w(out, m);
-  std::vector<float> buf; // one tensor at a time
-  for (const CkptTensor& t : r.tensors()) {
-    buf.resize(size_t(t.numel()));
-    r.read(t, buf.data());
-    w.write(t.name, buf.data());
-  }
-  w.finish();
+  const CheckpointMeta m = rewrite_weights(r, out, "bf16");
   std::printf("exported bf16 weights of %s (step %lld) to %s\n", path.c_str(), (long long)m.step,
               out.c_str());
   return 0;

@@ -22,20 +22,10 @@ void merge_lora_checkpoint(const std::string& base_path, const std::string& adap
       << "--base " << base_path << " is a " << r.meta().kind << " checkpoint; merge-lora needs a whole "
       << "float model";
   const LoraAdapter a = read_lora_adapter(adapter, r.meta().cfg);
-  CheckpointMeta m = r.meta();
-  m.kind = "weights";
-  m.has_optimizer_state = false;
-  m.param_dtype = "f32";
-  CheckpointStreamWriter w(out, m);
-  std::vector<float> buf; // one tensor at a time
-  for (const CkptTensor& t : r.tensors()) {
-    buf.resize(size_t(t.numel()));
-    r.read(t, buf.data());
+  rewrite_weights(r, out, "f32", [&](const CkptTensor& t, float* data) {
     if (const auto it = a.pairs.find(t.name); it != a.pairs.end())
-      merge_lora_rects(buf.data(), {Rect{0, 0, t.rows, t.cols}}, it->second, a.scaling);
-    w.write(t.name, buf.data());
-  }
-  w.finish();
+      merge_lora_rects(data, {Rect{0, 0, t.rows, t.cols}}, it->second, a.scaling);
+  });
   std::printf("merged %zu LoRA linears of %s (r %lld, scaling %g) into %s: %s\n", a.pairs.size(),
               a.source.c_str(), (long long)a.settings.r, a.scaling, base_path.c_str(), out.c_str());
 }
