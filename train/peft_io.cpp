@@ -6,6 +6,7 @@
 #include "train/checkpoint_dir.h"
 #include "train/checkpoint_stream.h"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace glm3d {
