@@ -12,6 +12,7 @@
 #    the merged model equals the eval of base + adapters (1 rank and tp 2 x pp 2) within 1e-5;
 #  - `generate --adapter` (PEFT directory, checkpoint; 1 rank and tp 2) samples the ids of generate
 #    on the merged checkpoint, which differ from the base's;
+#  - ChatGLM2's architecture: keys transformer.encoder.layers.N.self_attention..., merged = base + adapters;
 #  - refusals (exit 2, one line).
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 G="$GLM3D_BIN"
@@ -94,6 +95,31 @@ for g in g_peft g_ckpt g_tp2; do
 done
 [ "$(ids "$WORK/g_base")" != "$want" ] || fail "the base samples the same ids: the check cannot see the adapter"
 echo "ok: generate --adapter (PEFT, checkpoint, tp 2) = merged checkpoint: $want; base $(ids "$WORK/g_base")"
+
+# ChatGLM2's architecture (tiny-glm2): PEFT keys under transformer.encoder.layers.N.self_attention,
+# and the merged model evaluates as base + adapters.
+"$G" train --model tiny-glm2 --synthetic --steps 2 --global-batch 8 --seed "$SEED" --quiet --save "$WORK/b2"
+"$G" finetune --load "$WORK/b2" --synthetic --steps 4 --global-batch 8 --seed "$SEED" --lr 5e-2 --lora-r 4 \
+  --lora-targets query_key_value,dense --quiet --save "$WORK/ft2"
+$SYSTEM_PYTHON - "$WORK/ft2/peft/adapter_model.safetensors" <<'PY' || fail "ChatGLM2 PEFT names"
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    keys = sorted(k for k in json.loads(f.read(struct.unpack("<Q", f.read(8))[0])) if k != "__metadata__")
+want = "base_model.model.transformer.encoder.layers.0.self_attention.query_key_value.lora_A.weight"
+assert want in keys and all(".self_attention.dense." in k or ".self_attention.query_key_value." in k for k in keys), keys[:4]
+print("tiny-glm2: %d PEFT tensors, e.g. %s" % (len(keys), want))
+PY
+"$G" ckpt merge-lora --adapter "$WORK/ft2/peft" --base "$WORK/b2" --out "$WORK/m2.h5" >/dev/null
+"$G" eval --load "$WORK/ft2" --synthetic --count 4 --out "$WORK/e2a.h5" >/dev/null
+"$G" eval --load "$WORK/m2.h5" --synthetic --count 4 --out "$WORK/e2b.h5" >/dev/null
+"$G" eval --load "$WORK/b2" --synthetic --count 4 --out "$WORK/e2c.h5" >/dev/null
+$SYSTEM_PYTHON - "$WORK/e2a.h5" "$WORK/e2b.h5" "$WORK/e2c.h5" <<'PY' || fail "tiny-glm2 merged eval"
+import h5py, numpy as np, sys
+a, b, c = (h5py.File(p, "r")["logits"][...].astype(np.float64) for p in sys.argv[1:])
+rel = lambda x, y: np.abs(x - y).max() / np.abs(x).max()
+print("tiny-glm2 logits: merged vs base + adapters %.1e; base differs by %.1e" % (rel(a, b), rel(a, c)))
+assert rel(a, b) <= 1e-5 and rel(a, c) > 1e-4
+PY
 
 # Refusals.
 expect_usage_error "adapter for full fine-tuning" "starts LoRA adapters: give --method lora" \
