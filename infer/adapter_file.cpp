@@ -2,6 +2,8 @@
 
 #include "core/check.h"
 #include "model/safetensors.h"
+#include "train/checkpoint_dir.h"
+#include "train/checkpoint_h5.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +18,14 @@ namespace {
 namespace fs = std::filesystem;
 
 AdapterFile peft_adapter(const std::string& dir) {
+  if (!fs::exists(fs::path(dir) / "adapter_config.json")) // a glm3d fine-tuning checkpoint?
+    if (fs::is_regular_file(dir) || fs::exists(fs::path(dir) / "latest")) {
+      const CheckpointMeta m = read_checkpoint_meta(resolve_checkpoint(dir));
+      GLM3D_USAGE_CHECK(m.kind == "finetune")
+          << "--adapter " << dir << " is a " << m.kind << " checkpoint, not fine-tuning adapters";
+      return {m.adapters.lora() ? AdapterFile::Kind::lora : AdapterFile::Kind::prefix, dir,
+              "glm3d fine-tuning checkpoint (" + describe(m.adapters) + ")"};
+    }
   GLM3D_USAGE_CHECK(fs::is_directory(dir))
       << "--adapter " << dir << " is not a directory (a PEFT adapter directory)";
   const fs::path cfg = fs::path(dir) / "adapter_config.json";

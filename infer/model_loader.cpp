@@ -62,7 +62,7 @@ void load_quantized_matrices(InferenceModel& m, const std::string& path, MPI_Com
 } // namespace
 
 void load_inference_weights(InferenceModel& m, const std::string& path, const CheckpointMeta& meta,
-                            MPI_Comm world, WeightFormat float_format) {
+                            MPI_Comm world, WeightFormat float_format, const LoraAdapter* lora) {
   GLM3D_CHECK(float_format == WeightFormat::f32 || float_format == WeightFormat::bf16)
       << "float checkpoints load as f32 or bf16";
   const ShardView view{&m.table(), m.plan().tp_rank, m.first_layer() == 0, 0, false, 0, 0};
@@ -74,6 +74,7 @@ void load_inference_weights(InferenceModel& m, const std::string& path, const Ch
         pieces.push_back(piece);
   read_checkpoint_file(path, world, meta, pieces);
   if (meta.kind == k_quantized_kind) {
+    GLM3D_CHECK(!lora) << "LoRA merges into float weights only";
     load_quantized_matrices(m, path, world);
     return;
   }
@@ -96,6 +97,9 @@ void load_inference_weights(InferenceModel& m, const std::string& path, const Ch
     if (i < m.num_layers())
       for (int k = 0; k < 4; ++k) {
         const ParamInfo& p = *layer_matrices(m, l)[size_t(k)];
+        if (lora && lora->pairs.count(p.name)) // W + scaling B A on this rank's rectangles
+          merge_lora_rects(w[size_t(k)].data(), shard_rects(p, m.plan().tp_rank, 0, p.numel(), p.rows),
+                           lora->pairs.at(p.name), lora->scaling);
         m.linear(l, LinearIndex(k)).set(std::move(w[size_t(k)]), p.local_rows, p.local_cols, float_format);
       }
   }

@@ -6,6 +6,7 @@
 // shard out of the whole quantized matrix (infer/quantized_shard.h).
 #include "infer/inference_model.h"
 #include "train/checkpoint_format.h"
+#include "train/peft_io.h"
 
 #include <mpi.h>
 #include <string>
@@ -20,7 +21,9 @@ StagePlan inference_plan(const ModelConfig& cfg, int tp, int tp_rank, int pp, in
 // Collective over `world` (the ranks of the layout): fills `model` from checkpoint `path`
 // (metadata `meta`). float_format (f32 or bf16) applies to a float checkpoint's matrices.
 // Every rank throws the same UsageError on a bad or corrupt file.
+// lora: adapters merged into the float matrices as they load (W + scaling B A on this rank's
+// shard), or nullptr.
 void load_inference_weights(InferenceModel& model, const std::string& path, const CheckpointMeta& meta,
-                            MPI_Comm world, WeightFormat float_format);
+                            MPI_Comm world, WeightFormat float_format, const LoraAdapter* lora = nullptr);
 
 } // namespace glm3d

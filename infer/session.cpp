@@ -7,6 +7,7 @@
 #include "parallel/agreement.h"
 #include "train/checkpoint_dir.h"
 #include "train/checkpoint_io.h"
+#include "train/peft_io.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -37,14 +38,21 @@ GenerationSession::GenerationSession(const SessionOptions& o, MPI_Comm world) {
   format_ = parse_weight_format(o.precision);
   GLM3D_USAGE_CHECK(format_ == WeightFormat::f32 || format_ == WeightFormat::bf16)
       << "--precision must be f32 or bf16 (quantize with glm3d ckpt quantize), got '" << o.precision << "'";
+  std::unique_ptr<LoraAdapter> lora; // --adapter's LoRA, until merged into the loaded weights
   run_agreed(world, [&] {
     const AdapterFile adapter = identify_adapter(o.adapter, o.ptuning);
-    GLM3D_USAGE_CHECK(adapter.kind == AdapterFile::Kind::none)
+    GLM3D_USAGE_CHECK(adapter.kind != AdapterFile::Kind::prefix)
         << adapter.path << ": " << adapter.what
-        << " recognised, but generation does not apply adapters yet (model/ has no LoRA or prefix hooks)";
+        << " recognised, but generation does not apply prefix adapters yet (LoRA adapters it merges)";
     path_ = resolve_checkpoint(o.load);
     meta_ = read_checkpoint_meta(path_);
     validate(meta_.cfg);
+    if (adapter.kind == AdapterFile::Kind::lora) { // merged into the matrices as they load
+      GLM3D_USAGE_CHECK(meta_.kind != k_quantized_kind)
+          << "--adapter " << adapter.path << ": LoRA merges into float weights, but " << path_
+          << " is quantized (merge with glm3d ckpt merge-lora, then quantize)";
+      lora = std::make_unique<LoraAdapter>(read_lora_adapter(adapter.path, meta_.cfg));
+    }
     if (!o.tokenizer.empty()) {
       tokenizer_.emplace(load_tokenizer(o.tokenizer));
       GLM3D_USAGE_CHECK(meta_.tokenizer_sha256.empty() || meta_.tokenizer_sha256 == tokenizer_->sha256())
@@ -64,7 +72,7 @@ GenerationSession::GenerationSession(const SessionOptions& o, MPI_Comm world) {
   groups_ = ProcessGroups::create(world, dims);
   const StagePlan plan = inference_plan(meta_.cfg, dims.tp, groups_.tp_rank(), dims.pp, groups_.pp_rank());
   model_ = std::make_unique<InferenceModel>(meta_.cfg, plan, *groups_.tp);
-  load_inference_weights(*model_, path_, meta_, world, format_);
+  load_inference_weights(*model_, path_, meta_, world, format_, lora.get());
   generator_ = std::make_unique<Generator>(*model_, *groups_.pp);
 }
 

@@ -3,6 +3,7 @@
 //   verify CKPT                       reads everything: checksums, shapes against the config, NaN/Inf
 //   export CKPT --out FILE.h5         bf16 weights only (glm3d format, kind "weights")
 //   export CKPT --to chatglm-6b|chatglm2-6b|chatglm3-6b --out DIR [--dtype f16|bf16|f32] [--max-shard-mb N]
+//   export FTCKPT --to peft --out DIR       LoRA adapters as PEFT's adapter_config.json + safetensors
 //   import --from chatglm-6b|chatglm2-6b|chatglm3-6b --out FILE.h5 DIR
 //                                     DIR: config.json + *.safetensors (F16/BF16/F32) [+ index]
 // Every action holds one tensor at a time (train/checkpoint_stream.h, launch/ckpt_hf.h).
@@ -14,6 +15,7 @@
 #include "train/checkpoint.h"
 #include "train/checkpoint_dir.h"
 #include "train/checkpoint_stream.h"
+#include "train/peft_io.h"
 
 #include <algorithm>
 #include <cmath>
@@ -109,18 +111,7 @@ int verify(const std::string& path) {
 
 int export_glm3d(const std::string& path, const std::string& out) {
   CheckpointStreamReader r(path);
-  CheckpointMeta m = r.meta();
-  m.kind = "weights";
-  m.has_optimizer_state = false;
-  m.param_dtype = "bf16";
-  CheckpointStreamWriter w(out, m);
-  std::vector<float> buf; // one tensor at a time
-  for (const CkptTensor& t : r.tensors()) {
-    buf.resize(size_t(t.numel()));
-    r.read(t, buf.data());
-    w.write(t.name, buf.data());
-  }
-  w.finish();
+  const CheckpointMeta m = rewrite_weights(r, out, "bf16");
   std::printf("exported bf16 weights of %s (step %lld) to %s\n", path.c_str(), (long long)m.step,
               out.c_str());
   return 0;
@@ -159,17 +150,24 @@ int cmd_export(const Args& args, const RunContext& ctx) {
   double max_shard_mb = 4096;
   po::options_description desc("glm3d ckpt export CKPT --out FILE.h5: bf16 weights only (glm3d format)\n"
                                "glm3d ckpt export CKPT --to chatglm2-6b --out DIR: Hugging Face safetensors");
-  desc.add_options()                                                                                        //
-      ("out", po::value(&out), "output file (glm3d) or directory (--to)")                                   //
-      ("to", po::value(&to), "export format: chatglm-6b, chatglm2-6b or chatglm3-6b (default: glm3d bf16)") //
-      ("dtype", defaulted(&dtype), "--to: f16, bf16 or f32")                                                //
-      ("max-shard-mb", defaulted(&max_shard_mb), "--to: safetensors shard size (MB)");                      //
+  desc.add_options()                                                      //
+      ("out", po::value(&out), "output file (glm3d) or directory (--to)") //
+      ("to", po::value(&to),
+       "export format: chatglm-6b, chatglm2-6b, chatglm3-6b, or peft (a LoRA fine-tuning checkpoint's "
+       "adapters; default: glm3d bf16)")                                               //
+      ("dtype", defaulted(&dtype), "--to: f16, bf16 or f32")                           //
+      ("max-shard-mb", defaulted(&max_shard_mb), "--to: safetensors shard size (MB)"); //
   if (!parse_action(args, desc, path, ctx))
     return 0;
   GLM3D_USAGE_CHECK(!out.empty()) << "glm3d ckpt export needs --out";
   GLM3D_USAGE_CHECK(max_shard_mb > 0) << "--max-shard-mb must be positive";
   if (to.empty())
     return export_glm3d(resolve_checkpoint(path), out);
+  if (to == "peft") { // a LoRA fine-tuning checkpoint's adapters (train/peft_io.h)
+    export_peft(path, out);
+    std::printf("exported the LoRA adapters of %s to %s (PEFT)\n", path.c_str(), out.c_str());
+    return 0;
+  }
   const HfFamily family = parse_hf_family(to, "--to");
   export_hf(family, resolve_checkpoint(path), out, dtype, max_shard_mb);
   return 0;
@@ -204,6 +202,8 @@ int cmd_ckpt(const Args& args, const RunContext& ctx) {
        cmd_import},
       {"reshard", "CKPT --out DIR (under mpirun, with --tp/--pp/--dp/--zero): rewritten by another layout",
        cmd_ckpt_reshard},
+      {"merge-lora", "--base CKPT --adapter FTCKPT|PEFTDIR --out MERGED.h5: LoRA merged into the weights",
+       cmd_ckpt_merge_lora},
       {"quantize", "--bits 8|4|nf4 --load CKPT --out QCKPT: layer matrices quantized for generate",
        cmd_ckpt_quantize},
   };

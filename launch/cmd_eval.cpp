@@ -1,6 +1,7 @@
 // glm3d eval --load CKPT --samples FILE.h5 --out OUT.h5: the forward pass of a checkpoint on
 // given samples (the `glm3d data sample` format, or --synthetic --start K --count N), on any
-// tp x pp x dp layout. Writes, in parallel HDF5 (each last-stage rank its own hyperslab):
+// tp x pp x dp layout (a LoRA fine-tuning checkpoint: its base with the adapters, no dropout). Writes, in
+// parallel HDF5 (each last-stage rank its own hyperslab):
 //   logits       f32 [N, S, vocab]   (real vocabulary only)
 //   loss         f64 [N]   mean cross-entropy over the sample's loss-mask positions (NaN if none)
 //   loss_sum     f64 [N]   the sum over those positions;  loss_tokens  i64 [N]  their count
@@ -21,6 +22,7 @@
 #include "pipeline/partition.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_resume.h"
+#include "train/finetune_adapter.h"
 #include "train/model_stage.h"
 
 #include <cmath>
@@ -114,10 +116,14 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   exec.attention = parse_attention("auto", exec.precision, !cfg.packed_qkv());
   GlmModel<float> model(cfg, plan, *pg.tp, exec);
   std::fill(model.params(), model.params() + model.num_params(), 0.f);
-  const ShardView view{&model.table(),    pg.tp_rank(), pg.is_first_stage(), pg.dp_rank(), false, 0,
-                       model.num_params()};
-  std::vector<TensorPiece> pieces = shard_pieces(view, cfg, model.params(), nullptr, nullptr);
-  load_checkpoint(ck.path, ctx.world, ck.meta, pieces);
+  if (ck.meta.kind == "finetune") { // LoRA adapters: their base's weights, the adapters on top
+    load_finetune_for_eval(model, ck, pg, ctx.world);
+  } else {
+    const ShardView view{&model.table(),    pg.tp_rank(), pg.is_first_stage(), pg.dp_rank(), false, 0,
+                         model.num_params()};
+    std::vector<TensorPiece> pieces = shard_pieces(view, cfg, model.params(), nullptr, nullptr);
+    load_checkpoint(ck.path, ctx.world, ck.meta, pieces);
+  }
 
   // This data-parallel replica's samples [s0, s1), in micro-batches.
   const int64_t s0 = N * pg.dp_rank() / dims.dp, s1 = N * (pg.dp_rank() + 1) / dims.dp, n = s1 - s0;

@@ -131,6 +131,9 @@ int cmd_finetune(const Args& args, const RunContext& ctx) {
   desc.add_options()                                                                                   //
       ("method", defaulted(&method), "full, lora, ptuning or qlora")                                   //
       ("base", po::value(&o.base), "the model to adapt, when --load names this run's own checkpoints") //
+      ("adapter", po::value(&o.adapter_init),
+       "LoRA: start from these adapters (PEFT directory or glm3d fine-tuning checkpoint; r, alpha, targets "
+       "from it)")                                                                                     //
       ("lora-r", defaulted(&a.lora_r), "LoRA rank")                                                    //
       ("lora-alpha", defaulted(&a.lora_alpha), "LoRA alpha (scaling alpha / r)")                       //
       ("lora-dropout", defaulted(&a.lora_dropout), "dropout on the LoRA input")                        //

@@ -24,17 +24,18 @@ using Args = std::vector<std::string>; // arguments after the subcommand name
 
 int cmd_train(const Args& args, const RunContext& ctx);    // launch/cmd_train.cpp
 int cmd_finetune(const Args& args, const RunContext& ctx); // launch/cmd_train.cpp
-int cmd_prep(const Args& args, const RunContext& ctx);  // launch/cmd_prep.cpp
-int cmd_data(const Args& args, const RunContext& ctx);  // launch/cmd_data.cpp  (glm3d data sample ...)
+int cmd_prep(const Args& args, const RunContext& ctx);     // launch/cmd_prep.cpp
+int cmd_data(const Args& args, const RunContext& ctx);     // launch/cmd_data.cpp  (glm3d data sample ...)
 int cmd_ckpt(const Args& args,
              const RunContext& ctx); // launch/cmd_ckpt.cpp  (inspect, verify, export, import)
-int cmd_ckpt_reshard(const Args& args, const RunContext& ctx);  // launch/cmd_ckpt_reshard.cpp
-int cmd_eval(const Args& args, const RunContext& ctx);          // launch/cmd_eval.cpp
-int cmd_plan(const Args& args, const RunContext& ctx);          // launch/cmd_plan.cpp
-int cmd_bench(const Args& args, const RunContext& ctx);         // launch/cmd_bench.cpp (slice, matmul)
-int cmd_generate(const Args& args, const RunContext& ctx);      // launch/cmd_generate.cpp
-int cmd_chat(const Args& args, const RunContext& ctx);          // launch/cmd_chat.cpp
-int cmd_ckpt_quantize(const Args& args, const RunContext& ctx); // launch/cmd_ckpt_quantize.cpp
+int cmd_ckpt_reshard(const Args& args, const RunContext& ctx);    // launch/cmd_ckpt_reshard.cpp
+int cmd_ckpt_merge_lora(const Args& args, const RunContext& ctx); // launch/cmd_ckpt_merge.cpp
+int cmd_eval(const Args& args, const RunContext& ctx);            // launch/cmd_eval.cpp
+int cmd_plan(const Args& args, const RunContext& ctx);            // launch/cmd_plan.cpp
+int cmd_bench(const Args& args, const RunContext& ctx);           // launch/cmd_bench.cpp (slice, matmul)
+int cmd_generate(const Args& args, const RunContext& ctx);        // launch/cmd_generate.cpp
+int cmd_chat(const Args& args, const RunContext& ctx);            // launch/cmd_chat.cpp
+int cmd_ckpt_quantize(const Args& args, const RunContext& ctx);   // launch/cmd_ckpt_quantize.cpp
 
 // glm3d prep sft (dispatched by cmd_prep): launch/cmd_prep_sft.cpp.
 int cmd_prep_sft(const Args& args, const RunContext& ctx);

@@ -38,7 +38,9 @@ const std::vector<Command>& glm3d_commands() {
       {"prep", "text / JSONL -> tokenizer -> HDF5 token store; prep sft: prompt/answer -> SFT store",
        cmd_prep},
       {"data", "inspect what the model is fed (glm3d data sample DIR --count N --out FILE.h5)", cmd_data},
-      {"ckpt", "checkpoints: inspect, verify, export (bf16, --to chatglm-6b), import --from chatglm-6b",
+      {"ckpt",
+       "checkpoints: inspect, verify, export (bf16, --to chatglm-6b, --to peft), import --from chatglm-6b, "
+       "merge-lora",
        cmd_ckpt},
       {"eval", "forward pass of a checkpoint on samples: logits and per-sample loss", cmd_eval},
       {"generate",

@@ -65,3 +65,18 @@ wait_for_text() {
   done
   fail "'$2' never appeared in $1"
 }
+
+# same_losses REF.jsonl RUN.jsonl LABEL STEPS [GRAD_NORM_TOL]: every step's loss within 1e-5
+# relative of REF's (layout invariance), gradient norms within GRAD_NORM_TOL (default 1e-5).
+same_losses() {
+  python3 - "$1" "$2" "$3" "$4" "${5:-1e-5}" <<'PY'
+import json, sys
+ref = [json.loads(l) for l in open(sys.argv[1])]
+run = [json.loads(l) for l in open(sys.argv[2])]
+assert len(ref) == len(run) == int(sys.argv[4]), (len(ref), len(run))
+loss = max(abs(a["loss"] - b["loss"]) / abs(a["loss"]) for a, b in zip(ref, run))
+gn = max(abs(a["grad_norm"] - b["grad_norm"]) / abs(a["grad_norm"]) for a, b in zip(ref, run))
+print("layout %-20s loss max rel diff %.2e  grad-norm %.2e" % (sys.argv[3], loss, gn))
+sys.exit(0 if loss <= 1e-5 and gn <= float(sys.argv[5]) else 1)
+PY
+}

@@ -95,4 +95,24 @@ void CheckpointStreamReader::read(const CkptTensor& t, float* data, const std::s
   check_checksum(path_, tensor_path(group, t.name), stored, checksum_rects(data, whole, t.cols));
 }
 
+CheckpointMeta rewrite_weights(CheckpointStreamReader& r, const std::string& out,
+                               const std::string& param_dtype,
+                               const std::function<void(const CkptTensor&, float*)>& edit) {
+  CheckpointMeta m = r.meta();
+  m.kind = "weights";
+  m.has_optimizer_state = false;
+  m.param_dtype = param_dtype;
+  CheckpointStreamWriter w(out, m);
+  std::vector<float> buf; // one tensor at a time
+  for (const CkptTensor& t : r.tensors()) {
+    buf.resize(size_t(t.numel()));
+    r.read(t, buf.data());
+    if (edit)
+      edit(t, buf.data());
+    w.write(t.name, buf.data());
+  }
+  w.finish();
+  return m;
+}
+
 } // namespace glm3d

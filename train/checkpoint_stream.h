@@ -6,6 +6,7 @@
 #include "data/h5_check.h"
 #include "train/checkpoint_format.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -57,5 +58,12 @@ private:
   std::vector<CkptTensor> tensors_;
   h5::Handle file_;
 };
+
+// A whole-model checkpoint rewritten tensor by tensor into `out` (kind "weights", no optimizer
+// state, params in param_dtype f32 or bf16), each tensor passed through `edit` (when given) between
+// the read and the write. Returns the metadata written.
+CheckpointMeta rewrite_weights(CheckpointStreamReader& r, const std::string& out,
+                               const std::string& param_dtype,
+                               const std::function<void(const CkptTensor&, float*)>& edit = {});
 
 } // namespace glm3d
