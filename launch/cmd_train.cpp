@@ -80,7 +80,8 @@ void add_train_options(po::options_description& desc, TrainOptions& o, std::stri
        "resume from a checkpoint file, or the latest in a directory (any layout)");
 }
 
-void finish_train_options(TrainOptions& o, const po::variables_map& vm, const std::string& pp_layers, bool bf16) {
+void finish_train_options(TrainOptions& o, const po::variables_map& vm, const std::string& pp_layers,
+                          bool bf16) {
   for (const auto& [name, value] : vm)
     if (!value.defaulted())
       o.given.insert(name);
@@ -127,16 +128,17 @@ int cmd_finetune(const Args& args, const RunContext& ctx) {
   bool bf16 = false;
   AdapterSpec& a = o.adapters;
   po::options_description desc("glm3d finetune options (and every glm3d train option)");
-  desc.add_options()                                                                                    //
-      ("method", defaulted(&method), "full, lora, ptuning or qlora")                                    //
-      ("base", po::value(&o.base), "the model to adapt, when --load names this run's own checkpoints")    //
-      ("lora-r", defaulted(&a.lora_r), "LoRA rank")                                                     //
-      ("lora-alpha", defaulted(&a.lora_alpha), "LoRA alpha (scaling alpha / r)")                        //
-      ("lora-dropout", defaulted(&a.lora_dropout), "dropout on the LoRA input")                         //
+  desc.add_options()                                                                                     //
+      ("method", defaulted(&method), "full, lora, ptuning or qlora")                                     //
+      ("base", po::value(&o.base), "the model to adapt, when --load names this run's own checkpoints")   //
+      ("lora-r", defaulted(&a.lora_r), "LoRA rank")                                                      //
+      ("lora-alpha", defaulted(&a.lora_alpha), "LoRA alpha (scaling alpha / r)")                         //
+      ("lora-dropout", defaulted(&a.lora_dropout), "dropout on the LoRA input")                          //
       ("lora-targets", defaulted(&targets), "query_key_value[,dense,dense_h_to_4h,dense_4h_to_h]")       //
-      ("pre-seq-len", defaulted(&a.pre_seq_len), "P-tuning v2 prefix length")                           //
-      ("prefix-projection", po::bool_switch(&a.prefix_projection), "P-tuning v2 with the MLP encoder")  //
-      ("prefix-dropout", defaulted(&a.prefix_dropout), "dropout on the prefix keys and values")         //
+      ("pre-seq-len", defaulted(&a.pre_seq_len), "P-tuning v2 prefix length")                            //
+      ("prefix-projection", po::bool_switch(&a.prefix_projection), "P-tuning v2 with the MLP encoder")   //
+      ("prefix-dropout", defaulted(&a.prefix_dropout), "dropout on the prefix keys and values")          //
+      ("ptuning", po::value(&o.ptuning_init), "start the prefix encoder from a P-tuning checkpoint DIR") //
       ("dry-run", po::bool_switch(&o.dry_run), "print trainable parameters and memory per rank, and exit");
   add_train_options(desc, o, pp_layers, bf16);
   po::variables_map vm;

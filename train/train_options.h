@@ -51,9 +51,10 @@ struct TrainOptions {
   bool skip_memory_check = false;      // start even when the memory estimate exceeds what is available
   bool save_only = false;              // glm3d ckpt reshard: load --load, save it to --save, no step
   // Fine-tuning (glm3d finetune): the pretrained model's weights, and what trains on top of it.
-  std::string base;     // checkpoint of the base model
-  AdapterSpec adapters; // method none: pretraining
-  bool dry_run = false; // print trainable parameters and planned memory, then exit
+  std::string base;         // checkpoint of the base model
+  AdapterSpec adapters;     // method none: pretraining
+  std::string ptuning_init; // --ptuning DIR: a ChatGLM P-tuning checkpoint to start the encoder from
+  bool dry_run = false;     // print trainable parameters and planned memory, then exit
   bool quiet = false;
   // Checkpoints (train/checkpoint.h). --steps stays the total: a resumed run continues up to it.
   std::string save_dir;      // "" = never save
