@@ -9,6 +9,7 @@
 #include "data/synthetic_task.h"
 #include "gradcheck.h"
 #include "model/glm_model.h"
+#include "model/memory_model.h"
 
 #include <gtest/gtest.h>
 
@@ -256,5 +257,33 @@ TEST(Ptuning, AttentionOverPrefixEqualsConcatenation) {
       }
     EXPECT_LT(err_d, 1e-12) << rng.tag();
     EXPECT_LT(err_f, 1e-12) << rng.tag();
+  }
+}
+
+// The memory model's prefix term (model/memory_model.h) is what the prefix rows add to the
+// activations a forward holds, for every kernel and recomputation policy.
+TEST(Ptuning, MemoryModelCountsThePrefixRows) {
+  for (const ModelConfig& cfg : {small_glm(), small_glm2()}) {
+    LocalCommunicator tp("tp");
+    SyntheticTask task(cfg.seq_len, cfg.vocab, 1);
+    std::vector<MicroBatch> mbs{stack_samples({task.get(0), task.get(1)})};
+    const AdapterSpec spec = ptuning(true, 0.1);
+    for (AttentionImpl impl : {AttentionImpl::dense, AttentionImpl::flash})
+      for (Recompute r : {Recompute::none, Recompute::selective, Recompute::full}) {
+        if (impl == AttentionImpl::dense && cfg.packed_qkv())
+          continue; // the dense kernel is multi-head only
+        const ExecPolicy e = policy(impl, r);
+        auto held = [&](bool prefix) {
+          GlmModel<float> m(cfg, single_rank_plan(cfg), tp, e);
+          m.init(1);
+          if (prefix)
+            m.attach_adapters(spec, 0, 1);
+          m.set_batch(&mbs, 1.0);
+          m.forward(0, 0, nullptr, nullptr);
+          return m.activation_bytes_held();
+        };
+        const int64_t want = cfg.num_layers * prefix_activation_bytes(cfg, 1, 2, cfg.seq_len, spec, e);
+        EXPECT_EQ(held(true) - held(false), want) << to_string(impl) << " " << to_string(r);
+      }
   }
 }
