@@ -4,11 +4,13 @@
 #  - 2x2x2, 1x4x2 and 4x1x2 (tp x pp x dp; tp 4 replicates tiny-glm2's groups) give the 1-rank
 #    losses within 1e-5 relative at every step, with and without --prefix-projection, prefix
 #    dropout 0.1 on (counter-based masks: the same elements drop on every layout);
-#  - the prefix trains: the last step's loss is below the same run's with --lr 0;
+#  - the prefix trains: the last step's loss is below the same run's with --lr 1e-12 (frozen);
 #  - a resumed run continues bit for bit (same layout); every save writes <save>/ptuning/ in
 #    ChatGLM's names, read back by Python (json + struct: names, shapes, values equal to the
 #    glm3d checkpoint's); a new run started from it with --ptuning (steps 1-2 skipped so that
 #    step 3 sees the same samples and masks) has the resumed run's step-3 loss exactly;
+#  - held-out loss (--eval-data, an SFT store) runs without dropout: with the weights frozen it is
+#    the same for --prefix-dropout 0.3 and 0 (the training losses differ);
 #  - bad inputs: --pre-seq-len 0, a --ptuning file of the wrong shape, --ptuning with LoRA.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 SEED=$((RANDOM + 1))
@@ -32,13 +34,13 @@ for model in tiny tiny-glm2; do
     FT=(finetune --method ptuning --pre-seq-len 4 $proj --load "$WORK/base-$model" --synthetic --steps 4
       --global-batch 8 --seed "$SEED" --warmup-steps 0 --quiet)
     "$GLM3D_BIN" "${FT[@]}" --metrics "$WORK/ref.jsonl"
-    "$GLM3D_BIN" "${FT[@]}" --lr 0 --metrics "$WORK/frozen.jsonl"
+    "$GLM3D_BIN" "${FT[@]}" --lr 1e-12 --metrics "$WORK/frozen.jsonl" # (--lr 0 means the preset's lr)
     python3 - "$WORK/ref.jsonl" "$WORK/frozen.jsonl" <<'PY' || fail "$model $proj: the prefix did not train"
 import json, sys
 ref = [json.loads(l) for l in open(sys.argv[1])]
 frozen = [json.loads(l) for l in open(sys.argv[2])]
 assert ref[0]["loss"] == frozen[0]["loss"], "step 1 runs before any update"
-print("step 4 loss %.6f vs --lr 0 %.6f" % (ref[-1]["loss"], frozen[-1]["loss"]))
+print("step 4 loss %.6f vs --lr 1e-12 %.6f" % (ref[-1]["loss"], frozen[-1]["loss"]))
 sys.exit(0 if ref[-1]["loss"] < frozen[-1]["loss"] - 5e-5 else 1)
 PY
     for layout in "2 2 2" "1 4 2" "4 1 2"; do
@@ -100,6 +102,33 @@ a = [json.loads(l) for l in open(sys.argv[1])][-1]
 b = [json.loads(l) for l in open(sys.argv[2])][-1]
 assert a["step"] == b["step"] == 3 and a["loss"] == b["loss"], (a, b)
 print("--ptuning: step 3 loss %.9f as resumed" % b["loss"])
+PY
+
+# Held-out loss without dropout.
+"$GLM3D_SOURCE_DIR/data/corpus/make_sample_corpus.sh" "$WORK/corpus" 30 >/dev/null
+"$GLM3D_BIN" prep --input "$WORK/corpus/en.txt" --out "$WORK/store" --train-tokenizer --vocab-size 1000 \
+  --character-coverage 0.98 >/dev/null
+python3 - "$WORK/corpus/en.txt" "$WORK/sft.jsonl" <<'PY'
+import json, sys
+lines = [l.strip() for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    for q, a in zip(lines[0::2], lines[1::2]):
+        out.write(json.dumps({"content": q, "summary": a}) + "\n")
+PY
+"$GLM3D_BIN" prep sft --input "$WORK/sft.jsonl" --out "$WORK/sft" --tokenizer "$WORK/store" --max-source-len 16 \
+  --max-target-len 16 --valid-fraction 0.1 >/dev/null
+"$GLM3D_BIN" train --model tiny --data "$WORK/sft" --steps 1 --global-batch 4 --quiet --save "$WORK/sftbase"
+for d in 0.3 0; do
+  "$GLM3D_BIN" finetune --method ptuning --pre-seq-len 4 --prefix-dropout "$d" --load "$WORK/sftbase" \
+    --data "$WORK/sft" --eval-data "$WORK/sft" --eval-interval 1 --eval-samples 4 --steps 1 --lr 1e-12 \
+    --weight-decay 0 --global-batch 4 --quiet --metrics "$WORK/eval$d.jsonl"
+done
+python3 - "$WORK/eval0.3.jsonl" "$WORK/eval0.jsonl" <<'PY' || fail "held-out loss depends on the prefix dropout"
+import json, sys
+a, b = (json.loads(open(f).readline()) for f in sys.argv[1:3])
+assert a["loss"] != b["loss"], "dropout 0.3 acts in training"
+assert a["eval_loss"] == b["eval_loss"], (a["eval_loss"], b["eval_loss"])
+print("eval_loss %.9f with prefix dropout 0.3 and 0" % a["eval_loss"])
 PY
 
 expect_usage_error "prefix length 0" "--pre-seq-len must be >= 1" \
