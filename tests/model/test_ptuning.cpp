@@ -4,11 +4,9 @@
 // flash attention) and ChatGLM2's architecture (2 key/value groups, [Q|K|V] rows), with and
 // without the MLP projection; the attention over [prefix | tokens] against a reference that
 // concatenates the prefix keys and values explicitly; eval (training false) drops nothing.
+#include "adapter_fixture.h"
 #include "core/cpu/attention.h"
 #include "core/cpu/flash_attention.h"
-#include "data/synthetic_task.h"
-#include "gradcheck.h"
-#include "model/glm_model.h"
 #include "model/memory_model.h"
 
 #include <gtest/gtest.h>
@@ -19,24 +17,9 @@ using namespace glm3d;
 
 namespace {
 
-ModelConfig small_glm() {
-  ModelConfig c = preset_config("tiny");
-  c.num_layers = 2;
-  c.vocab = 64;
-  c.seq_len = 32;
-  return c;
-}
-
-ModelConfig small_glm2() {
-  ModelConfig c = preset_config("tiny-glm2");
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.kv_groups = 2;
-  c.ffn_hidden = 48;
-  c.vocab = 64;
-  c.seq_len = 32;
-  return c;
-}
+using test::policy;
+using test::small_glm;
+using test::small_glm2;
 
 AdapterSpec ptuning(bool projection, double dropout) {
   AdapterSpec a;
@@ -47,44 +30,10 @@ AdapterSpec ptuning(bool projection, double dropout) {
   return a;
 }
 
-ExecPolicy policy(AttentionImpl impl, Recompute r = Recompute::none) {
-  ExecPolicy e;
-  e.attention = impl;
-  e.recompute = r;
-  return e;
-}
-
-struct PrefixFixture {
-  ModelConfig cfg;
-  LocalCommunicator tp{"tp"};
-  GlmModel<double> model;
-  std::vector<MicroBatch> mbs;
-  test::SeededRng rng;
-
-  // seed: the weights and data (two fixtures with one seed hold the same model and batch).
+struct PrefixFixture : test::AdapterFixture {
   PrefixFixture(const ModelConfig& c, const AdapterSpec& spec, ExecPolicy e = policy(AttentionImpl::flash),
                 uint64_t seed = test::SeededRng().seed())
-      : cfg(c), model(cfg, single_rank_plan(cfg), tp, e), rng(seed) {
-    model.init(5);
-    for (int64_t i = 0; i < model.num_params(); ++i)
-      model.params()[i] += 0.05 * rng.normal();
-    model.attach_adapters(spec, 0, 11);
-    SyntheticTask task(cfg.seq_len, cfg.vocab, rng.seed());
-    mbs.push_back(stack_samples({task.get(7), task.get(8)}));
-    mbs[0].sample_ids = {7, 8};
-    model.set_step(3);
-  }
-  double loss() {
-    model.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    model.forward(0, 0, nullptr, nullptr);
-    return model.loss_sum();
-  }
-  void gradient() {
-    model.zero_grads();
-    model.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    model.forward(0, 0, nullptr, nullptr);
-    model.backward(0, 0, nullptr, nullptr);
-  }
+      : AdapterFixture(c, spec, e, seed, 0.0) {}
 };
 
 void check_encoder_gradients(const ModelConfig& cfg, bool projection, ExecPolicy e) {
