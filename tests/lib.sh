@@ -65,3 +65,20 @@ wait_for_text() {
   done
   fail "'$2' never appeared in $1"
 }
+
+# compare_losses REF RUN LABEL STEPS [GRAD_NORM_TOL] : metrics file RUN against REF: STEPS steps
+# each, losses within 1e-5 relative at every step (the layout-invariance bound) and, when given,
+# gradient norms within GRAD_NORM_TOL relative. Prints the largest differences.
+compare_losses() {
+  python3 - "$@" <<'PY'
+import json, sys
+ref = [json.loads(l) for l in open(sys.argv[1])]
+run = [json.loads(l) for l in open(sys.argv[2])]
+assert len(ref) == len(run) == int(sys.argv[4]), (len(ref), len(run))
+loss = max(abs(a["loss"] - b["loss"]) / abs(a["loss"]) for a, b in zip(ref, run))
+gn = max(abs(a["grad_norm"] - b["grad_norm"]) / abs(a["grad_norm"]) for a, b in zip(ref, run))
+print("layout %-24s loss max rel diff %.2e  grad-norm %.2e" % (sys.argv[3], loss, gn))
+gn_tol = float(sys.argv[5]) if len(sys.argv) > 5 else float("inf")
+sys.exit(0 if loss <= 1e-5 and gn <= gn_tol else 1)
+PY
+}

@@ -16,22 +16,6 @@ SEED=$((RANDOM + 1))
 echo "seed $SEED"
 TARGETS=query_key_value,dense,dense_h_to_4h,dense_4h_to_h
 
-compare() { # ref run label steps
-  python3 - "$@" <<'PY'
-import json, sys
-ref = [json.loads(l) for l in open(sys.argv[1])]
-run = [json.loads(l) for l in open(sys.argv[2])]
-assert len(ref) == len(run) == int(sys.argv[4]), (len(ref), len(run))
-loss = max(abs(a["loss"] - b["loss"]) / abs(a["loss"]) for a, b in zip(ref, run))
-gn = max(abs(a["grad_norm"] - b["grad_norm"]) / abs(a["grad_norm"]) for a, b in zip(ref, run))
-print("layout %-20s loss max rel diff %.2e  grad-norm %.2e" % (sys.argv[3], loss, gn))
-# Losses within the issue's 1e-5. Gradient norms within 5e-5: at lr 1e-2 Adam's m / sqrt(v) turns
-# f32 rounding in near-zero adapter gradients into whole-size updates, so a norm drifts further
-# (seen 1.4e-5 at step 3 of tiny-glm2 tp 2, seed 27642, with losses equal to 3e-8).
-sys.exit(0 if loss <= 1e-5 and gn <= 5e-5 else 1)
-PY
-}
-
 for model in tiny tiny-glm2; do
   "$GLM3D_BIN" train --model "$model" --synthetic --steps 2 --global-batch 8 --seed "$SEED" --quiet --save "$WORK/base-$model"
   FT=(finetune --load "$WORK/base-$model" --synthetic --steps 6 --global-batch 8 --seed "$SEED"
@@ -52,7 +36,10 @@ PY
     # shellcheck disable=SC2086
     mpirun_glm3d $((tp * pp * dp)) "${FT[@]}" --lr 1e-2 --tp "$tp" --pp "$pp" --dp "$dp" $extra --check-replicas-interval 3 \
       --metrics "$WORK/run.jsonl" || fail "$model layout ${tp}x${pp}x${dp} $extra failed (seed $SEED)"
-    compare "$WORK/ref-$model.jsonl" "$WORK/run.jsonl" "$model ${tp}x${pp}x${dp} $extra" 6 ||
+    # Losses within the issue's 1e-5. Gradient norms within 5e-5: at lr 1e-2 Adam's m / sqrt(v) turns
+    # f32 rounding in near-zero adapter gradients into whole-size updates, so a norm drifts further
+    # (seen 1.4e-5 at step 3 of tiny-glm2 tp 2, seed 27642, with losses equal to 3e-8).
+    compare_losses "$WORK/ref-$model.jsonl" "$WORK/run.jsonl" "$model ${tp}x${pp}x${dp} $extra" 6 5e-5 ||
       fail "$model layout $layout diverged (seed $SEED)"
   done
 done

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # glm3d finetune --method ptuning (P-tuning v2, ChatGLM's PrefixEncoder) on a frozen base loaded
 # from a checkpoint, GLM (tiny) and ChatGLM2's architecture (tiny-glm2, 2 key/value groups):
-#  - 2x2x2, 1x4x2 and 4x1x2 (tp x pp x dp; tp 4 replicates tiny-glm2's groups) give the 1-rank
-#    losses within 1e-5 relative at every step, with and without --prefix-projection, prefix
-#    dropout 0.1 on (counter-based masks: the same elements drop on every layout);
+#  - 2x2x2, 1x4x2 (ZeRO-1) and 4x1x2 (tp x pp x dp; tp 4 replicates tiny-glm2's groups) give the
+#    1-rank losses within 1e-5 relative at every step, with and without --prefix-projection, prefix
+#    dropout 0.1 on (counter-based masks: the same elements drop on every layout), and the replica
+#    check (the encoder bitwise equal on every rank) passes;
 #  - the prefix trains: the last step's loss is below the same run's with --lr 1e-12 (frozen);
 #  - a resumed run continues bit for bit (same layout); every save writes <save>/ptuning/ in
 #    ChatGLM's names, read back by Python (json + struct: names, shapes, values equal to the
@@ -16,17 +17,6 @@ source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 SEED=$((RANDOM + 1))
 echo "seed $SEED"
 
-compare() { # ref run label steps
-  python3 - "$@" <<'PY'
-import json, sys
-ref = [json.loads(l) for l in open(sys.argv[1])]
-run = [json.loads(l) for l in open(sys.argv[2])]
-assert len(ref) == len(run) == int(sys.argv[4]), (len(ref), len(run))
-loss = max(abs(a["loss"] - b["loss"]) / abs(a["loss"]) for a, b in zip(ref, run))
-print("layout %-24s loss max rel diff %.2e" % (sys.argv[3], loss))
-sys.exit(0 if loss <= 1e-5 else 1)
-PY
-}
 
 for model in tiny tiny-glm2; do
   "$GLM3D_BIN" train --model "$model" --synthetic --steps 2 --global-batch 8 --seed "$SEED" --quiet --save "$WORK/base-$model"
@@ -43,11 +33,12 @@ assert ref[0]["loss"] == frozen[0]["loss"], "step 1 runs before any update"
 print("step 4 loss %.6f vs --lr 1e-12 %.6f" % (ref[-1]["loss"], frozen[-1]["loss"]))
 sys.exit(0 if ref[-1]["loss"] < frozen[-1]["loss"] - 5e-5 else 1)
 PY
-    for layout in "2 2 2" "1 4 2" "4 1 2"; do
-      read -r tp pp dp <<<"$layout"
-      mpirun_glm3d $((tp * pp * dp)) "${FT[@]}" --tp "$tp" --pp "$pp" --dp "$dp" --metrics "$WORK/run.jsonl" ||
-        fail "$model $proj layout ${tp}x${pp}x${dp} failed (seed $SEED)"
-      compare "$WORK/ref.jsonl" "$WORK/run.jsonl" "$model ${tp}x${pp}x${dp} $proj" 4 ||
+    for layout in "2 2 2" "1 4 2 --zero 1" "4 1 2"; do
+      read -r tp pp dp extra <<<"$layout"
+      # shellcheck disable=SC2086
+      mpirun_glm3d $((tp * pp * dp)) "${FT[@]}" --tp "$tp" --pp "$pp" --dp "$dp" $extra --check-replicas-interval 2 \
+        --metrics "$WORK/run.jsonl" || fail "$model $proj layout ${tp}x${pp}x${dp} $extra failed (seed $SEED)"
+      compare_losses "$WORK/ref.jsonl" "$WORK/run.jsonl" "$model ${tp}x${pp}x${dp} $extra $proj" 4 ||
         fail "$model $proj layout $layout diverged (seed $SEED)"
     done
   done
