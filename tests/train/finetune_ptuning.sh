@@ -10,10 +10,12 @@
 #    ChatGLM's names, read back by Python (json + struct: names, shapes, values equal to the
 #    glm3d checkpoint's); a new run started from it with --ptuning (steps 1-2 skipped so that
 #    step 3 sees the same samples and masks) has the resumed run's step-3 loss exactly;
+#  - the replica check covers the encoder's copies on the pipeline stages (a nudged rank fails);
 #  - held-out loss (--eval-data, an SFT store) runs without dropout: with the weights frozen it is
 #    the same for --prefix-dropout 0.3 and 0 (the training losses differ);
 #  - bad inputs: --pre-seq-len 0, a --ptuning file of the wrong shape, --ptuning with LoRA.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
+source "$GLM3D_SOURCE_DIR/tests/launch/fault_lib.sh"
 SEED=$((RANDOM + 1))
 echo "seed $SEED"
 
@@ -43,6 +45,12 @@ PY
     done
   done
 done
+
+# The encoder is whole on both stages: a rank nudged off its peer after step 3 is caught by the
+# replica check after step 4 (docs/faults.md replicas_ptuning_121).
+expect_fault replicas_ptuning_121 10 mpirun_glm3d 2 finetune --method ptuning --pre-seq-len 4 \
+  --load "$WORK/base-tiny" --synthetic --global-batch 8 --steps 6 --pp 2 --check-replicas-interval 2 --quiet \
+  --inject-fault diverge@3:1
 
 # Resume bit for bit; the ChatGLM-format export; a new run from it.
 FT=(finetune --method ptuning --pre-seq-len 4 --prefix-projection --synthetic --global-batch 8 --seed "$SEED"
