@@ -37,6 +37,27 @@ std::string sample_file_tokenizer(const std::string& path) {
   return h5::has_attr(f.get(), "tokenizer_sha256") ? h5::read_attr_str(f.get(), "tokenizer_sha256") : "";
 }
 
+// The checkpoint's model, or for a fine-tuning checkpoint (kind finetune) the base it names and
+// its adapters (LoRA, the prefix encoder), evaluated without dropout.
+void load_weights(GlmModel<float>& model, const ResumeFrom& ck, ProcessGroups& pg, MPI_Comm world) {
+  const bool adapters = ck.meta.kind == "finetune";
+  const ResumeFrom base = adapters ? open_base(ck.meta.base_checkpoint) : ResumeFrom{};
+  if (adapters)
+    check_resume(base, ck.meta.cfg, ck.meta.tokenizer_sha256);
+  auto load = [&](const ParamTable& table, float* params, const ResumeFrom& from) {
+    std::fill(params, params + table.total(), 0.f);
+    const ShardView view{&table, pg.tp_rank(), pg.is_first_stage(), pg.dp_rank(), false, 0, table.total()};
+    std::vector<TensorPiece> pieces = shard_pieces(view, ck.meta.cfg, params, nullptr, nullptr);
+    load_checkpoint(from.path, world, from.meta, pieces);
+  };
+  load(model.table(), model.params(), adapters ? base : ck);
+  if (!adapters)
+    return;
+  model.attach_adapters(ck.meta.adapters, 0, ck.meta.seed);
+  model.training = false;
+  load(model.adapter_table(), model.adapter_params(), ck);
+}
+
 } // namespace
 
 int cmd_eval(const Args& args, const RunContext& ctx) {
@@ -110,11 +131,7 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   ExecPolicy exec; // f32; flash attention where the dense kernel cannot read the rows (key/value groups)
   exec.attention = parse_attention("auto", exec.precision, !cfg.packed_qkv());
   GlmModel<float> model(cfg, plan, *pg.tp, exec);
-  std::fill(model.params(), model.params() + model.num_params(), 0.f);
-  const ShardView view{&model.table(),    pg.tp_rank(), pg.is_first_stage(), pg.dp_rank(), false, 0,
-                       model.num_params()};
-  std::vector<TensorPiece> pieces = shard_pieces(view, cfg, model.params(), nullptr, nullptr);
-  load_checkpoint(ck.path, ctx.world, ck.meta, pieces);
+  load_weights(model, ck, pg, ctx.world);
 
   // This data-parallel replica's samples [s0, s1), in micro-batches.
   const int64_t s0 = N * pg.dp_rank() / dims.dp, s1 = N * (pg.dp_rank() + 1) / dims.dp, n = s1 - s0;

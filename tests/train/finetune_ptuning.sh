@@ -10,6 +10,7 @@
 #    ChatGLM's names, read back by Python (json + struct: names, shapes, values equal to the
 #    glm3d checkpoint's); a new run started from it with --ptuning (steps 1-2 skipped so that
 #    step 3 sees the same samples and masks) has the resumed run's step-3 loss exactly;
+#  - glm3d eval of the checkpoint (base + encoder, no dropout) gives a resumed step's loss;
 #  - the replica check covers the encoder's copies on the pipeline stages (a nudged rank fails);
 #  - held-out loss (--eval-data, an SFT store) runs without dropout: with the weights frozen it is
 #    the same for --prefix-dropout 0.3 and 0 (the training losses differ);
@@ -64,6 +65,17 @@ a = [json.loads(l)["loss"] for l in open(sys.argv[1])]
 b = [json.loads(l)["loss"] for l in open(sys.argv[2])]
 assert a[2:] == b, (a, b)
 print("resumed at step 2: step 3 loss equal bit for bit")
+PY
+# glm3d eval of the fine-tuning checkpoint (its base and encoder, no dropout) is step 3's loss of
+# a resumed run without dropout (the same samples 16..23).
+mpirun_glm3d 4 "${FT[@]}" --load "$WORK/ft" --steps 3 --prefix-dropout 0 --metrics "$WORK/nodrop.jsonl"
+"$GLM3D_BIN" eval --load "$WORK/ft" --synthetic --start 16 --count 8 --out "$WORK/eval.h5" >"$WORK/eval.out"
+python3 - "$WORK/nodrop.jsonl" "$WORK/eval.out" <<'PY' || fail "glm3d eval of a P-tuning checkpoint"
+import json, re, sys
+train = [json.loads(l) for l in open(sys.argv[1])][-1]
+ev = float(re.search(r"mean loss ([0-9.]+)", open(sys.argv[2]).read()).group(1))
+assert train["step"] == 3 and abs(ev - train["loss"]) <= 1e-5 * train["loss"], (ev, train["loss"])
+print("glm3d eval %.6f, step 3 without dropout %.6f" % (ev, train["loss"]))
 PY
 $SYSTEM_PYTHON - "$WORK/ft/ptuning" "$WORK/ft/step_00000002.h5" "$WORK/bad" <<'PY' || fail "the P-tuning export"
 import h5py, json, os, struct, sys
