@@ -14,7 +14,8 @@
 #  - the replica check covers the encoder's copies on the pipeline stages (a nudged rank fails);
 #  - held-out loss (--eval-data, an SFT store) runs without dropout: with the weights frozen it is
 #    the same for --prefix-dropout 0.3 and 0 (the training losses differ);
-#  - bad inputs: --pre-seq-len 0, a --ptuning file of the wrong shape, --ptuning with LoRA.
+#  - bad inputs: --pre-seq-len 0, a --ptuning file of the wrong shape, --ptuning with LoRA or on a
+#    resumed run.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 source "$GLM3D_SOURCE_DIR/tests/launch/fault_lib.sh"
 SEED=$((RANDOM + 1))
@@ -148,4 +149,7 @@ expect_usage_error "a P-tuning file of another shape" "transformer.prefix_encode
   "$GLM3D_BIN" finetune --method ptuning --pre-seq-len 4 --load "$WORK/base-tiny" --ptuning "$WORK/bad" --synthetic --steps 1
 expect_usage_error "--ptuning with LoRA" "--ptuning needs --method ptuning" \
   "$GLM3D_BIN" finetune --method lora --load "$WORK/base-tiny" --ptuning "$WORK/ft/ptuning" --synthetic --steps 1
+expect_usage_error "--ptuning on a resumed run" "--ptuning starts a new run" \
+  "$GLM3D_BIN" finetune --method ptuning --pre-seq-len 4 --prefix-projection --load "$WORK/ft" \
+  --ptuning "$WORK/ft/ptuning" --synthetic --global-batch 8 --steps 5
 echo "P-tuning fine-tuning ok"
