@@ -116,7 +116,7 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   exec.attention = parse_attention("auto", exec.precision, !cfg.packed_qkv());
   GlmModel<float> model(cfg, plan, *pg.tp, exec);
   std::fill(model.params(), model.params() + model.num_params(), 0.f);
-  if (ck.meta.kind == "finetune") { // LoRA adapters: their base's weights, the adapters on top
+  if (ck.meta.kind == "finetune") { // adapters (LoRA, prefix): their base's weights, the adapters on top
     load_finetune_for_eval(model, ck, pg, ctx.world);
   } else {
     const ShardView view{&model.table(),    pg.tp_rank(), pg.is_first_stage(), pg.dp_rank(), false, 0,

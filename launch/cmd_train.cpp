@@ -141,6 +141,7 @@ int cmd_finetune(const Args& args, const RunContext& ctx) {
       ("pre-seq-len", defaulted(&a.pre_seq_len), "P-tuning v2 prefix length")                          //
       ("prefix-projection", po::bool_switch(&a.prefix_projection), "P-tuning v2 with the MLP encoder") //
       ("prefix-dropout", defaulted(&a.prefix_dropout), "dropout on the prefix keys and values")        //
+      ("ptuning", po::value(&o.ptuning_init), "start the prefix encoder from a P-tuning checkpoint DIR") //
       ("dry-run", po::bool_switch(&o.dry_run), "print trainable parameters and memory per rank, and exit");
   add_train_options(desc, o, pp_layers, bf16);
   po::variables_map vm;

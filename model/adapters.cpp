@@ -137,9 +137,11 @@ ParamTable::ParamTable(const ModelConfig& cfg, const StagePlan& plan, const Adap
     if (!spec.prefix_projection) {
       prefix("embedding.weight", P, out, Init::normal, 1.0); // nn.Embedding's N(0, 1)
     } else {
-      prefix("embedding.weight", P, H, Init::normal, 1.0);
-      prefix("trans.0.weight", H, H, Init::uniform, 1.0 / std::sqrt(double(H))); // nn.Linear's defaults
-      prefix("trans.0.bias", H, 1, Init::uniform, 1.0 / std::sqrt(double(H)));
+      // The MLP's input width: hidden (ChatGLM-6B), the output width (ChatGLM2/3's kv_size).
+      const int64_t E = cfg.packed_qkv() ? out : H;
+      prefix("embedding.weight", P, E, Init::normal, 1.0);
+      prefix("trans.0.weight", H, E, Init::uniform, 1.0 / std::sqrt(double(E))); // nn.Linear's defaults
+      prefix("trans.0.bias", H, 1, Init::uniform, 1.0 / std::sqrt(double(E)));
       prefix("trans.2.weight", out, H, Init::uniform, 1.0 / std::sqrt(double(H)));
       prefix("trans.2.bias", out, 1, Init::uniform, 1.0 / std::sqrt(double(H)));
     }

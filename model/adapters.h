@@ -63,7 +63,7 @@ std::string lora_param_name(int layer, const LinearModule& m,
 inline int64_t prefix_kv_width(const ModelConfig& c) {
   return 2 * c.kv_heads() * c.head_dim();
 }
-// The prefix encoder's tensors ("prefix_encoder.embedding.weight", "prefix_encoder.trans.0.weight", ...).
-inline constexpr const char* k_prefix_embedding = "prefix_encoder.embedding.weight";
+// The prefix encoder's tensors are "prefix_encoder.embedding.weight", "prefix_encoder.trans.0.weight",
+// ...: ChatGLM's names without "transformer." (model/ptuning_format.h).
 
 } // namespace glm3d

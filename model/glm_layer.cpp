@@ -20,14 +20,14 @@ template <class T> int64_t GlmModel<T>::LayerActs::bytes() const {
   for (const auto& v : lora_z)
     z += v.capacity();
   return int64_t((f + z) * sizeof(T) + lse.capacity() * sizeof(lse[0])) + h.bytes() + qkv.bytes() +
-         ctx.bytes() + h2.bytes() + u.bytes() + act.bytes();
+         ctx.bytes() + ctx_ext.bytes() + h2.bytes() + u.bytes() + act.bytes();
 }
 
 template <class T> void GlmModel<T>::LayerActs::release_all_but_input() {
   for (auto* v : {&mean1, &rstd1, &probs, &x1, &mean2, &rstd2})
     release(*v);
   release(lse);
-  for (auto* s : {&h, &qkv, &ctx, &h2, &u, &act})
+  for (auto* s : {&h, &qkv, &ctx, &ctx_ext, &h2, &u, &act})
     s->release();
   for (auto& v : lora_z)
     release(v);
@@ -116,6 +116,13 @@ void rope(const ModelConfig& c, const AttnDims& d, T* qkv, const MicroBatch& mb,
 // The GLM mask's Part A lengths, or the causal mask: null for flash attention, zeros for the
 // dense kernel (which always takes seps).
 template <class T> const int32_t* GlmModel<T>::mask_seps(const MicroBatch& mb) {
+  if (spec_.prefix()) { // Part A widened by the prefix (model/glm_prefix.cpp)
+    scratch_->zero_sep.resize(size_t(mb.B));
+    for (int64_t b = 0; b < mb.B; ++b)
+      scratch_->zero_sep[size_t(b)] =
+          int32_t(spec_.pre_seq_len + (cfg_.mask == MaskKind::glm ? mb.sep[size_t(b)] : 0));
+    return scratch_->zero_sep.data();
+  }
   if (cfg_.mask == MaskKind::glm)
     return mb.sep.data();
   if (exec_.attention == AttentionImpl::flash)
@@ -126,13 +133,22 @@ template <class T> const int32_t* GlmModel<T>::mask_seps(const MicroBatch& mb) {
 
 // qkv: [N, qkv width] after RoPE (as T, in the store under f32/f64, in scratch under bf16, already
 // committed to a.qkv). Writes a.ctx and the attention state (probs or lse).
+// With a prefix, qkv and a.qkv hold [B, P+S, W], the kernel writes a.ctx_ext and a.ctx gets its
+// token rows.
 template <class T> void GlmModel<T>::attention_forward(const MicroBatch& mb, T* qkv, LayerActs& a) {
+  attention_core(mb, qkv, a);
+  if (spec_.prefix())
+    prefix_strip_ctx(mb, a);
+}
+
+template <class T> void GlmModel<T>::attention_core(const MicroBatch& mb, const T* qkv, LayerActs& a) {
   const AttnDims d = attn_dims(cfg_, plan_.tp);
-  const int64_t B = mb.B, S = mb.S, N = B * S;
+  const int64_t B = mb.B, S = attn_len(mb), N = B * S;
   const int32_t* sep = mask_seps(mb);
+  StoredAct<T>& out = spec_.prefix() ? a.ctx_ext : a.ctx;
   if (exec_.attention == AttentionImpl::dense) {
     a.probs.resize(size_t(B * d.nhl * S * S));
-    T* ctx = a.ctx.begin_write(N * d.nhl * d.hd, false, scratch_->small);
+    T* ctx = out.begin_write(N * d.nhl * d.hd, false, scratch_->small);
     cpu::glm_attention_forward(qkv, sep, ctx, a.probs.data(), B, S, d.nhl, d.hd);
     return;
   }
@@ -140,20 +156,22 @@ template <class T> void GlmModel<T>::attention_forward(const MicroBatch& mb, T* 
   a.lse.resize(size_t(B * d.nhl * S));
   if constexpr (std::is_same_v<T, float>)
     if (a.qkv.is_bf16()) {
-      cpu::flash_attention_forward<bf16>(view_of(a.qkv.b(), d), sep, a.ctx.bf16_slot(N * d.nhl * d.hd),
+      cpu::flash_attention_forward<bf16>(view_of(a.qkv.b(), d), sep, out.bf16_slot(N * d.nhl * d.hd),
                                          a.lse.data(), shape);
       return;
     }
-  T* ctx = a.ctx.begin_write(N * d.nhl * d.hd, false, scratch_->small);
-  cpu::flash_attention_forward<T>(view_of(static_cast<const T*>(qkv), d), sep, ctx, a.lse.data(), shape);
+  T* ctx = out.begin_write(N * d.nhl * d.hd, false, scratch_->small);
+  cpu::flash_attention_forward<T>(view_of(qkv, d), sep, ctx, a.lse.data(), shape);
 }
 
-// dctx [N, Hl] -> dqkv [N, qkv width] (overwritten), before RoPE's backward.
+// dctx [N, Hl] -> dqkv [N, qkv width] (overwritten), before RoPE's backward. With a prefix, over
+// [B, P+S] rows (layer_backward pads dctx and takes the token rows of dqkv).
 template <class T>
 void GlmModel<T>::attention_backward(const MicroBatch& mb, const T* dctx, LayerActs& a, T* dqkv) {
   const AttnDims d = attn_dims(cfg_, plan_.tp);
-  const int64_t B = mb.B, S = mb.S, N = B * S, W = d.qkv_width();
+  const int64_t B = mb.B, S = attn_len(mb), N = B * S, W = d.qkv_width();
   const int32_t* sep = mask_seps(mb);
+  const StoredAct<T>& out = spec_.prefix() ? a.ctx_ext : a.ctx;
   if (exec_.attention == AttentionImpl::dense) {
     cpu::glm_attention_backward(dctx, a.qkv.f(), a.probs.data(), sep, dqkv, B, S, d.nhl, d.hd);
     return;
@@ -165,13 +183,13 @@ void GlmModel<T>::attention_backward(const MicroBatch& mb, const T* dctx, LayerA
       bf16* dout = sized(s.qb, N * d.nhl * d.hd + N * W); // [N, Hl] then dqkv [N, W]
       bf16* dq = dout + N * d.nhl * d.hd;
       cpu::to_bf16(dctx, dout, N * d.nhl * d.hd);
-      cpu::flash_attention_backward<bf16>(dout, view_of(a.qkv.b(), d), a.ctx.b(), a.lse.data(), sep,
+      cpu::flash_attention_backward<bf16>(dout, view_of(a.qkv.b(), d), out.b(), a.lse.data(), sep,
                                           view_of(dq, d), shape);
       cpu::to_f32(dq, dqkv, N * W);
       return;
     }
-  cpu::flash_attention_backward<T>(dctx, view_of(static_cast<const T*>(a.qkv.f()), d), a.ctx.f(),
-                                   a.lse.data(), sep, view_of(dqkv, d), shape);
+  cpu::flash_attention_backward<T>(dctx, view_of(static_cast<const T*>(a.qkv.f()), d), out.f(), a.lse.data(),
+                                   sep, view_of(dqkv, d), shape);
 }
 
 // LayerNorm or RMSNorm (mean unused by RMSNorm).
@@ -225,10 +243,12 @@ void GlmModel<T>::layer_forward(int l, const MicroBatch& mb, const T* x, T* out,
   norm_forward(x, w.ln1_w, w.ln1_b, h, a.mean1, a.rstd1, N);
   a.h.commit(h);
   // Attention: [N, H] -> qkv [N, W] -> ctx [N, Hl] -> partial [N, H].
-  T* qkv = a.qkv.begin_write(N * W, half, s.wide);
+  T* qkv = spec_.prefix() ? sized(s.wide, N * W) : a.qkv.begin_write(N * W, half, s.wide);
   linear_fwd(a.h.in(), w.qkv_w, w.qkv_b, qkv, N, H, W);
   lora_forward(l, 0, a.h.in(), qkv, H, W, mb, a);
   rope(cfg_, d, qkv, mb, false);
+  if (spec_.prefix()) // [B, P+S, W]: the prefix rows before each sample's
+    qkv = prefix_extend(l, mb, qkv, a);
   a.qkv.commit(qkv);
   attention_forward(mb, qkv, a);
   a.x1.resize(size_t(N * H));
@@ -276,8 +296,9 @@ void GlmModel<T>::layer_backward(int l, const MicroBatch& mb, const T* dout, T* 
     if (exec_.recompute == Recompute::full) {
       layer_forward(l, mb, a.x.data(), sized(s.extra, N * H), a);
     } else {
-      a.probs.resize(size_t(B * d.nhl * S * S));
-      cpu::glm_attention_forward(a.qkv.f(), mask_seps(mb), sized(s.small, N * Hl), a.probs.data(), B, S,
+      const int64_t Sa = attn_len(mb);
+      a.probs.resize(size_t(B * d.nhl * Sa * Sa));
+      cpu::glm_attention_forward(a.qkv.f(), mask_seps(mb), sized(s.small, B * Sa * Hl), a.probs.data(), B, Sa,
                                  d.nhl, d.hd);
     }
   }
@@ -313,7 +334,13 @@ void GlmModel<T>::layer_backward(int l, const MicroBatch& mb, const T* dout, T* 
   T* dh = dh2;                    // dh2 is consumed
   linear_bwd(dx1, a.ctx.in(), w.o_w, dctx, g.o_w, g.o_b, N, Hl, H);
   lora_backward(l, 1, a.ctx.in(), dx1, dctx, Hl, H, mb, a);
-  attention_backward(mb, dctx, a, dqkv);
+  if (spec_.prefix()) { // over [B, P+S] rows; the prefix's key/value gradients go to the encoder
+    T* dext = sized(s.dext, B * attn_len(mb) * W);
+    attention_backward(mb, prefix_pad_dctx(mb, dctx), a, dext);
+    prefix_backward(l, mb, dext, dqkv);
+  } else {
+    attention_backward(mb, dctx, a, dqkv);
+  }
   rope(cfg_, d, dqkv, mb, true);
   linear_bwd(dqkv, a.h.in(), w.qkv_w, dh, g.qkv_w, g.qkv_b, N, H, W);
   lora_backward(l, 0, a.h.in(), dqkv, dh, H, W, mb, a);
@@ -333,6 +360,7 @@ void GlmModel<T>::layer_backward(int l, const MicroBatch& mb, const T* dout, T* 
   template void GlmModel<T>::LayerActs::release_all_but_input();                                             \
   template GlmModel<T>::Weights GlmModel<T>::layer_weights(int);                                             \
   template void GlmModel<T>::attention_forward(const MicroBatch&, T*, LayerActs&);                           \
+  template void GlmModel<T>::attention_core(const MicroBatch&, const T*, LayerActs&);                        \
   template void GlmModel<T>::attention_backward(const MicroBatch&, const T*, LayerActs&, T*);                \
   template void GlmModel<T>::layer_forward(int, const MicroBatch&, const T*, T*, LayerActs&);                \
   template void GlmModel<T>::keep_for_backward(LayerActs&) const;                                            \

@@ -120,6 +120,7 @@ template <class T> void GlmModel<T>::set_batch(const std::vector<MicroBatch>* mb
   loss_weight_ = loss_weight;
   loss_sum_ = 0;
   acts_.clear();
+  prefix_prepare(); // the adapters may have changed since the last batch
 }
 
 template <class T> int64_t GlmModel<T>::activation_bytes_held() const {

@@ -29,6 +29,7 @@
 #include "model/microbatch.h"
 #include "model/param_store.h"
 #include "model/param_table.h"
+#include "model/prefix.h"
 #include "parallel/communicator.h"
 
 #include <functional>
@@ -130,6 +131,7 @@ private:
   void layer_forward(int layer, const MicroBatch& mb, const T* x, T* out, LayerActs& a);
   void layer_backward(int layer, const MicroBatch& mb, const T* dout, T* dx, LayerActs& a);
   void attention_forward(const MicroBatch& mb, T* qkv, LayerActs& a);
+  void attention_core(const MicroBatch& mb, const T* qkv, LayerActs& a); // the kernel over attn_len rows
   void attention_backward(const MicroBatch& mb, const T* dctx, LayerActs& a, T* dqkv);
   void keep_for_backward(LayerActs& a) const; // drops what the recompute policy recomputes
   const int32_t* mask_seps(const MicroBatch& mb);
@@ -148,6 +150,20 @@ private:
   void head_rows(const MicroBatch& mb, const ChunkActs& ca, int64_t r0, int64_t n, T* probs, T* losses,
                  bool logits_only);
   void head_ce_rows(const MicroBatch& mb, int64_t r0, int64_t n, T* probs, T* losses);
+  // P-tuning v2 (model/prefix.h, glm_prefix.cpp): every layer's attention runs over P + S keys,
+  // the prefix's first (queries at P + i, mask Part A widened by P, so every token sees the whole
+  // prefix); the P rows before each sample's tokens hold zero queries, and their outputs and
+  // query gradients are dropped.
+  void prefix_prepare(); // at set_batch: the encoder's slices of this rank's layers
+  PrefixEncoderRef<T> prefix_encoder();
+  PrefixSlice prefix_slice(int layer) const;
+  int64_t attn_len(const MicroBatch& mb) const { return mb.S + (spec_.prefix() ? spec_.pre_seq_len : 0); }
+  T* prefix_extend(int l, const MicroBatch& mb, const T* qkv, LayerActs& a); // a.qkv <- [B, P+S, W]
+  void prefix_strip_ctx(const MicroBatch& mb, LayerActs& a);                 // a.ctx <- a.ctx_ext's rows
+  const T* prefix_pad_dctx(const MicroBatch& mb, const T* dctx);             // [B, P+S, Hl], zero prefix rows
+  void prefix_backward(int l, const MicroBatch& mb, const T* dext, T* dqkv); // encoder grads; dqkv's rows
+  uint64_t prefix_dropout_key(int l) const;
+  double prefix_keep(uint64_t key, const MicroBatch& mb, int64_t b, int64_t p, int64_t col) const;
   void head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca);
   void head_backward(const MicroBatch& mb, ChunkActs& ca, T* dx);
   void tp_sum(T* buf, int64_t n);
@@ -158,17 +174,19 @@ private:
   Communicator& tp_;
   ExecPolicy exec_;
   int64_t buffer_elems_ = 0;
-  std::vector<T> params_;            // [buffer_elems] f32/f64 weights
-  std::vector<bf16> wb_;             // [buffer_elems] bf16 compute weights
-  std::vector<T> vec_;               // bf16: the 1-D parameters widened, packed
-  std::vector<int64_t> vec_at_;      // per table entry: offset into vec_, -1 for matrices
-  std::vector<T> grads_;             // [buffer_elems]; empty when the base is frozen
-  AdapterSpec spec_;                 // method none: no adapters
+  std::vector<T> params_;              // [buffer_elems] f32/f64 weights
+  std::vector<bf16> wb_;               // [buffer_elems] bf16 compute weights
+  std::vector<T> vec_;                 // bf16: the 1-D parameters widened, packed
+  std::vector<int64_t> vec_at_;        // per table entry: offset into vec_, -1 for matrices
+  std::vector<T> grads_;               // [buffer_elems]; empty when the base is frozen
+  AdapterSpec spec_;                   // method none: no adapters
   std::unique_ptr<ParamTable> atable_; // the adapters' table
-  std::vector<T> aparams_, agrads_;  // [adapter buffer]
+  std::vector<T> aparams_, agrads_;    // [adapter buffer]
   int64_t abuffer_elems_ = 0;
   int64_t step_ = 0;
-  std::unique_ptr<Scratch> scratch_; // per-call buffers reused across layers
+  std::vector<T> prefix_t_;                 // [P, H] the encoder's tanh output (projection)
+  std::map<int, std::vector<T>> prefix_kv_; // layer -> [P, 2, w] this rank's prefix keys, values
+  std::unique_ptr<Scratch> scratch_;        // per-call buffers reused across layers
   const std::vector<MicroBatch>* mbs_ = nullptr;
   double loss_weight_ = 0, loss_sum_ = 0;
   std::map<std::pair<int, int>, std::unique_ptr<ChunkActs>> acts_; // (chunk, microbatch) in flight

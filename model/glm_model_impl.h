@@ -18,12 +18,13 @@ template <class T> struct GlmModel<T>::LayerActs {
   std::vector<T> probs;                 // dense attention: [B, nhl, S, S]
   std::vector<cpu::flash_acc_t<T>> lse; // flash attention: [B, nhl, S] log-sum-exp per query
   StoredAct<T> ctx;                     // [N, Hl]  attention output (dense input)
+  StoredAct<T> ctx_ext;                 // P-tuning: [B, P+S, Hl] attention output with the prefix rows
   std::vector<T> x1;                    // [N, H]   LN2 input
   std::vector<T> mean2, rstd2;          // [N]
   StoredAct<T> h2;                      // [N, H]   LN2 output (FFN input)
   StoredAct<T> u;                       // [N, Ul]  FFN pre-activation
   StoredAct<T> act;                     // [N, Fl]  FFN activation (down input)
-  std::vector<T> lora_z[4]; // LoRA: z = drop(x) A^T [N, r] per linear module (model/lora.h)
+  std::vector<T> lora_z[4];             // LoRA: z = drop(x) A^T [N, r] per linear module (model/lora.h)
   bool complete = false;                // everything backward needs is present
   int64_t bytes() const;
   void release_all_but_input();
@@ -51,7 +52,9 @@ template <class T> struct GlmModel<T>::Scratch {
   std::vector<T> extra;          // [N, max(H, Ul)]: the recomputed layer's output; du for gated FFNs
   std::vector<T> small;          // [N, Hl]: dctx; the recomputed context (selective)
   std::vector<bf16> qb;          // bf16 attention gradients [N, Hl] + [N, qkv width]
-  std::vector<int32_t> zero_sep; // [B]: the causal mask for the dense kernel
+  std::vector<int32_t> zero_sep; // [B]: the causal mask for the dense kernel; P-tuning: P + sep
+  std::vector<T> ext, dext;      // P-tuning: [B, P+S, W] qkv (bf16 forward), its gradient
+  std::vector<T> dctx_ext;       // P-tuning: [B, P+S, Hl]
 };
 
 // The matmul dispatch: bf16 operands (bf16 precision) or T operands.

@@ -1,22 +1,18 @@
 #include "model/lora.h"
 
 #include "core/cpu/matmul.h"
-#include "core/philox.h"
+#include "model/prefix.h"
 
 #include <algorithm>
 
 namespace glm3d {
 
 namespace {
-// The dropout scale of input element (row n, local column c): 0 or 1 / (1 - p). Four uniforms
-// per Philox block, indexed by the global element number.
+// The dropout scale of input element (row n, local column c): 0 or 1 / (1 - p), indexed by the
+// global element number.
 double keep_scale(const LoraDropout& d, int64_t n, int64_t c) {
   const int64_t k = d.sample_ids ? d.sample_ids[n / d.S] : n / d.S;
-  const uint64_t index = uint64_t((k * d.S + n % d.S) * d.in_full + d.col0 + c);
-  uint32_t o[4];
-  Philox4x32::generate(index / 4, d.key, o);
-  const double u = double(o[index % 4]) / 4294967296.0;
-  return u >= d.p ? 1.0 / (1.0 - d.p) : 0.0;
+  return dropout_keep_scale(d.key, uint64_t((k * d.S + n % d.S) * d.in_full + d.col0 + c), d.p);
 }
 } // namespace
 
@@ -44,7 +40,8 @@ template <class T> void lora_up(const T* z, const T* B, T* y, const LoraShape& s
 }
 
 template <class T>
-void lora_backward(const T* dy, const T* xd, const T* z, const T* B, T* dz, T* dA, T* dB, const LoraShape& s) {
+void lora_backward(const T* dy, const T* xd, const T* z, const T* B, T* dz, T* dA, T* dB,
+                   const LoraShape& s) {
   std::vector<T> sdy(dy, dy + s.N * s.out); // scaling dy
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < s.N * s.out; ++i)
@@ -54,7 +51,8 @@ void lora_backward(const T* dy, const T* xd, const T* z, const T* B, T* dz, T* d
   cpu::gemm<T>(true, false, s.r, s.in, s.N, dz, xd, dA, 1.0f);          // dA [r, in] += dz^T xd
 }
 
-template <class T> void merge_lora(T* W, const T* A, const T* B, int64_t out, int64_t in, int64_t r, double scaling) {
+template <class T>
+void merge_lora(T* W, const T* A, const T* B, int64_t out, int64_t in, int64_t r, double scaling) {
   std::vector<T> sB(B, B + out * r);
   for (T& v : sB)
     v *= T(scaling);
@@ -75,7 +73,7 @@ void lora_input_grad(const T* dz, const T* A, T* dx, const LoraShape& s, const L
   template void lora_drop<T>(const T*, T*, const LoraShape&, const LoraDropout&);                            \
   template void lora_down<T>(const T*, const T*, T*, const LoraShape&);                                      \
   template void lora_up<T>(const T*, const T*, T*, const LoraShape&);                                        \
-  template void lora_backward<T>(const T*, const T*, const T*, const T*, T*, T*, T*, const LoraShape&);     \
+  template void lora_backward<T>(const T*, const T*, const T*, const T*, T*, T*, T*, const LoraShape&);      \
   template void merge_lora<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, double);                    \
   template void lora_input_grad<T>(const T*, const T*, T*, const LoraShape&, const LoraDropout&);
 GLM3D_LORA(float)

@@ -119,6 +119,23 @@ int64_t lora_activation_bytes(const AdapterSpec& a, int64_t N) {
   return a.lora() ? kF32 * N * a.lora_r * int64_t(a.lora_targets.size()) : 0;
 }
 
+// P-tuning (model/glm_prefix.cpp): per layer, what the P prefix rows add to what a layer keeps:
+// qkv over [B, P+S] rows, the attention output over them (ctx_ext, besides ctx), the longer
+// log-sum-exp or probabilities; nothing under full recomputation (the layer input only).
+int64_t prefix_activation_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S, const AdapterSpec& a,
+                                const ExecPolicy& p) {
+  if (!a.prefix() || p.recompute == Recompute::full)
+    return 0;
+  const LayerDims d = dims_of(c, tp, B, S);
+  const int64_t P = a.pre_seq_len, L = P + S, e = p.bf16() ? 2 : 4;
+  int64_t bytes = e * (B * P * d.W + B * L * d.Hl);
+  if (p.attention == AttentionImpl::flash)
+    bytes += kF32 * B * P * d.nhl;
+  else if (p.recompute == Recompute::none)
+    bytes += kF32 * B * d.nhl * (L * L - S * S);
+  return bytes;
+}
+
 RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, const MemoryPolicy& pol) {
   const ParamTable table(cfg, plan);
   // Buffers are padded to a multiple of dp so ZeRO-1's collectives run in place.
@@ -127,7 +144,8 @@ RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, c
   RankMemory m;
   if (pol.adapters.adapters()) {
     const int64_t ashard = padded(ParamTable(cfg, plan, pol.adapters).total());
-    m = frozen_base_state_bytes(table.total(), ashard * pol.dp, pol.zero ? ashard : ashard * pol.dp, pol.exec);
+    m = frozen_base_state_bytes(table.total(), ashard * pol.dp, pol.zero ? ashard : ashard * pol.dp,
+                                pol.exec);
   } else {
     m = model_state_bytes(shard * pol.dp, pol.zero ? shard : shard * pol.dp, pol.exec);
   }
@@ -138,14 +156,23 @@ RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, c
     chunk_layers = std::max<int64_t>(chunk_layers, count);
     head = head || first + count == cfg.num_layers;
   }
-  m.activations = pol.in_flight * chunk_layers *
-                  (layer_activation_bytes(cfg, int(tp), B, S, pol.exec) + lora_activation_bytes(pol.adapters, B * S));
+  m.activations =
+      pol.in_flight * chunk_layers *
+      (layer_activation_bytes(cfg, int(tp), B, S, pol.exec) + lora_activation_bytes(pol.adapters, B * S) +
+       prefix_activation_bytes(cfg, int(tp), B, S, pol.adapters, pol.exec));
   if (head)
     m.activations +=
         pol.head_in_flight * head_activation_bytes(cfg, int(tp), table.padded_vocab(), B, S, pol.exec);
   m.workspace = layer_workspace_bytes(cfg, int(tp), B, S, pol.exec, head ? table.padded_vocab() / tp : 0);
   if (pol.adapters.lora()) // the dropped input and its f32 copy under bf16 (model/glm_adapters.cpp)
     m.workspace += 2 * kF32 * B * S * std::max(cfg.hidden, cfg.ffn_hidden / tp);
+  if (pol.adapters.prefix()) { // the layers' prefix keys/values [P, 2, w] f32, the extended qkv
+    // (bf16 staging), its gradient and the padded context gradient [B, P+S, ...] f32
+    const LayerDims d = dims_of(cfg, int(tp), B, S);
+    const int64_t P = pol.adapters.pre_seq_len, L = P + S, w = (d.W - d.Hl) / 2;
+    m.workspace += kF32 * (chunk_layers * int64_t(plan.chunks.size()) * P * 2 * w + P * cfg.hidden) +
+                   kF32 * B * L * (2 * d.W + d.Hl);
+  }
   // Pipeline: the received activation of every in-flight micro-batch and its gradient buffer.
   const bool pipelined = plan.chunks.size() > 1 || !head || plan.chunks.front().first != 0;
   if (pipelined)

@@ -63,6 +63,9 @@ RankMemory frozen_base_state_bytes(int64_t base_elems, int64_t adapter_elems, in
                                    const ExecPolicy& p);
 // LoRA's per-layer activations (z [N, r] f32 per target) and its transient input copies.
 int64_t lora_activation_bytes(const AdapterSpec& a, int64_t N);
+// P-tuning: what one layer's P prefix rows add to its kept activations (model/memory_model.cpp).
+int64_t prefix_activation_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S, const AdapterSpec& a,
+                                const ExecPolicy& p);
 
 RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, const MemoryPolicy& pol);
 

@@ -17,6 +17,17 @@ constexpr const char* k_weights = "model.safetensors";
 constexpr const char* k_config = "config.json";
 } // namespace
 
+PrefixEncoderSpec prefix_encoder_spec(const ModelConfig& cfg, const AdapterSpec& a) {
+  PrefixEncoderSpec s;
+  s.family = cfg.packed_qkv() ? ChatGlmFamily::chatglm2 : ChatGlmFamily::chatglm6b;
+  s.pre_seq_len = a.pre_seq_len;
+  s.prefix_projection = a.prefix_projection;
+  s.num_layers = cfg.num_layers;
+  s.hidden_size = cfg.hidden;
+  s.kv_width = prefix_kv_width(cfg) / 2;
+  return s;
+}
+
 ShapeMap prefix_encoder_shapes(const PrefixEncoderSpec& s) {
   GLM3D_USAGE_CHECK(s.pre_seq_len > 0 && s.num_layers > 0 && s.hidden_size > 0 && s.kv_width > 0)
       << "P-tuning v2: pre_seq_len, num_layers, hidden_size and kv_width must be positive, got "

@@ -19,6 +19,7 @@
 // On disk (glm3d's form of a P-tuning checkpoint; ChatGLM's trainer saves the same keys with
 // save_pretrained): DIR/model.safetensors with those tensors and DIR/config.json holding
 // pre_seq_len, prefix_projection, num_layers, hidden_size, kv_width and the family.
+#include "model/adapters.h"
 #include "model/host_tensors.h"
 #include "model/peft_format.h" // ChatGlmFamily
 
@@ -42,6 +43,9 @@ inline constexpr const char* k_prefix_trans0_weight = "transformer.prefix_encode
 inline constexpr const char* k_prefix_trans0_bias = "transformer.prefix_encoder.trans.0.bias";
 inline constexpr const char* k_prefix_trans2_weight = "transformer.prefix_encoder.trans.2.weight";
 inline constexpr const char* k_prefix_trans2_bias = "transformer.prefix_encoder.trans.2.bias";
+
+// The prefix encoder of a fine-tuning run on a model (family from the attention layout).
+PrefixEncoderSpec prefix_encoder_spec(const ModelConfig& cfg, const AdapterSpec& a);
 
 // The tensors of a prefix encoder and their shapes. UsageError for a spec with a non-positive size.
 ShapeMap prefix_encoder_shapes(const PrefixEncoderSpec& spec);

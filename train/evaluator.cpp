@@ -47,6 +47,7 @@ struct Evaluator::Impl {
       std::fill(blank.loss_mask.begin(), blank.loss_mask.end(), uint8_t(0));
       mbs.push_back(std::move(blank));
     }
+    j.model->training = false; // no adapter dropout (LoRA, prefix)
     j.model->set_batch(&mbs, 1.0);
     if (pp == 1) {
       for (int m = 0; m < int(mbs.size()); ++m)
@@ -57,6 +58,7 @@ struct Evaluator::Impl {
     }
     const double loss = j.model->loss_sum();
     j.model->set_batch(&mbs, 1.0); // frees the activations
+    j.model->training = true;
     return loss;
   }
 };

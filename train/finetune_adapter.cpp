@@ -55,9 +55,10 @@ void write_peft_of_save(const TrainJob& j, const std::string& path) {
 
 void load_finetune_for_eval(GlmModel<float>& model, const ResumeFrom& ck, const ProcessGroups& pg,
                             MPI_Comm world) {
-  GLM3D_USAGE_CHECK(ck.meta.adapters.method == FinetuneMethod::lora)
+  GLM3D_USAGE_CHECK(ck.meta.adapters.method == FinetuneMethod::lora ||
+                    ck.meta.adapters.method == FinetuneMethod::ptuning)
       << "checkpoint " << ck.path << " holds " << to_string(ck.meta.adapters.method)
-      << " adapters; glm3d eval applies LoRA adapters only";
+      << " adapters; glm3d eval applies LoRA and P-tuning adapters";
   const ResumeFrom base = open_base(ck.meta.base_checkpoint);
   check_resume(base, ck.meta.cfg, ck.meta.tokenizer_sha256);
   std::vector<TensorPiece> pieces = shard_pieces(ShardView{&model.table(), pg.tp_rank(), pg.is_first_stage(),

@@ -61,6 +61,16 @@ void check_replicas(const ParamTable& table, const void* weights, size_t elem, P
   }
   if (problem.empty())
     problem = tp_problem;
+  // Tensors every model-parallel rank holds whole (the prefix encoder): across tp x pp.
+  if (pg.model_parallel && pg.model_parallel->size() > 1) {
+    uint64_t whole = 0;
+    for (const auto& p : table.params())
+      if (p.grad_sum == GradSum::model_parallel)
+        whole ^= hash(p.offset, p.offset + p.numel()) + uint64_t(p.offset);
+    const std::string mp_problem = disagreement(*pg.model_parallel, me, whole);
+    if (problem.empty())
+      problem = mp_problem;
+  }
   // The tied embedding: the first and the last pipeline stage each hold a copy of its rows.
   const ParamInfo* emb = table.find("word_embeddings.weight");
   if (tied && emb && pg.embedding && pg.embedding->size() > 1) {

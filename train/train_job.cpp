@@ -1,4 +1,5 @@
 #include "train/train_job.h"
+#include "train/ptuning_io.h"
 
 #include "core/check.h"
 #include "core/clock.h"
@@ -367,6 +368,7 @@ std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world
     load_frozen_base(j);
   load_adapter_init(j);
   load_resume(j);
+  load_ptuning_init(j);
   j.reducer = std::make_unique<GradReducer>(*j.store.table, *j.pg.dp, j.store.grads,
                                             std::max<int64_t>(1, int64_t(opt.bucket_mb * 1024 * 1024 / 4)));
   // When a layer's gradients are final (its last micro-batch): the parts summed over the ranks
@@ -421,6 +423,7 @@ void save_train_checkpoint(TrainJob& j, int64_t step) {
       save_checkpoint(j.opt.save_dir, j.opt.keep, j.world, meta,
                       shard_pieces(j.shard_view, j.cfg, j.optim->master(), j.optim->adam().m().data(),
                                    j.optim->adam().v().data()));
+  save_ptuning_export(j);
   if (j.log) {
     std::printf("saved %s (%.2f s)\n", path.c_str(), seconds_since(t0));
     std::fflush(stdout);

@@ -54,6 +54,7 @@ struct TrainOptions {
   std::string base;         // checkpoint of the base model
   AdapterSpec adapters;     // method none: pretraining
   std::string adapter_init; // --adapter: a new LoRA run starts from these adapters (train/finetune_adapter.h)
+  std::string ptuning_init; // --ptuning DIR: a ChatGLM P-tuning checkpoint to start the encoder from
   bool dry_run = false;     // print trainable parameters and planned memory, then exit
   bool quiet = false;
   // Checkpoints (train/checkpoint.h). --steps stays the total: a resumed run continues up to it.

@@ -4,9 +4,7 @@
 // ChatGLM2's architecture (packed [Q|K|V] rows, SwiGLU); the frozen base gets no gradient; with
 // B = 0 the model is the base model exactly; without dropout the adapted model equals the base
 // with PEFT's merged weights W + (alpha / r) B A; the dropout masks follow (step, sample).
-#include "data/synthetic_task.h"
-#include "gradcheck.h"
-#include "model/glm_model.h"
+#include "adapter_fixture.h"
 #include "model/lora.h"
 
 #include <gtest/gtest.h>
@@ -15,24 +13,8 @@ using namespace glm3d;
 
 namespace {
 
-ModelConfig small_glm() {
-  ModelConfig c = preset_config("tiny");
-  c.num_layers = 2;
-  c.vocab = 64;
-  c.seq_len = 32;
-  return c;
-}
-
-ModelConfig small_glm2() {
-  ModelConfig c = preset_config("tiny-glm2");
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.kv_groups = 2;
-  c.ffn_hidden = 48;
-  c.vocab = 64;
-  c.seq_len = 32;
-  return c;
-}
+using test::small_glm;
+using test::small_glm2;
 
 AdapterSpec all_targets(double dropout) {
   AdapterSpec a;
@@ -45,45 +27,13 @@ AdapterSpec all_targets(double dropout) {
 }
 
 ExecPolicy flash() {
-  ExecPolicy e;
-  e.attention = AttentionImpl::flash;
-  return e;
+  return test::policy(AttentionImpl::flash);
 }
 
-struct LoraFixture {
-  ModelConfig cfg;
-  LocalCommunicator tp{"tp"};
-  GlmModel<double> model;
-  std::vector<MicroBatch> mbs;
-  test::SeededRng rng;
-
+// PEFT starts B at zero; a trained B (random_b) is what the checks need.
+struct LoraFixture : test::AdapterFixture {
   LoraFixture(const ModelConfig& c, const AdapterSpec& spec, bool random_b = true)
-      : cfg(c), model(cfg, single_rank_plan(cfg), tp, flash()) {
-    model.init(5);
-    for (int64_t i = 0; i < model.num_params(); ++i)
-      model.params()[i] += 0.05 * rng.normal();
-    model.attach_adapters(spec, 0, 11);
-    if (random_b) // PEFT starts B at zero; a trained B is what the checks need
-      for (const ParamInfo& p : model.adapter_table().params())
-        for (int64_t i = 0; i < p.numel(); ++i)
-          model.adapter_params()[p.offset + i] += 0.2 * rng.normal();
-    SyntheticTask task(cfg.seq_len, cfg.vocab, rng.seed());
-    mbs.push_back(stack_samples({task.get(7), task.get(8)}));
-    mbs[0].sample_ids = {7, 8};
-    model.set_step(3);
-  }
-  double loss() {
-    model.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    model.forward(0, 0, nullptr, nullptr);
-    return model.loss_sum();
-  }
-  void gradient() {
-    model.zero_grads();
-    model.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    model.forward(0, 0, nullptr, nullptr);
-    model.backward(0, 0, nullptr, nullptr);
-  }
-  int64_t adapter_elems() const { return model.adapter_table().total(); }
+      : AdapterFixture(c, spec, flash(), test::SeededRng().seed(), random_b ? 0.2 : 0.0) {}
 };
 
 void check_every_adapter_tensor(const ModelConfig& cfg) {
@@ -95,16 +45,20 @@ void check_every_adapter_tensor(const ModelConfig& cfg) {
   for (const ParamInfo& p : f.model.adapter_table().params())
     for (int probe = 0; probe < 3; ++probe) {
       const int64_t at = p.offset + f.rng.integer(0, p.numel() - 1);
-      const auto r = test::gradcheck([&] { return f.loss(); }, f.model.adapter_params() + at, 1, g.data() + at,
-                                     1e-5, 1e-4);
+      const auto r = test::gradcheck([&] { return f.loss(); }, f.model.adapter_params() + at, 1,
+                                     g.data() + at, 1e-5, 1e-4);
       EXPECT_LT(r.max_rel, 1e-5) << p.name << " " << r.str() << " " << f.rng.tag();
     }
 }
 
 } // namespace
 
-TEST(Lora, GradientOfEveryAdapterGlm) { check_every_adapter_tensor(small_glm()); }
-TEST(Lora, GradientOfEveryAdapterGlm2) { check_every_adapter_tensor(small_glm2()); }
+TEST(Lora, GradientOfEveryAdapterGlm) {
+  check_every_adapter_tensor(small_glm());
+}
+TEST(Lora, GradientOfEveryAdapterGlm2) {
+  check_every_adapter_tensor(small_glm2());
+}
 
 // A random direction over all adapter parameters at once.
 TEST(Lora, DirectionalDerivative) {

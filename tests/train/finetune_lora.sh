@@ -4,7 +4,7 @@
 #    with dropout 0.1 on all four linears (counter-based masks: the same elements drop on every
 #    layout), tp 2 and 4, pp 4 (1x4x2) (A of column-parallel linears summed over tp, B of row-parallel ones
 #    replicated), pp 2, dp 2 and ZeRO-1, and the replica check of the adapters passes;
-#  - the adapters train: the loss moves away from the frozen base's (the same run with --lr 0);
+#  - the adapters train: the loss moves away from the frozen base's (the same run with --lr 1e-12: --lr 0 means the model's default);
 #  - the checkpoint holds the adapters only (2 per target per layer) and names its base; a
 #    resumed run (which reads the base again from that name) continues bit for bit (same layout;
 #    another layout reads it too, within the layouts' 1e-5);
@@ -19,14 +19,13 @@ TARGETS=query_key_value,dense,dense_h_to_4h,dense_4h_to_h
 # Losses within the issue's 1e-5. Gradient norms within 5e-5: at lr 1e-2 Adam's m / sqrt(v) turns
 # f32 rounding in near-zero adapter gradients into whole-size updates, so a norm drifts further
 # (seen 1.4e-5 at step 3 of tiny-glm2 tp 2, seed 27642, with losses equal to 3e-8).
-compare() { same_losses "$@" 5e-5; } # ref run label steps
 
 for model in tiny tiny-glm2; do
   "$GLM3D_BIN" train --model "$model" --synthetic --steps 2 --global-batch 8 --seed "$SEED" --quiet --save "$WORK/base-$model"
   FT=(finetune --load "$WORK/base-$model" --synthetic --steps 6 --global-batch 8 --seed "$SEED"
     --warmup-steps 0 --lora-r 4 --lora-dropout 0.1 --lora-targets "$TARGETS" --quiet)
   "$GLM3D_BIN" "${FT[@]}" --lr 1e-2 --metrics "$WORK/ref-$model.jsonl"
-  "$GLM3D_BIN" "${FT[@]}" --lr 0 --metrics "$WORK/frozen-$model.jsonl"
+  "$GLM3D_BIN" "${FT[@]}" --lr 1e-12 --metrics "$WORK/frozen-$model.jsonl"
   python3 - "$WORK/ref-$model.jsonl" "$WORK/frozen-$model.jsonl" <<'PY' || fail "$model: the adapters did not train"
 import json, sys
 ref = [json.loads(l) for l in open(sys.argv[1])]
@@ -41,7 +40,10 @@ PY
     # shellcheck disable=SC2086
     mpirun_glm3d $((tp * pp * dp)) "${FT[@]}" --lr 1e-2 --tp "$tp" --pp "$pp" --dp "$dp" $extra --check-replicas-interval 3 \
       --metrics "$WORK/run.jsonl" || fail "$model layout ${tp}x${pp}x${dp} $extra failed (seed $SEED)"
-    compare "$WORK/ref-$model.jsonl" "$WORK/run.jsonl" "$model ${tp}x${pp}x${dp} $extra" 6 ||
+    # Losses within the issue's 1e-5. Gradient norms within 5e-5: at lr 1e-2 Adam's m / sqrt(v) turns
+    # f32 rounding in near-zero adapter gradients into whole-size updates, so a norm drifts further
+    # (seen 1.4e-5 at step 3 of tiny-glm2 tp 2, seed 27642, with losses equal to 3e-8).
+    same_losses "$WORK/ref-$model.jsonl" "$WORK/run.jsonl" "$model ${tp}x${pp}x${dp} $extra" 6 5e-5 ||
       fail "$model layout $layout diverged (seed $SEED)"
   done
 done
