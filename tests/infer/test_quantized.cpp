@@ -4,7 +4,7 @@
 // refused; tensor-parallel shards of a quantized matrix dequantize to the whole one's values.
 #include "data/h5_attr.h"
 #include "infer/quantized_checkpoint.h"
-#include "infer/quantized_shard.h"
+#include "train/quantized_shard.h"
 #include "infer_fixture.h"
 
 #include "gradcheck.h"
