@@ -161,15 +161,15 @@ private:
   Communicator& tp_;
   ExecPolicy exec_;
   int64_t buffer_elems_ = 0;
-  std::vector<T> params_;              // [buffer_elems] f32/f64 weights
-  std::vector<bf16> wb_;               // [buffer_elems] bf16 compute weights
-  std::vector<T> vec_;                 // bf16: the 1-D parameters widened, packed
-  std::vector<int64_t> vec_at_;        // per table entry: offset into vec_, -1 for matrices
-  std::vector<T> grads_;               // [buffer_elems]; empty when the base is frozen
-  AdapterSpec spec_;                   // method none: no adapters
+  std::vector<T> params_;            // [buffer_elems] f32/f64 weights
+  std::vector<bf16> wb_;             // [buffer_elems] bf16 compute weights
+  std::vector<T> vec_;               // bf16: the 1-D parameters widened, packed
+  std::vector<int64_t> vec_at_;      // per table entry: offset into vec_, -1 for matrices
+  std::vector<T> grads_;             // [buffer_elems]; empty when the base is frozen
+  AdapterSpec spec_;                 // method none: no adapters
   std::unique_ptr<ParamTable> atable_; // the adapters' table
-  std::unique_ptr<QloraBase> qbase_;   // exec_.nf4_base: the quantized layer matrices
-  std::vector<T> aparams_, agrads_;    // [adapter buffer]
+  std::unique_ptr<QloraBase> qbase_; // exec_.nf4_base: the quantized layer matrices
+  std::vector<T> aparams_, agrads_;  // [adapter buffer]
   int64_t abuffer_elems_ = 0;
   int64_t step_ = 0;
   std::unique_ptr<Scratch> scratch_; // per-call buffers reused across layers

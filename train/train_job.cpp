@@ -3,9 +3,9 @@
 #include "core/check.h"
 #include "core/clock.h"
 #include "core/cpu/convert.h"
+#include "data/store_source.h"
 #include "data/sft_source.h"
 #include "data/sft_store.h"
-#include "data/store_source.h"
 #include "data/synthetic_task.h"
 #include "parallel/mpi_communicator.h"
 #include "plan/layout.h"
@@ -45,8 +45,7 @@ void check_options(const TrainOptions& o) {
   GLM3D_USAGE_CHECK(o.check_replicas_interval >= 0)
       << "--check-replicas-interval must be >= 0, got " << o.check_replicas_interval;
   GLM3D_USAGE_CHECK(!o.model.empty() || !o.load.empty() || !o.base.empty())
-      << "--model is required without --load"
-      << (o.adapters.method != FinetuneMethod::none ? " or --base" : "");
+      << "--model is required without --load" << (o.adapters.method != FinetuneMethod::none ? " or --base" : "");
 }
 
 // The fine-tuning method and adapters: the options', or a resumed fine-tuning run's (an option
@@ -180,8 +179,9 @@ void build_layout(TrainJob& j) {
 
 // The estimate of this rank's bytes, from the memory model and this rank's schedule.
 RankMemory estimate_memory(const TrainJob& j) {
-  MemoryPolicy pol = memory_policy_of(j.exec, j.dims, j.opt.zero == 1, j.settings.micro_batch, j.cfg.seq_len,
-                                      in_flight_of(j.schedule, j.dims, j.num_mb, j.pg.pp_rank()));
+  MemoryPolicy pol =
+      memory_policy_of(j.exec, j.dims, j.opt.zero == 1, j.settings.micro_batch, j.cfg.seq_len,
+                       in_flight_of(j.schedule, j.dims, j.num_mb, j.pg.pp_rank()));
   pol.adapters = j.adapters;
   return estimate_rank_memory(j.cfg, j.plan, pol);
 }
@@ -196,9 +196,10 @@ void build_model(TrainJob& j) {
   j.model->embedding_grad_shrink = opt.embedding_grad_shrink;
   const bool frozen = j.adapters.adapters();
   if (frozen) // counter-based adapter init from the run's seed; the base comes from --base
-    j.model->attach_adapters(
-        j.adapters,
-        DistributedOptimizer::padded_elems(ParamTable(j.cfg, j.plan, j.adapters).total(), j.dims.dp), s.seed);
+    j.model->attach_adapters(j.adapters,
+                             DistributedOptimizer::padded_elems(ParamTable(j.cfg, j.plan, j.adapters).total(),
+                                                                j.dims.dp),
+                             s.seed);
   j.store = frozen ? j.model->adapter_store() : j.model->base_store();
   j.total = j.store.num_params();
   cpu::AdamWHyper hyper;
@@ -234,8 +235,7 @@ void load_frozen_base(TrainJob& j) {
     const int64_t lo = std::min(c * chunk, total), hi = std::min(lo + chunk, total);
     std::fill(staging.begin(), staging.end(), 0.f);
     const ShardView v{b.table, j.pg.tp_rank(), j.pg.is_first_stage(), j.pg.dp_rank(), false, lo, hi};
-    std::vector<TensorPiece> pieces =
-        shard_pieces(v, j.cfg, b.params ? b.params + lo : staging.data(), nullptr, nullptr);
+    std::vector<TensorPiece> pieces = shard_pieces(v, j.cfg, b.params ? b.params + lo : staging.data(), nullptr, nullptr);
     load_checkpoint(j.base.path, j.world, j.base.meta, pieces);
     if (!b.params)
       cpu::to_bf16(staging.data(), b.weights_bf16 + lo, hi - lo);
@@ -303,8 +303,8 @@ std::string with_commas(int64_t n) {
 // --dry-run: what would train (PEFT's print_trainable_parameters line) and the largest rank's
 // planned bytes, with the same estimate the start-up check uses.
 void print_dry_run(const TrainJob& j) {
-  int64_t v[7] = {j.memory.weights,   j.memory.grads, j.memory.optimizer, j.memory.activations,
-                  j.memory.workspace, j.memory.comm,  j.memory.total()};
+  int64_t v[7] = {j.memory.weights,     j.memory.grads, j.memory.optimizer, j.memory.activations,
+                  j.memory.workspace,   j.memory.comm,  j.memory.total()};
   MPI_Allreduce(MPI_IN_PLACE, v, 7, MPI_INT64_T, MPI_MAX, j.world);
   if (j.rank != 0)
     return;
@@ -412,7 +412,7 @@ void save_train_checkpoint(TrainJob& j, int64_t step) {
   meta.zero = j.opt.zero;
   meta.tokenizer_sha256 = j.tokenizer_sha256;
   meta.adapters.method = j.adapters.method; // full: a whole model, kind train, marked as fine-tuned
-  if (j.adapters.adapters()) {              // the adapters only; the base stays where it is
+  if (j.adapters.adapters()) { // the adapters only; the base stays where it is
     meta.kind = "finetune";
     meta.adapters = j.adapters;
     meta.base_checkpoint = j.base.path;
