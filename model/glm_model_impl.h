@@ -25,7 +25,7 @@ template <class T> struct GlmModel<T>::LayerActs {
   StoredAct<T> h2;                      // [N, H]   LN2 output (FFN input)
   StoredAct<T> u;                       // [N, Ul]  FFN pre-activation
   StoredAct<T> act;                     // [N, Fl]  FFN activation (down input)
-  std::vector<T> lora_z[4];             // LoRA: z = drop(x) A^T [N, r] per linear module (model/lora.h)
+  std::vector<T> lora_z[4]; // LoRA: z = drop(x) A^T [N, r] per linear module (model/lora.h)
   bool complete = false;                // everything backward needs is present
   int64_t bytes() const;
   void release_all_but_input();

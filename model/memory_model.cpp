@@ -154,9 +154,8 @@ RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, c
     chunk_layers = std::max<int64_t>(chunk_layers, count);
     head = head || first + count == cfg.num_layers;
   }
-  m.activations =
-      pol.in_flight * chunk_layers *
-      (layer_activation_bytes(cfg, int(tp), B, S, pol.exec) + lora_activation_bytes(pol.adapters, B * S));
+  m.activations = pol.in_flight * chunk_layers *
+                  (layer_activation_bytes(cfg, int(tp), B, S, pol.exec) + lora_activation_bytes(pol.adapters, B * S));
   if (head)
     m.activations +=
         pol.head_in_flight * head_activation_bytes(cfg, int(tp), table.padded_vocab(), B, S, pol.exec);

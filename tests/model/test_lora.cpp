@@ -8,6 +8,7 @@
 #include "gradcheck.h"
 #include "model/glm_model.h"
 #include "model/lora.h"
+#include "model_steps.h"
 
 #include <gtest/gtest.h>
 
@@ -15,13 +16,7 @@ using namespace glm3d;
 
 namespace {
 
-ModelConfig small_glm() {
-  ModelConfig c = preset_config("tiny");
-  c.num_layers = 2;
-  c.vocab = 64;
-  c.seq_len = 32;
-  return c;
-}
+using test::small_glm;
 
 ModelConfig small_glm2() {
   ModelConfig c = preset_config("tiny-glm2");
@@ -72,17 +67,8 @@ struct LoraFixture {
     mbs[0].sample_ids = {7, 8};
     model.set_step(3);
   }
-  double loss() {
-    model.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    model.forward(0, 0, nullptr, nullptr);
-    return model.loss_sum();
-  }
-  void gradient() {
-    model.zero_grads();
-    model.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    model.forward(0, 0, nullptr, nullptr);
-    model.backward(0, 0, nullptr, nullptr);
-  }
+  double loss() { return test::loss_of(model, mbs); }
+  void gradient() { test::gradient_of(model, mbs); }
   int64_t adapter_elems() const { return model.adapter_table().total(); }
 };
 

@@ -9,6 +9,7 @@
 #include "model/glm_model.h"
 #include "model/lora.h"
 #include "model/qlora_base.h"
+#include "model_steps.h"
 
 #include <gtest/gtest.h>
 
@@ -132,14 +133,6 @@ TEST(Qlora, LinearMatchesF64OfDequantizedWeightPlusLora) {
 
 namespace {
 
-ModelConfig small_glm() {
-  ModelConfig c = preset_config("tiny");
-  c.num_layers = 2;
-  c.vocab = 64;
-  c.seq_len = 32;
-  return c;
-}
-
 ExecPolicy flash(bool nf4) {
   ExecPolicy e;
   e.attention = AttentionImpl::flash;
@@ -150,7 +143,7 @@ ExecPolicy flash(bool nf4) {
 // An f64 model with an NF4 base (quantized from random weights) and QLoRA adapters with a
 // trained-looking B, and the float model holding the dequantized weights and the same adapters.
 struct QloraFixture {
-  ModelConfig cfg = small_glm();
+  ModelConfig cfg = test::small_glm();
   LocalCommunicator tp{"tp"};
   GlmModel<double> q{cfg, single_rank_plan(cfg), tp, flash(true)};
   GlmModel<double> f{cfg, single_rank_plan(cfg), tp, flash(false)};
@@ -191,17 +184,8 @@ struct QloraFixture {
     q.set_step(3);
     f.set_step(3);
   }
-  double loss(GlmModel<double>& m) {
-    m.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    m.forward(0, 0, nullptr, nullptr);
-    return m.loss_sum();
-  }
-  void gradient(GlmModel<double>& m) {
-    m.zero_grads();
-    m.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    m.forward(0, 0, nullptr, nullptr);
-    m.backward(0, 0, nullptr, nullptr);
-  }
+  double loss(GlmModel<double>& m) { return test::loss_of(m, mbs); }
+  void gradient(GlmModel<double>& m) { test::gradient_of(m, mbs); }
 };
 
 } // namespace
