@@ -3,12 +3,12 @@
 #include "core/check.h"
 #include "data/h5_attr.h"
 #include "infer/quantized_checkpoint.h"
-#include "infer/quantized_shard.h"
 #include "parallel/agreement.h"
 #include "parallel/mpi_check.h"
 #include "pipeline/partition.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_io.h"
+#include "train/quantized_shard.h"
 
 #include <array>
 

@@ -3,7 +3,7 @@
 // same shards as training (train/checkpoint.h param_piece), the layer matrices one layer at a
 // time. A float checkpoint (train, weights, import) keeps its matrices as f32 or rounds them
 // to bf16; a quantized one (glm3d ckpt quantize) keeps them quantized, each rank cutting its
-// shard out of the whole quantized matrix (infer/quantized_shard.h).
+// shard out of the whole quantized matrix (train/quantized_shard.h).
 #include "infer/inference_model.h"
 #include "train/checkpoint_format.h"
 #include "train/peft_io.h"

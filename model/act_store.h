@@ -5,6 +5,7 @@
 // the gradient tests).
 #include "core/cpu/convert.h"
 #include "core/dtype.h"
+#include "core/quant/qmatrix.h"
 
 #include <cstdint>
 #include <type_traits>
@@ -12,10 +13,12 @@
 
 namespace glm3d {
 
-// One operand of a matmul: its values as T, or as bf16 (exactly one is set).
+// One operand of a matmul: its values as T, or as bf16, or (a QLoRA base's weight) quantized
+// (exactly one is set).
 template <class T> struct MatIn {
   const T* f = nullptr;
   const bf16* b = nullptr;
+  const quant::QuantizedMatrix* q = nullptr;
   // Rows [r0, ...) of a row-major matrix with `cols` columns.
   MatIn rows(int64_t r0, int64_t cols) const {
     return {f ? f + r0 * cols : nullptr, b ? b + r0 * cols : nullptr};

@@ -26,6 +26,9 @@ struct ExecPolicy {
   cpu::Precision precision = cpu::Precision::f32;
   Recompute recompute = Recompute::none;
   AttentionImpl attention = AttentionImpl::dense;
+  // QLoRA: the frozen base's four layer matrices are held in NF4 (model/qlora_base.h), outside
+  // the weight buffer; their linears dequantize slab by slab.
+  bool nf4_base = false;
   bool bf16() const { return precision == cpu::Precision::bf16; }
 };
 

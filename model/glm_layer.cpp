@@ -48,10 +48,10 @@ template <class T> typename GlmModel<T>::Weights GlmModel<T>::layer_weights(int 
           opt("post_attention_layernorm.bias"),
           opt("mlp.dense_h_to_4h.bias"),
           opt("mlp.dense_4h_to_h.bias"),
-          matrix_param(p("attention.query_key_value.weight")),
-          matrix_param(p("attention.dense.weight")),
-          matrix_param(p("mlp.dense_h_to_4h.weight")),
-          matrix_param(p("mlp.dense_4h_to_h.weight"))};
+          layer_matrix(l, 0),
+          layer_matrix(l, 1),
+          layer_matrix(l, 2),
+          layer_matrix(l, 3)};
 }
 
 namespace {

@@ -25,8 +25,9 @@ StagePlan single_rank_plan(const ModelConfig& cfg) {
 template <class T>
 GlmModel<T>::GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp_comm,
                       const ExecPolicy& exec, int64_t buffer_elems)
-    : cfg_(cfg), plan_(plan), table_(cfg, plan), tp_(tp_comm), exec_(exec),
-      buffer_elems_(std::max(buffer_elems, table_.total())), scratch_(std::make_unique<Scratch>()) {
+    : cfg_(cfg), plan_(plan), table_(ParamTable::of_base(cfg, plan, exec.nf4_base)), tp_(tp_comm),
+      exec_(exec), buffer_elems_(std::max(buffer_elems, table_.total())),
+      scratch_(std::make_unique<Scratch>()) {
   GLM3D_CHECK(tp_comm.size() == plan.tp)
       << "tp communicator size " << tp_comm.size() << " != plan tp " << plan.tp;
   GLM3D_CHECK((!exec.bf16() || std::is_same_v<T, float>)) << "bf16 precision needs a float model";
@@ -47,6 +48,8 @@ GlmModel<T>::GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicato
     params_.assign(size_t(buffer_elems_), T(0));
   }
   grads_.assign(size_t(buffer_elems_), T(0));
+  if (exec.nf4_base)
+    qbase_ = std::make_unique<QloraBase>();
 }
 
 template <class T> GlmModel<T>::~GlmModel() = default;
@@ -82,6 +85,13 @@ template <class T> T* GlmModel<T>::vector_param(const ParamInfo& p) {
 template <class T> MatIn<T> GlmModel<T>::matrix_param(const ParamInfo& p) const {
   return exec_.bf16() ? MatIn<T>{nullptr, wb_.data() + p.offset}
                       : MatIn<T>{params_.data() + p.offset, nullptr};
+}
+
+template <class T> MatIn<T> GlmModel<T>::layer_matrix(int layer, int k) const {
+  const std::string name = layer_param_name(layer, k_layer_matrices[k]);
+  if (qbase_)
+    return MatIn<T>{nullptr, nullptr, &qbase_->get(name)};
+  return matrix_param(table_.get(name));
 }
 
 template <class T> void GlmModel<T>::init(uint64_t seed) {

@@ -30,6 +30,7 @@
 #include "model/param_store.h"
 #include "model/param_table.h"
 #include "model/prefix.h"
+#include "model/qlora_base.h"
 #include "parallel/communicator.h"
 
 #include <functional>
@@ -76,6 +77,9 @@ public:
   const ParamTable& adapter_table() const { return *atable_; }
   T* adapter_params() { return aparams_.data(); }
   T* adapter_grads() { return agrads_.data(); }
+  // QLoRA (exec().nf4_base): this rank's NF4 shards of the base's layer matrices, which the
+  // loader sets before the first forward (model/qlora_base.h).
+  QloraBase& nf4_base() { return *qbase_; }
   // What an optimizer updates: the base weights, or the adapters (T = float).
   ParamStore base_store();
   ParamStore adapter_store();
@@ -101,12 +105,13 @@ public:
   // Sum of weighted target losses of the micro-batches run through the head since set_batch.
   double loss_sum() const { return loss_sum_; }
   // Bytes allocated for weights (and their f32 mirror of 1-D parameters under bf16), gradients
-  // and adapters.
+  // and adapters (and a QLoRA base's quantized matrices).
   int64_t state_bytes() const {
     return int64_t((params_.capacity() + vec_.capacity() + grads_.capacity() + aparams_.capacity() +
                     agrads_.capacity()) *
                        sizeof(T) +
-                   wb_.capacity() * sizeof(bf16));
+                   wb_.capacity() * sizeof(bf16)) +
+           (qbase_ ? qbase_->bytes() : 0);
   }
   // Bytes of activations held for backward right now (all chunks and micro-batches in flight).
   int64_t activation_bytes_held() const;
@@ -128,6 +133,7 @@ private:
   Weights layer_weights(int layer);
   T* vector_param(const ParamInfo& p); // a 1-D parameter as T (the f32 mirror under bf16)
   MatIn<T> matrix_param(const ParamInfo& p) const;
+  MatIn<T> layer_matrix(int layer, int k) const; // k_layer_matrices[k]: float or NF4 (QLoRA)
   void layer_forward(int layer, const MicroBatch& mb, const T* x, T* out, LayerActs& a);
   void layer_backward(int layer, const MicroBatch& mb, const T* dout, T* dx, LayerActs& a);
   void attention_forward(const MicroBatch& mb, T* qkv, LayerActs& a);
@@ -181,6 +187,7 @@ private:
   std::vector<T> grads_;               // [buffer_elems]; empty when the base is frozen
   AdapterSpec spec_;                   // method none: no adapters
   std::unique_ptr<ParamTable> atable_; // the adapters' table
+  std::unique_ptr<QloraBase> qbase_; // exec_.nf4_base: the quantized layer matrices
   std::vector<T> aparams_, agrads_;    // [adapter buffer]
   int64_t abuffer_elems_ = 0;
   int64_t step_ = 0;

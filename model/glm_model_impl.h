@@ -1,8 +1,10 @@
 #pragma once
 // Internal to model/: the private structures of GlmModel shared by glm_model.cpp (chunks,
 // embedding, head, weights) and glm_layer.cpp (one transformer layer).
+#include "core/check.h"
 #include "core/cpu/flash_attention.h"
 #include "model/glm_model.h"
+#include "model/qlora_base.h"
 
 namespace glm3d {
 
@@ -60,6 +62,10 @@ template <class T> struct GlmModel<T>::Scratch {
 // The matmul dispatch: bf16 operands (bf16 precision) or T operands.
 template <class T>
 void linear_fwd(MatIn<T> x, MatIn<T> W, const T* b, T* y, int64_t N, int64_t in, int64_t out) {
+  if (W.q) { // a QLoRA base's matrix
+    qlora_linear_forward(x, *W.q, b, y, N);
+    return;
+  }
   if constexpr (std::is_same_v<T, float>)
     if (x.b) {
       cpu::linear_forward_bf16(x.b, W.b, b, y, N, in, out);
@@ -71,6 +77,11 @@ void linear_fwd(MatIn<T> x, MatIn<T> W, const T* b, T* y, int64_t N, int64_t in,
 template <class T>
 void linear_bwd(const T* dy, MatIn<T> x, MatIn<T> W, T* dx, T* dW, T* db, int64_t N, int64_t in,
                 int64_t out) {
+  if (W.q) { // a QLoRA base's matrix: frozen, no weight or bias gradient
+    GLM3D_CHECK(!dW && !db) << "a quantized base weight has no gradient";
+    qlora_linear_backward_input(dy, *W.q, dx, N);
+    return;
+  }
   if constexpr (std::is_same_v<T, float>)
     if (x.b) {
       cpu::linear_backward_bf16(dy, x.b, W.b, dx, dW, db, N, in, out, false);

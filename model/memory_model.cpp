@@ -136,8 +136,24 @@ int64_t prefix_activation_bytes(const ModelConfig& c, int tp, int64_t B, int64_t
   return bytes;
 }
 
+int64_t nf4_bytes(int64_t numel) {
+  const int64_t blocks = (numel + 63) / 64, groups = (blocks + 255) / 256;
+  // codes, 8-bit absmax per block, per 256-block group its absmax (f32) and first block (i64),
+  // the 256-entry map, the offset and the 16 NF4 values (quant::Nf4::bytes)
+  return numel / 2 + blocks + 12 * groups + 4 * 256 + 4 + 4 * 16;
+}
+
+int64_t nf4_base_bytes(const ModelConfig& cfg, const StagePlan& plan) {
+  int64_t n = 0;
+  const ParamTable full(cfg, plan);
+  for (const ParamInfo& p : full.params())
+    if (layer_matrix_index(p.name) >= 0)
+      n += nf4_bytes(p.numel());
+  return n;
+}
+
 RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, const MemoryPolicy& pol) {
-  const ParamTable table(cfg, plan);
+  const ParamTable table = ParamTable::of_base(cfg, plan, pol.exec.nf4_base);
   // Buffers are padded to a multiple of dp so ZeRO-1's collectives run in place.
   const auto padded = [&](int64_t n) { return (n + pol.dp - 1) / pol.dp; };
   const int64_t shard = padded(table.total());
@@ -146,6 +162,8 @@ RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, c
     const int64_t ashard = padded(ParamTable(cfg, plan, pol.adapters).total());
     m = frozen_base_state_bytes(table.total(), ashard * pol.dp, pol.zero ? ashard : ashard * pol.dp,
                                 pol.exec);
+    if (pol.exec.nf4_base)
+      m.weights += nf4_base_bytes(cfg, plan);
   } else {
     m = model_state_bytes(shard * pol.dp, pol.zero ? shard : shard * pol.dp, pol.exec);
   }

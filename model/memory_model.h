@@ -9,6 +9,8 @@
 // Model state per parameter (Megatron's accounting):
 //   f32:  weights 4 + gradients 4 + Adam m, v 8 (sharded over dp under ZeRO-1)
 //   bf16: weights 2 + gradients 4 (f32) + master, m, v 12 (sharded over dp under ZeRO-1)
+// A frozen base (LoRA, P-tuning) holds its weights only (4 or 2 bytes); QLoRA's base holds its
+// four layer matrices in NF4 (about 0.516 bytes per parameter) and the rest as the precision says.
 #include "model/adapters.h"
 #include "model/exec_policy.h"
 #include "model/param_table.h"
@@ -61,6 +63,11 @@ RankMemory model_state_bytes(int64_t elems, int64_t shard, const ExecPolicy& p);
 // gradients and AdamW state (`shard` of `elems` adapter parameters in this rank's optimizer).
 RankMemory frozen_base_state_bytes(int64_t base_elems, int64_t adapter_elems, int64_t adapter_shard,
                                    const ExecPolicy& p);
+// NF4 with double quantization of a matrix (or shard) of numel elements: 0.5 byte per element
+// for the codes, 1 per 64 for the absmax codes, 12 per 16384 for the second level, and the maps.
+int64_t nf4_bytes(int64_t numel);
+// QLoRA (exec.nf4_base): the NF4 bytes of this rank's layer matrices (model/qlora_base.h).
+int64_t nf4_base_bytes(const ModelConfig& cfg, const StagePlan& plan);
 // LoRA's per-layer activations (z [N, r] f32 per target) and its transient input copies.
 int64_t lora_activation_bytes(const AdapterSpec& a, int64_t N);
 // P-tuning: what one layer's P prefix rows add to its kept activations (model/memory_model.cpp).

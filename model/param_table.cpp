@@ -183,6 +183,25 @@ const ParamInfo& ParamTable::get(const std::string& name) const {
   return *p;
 }
 
+ParamTable ParamTable::without_layer_matrices() const {
+  ParamTable t = *this;
+  t.params_.clear();
+  t.total_ = 0;
+  for (ParamInfo p : params_)
+    if (layer_matrix_index(p.name) < 0) {
+      p.offset = t.total_;
+      t.total_ += p.numel();
+      t.params_.push_back(std::move(p));
+    }
+  t.total_ = (t.total_ + 15) / 16 * 16;
+  return t;
+}
+
+ParamTable ParamTable::of_base(const ModelConfig& cfg, const StagePlan& plan, bool nf4_base) {
+  ParamTable t(cfg, plan);
+  return nf4_base ? t.without_layer_matrices() : t;
+}
+
 std::pair<int64_t, int64_t> ParamTable::layer_range(int layer) const {
   int64_t b = -1, e = -1;
   for (const auto& p : params_) {

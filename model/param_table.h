@@ -88,6 +88,11 @@ public:
   int64_t padded_vocab() const { return vpad_; }
   // The LM head's matrix: `word_embeddings.weight` when tied, else `output_layer.weight`.
   const char* head_name() const { return tied_ ? "word_embeddings.weight" : "output_layer.weight"; }
+  // The same table without the four layer matrices (k_layer_matrices; a QLoRA base holds them in
+  // NF4 outside the flat buffer): the other tensors in their order, packed again.
+  ParamTable without_layer_matrices() const;
+  // The table of a model's flat weight buffer under `nf4_base` (ExecPolicy): all, or without the matrices.
+  static ParamTable of_base(const ModelConfig& cfg, const StagePlan& plan, bool nf4_base);
   // Range [begin, end) of layer l's parameters in the flat buffer (layers are contiguous).
   std::pair<int64_t, int64_t> layer_range(int layer) const;
 

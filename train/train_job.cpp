@@ -12,6 +12,7 @@
 #include "plan/layout.h"
 #include "train/finetune_adapter.h"
 #include "train/preflight.h"
+#include "train/qlora_load.h"
 
 #include <algorithm>
 #include <cmath>
@@ -192,7 +193,7 @@ RankMemory estimate_memory(const TrainJob& j) {
 void build_model(TrainJob& j) {
   const TrainOptions& opt = j.opt;
   const RunSettings& s = j.settings;
-  const ParamTable table(j.cfg, j.plan);
+  const ParamTable table = ParamTable::of_base(j.cfg, j.plan, j.exec.nf4_base);
   j.model = std::make_unique<GlmModel<float>>(j.cfg, j.plan, *j.pg.tp, j.exec,
                                               DistributedOptimizer::padded_elems(table.total(), j.dims.dp));
   j.model->embedding_grad_shrink = opt.embedding_grad_shrink;
@@ -243,6 +244,8 @@ void load_frozen_base(TrainJob& j) {
       cpu::to_bf16(staging.data(), b.weights_bf16 + lo, hi - lo);
   }
   b.weights_changed();
+  if (j.exec.nf4_base) // QLoRA: the layer matrices in NF4 (train/qlora_load.h)
+    load_nf4_base(*j.model, j.base.path, j.base.meta, j.world, j.pg.tp_rank() == 0 && j.pg.dp_rank() == 0);
   if (j.log)
     std::printf("base model %s loaded (frozen, %s) in %.2f s\n", j.base.path.c_str(),
                 to_string(j.exec.precision).c_str(), seconds_since(t0));
@@ -348,6 +351,7 @@ std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world
   j.exec.precision = parse_precision(opt.precision);
   j.exec.recompute = parse_recompute(opt.recompute);
   resolve_run(j);
+  j.exec.nf4_base = j.adapters.method == FinetuneMethod::qlora;
   j.exec.attention = parse_attention(opt.attention, j.exec.precision, !j.cfg.packed_qkv());
   GLM3D_USAGE_CHECK(!opt.save_only || j.resume.continues_run())
       << "glm3d ckpt reshard needs a training checkpoint with optimizer state (--load)";

@@ -44,9 +44,9 @@ uint8_t nf4_nearest(float scaled) {
 }
 
 int64_t Nf4::bytes() const {
-  const int64_t state = nested
-                            ? int64_t(absmax_codes.size()) + 4 * int64_t(nested_absmax.size()) + 4 * 256 + 4
-                            : 4 * int64_t(absmax.size());
+  const int64_t state = nested ? int64_t(absmax_codes.size()) + 4 * int64_t(nested_absmax.size()) + 4 * 256 +
+                                     4 + 8 * int64_t(group_begin.size())
+                               : 4 * int64_t(absmax.size());
   return int64_t(weight.size()) + state + 4 * 16;
 }
 
@@ -110,6 +110,13 @@ void validate(const Nf4& q, const std::string& what) {
   const int64_t blocks2 = (q.blocks() + kNestedBlocksize - 1) / kNestedBlocksize;
   GLM3D_USAGE_CHECK(int64_t(q.absmax_codes.size()) == q.blocks())
       << what << ": absmax codes have " << q.absmax_codes.size() << " elements, expected " << q.blocks();
+  if (!q.group_begin.empty()) { // a shard (built in memory, never read from a file)
+    GLM3D_CHECK(q.group_begin.size() == q.nested_absmax.size() && q.group_begin[0] == 0 &&
+                std::is_sorted(q.group_begin.begin(), q.group_begin.end()) &&
+                q.group_begin.back() < q.blocks())
+        << what << ": bad NF4 shard groups";
+    return;
+  }
   GLM3D_USAGE_CHECK(int64_t(q.nested_absmax.size()) == blocks2)
       << what << ": nested_absmax has " << q.nested_absmax.size() << " elements, expected " << blocks2;
 }

@@ -13,6 +13,7 @@
 // checkpoint (docs/checkpoint.md).
 #include "core/quant/nibbles.h"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,11 @@ struct Nf4 {
   std::vector<float> nested_absmax;             // `weight.nested_absmax` [ceil(blocks / 256)]
   std::array<float, 256> nested_quant_map = {}; // `weight.nested_quant_map`
   float nested_offset = 0.0f;                   // attribute `nested_offset`
+  // A tensor-parallel shard keeps the blocks of several places of the full matrix with their
+  // 8-bit absmax codes; block b's second-level absmax is then nested_absmax[g] for the stretch g
+  // with group_begin[g] <= b < group_begin[g + 1] (each stretch lies in one 256-block group of the
+  // full matrix). Empty for a whole matrix: g = b / 256.
+  std::vector<int64_t> group_begin;
 
   int64_t numel() const { return rows * cols; }
   int64_t blocks() const { return (numel() + kNf4Blocksize - 1) / kNf4Blocksize; }
@@ -50,7 +56,11 @@ struct Nf4 {
   float block_absmax(int64_t b) const { // the (dequantized) absmax of block b
     if (!nested)
       return absmax[size_t(b)];
-    const float a = nested_quant_map[absmax_codes[size_t(b)]] * nested_absmax[size_t(b / kNestedBlocksize)];
+    const size_t g =
+        group_begin.empty()
+            ? size_t(b / kNestedBlocksize)
+            : size_t(std::upper_bound(group_begin.begin(), group_begin.end(), b) - group_begin.begin() - 1);
+    const float a = nested_quant_map[absmax_codes[size_t(b)]] * nested_absmax[g];
     return a + nested_offset;
   }
 };

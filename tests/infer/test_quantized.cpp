@@ -4,8 +4,8 @@
 // refused; tensor-parallel shards of a quantized matrix dequantize to the whole one's values.
 #include "data/h5_attr.h"
 #include "infer/quantized_checkpoint.h"
-#include "infer/quantized_shard.h"
 #include "infer_fixture.h"
+#include "train/quantized_shard.h"
 
 #include "gradcheck.h"
 #include "usage_error.h"
@@ -106,13 +106,15 @@ std::vector<float> dequantized(const quant::QuantizedMatrix& q) {
 }
 
 // Shards (row blocks, two row blocks as GeGLU's, a column block) dequantize to exactly the
-// rectangles of the whole matrix's dequantized values; misaligned cuts are UsageErrors.
+// rectangles of the whole matrix's dequantized values; misaligned cuts are UsageErrors. 160 x 128
+// is 320 NF4 blocks: two groups of the double quantization, which NF4 shards keep (their 8-bit
+// absmax codes, one second-level absmax per stretch of blocks from one group).
 TEST(Quantized, ShardsDequantizeToTheWholeMatrix) {
   SeededRng rng;
-  const int64_t R = 8, C = 128;
+  const int64_t R = 160, C = 128;
   const std::vector<float> w = test_weight(rng, R, C);
   const std::vector<std::vector<Rect>> cuts = {
-      {{2, 0, 4, C}}, {{0, 0, 2, C}, {4, 0, 2, C}}, {{0, 64, R, 64}}};
+      {{50, 0, 100, C}}, {{0, 0, 40, C}, {100, 0, 40, C}}, {{0, 64, R, 64}}};
   for (WeightFormat f : {WeightFormat::int8, WeightFormat::int4, WeightFormat::nf4}) {
     const quant::QuantizedMatrix full = quantized(w, R, C, f);
     const std::vector<float> all = dequantized(full);
@@ -123,6 +125,12 @@ TEST(Quantized, ShardsDequantizeToTheWholeMatrix) {
         for (int64_t i = r.r0; i < r.r0 + r.nr; ++i)
           want.insert(want.end(), all.begin() + i * C + r.c0, all.begin() + i * C + r.c0 + r.nc);
       EXPECT_EQ(part, want) << format_name(f) << " " << rects.size() << " rects from column " << rects[0].c0;
+      if (f == WeightFormat::nf4) {
+        const quant::Nf4 s = std::get<quant::Nf4>(quantized_shard(full, rects, "t"));
+        EXPECT_TRUE(s.nested && s.absmax.empty() && int64_t(s.absmax_codes.size()) == s.blocks());
+        EXPECT_EQ(s.group_begin.size(), s.nested_absmax.size());
+        EXPECT_GE(s.group_begin.size(), 2u) << "the shards span both groups";
+      }
     }
   }
   EXPECT_NE(usage_error_of([&] {

@@ -4,16 +4,9 @@
 #include "data/synthetic_task.h"
 #include "gradcheck.h"
 #include "model/glm_model.h"
+#include "model_steps.h" // small_glm (GLM: interleaved heads, GeGLU, DeepNorm)
 
 namespace glm3d::test {
-
-inline ModelConfig small_glm() { // GLM: interleaved heads, GeGLU, DeepNorm
-  ModelConfig c = preset_config("tiny");
-  c.num_layers = 2;
-  c.vocab = 64;
-  c.seq_len = 32;
-  return c;
-}
 
 inline ModelConfig small_glm2() { // ChatGLM2: 2 key/value groups, [Q|K|V] rows, SwiGLU
   ModelConfig c = preset_config("tiny-glm2");

@@ -1,4 +1,4 @@
-#include "infer/quantized_shard.h"
+#include "train/quantized_shard.h"
 
 #include "core/check.h"
 
@@ -42,7 +42,11 @@ RowwiseInt slice(const RowwiseInt& q, const std::vector<Rect>& rects, const std:
 Nf4 slice(const Nf4& q, const std::vector<Rect>& rects, const std::string& what) {
   Nf4 s;
   std::tie(s.rows, s.cols) = shard_shape(rects);
+  s.nested = q.nested;
+  s.nested_quant_map = q.nested_quant_map;
+  s.nested_offset = q.nested_offset;
   const int64_t bs = quant::kNf4Blocksize;
+  int64_t last_group = -1; // the full matrix's 256-block group of the shard's last block
   // Each rectangle as flat ranges of the row-major matrix: whole rows are one range.
   auto take = [&](int64_t a, int64_t e) {
     GLM3D_USAGE_CHECK(a % bs == 0 && ((e - a) % bs == 0 || e == q.numel()))
@@ -50,8 +54,19 @@ Nf4 slice(const Nf4& q, const std::vector<Rect>& rects, const std::string& what)
         << ") of this tensor-parallel shard do not fall on NF4 blocks of " << bs
         << "; use a layout whose shards hold whole blocks";
     s.weight.insert(s.weight.end(), q.weight.begin() + a / 2, q.weight.begin() + e / 2);
-    for (int64_t b = a / bs; b < (e + bs - 1) / bs; ++b)
-      s.absmax.push_back(q.block_absmax(b));
+    for (int64_t b = a / bs; b < (e + bs - 1) / bs; ++b) {
+      if (!q.nested) {
+        s.absmax.push_back(q.block_absmax(b));
+        continue;
+      }
+      const int64_t g = b / quant::kNestedBlocksize;
+      if (g != last_group) { // a new stretch (quant::Nf4::group_begin)
+        s.group_begin.push_back(int64_t(s.absmax_codes.size()));
+        s.nested_absmax.push_back(q.nested_absmax[size_t(g)]);
+        last_group = g;
+      }
+      s.absmax_codes.push_back(q.absmax_codes[size_t(b)]);
+    }
   };
   for (const Rect& r : rects) {
     if (r.nc == q.cols)

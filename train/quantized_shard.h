@@ -4,9 +4,9 @@
 //   ChatGLM int8 / int4: the shard's rows (each with its float16 scale) and columns; int4
 //     columns come in byte pairs, so a column shard must start and end at even columns.
 //   NF4: the 64-element blocks of the flattened matrix a shard covers; a shard must cover whole
-//     blocks. Its block absmax values are kept dequantized (float32, as bitsandbytes computes
-//     them), so a sliced NF4 shard drops the double quantization's 8-bit codes (0.375 more bits
-//     per weight) and dequantizes to the same floats.
+//     blocks. Double quantization is kept: the blocks' 8-bit absmax codes, and per stretch of
+//     blocks from one 256-block group of the full matrix its second-level absmax
+//     (quant::Nf4::group_begin), so a shard dequantizes to the very floats of the whole matrix.
 #include "core/quant/qmatrix.h"
 #include "train/checkpoint_format.h"
 
