@@ -7,7 +7,7 @@
 #   and int4 on tp 2; an NF4 shard that splits 64-element blocks is refused (exit 2);
 #   a ChatGLM2-architecture model (tiny-glm2: RMSNorm, pre-norm, 2 key/value groups, SwiGLU,
 #   causal) gives the same greedy and sampled ids on 1 rank, tp 2, pp 2, tp 4 (groups replicated)
-#   and tp 2 x pp 2, with and without the KV cache.
+#   and tp 2 x pp 2, with and without the KV cache; its int8 checkpoint on 1 rank and tp 4.
 source "$GLM3D_SOURCE_DIR/tests/infer/infer_lib.sh"
 make_model "$WORK"
 ARGS=(generate --load "$WORK/ck" --tokenizer "$WORK/store" --print-ids)
@@ -105,4 +105,12 @@ for mode in "--greedy --max-new-tokens 16" "--seed 11 --top-k 0 --max-new-tokens
   done
   echo "ok: glm2 ($mode) identical on 1 rank, no cache, tp 2, pp 2, tp 4, tp 2 x pp 2: $want"
 done
+# int8 weights: the quantized rows of [Q | K | V] cut for tp 4 (key/value groups replicated).
+"$G" ckpt quantize --bits 8 --load "$WORK/ck2" --out "$WORK/g2q8.h5" >/dev/null
+Q2=(generate --load "$WORK/g2q8.h5" --tokenizer "$WORK/store" --print-ids --prompt "$P" --greedy --max-new-tokens 12)
+"$G" "${Q2[@]}" >"$WORK/g2q_1"
+mpirun_glm3d 4 "${Q2[@]}" --tp 4 >"$WORK/g2q_tp4"
+[ -n "$(ids_of "$WORK/g2q_1")" ] && [ "$(ids_of "$WORK/g2q_tp4")" = "$(ids_of "$WORK/g2q_1")" ] ||
+  fail "glm2 int8: tp 4 printed $(ids_of "$WORK/g2q_tp4"), 1 rank $(ids_of "$WORK/g2q_1")"
+echo "ok: glm2 int8 identical on 1 rank and tp 4: $(ids_of "$WORK/g2q_1")"
 echo "PASS"
