@@ -1,5 +1,7 @@
 #include "infer/chat_format.h"
 
+#include "core/check.h"
+
 #include <cstdint>
 
 namespace glm3d {
@@ -67,6 +69,37 @@ std::string chat_prompt(const ChatHistory& history, const std::string& query) {
   for (size_t i = 0; i < history.size(); ++i)
     p += "[Round " + std::to_string(i) + "]\n问：" + history[i].first + "\n答：" + history[i].second + "\n";
   return p + "[Round " + std::to_string(history.size()) + "]\n问：" + query + "\n答：";
+}
+
+std::string chatglm2_chat_prompt(const ChatHistory& history, const std::string& query) {
+  std::string p;
+  for (size_t i = 0; i < history.size(); ++i)
+    p += "[Round " + std::to_string(i + 1) + "]\n\n问：" + history[i].first + "\n\n答：" + history[i].second +
+         "\n\n";
+  return p + "[Round " + std::to_string(history.size() + 1) + "]\n\n问：" + query + "\n\n答：";
+}
+
+std::vector<int32_t>
+chatglm3_chat_ids(const ChatHistory& history, const std::string& query, const SpecialIds& sp,
+                  const std::function<std::vector<int32_t>(const std::string&)>& encode) {
+  GLM3D_USAGE_CHECK(sp.gmask >= 0 && sp.sop >= 0 && sp.user >= 0 && sp.assistant >= 0)
+      << "ChatGLM3's chat format needs the ids of [gMASK], <sop>, <|user|> and <|assistant|> (an imported "
+         "ChatGLM3 checkpoint records them)";
+  std::vector<int32_t> ids = {sp.gmask, sp.sop};
+  auto message = [&](int32_t role, const std::string& text) { // build_single_message(role, "", text)
+    ids.push_back(role);
+    for (const std::string& piece : {std::string("\n"), text}) {
+      const std::vector<int32_t> e = encode(piece);
+      ids.insert(ids.end(), e.begin(), e.end());
+    }
+  };
+  for (const auto& [q, r] : history) {
+    message(sp.user, q);
+    message(sp.assistant, r);
+  }
+  message(sp.user, query);
+  ids.push_back(sp.assistant);
+  return ids;
 }
 
 std::string process_response(const std::string& text) {

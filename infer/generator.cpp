@@ -33,8 +33,9 @@ namespace {
 // The step of every sequence not done: with the cache, the prefill (index 0) feeds whole prompts
 // and later steps the last token; without it every step feeds whole sequences. members: the
 // batch index of each of the step's sequences.
+// A causal model (ChatGLM2/3) takes positions 0..n-1, no block positions and no Part A.
 StepBatch build_step(const std::vector<GenSequence>& batch, const std::vector<int64_t>& first, bool use_cache,
-                     bool prefill, std::vector<int64_t>& members) {
+                     bool prefill, bool causal, std::vector<int64_t>& members) {
   StepBatch step;
   members.clear();
   for (int64_t b = 0; b < int64_t(batch.size()); ++b) {
@@ -47,9 +48,9 @@ StepBatch build_step(const std::vector<GenSequence>& batch, const std::vector<in
     step.first.push_back(first[size_t(b)]);
     step.cached.push_back(cached);
     step.count.push_back(n - cached);
-    step.sep.push_back(int32_t(s.seq.context));
+    step.sep.push_back(causal ? 0 : int32_t(s.seq.context));
     for (int64_t j = cached; j < n; ++j) {
-      const GlmPosition at = sequence_position(s.seq, j);
+      const GlmPosition at = causal ? GlmPosition{int32_t(j), 0} : sequence_position(s.seq, j);
       step.tokens.push_back(s.seq.ids[size_t(j)]);
       step.position.push_back(at.position);
       step.block.push_back(at.block);
@@ -93,12 +94,13 @@ int64_t Generator::start(std::vector<GenSequence>& batch, const GenerateOptions&
 void Generator::run(std::vector<GenSequence>& batch, const GenerateOptions& o, const GenerateHooks& hooks) {
   GLM3D_CHECK(o.max_new_tokens >= 0) << "max_new_tokens " << o.max_new_tokens;
   const int64_t B = int64_t(batch.size()), V = model_.config().vocab;
+  const bool causal = model_.config().mask == MaskKind::causal;
   std::vector<int64_t> first, members;
   KvCache cache = model_.make_cache(std::max<int64_t>(B, 1), start(batch, o, first));
   cache_bytes_ = cache.bytes();
   std::vector<float> logits;
   for (int64_t index = 0;; ++index) {
-    const StepBatch step = build_step(batch, first, o.use_cache, index == 0, members);
+    const StepBatch step = build_step(batch, first, o.use_cache, index == 0, causal, members);
     if (members.empty())
       break;
     if (hooks.on_step)

@@ -9,7 +9,8 @@
 // every prompt's tokens (no padding tokens are computed); each decode step runs one token per
 // sequence that has not stopped. Positions and the mask follow ChatGLM-6B (infer/prompt.h):
 // Part A = the context (bidirectional), Part B from <sop> (causal), its positions fixed at the
-// mask, its block positions 1, 2, ... Without the cache (use_cache false) every step recomputes
+// mask, its block positions 1, 2, ...; a causal model (ChatGLM2/3) takes positions 0..n-1 and no
+// Part A. Without the cache (use_cache false) every step recomputes
 // each sequence whole: the same tokens and, within rounding, the same logits.
 #include "infer/inference_model.h"
 #include "infer/prompt.h"

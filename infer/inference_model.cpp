@@ -5,6 +5,7 @@
 #include "core/cpu/embedding.h"
 #include "core/cpu/layernorm.h"
 #include "core/cpu/matmul.h"
+#include "core/cpu/rmsnorm.h"
 #include "infer/inference_model_impl.h"
 
 #include <algorithm>
@@ -13,14 +14,6 @@ namespace glm3d {
 
 InferenceModel::InferenceModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp)
     : cfg_(cfg), plan_(plan), table_(cfg, plan), tp_(tp), scratch_(std::make_unique<Scratch>()) {
-  // The cache path has GLM-130B / ChatGLM-6B's layer; ChatGLM2/3's (RMSNorm, pre-norm, grouped
-  // key/value heads, SwiGLU, causal mask) trains and evaluates, but does not generate yet.
-  GLM3D_USAGE_CHECK(cfg.norm == NormKind::layernorm && cfg.residual == ResidualKind::deepnorm &&
-                    cfg.kv_groups == 0 && cfg.mask == MaskKind::glm && cfg.tie_embeddings &&
-                    cfg.ffn != FfnKind::swiglu && (cfg.rope == RopeKind::one_d || cfg.rope == RopeKind::two_d))
-      << "model '" << cfg.name << "' has ChatGLM2/3's architecture (norm " << to_string(cfg.norm) << ", residual "
-      << to_string(cfg.residual) << ", kv_groups " << cfg.kv_groups
-      << "): glm3d generate and chat run GLM-130B / ChatGLM-6B models only so far";
   GLM3D_CHECK(plan.chunks.size() == 1)
       << "inference runs one chunk of layers per rank, got " << plan.chunks.size();
   GLM3D_CHECK(tp.size() == plan.tp) << "tp communicator size " << tp.size() << " != plan tp " << plan.tp;
@@ -33,7 +26,10 @@ InferenceModel::InferenceModel(const ModelConfig& cfg, const StagePlan& plan, Co
   floats_.assign(size_t(n), 0.0f); // padded vocabulary rows stay zero
   linears_.resize(size_t(num_layers()));
   for (int i = 0; i < num_layers(); ++i) {
-    auto v = [&](const char* s) { return float_param(table_.get(layer_param_name(first_layer() + i, s))); };
+    auto v = [&](const char* s) -> const float* { // absent (RMSNorm, ChatGLM2's linears): null
+      const ParamInfo* p = table_.find(layer_param_name(first_layer() + i, s));
+      return p ? float_param(*p) : nullptr;
+    };
     layers_.push_back({v("input_layernorm.weight"), v("input_layernorm.bias"),
                        v("attention.query_key_value.bias"), v("attention.dense.bias"),
                        v("post_attention_layernorm.weight"), v("post_attention_layernorm.bias"),
@@ -81,7 +77,20 @@ int64_t InferenceModel::linear_bytes() const {
 }
 
 KvCache InferenceModel::make_cache(int64_t rows, int64_t slots) const {
-  return KvCache(num_layers(), rows, slots, cfg_.num_heads / plan_.tp, cfg_.head_dim());
+  return KvCache(num_layers(), rows, slots, kv_heads_local(), cfg_.head_dim());
+}
+
+int64_t InferenceModel::kv_heads_local() const {
+  // ChatGLM2/3 under tp > groups: each rank holds the group its query heads use (replicated).
+  return cfg_.packed_qkv() ? std::max<int64_t>(1, cfg_.kv_heads() / plan_.tp) : cfg_.num_heads / plan_.tp;
+}
+
+void InferenceModel::norm(const float* x, const float* w, const float* b, float* y, int64_t N) {
+  Scratch& s = *scratch_;
+  if (cfg_.norm == NormKind::rmsnorm)
+    cpu::rmsnorm_forward(x, w, y, grown(s.rstd, N), N, cfg_.hidden, cfg_.ln_eps);
+  else
+    cpu::layernorm_forward(x, w, b, y, grown(s.mean, N), grown(s.rstd, N), N, cfg_.hidden, cfg_.ln_eps);
 }
 
 void InferenceModel::tp_sum(float* buf, int64_t n) {
@@ -111,7 +120,7 @@ void InferenceModel::forward(const StepBatch& step, KvCache& cache, std::vector<
 void InferenceModel::logits(const StepBatch& step, const float* x, float* out) {
   GLM3D_CHECK(has_head()) << "logits on a stage without the head";
   const int64_t B = step.size(), H = cfg_.hidden;
-  const ParamInfo& e = table_.get("word_embeddings.weight");
+  const ParamInfo& e = table_.get(table_.head_name());
   const int64_t Vl = e.local_rows, tp = plan_.tp;
   Scratch& s = *scratch_;
   float* last = grown(s.last, B * H); // [B, H]: each sequence's last new token
@@ -121,9 +130,8 @@ void InferenceModel::logits(const StepBatch& step, const float* x, float* out) {
     std::copy(x + (t - 1) * H, x + t * H, last + b * H);
   }
   float* hf = grown(s.h, B * H);
-  cpu::layernorm_forward(last, float_param(table_.get("final_layernorm.weight")),
-                         float_param(table_.get("final_layernorm.bias")), hf, grown(s.mean, B),
-                         grown(s.rstd, B), B, H, cfg_.ln_eps);
+  const ParamInfo* bias = table_.find("final_layernorm.bias");
+  norm(last, float_param(table_.get("final_layernorm.weight")), bias ? float_param(*bias) : nullptr, hf, B);
   float* local = grown(s.logits, B * Vl); // [B, Vl] this rank's vocabulary rows
   cpu::linear_forward(hf, float_param(e), static_cast<const float*>(nullptr), local, B, H, Vl,
                       cpu::Precision::f32);

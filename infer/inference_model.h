@@ -12,8 +12,14 @@
 //        query at position p sees keys [0, max(sep, p + 1)) (GLM mask; flash_attention_cached)
 //   x1  = h * alpha + allreduce_tp(ctx Wo^T) + bo        [T, H]
 //   h2  = LN2(x1);  out = h2 * alpha + allreduce_tp(act(h2 Wup^T + bup) Wdown^T) + bdown
-// First stage: x = allreduce_tp(embedding(tokens)). Last stage: LNf of each sequence's last new
-// token, logits = hf E^T over this rank's vocabulary rows, all-gathered over tp.
+// ChatGLM2/3 (model/config.h): RMSNorm, pre-norm residuals (x1 = x + attn(norm1(x)), out = x1 +
+// ffn(norm2(x1))), qkv rows [Q (heads/tp hd) | K (g hd) | V (g hd)] with g = max(1, groups/tp)
+// key/value groups per rank (replicated when tp > groups, as in training) and only those g in
+// the cache, half-interleaved RoPE by 1-D positions, the causal mask, SwiGLU, the untied head
+// `output_layer.weight`, biases where the config has them.
+// First stage: x = allreduce_tp(embedding(tokens)). Last stage: final norm of each sequence's
+// last new token, logits = hf E^T over this rank's vocabulary rows (E the embedding, or the
+// untied output layer), all-gathered over tp.
 //
 // Weights: the 1-D parameters and the embedding in f32; the four matrices of each layer as
 // LinearWeight (f32, bf16, int8, int4 or nf4).
@@ -50,7 +56,7 @@ struct StepBatch {
 class InferenceModel {
 public:
   // plan: one chunk of layers (no interleaving), tp and tp_rank; has_embedding on the first and
-  // the last stage (tied head).
+  // the last stage (ParamTable puts the tied head, or output_layer, on the last).
   InferenceModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp);
   ~InferenceModel();
 
@@ -89,8 +95,12 @@ private:
   struct Scratch;
   void embed(const StepBatch& step, float* x);
   void layer_forward(int local, const StepBatch& step, KvCache& cache, float* x);
+  void rope(const StepBatch& step, float* qkv);
   void attention(int local, const StepBatch& step, KvCache& cache, float* qkv, float* ctx);
   void tp_sum(float* buf, int64_t n);
+  // LayerNorm (w, b) or RMSNorm (w) of N rows [N, H] -> y, by cfg_.norm.
+  void norm(const float* x, const float* w, const float* b, float* y, int64_t N);
+  int64_t kv_heads_local() const; // key/value heads of this tp rank (the cache's heads)
 
   ModelConfig cfg_;
   StagePlan plan_;

@@ -43,16 +43,36 @@ SpecialIds resolve_special_ids(const std::map<std::string, int64_t>& ck, const S
     *e.field = id >= 0 ? id : e.from_tokenizer;
   }
   if (tok)
-    sp.eos = tok->eos; // glm3d's end of document (ChatGLM's config calls <eop> eos)
+    sp.eos = tok->eos;                    // glm3d's end of document (ChatGLM's config calls <eop> eos)
+  if (ck.count("eos") && ck.count("eop")) // ChatGLM2/3: eos (2) is not <eop>
+    sp.eos = int32_t(ck.at("eos"));
+  for (auto [field, name] : {std::pair{&sp.system, "system"},
+                             {&sp.user, "user"},
+                             {&sp.assistant, "assistant"},
+                             {&sp.observation, "observation"}})
+    if (ck.count(name))
+      *field = int32_t(ck.at(name));
   return sp;
 }
 
-PreparedPrompt prepare_prompt(std::vector<int32_t> ids, const SpecialIds& sp, int64_t vocab, int64_t seq_len,
-                              int64_t index) {
+namespace {
+void check_ids(const std::vector<int32_t>& ids, int64_t vocab, int64_t index) {
   GLM3D_USAGE_CHECK(!ids.empty()) << "prompt " << index << " is empty";
   for (int32_t id : ids)
     GLM3D_USAGE_CHECK(id >= 0 && id < vocab)
         << "prompt " << index << ": token id " << id << " is outside the model's vocabulary of " << vocab;
+}
+
+void check_room(const std::vector<int32_t>& ids, int64_t need, int64_t seq_len, int64_t index) {
+  GLM3D_USAGE_CHECK(need <= seq_len) << "prompt " << index << " has " << ids.size()
+                                     << " tokens (with the special tokens added); the model's context is "
+                                     << seq_len << " tokens (seq_len), which leaves no room to generate";
+}
+} // namespace
+
+PreparedPrompt prepare_prompt(std::vector<int32_t> ids, const SpecialIds& sp, int64_t vocab, int64_t seq_len,
+                              int64_t index) {
+  check_ids(ids, vocab, index);
   const int64_t n = int64_t(ids.size());
   const int64_t sop = index_of(ids, sp.sop, n);
   const int64_t gmask = index_of(ids, sp.gmask, sop < 0 ? n : sop);
@@ -72,12 +92,31 @@ PreparedPrompt prepare_prompt(std::vector<int32_t> ids, const SpecialIds& sp, in
     ids.push_back(sp.sop);
   }
   // An infill round adds <sop>; every sequence needs room for at least one new token.
-  const int64_t need = int64_t(ids.size()) + (p.infill ? 2 : 1);
-  GLM3D_USAGE_CHECK(need <= seq_len) << "prompt " << index << " has " << ids.size()
-                                     << " tokens (with the special tokens added); the model's context is "
-                                     << seq_len << " tokens (seq_len), which leaves no room to generate";
+  check_room(ids, int64_t(ids.size()) + (p.infill ? 2 : 1), seq_len, index);
   p.ids = std::move(ids);
   return p;
+}
+
+PreparedPrompt prepare_causal_prompt(std::vector<int32_t> ids, const SpecialIds& sp, int64_t vocab,
+                                     int64_t seq_len, int64_t index) {
+  check_ids(ids, vocab, index);
+  GLM3D_USAGE_CHECK(sp.gmask >= 0 && sp.sop >= 0)
+      << "prompt " << index << ": the ids of " << (sp.sop < 0 ? "<sop>" : "[gMASK]")
+      << " are unknown: give --tokenizer, or a checkpoint with special tokens (an imported config.json)";
+  if (!(ids.size() >= 2 && ids[0] == sp.gmask && ids[1] == sp.sop))
+    ids.insert(ids.begin(), {sp.gmask, sp.sop});
+  check_room(ids, int64_t(ids.size()) + 1, seq_len, index);
+  return {std::move(ids), false};
+}
+
+std::vector<int32_t> generation_stop_ids(const SpecialIds& sp, bool causal) {
+  const std::vector<int32_t> ids =
+      causal ? std::vector<int32_t>{sp.eos, sp.user, sp.observation} : std::vector<int32_t>{sp.eop, sp.eos};
+  std::vector<int32_t> stop;
+  for (int32_t id : ids)
+    if (id >= 0)
+      stop.push_back(id);
+  return stop;
 }
 
 int64_t next_blank(const std::vector<int32_t>& ids, const SpecialIds& sp) {

@@ -25,11 +25,15 @@ namespace glm3d {
 
 struct SpecialIds {
   int32_t mask = -1, gmask = -1, smask = -1, sop = -1, eop = -1, eos = -1, pad = -1;
+  // ChatGLM3's role tokens (<|system|> 64794, <|user|>, <|assistant|>, <|observation|> 64797).
+  int32_t system = -1, user = -1, assistant = -1, observation = -1;
 };
 
 // The ids from a checkpoint's special_tokens group (ChatGLM's config.json names: bos_token_id is
 // <sop>, eos_token_id is <eop>, mask, gmask, pad; glm3d's own names sop, eop, smask, eos too),
-// the tokenizer's (may be null) filling in the rest. UsageError naming both when the checkpoint
+// the tokenizer's (may be null) filling in the rest. A ChatGLM2/3 import records eos (2) and eop
+// (64793) apart: there eos is the end of text, and system, user, assistant, observation are
+// ChatGLM3's role tokens. UsageError naming both when the checkpoint
 // and the tokenizer disagree on an id.
 SpecialIds resolve_special_ids(const std::map<std::string, int64_t>& checkpoint,
                                const SpecialTokens* tokenizer, const std::string& checkpoint_path);
@@ -45,6 +49,17 @@ struct PreparedPrompt {
 // or when the prompt leaves no room for one new token in the model's context of `seq_len`.
 PreparedPrompt prepare_prompt(std::vector<int32_t> ids, const SpecialIds& sp, int64_t vocab, int64_t seq_len,
                               int64_t index);
+
+// ChatGLM2/3 (a causal model): [gMASK] <sop> at the start, as their tokenizer's
+// build_inputs_with_special_tokens (prefix tokens) has it, unless the ids already start with
+// them. The same UsageErrors as prepare_prompt.
+PreparedPrompt prepare_causal_prompt(std::vector<int32_t> ids, const SpecialIds& sp, int64_t vocab,
+                                     int64_t seq_len, int64_t index);
+
+// The tokens that end a generated sequence (those known): GLM-130B / ChatGLM-6B: <eop>, <eos>;
+// a causal model (ChatGLM2/3): eos, <|user|>, <|observation|> (ChatGLM3's modeling_chatglm.py
+// chat: eos_token_id = [eos, <|user|>, <|observation|>]; ChatGLM2's config: eos 2).
+std::vector<int32_t> generation_stop_ids(const SpecialIds& sp, bool causal);
 
 // A sequence being generated: Part A = ids[0, context), Part B from ids[context] = <sop>.
 struct GlmSequence {

@@ -79,11 +79,13 @@ GenerationSession::GenerationSession(const SessionOptions& o, MPI_Comm world) {
 GenerationSession::~GenerationSession() = default;
 
 std::vector<int32_t> GenerationSession::stop_ids() const {
-  std::vector<int32_t> stop;
-  for (int32_t id : {special_.eop, special_.eos})
-    if (id >= 0)
-      stop.push_back(id);
-  return stop;
+  return generation_stop_ids(special_, meta_.cfg.mask == MaskKind::causal);
+}
+
+PreparedPrompt GenerationSession::prepare(std::vector<int32_t> ids, int64_t seq_len, int64_t index) const {
+  if (meta_.cfg.mask == MaskKind::causal)
+    return prepare_causal_prompt(std::move(ids), special_, meta_.cfg.vocab, seq_len, index);
+  return prepare_prompt(std::move(ids), special_, meta_.cfg.vocab, seq_len, index);
 }
 
 std::string GenerationSession::describe() const {

@@ -41,7 +41,10 @@ public:
   ProcessGroups& groups() { return groups_; }
   bool is_root() const { return groups_.rank == 0; }
   bool holds_logits() const { return groups_.is_last_stage() && groups_.tp_rank() == 0; }
-  std::vector<int32_t> stop_ids() const; // <eop>, and <eos> when the tokenizer has one
+  // <eop>, and <eos> when the tokenizer has one; ChatGLM2/3: eos, <|user|>, <|observation|>.
+  std::vector<int32_t> stop_ids() const;
+  // The prompt for the model's architecture: prepare_prompt, or prepare_causal_prompt.
+  PreparedPrompt prepare(std::vector<int32_t> ids, int64_t seq_len, int64_t index) const;
   // One line: model, layout, weight formats and bytes of this rank.
   std::string describe() const;
 

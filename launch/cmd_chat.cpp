@@ -1,4 +1,5 @@
-// glm3d chat: an interactive loop in ChatGLM-6B's format (infer/chat_format.h) with its
+// glm3d chat: an interactive loop in ChatGLM-6B's format (ChatGLM2's or ChatGLM3's for their
+// architecture: infer/chat_format.h) with its
 // defaults (modeling_chatglm.py chat: top-p 0.7, temperature 0.95, max_length 2048; Hugging
 // Face's top-k 50; sampling). Rank 0 reads a line from stdin and every rank generates the reply;
 // "clear" empties the history, "stop" or the end of input ends the loop.
@@ -28,6 +29,19 @@ bool next_query(MPI_Comm world, bool root, std::string& line) {
   if (more)
     bcast_string(world, line, 0);
   return more != 0;
+}
+
+// The conversation as ids in the model's chat format: ChatGLM-6B's, ChatGLM2's, or ChatGLM3's
+// (a causal model whose checkpoint knows <|user|>).
+std::vector<int32_t> chat_ids(const GenerationSession& s, const ChatHistory& history,
+                              const std::string& query) {
+  const Tokenizer& tok = *s.tokenizer();
+  if (s.config().mask != MaskKind::causal)
+    return tok.encode(chat_prompt(history, query));
+  if (s.special().user >= 0)
+    return chatglm3_chat_ids(history, query, s.special(),
+                             [&](const std::string& t) { return tok.encode(t); });
+  return tok.encode(chatglm2_chat_prompt(history, query));
 }
 
 } // namespace
@@ -61,7 +75,7 @@ int cmd_chat(const Args& args, const RunContext& ctx) {
     }
     if (query.empty())
       continue;
-    std::vector<int32_t> ids = tok.encode(chat_prompt(history, query));
+    std::vector<int32_t> ids = chat_ids(s, history, query);
     if (int64_t(ids.size()) + 3 > limit) { // + [gMASK] <sop> and one token
       if (s.is_root())
         std::printf(
@@ -69,7 +83,7 @@ int cmd_chat(const Args& args, const RunContext& ctx) {
             ids.size(), (long long)limit);
       continue;
     }
-    const PreparedPrompt p = prepare_prompt(ids, s.special(), s.config().vocab, limit, 0);
+    const PreparedPrompt p = s.prepare(ids, limit, 0);
     GenerateOptions g = generation_options(o, s);
     g.max_new_tokens = std::min(o.max_new_tokens, limit - int64_t(p.ids.size()));
     std::vector<int32_t> reply;

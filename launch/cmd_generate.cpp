@@ -105,8 +105,8 @@ std::vector<PreparedPrompt> read_prompts(const GenerateCommand& c, const po::var
     inputs.push_back({c.prompt, {}, false});
   std::vector<PreparedPrompt> prompts;
   for (size_t i = 0; i < inputs.size(); ++i)
-    prompts.push_back(prepare_prompt(prompt_ids(inputs[i], s.tokenizer(), int64_t(i)), s.special(),
-                                     s.config().vocab, s.config().seq_len, int64_t(i)));
+    prompts.push_back(
+        s.prepare(prompt_ids(inputs[i], s.tokenizer(), int64_t(i)), s.config().seq_len, int64_t(i)));
   return prompts;
 }
 

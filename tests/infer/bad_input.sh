@@ -40,7 +40,7 @@ one_line "unknown P-tuning file" "--ptuning $WORK/prefix.bin: unknown adapter fo
   "$G" "${GEN[@]}" --prompt hi --ptuning "$WORK/prefix.bin"
 
 "$G" train --synthetic --model tiny-glm2 --steps 1 --save "$WORK/glm2" >/dev/null
-one_line "ChatGLM2 architecture" "has ChatGLM2/3's architecture (norm rmsnorm, residual prenorm, kv_groups 2)" \
+one_line "ChatGLM2 prompt without special ids" "prompt 0: the ids of <sop> are unknown: give --tokenizer" \
   "$G" generate --load "$WORK/glm2" --prompt-ids 5,6,7
 
 "$G" ckpt quantize --bits 8 --load "$WORK/ck" --out "$WORK/q8.h5" >/dev/null

@@ -45,7 +45,10 @@ struct TestModel {
 
   TestModel(const ModelConfig& c, uint64_t seed, WeightFormat format = WeightFormat::f32)
       : cfg(c), plan(single_rank_plan(c)) {
-    GlmModel<float> g(cfg, plan, tp);
+    ExecPolicy exec;
+    if (c.packed_qkv()) // grouped key/value heads: the flash kernels only
+      exec.attention = AttentionImpl::flash;
+    GlmModel<float> g(cfg, plan, tp, exec);
     g.init(seed);
     flat.assign(g.params(), g.params() + g.num_params());
     model = std::make_unique<InferenceModel>(cfg, plan, tp);
