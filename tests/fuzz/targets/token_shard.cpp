@@ -36,9 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace fs = std::filesystem;
   if (size < 2)
     return 0;
-  const size_t len = std::min(size - 2, size_t(data[0]) | size_t(data[1]) << 8);
-  const std::string manifest(fuzz::bytes_of(data + 2, len));
-  const std::string_view shard = fuzz::bytes_of(data + 2 + len, size - 2 - len);
+  const auto [manifest_bytes, shard] = fuzz::split_two_files(data, size);
+  const std::string manifest(manifest_bytes);
   const std::string dir = fuzz::scratch_dir() + "/store";
   std::error_code ec;
   fs::remove_all(dir, ec);
