@@ -24,6 +24,10 @@ const std::string& scratch_dir();
 // Writes bytes to scratch_dir()/name (replacing it) and returns the path.
 std::string write_file(const std::string& name, std::string_view bytes);
 
+// The committed seed tokenizer (corpus/tokenizer/prep_vocab400.model), whose sha256 the token
+// store and SFT store seeds carry; abort()s when it cannot be read.
+const std::string& seed_tokenizer_bytes();
+
 // Runs fn. A glm3d::UsageError is the expected outcome for a malformed input and is dropped;
 // any other exception is printed and abort()s. With GLM3D_FUZZ_VERBOSE set, a refusal prints its
 // message.

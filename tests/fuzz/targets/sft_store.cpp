@@ -12,24 +12,6 @@
 #include <fstream>
 #include <sstream>
 
-namespace {
-const std::string& tokenizer_bytes() {
-  static const std::string bytes = [] {
-    const std::string path =
-        std::string(GLM3D_SOURCE_DIR) + "/tests/fuzz/corpus/tokenizer/prep_vocab400.model";
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream os;
-    os << in.rdbuf();
-    if (!in || os.str().empty()) {
-      std::fprintf(stderr, "sft_store: cannot read %s\n", path.c_str());
-      std::abort();
-    }
-    return os.str();
-  }();
-  return bytes;
-}
-} // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace glm3d;
   namespace fs = std::filesystem;
@@ -39,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fs::create_directories(fuzz::scratch_dir() + "/sft");
   const std::string dir = fuzz::scratch_dir() + "/sft";
   fuzz::write_file("sft/" + std::string(k_sft_manifest_name), in.first);
-  fuzz::write_file("sft/tokenizer.model", tokenizer_bytes());
+  fuzz::write_file("sft/tokenizer.model", fuzz::seed_tokenizer_bytes());
   fuzz::write_file("sft/train.h5", in.second);
   fuzz::write_file("sft/valid.h5", in.second);
   fuzz::expect_usage_error_only([&] { (void)verify_sft_store(dir); });

@@ -13,24 +13,6 @@
 #include <fstream>
 #include <sstream>
 
-namespace {
-const std::string& tokenizer_bytes() {
-  static const std::string bytes = [] {
-    const std::string path =
-        std::string(GLM3D_SOURCE_DIR) + "/tests/fuzz/corpus/tokenizer/prep_vocab400.model";
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream os;
-    os << in.rdbuf();
-    if (!in || os.str().empty()) {
-      std::fprintf(stderr, "token_shard: cannot read %s\n", path.c_str());
-      std::abort();
-    }
-    return os.str();
-  }();
-  return bytes;
-}
-} // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace glm3d;
   namespace fs = std::filesystem;
@@ -43,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fs::remove_all(dir, ec);
   fs::create_directories(dir);
   fuzz::write_file("store/" + std::string(k_manifest_name), manifest);
-  fuzz::write_file("store/" + std::string(k_tokenizer_name), tokenizer_bytes());
+  fuzz::write_file("store/" + std::string(k_tokenizer_name), fuzz::seed_tokenizer_bytes());
   // Every `shard NAME ...` line's NAME (a plain file name: read_manifest refuses '/').
   std::istringstream lines(manifest);
   for (std::string line; std::getline(lines, line);) {
