@@ -35,12 +35,14 @@ AdapterFile peft_adapter(const std::string& dir) {
   text << in.rdbuf();
   nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
   GLM3D_USAGE_CHECK(j.is_object()) << cfg.string() << ": not a JSON object";
-  const std::string type = j.value("peft_type", std::string());
+  // Fields of any JSON type: j.value() would throw nlohmann's type_error for a non-string.
+  const auto pt = j.find("peft_type");
+  const std::string type = pt != j.end() && pt->is_string() ? pt->get<std::string>() : std::string();
   AdapterFile s;
   s.path = dir;
   if (type == "LORA") {
     s.kind = AdapterFile::Kind::lora;
-    s.what = "PEFT LoRA adapter (r=" + std::to_string(j.value("r", 0)) + ")";
+    s.what = "PEFT LoRA adapter (r=" + (j.contains("r") ? j["r"].dump() : std::string("?")) + ")";
   } else if (type == "PREFIX_TUNING" || type == "P_TUNING") {
     s.kind = AdapterFile::Kind::prefix;
     s.what = "PEFT " + type + " adapter";

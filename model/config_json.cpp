@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "core/json_error.h"
+#include "core/json_int.h"
 
 #include <cstdint>
 
@@ -41,7 +42,7 @@ int64_t ConfigJson::integer(const char* key, int64_t absent) const {
 
 std::optional<int64_t> ConfigJson::maybe_integer(const char* key) const {
   const nlohmann::json* v = field(key);
-  if (v && v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX))
+  if (v && v->is_number_unsigned() && !json_int64(*v))
     wrong(key, "an integer below 2^63");
   return typed<int64_t>(key, &nlohmann::json::is_number_integer, "an integer");
 }

@@ -1,6 +1,8 @@
 #include "model/peft_format.h"
 
 #include "core/check.h"
+#include "core/json_error.h"
+#include "core/json_int.h"
 
 #include <nlohmann/json.hpp>
 
@@ -125,6 +127,8 @@ void write_peft_adapter(const std::string& dir, const LoraSettings& s, const std
 
 namespace {
 
+constexpr int64_t k_max_lora_rank = int64_t(1) << 20;
+
 nlohmann::json read_config(const std::string& path) {
   std::ifstream in(path);
   GLM3D_USAGE_CHECK(in.good()) << "PEFT adapter config " << path << " is missing or unreadable";
@@ -134,8 +138,22 @@ nlohmann::json read_config(const std::string& path) {
     nlohmann::json c = nlohmann::json::parse(os.str());
     GLM3D_USAGE_CHECK(c.is_object()) << "PEFT adapter config " << path << ": not a JSON object";
     return c;
-  } catch (const nlohmann::json::parse_error& e) {
-    GLM3D_USAGE_FAIL() << "PEFT adapter config " << path << ": not valid JSON: " << e.what();
+  } catch (const nlohmann::json::exception& e) { // out_of_range too: a number beyond a double
+    GLM3D_USAGE_FAIL() << "PEFT adapter config " << path << ": not valid JSON: " << json_error_text(e);
+  }
+}
+
+// PEFT's string target_modules is a regular expression (re.fullmatch): refused here, with one
+// line, when std::regex cannot compile it (std::regex_error) or it is too long to be a module
+// pattern (libstdc++ compiles and matches recursively: a huge pattern exhausts the stack).
+void check_regex(const std::string& re, const std::string& path) {
+  GLM3D_USAGE_CHECK(re.size() <= 1024) << "PEFT adapter config " << path << ": target_modules regex of "
+                                       << re.size() << " characters (at most 1024)";
+  try {
+    (void)std::regex(re);
+  } catch (const std::regex_error& e) {
+    GLM3D_USAGE_FAIL() << "PEFT adapter config " << path << ": target_modules " << nlohmann::json(re).dump()
+                       << " is not a regular expression std::regex reads: " << e.what();
   }
 }
 
@@ -151,7 +169,8 @@ void require_plain(const nlohmann::json& c, const char* key, const std::string& 
 }
 
 LoraSettings settings_of(const nlohmann::json& c, const std::string& path) {
-  GLM3D_USAGE_CHECK(c.value("peft_type", std::string()) == "LORA")
+  const auto type = c.find("peft_type"); // any JSON value: c.value() would throw for a non-string
+  GLM3D_USAGE_CHECK(type != c.end() && *type == "LORA")
       << "PEFT adapter config " << path << ": peft_type is "
       << (c.contains("peft_type") ? c["peft_type"].dump() : "missing") << ", glm3d reads LORA adapters";
   require_plain(c, "bias", path, "none", "bias weights are not adapted");
@@ -162,23 +181,33 @@ LoraSettings settings_of(const nlohmann::json& c, const std::string& path) {
   require_plain(c, "modules_to_save", path, nullptr, "fully trained modules are not read");
   LoraSettings s;
   try {
-    s.r = c.at("r").get<int64_t>();
+    s.r = json_int64(c.at("r")).value_or(0);
     s.alpha = c.value("lora_alpha", 8.0);
     s.dropout = c.value("lora_dropout", 0.0);
     const nlohmann::json& t = c.at("target_modules");
     s.target_regex = t.is_string();
     s.target_modules =
         t.is_string() ? std::vector<std::string>{t.get<std::string>()} : t.get<std::vector<std::string>>();
-    if (c.contains("layers_to_transform") && !c["layers_to_transform"].is_null())
-      s.layers_to_transform = c["layers_to_transform"].is_number()
-                                  ? std::vector<int64_t>{c["layers_to_transform"].get<int64_t>()}
-                                  : c["layers_to_transform"].get<std::vector<int64_t>>();
+    if (s.target_regex)
+      check_regex(s.target_modules[0], path);
+    if (c.contains("layers_to_transform") && !c["layers_to_transform"].is_null()) {
+      const nlohmann::json& l = c["layers_to_transform"];
+      for (const nlohmann::json& v : l.is_array() ? l : nlohmann::json::array({l})) {
+        const std::optional<int64_t> layer = json_int64(v);
+        GLM3D_USAGE_CHECK(layer) << "PEFT adapter config " << path
+                                 << ": layers_to_transform must be integers, got " << l.dump();
+        s.layers_to_transform.push_back(*layer);
+      }
+    }
     s.use_rslora = c.value("use_rslora", false);
     s.base_model_name_or_path = c.value("base_model_name_or_path", std::string());
   } catch (const nlohmann::json::exception& e) {
     GLM3D_USAGE_FAIL() << "PEFT adapter config " << path << ": " << e.what();
   }
-  GLM3D_USAGE_CHECK(s.r > 0) << "PEFT adapter config " << path << ": r must be positive, got " << s.r;
+  // The bound keeps r * in_features far from overflow for any model (PEFT's ranks are <= 1024 or so).
+  GLM3D_USAGE_CHECK(s.r > 0 && s.r <= k_max_lora_rank)
+      << "PEFT adapter config " << path << ": r must be an integer in 1.." << k_max_lora_rank << ", got "
+      << c.at("r").dump();
   return s;
 }
 

@@ -1,6 +1,7 @@
 #include "model/ptuning_format.h"
 
 #include "core/check.h"
+#include "core/json_error.h"
 
 #include <nlohmann/json.hpp>
 
@@ -81,8 +82,9 @@ TensorMap read_ptuning_checkpoint(const std::string& dir, const PrefixEncoderSpe
     nlohmann::json c;
     try {
       c = nlohmann::json::parse(os.str());
-    } catch (const nlohmann::json::parse_error& e) {
-      GLM3D_USAGE_FAIL() << "P-tuning checkpoint config " << cfg << ": not valid JSON: " << e.what();
+    } catch (const nlohmann::json::exception& e) { // out_of_range too: a number beyond a double
+      GLM3D_USAGE_FAIL() << "P-tuning checkpoint config " << cfg
+                         << ": not valid JSON: " << json_error_text(e);
     }
     auto agree = [&](const char* key, const nlohmann::json& want) {
       GLM3D_USAGE_CHECK(!c.contains(key) || c[key].is_null() || c[key] == want)

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <new>
+#include <sstream>
 #include <typeinfo>
 
 #if defined(__SANITIZE_ADDRESS__) // gcc
@@ -102,6 +103,22 @@ std::vector<std::string>& refusals() {
 const std::string& scratch_dir() {
   static const Scratch s;
   return s.dir;
+}
+
+const std::string& seed_tokenizer_bytes() {
+  static const std::string bytes = [] {
+    const std::string path =
+        std::string(GLM3D_SOURCE_DIR) + "/tests/fuzz/corpus/tokenizer/prep_vocab400.model";
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream os;
+    os << in.rdbuf();
+    if (!in || os.str().empty()) {
+      std::fprintf(stderr, "fuzz: cannot read %s\n", path.c_str());
+      std::abort();
+    }
+    return os.str();
+  }();
+  return bytes;
 }
 
 std::string write_file(const std::string& name, std::string_view bytes) {

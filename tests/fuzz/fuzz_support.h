@@ -8,6 +8,7 @@
 // glm3d::Error (an internal check failing on bad input), std::bad_alloc, any other exception,
 // and of course whatever the sanitizers catch (a crash, UB, a leak, an allocation above
 // libFuzzer's -malloc_limit_mb, an input that runs past -timeout).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -23,6 +24,10 @@ const std::string& scratch_dir();
 // Writes bytes to scratch_dir()/name (replacing it) and returns the path.
 std::string write_file(const std::string& name, std::string_view bytes);
 
+// The committed seed tokenizer (corpus/tokenizer/prep_vocab400.model), whose sha256 the token
+// store and SFT store seeds carry; abort()s when it cannot be read.
+const std::string& seed_tokenizer_bytes();
+
 // Runs fn. A glm3d::UsageError is the expected outcome for a malformed input and is dropped;
 // any other exception is printed and abort()s. With GLM3D_FUZZ_VERBOSE set, a refusal prints its
 // message.
@@ -34,6 +39,18 @@ std::vector<std::string>& refusals();
 
 inline std::string_view bytes_of(const uint8_t* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};
+}
+
+// Two files in one input: a 2-byte little-endian length L, L bytes of the first file (fewer when
+// the input ends sooner), the rest the second. Inputs under 2 bytes give two empty files.
+struct TwoFiles {
+  std::string_view first, second;
+};
+inline TwoFiles split_two_files(const uint8_t* data, size_t size) {
+  if (size < 2)
+    return {};
+  const size_t len = std::min(size - 2, size_t(data[0]) | size_t(data[1]) << 8);
+  return {bytes_of(data + 2, len), bytes_of(data + 2 + len, size - 2 - len)};
 }
 
 } // namespace glm3d::fuzz

@@ -12,8 +12,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 c="$here/corpus"
+# Two files in one input (fuzz_support.h split_two_files): u16 length, the first, the second.
+two_files() { perl -e 'print pack("v", -s $ARGV[0])' "$1"; cat "$1" "$2"; }
 rm -rf "$c"
-mkdir -p "$c"/{model_ini,config_file,jsonl,safetensors,chatglm_config,token_manifest,token_shard,sample_file,ckpt,tokenizer,quant_state,cpu_profile}
+mkdir -p "$c"/{model_ini,config_file,jsonl,safetensors,chatglm_config,token_manifest,token_shard,sample_file,ckpt,tokenizer,quant_state,cpu_profile,peft_adapter,ptuning,sft_jsonl,quantized_ckpt,sft_store}
 
 # ---- model INI: a GLM small enough for every other seed (1 layer, hidden 8), and the suite's own
 cat >"$c/model_ini/micro.ini" <<'INI'
@@ -90,6 +92,11 @@ cp weights.h5 "$c/ckpt/weights_bf16.h5"
 cp st_bf16/model.safetensors "$c/safetensors/micro_bf16.safetensors"
 cp st_f16/model.safetensors "$c/safetensors/micro_f16.safetensors"
 cp st_bf16/config.json "$c/chatglm_config/micro.json"
+# quantized checkpoints of the micro model (targets/quantized_ckpt.cpp reads layer 0's matrices)
+for bits in 8 4 nf4; do
+  "$bin" ckpt quantize --bits $bits --load ck --out q$bits.h5 >/dev/null
+  cp q$bits.h5 "$c/quantized_ckpt/micro_q$bits.h5"
+done
 cat >"$c/chatglm_config/chatglm_6b_like.json" <<'JSON'
 {
   "architectures": ["ChatGLMModel"], "model_type": "chatglm",
@@ -126,6 +133,28 @@ perl -e 'print pack("C q< q< V c4 V v2", 4, 2, 4, 4, 0x17, -0x72, 0x00, 0x7f, 2,
 perl -e 'print pack("C q< q< V C64 V f<2", 1, 2, 64, 64, (0..63), 2, 0.5, 2.0)' >"$q/nf4_2x64.bin"
 perl -e 'print pack("C q< q< V C64 V C2 V f< f<", 3, 2, 64, 64, (0..63), 2, 10, 250, 1, 0.25, 0.01)' \
   >"$q/nf4_nested_2x64.bin"
+
+# ---- adapters as PEFT writes them (tests/ckpt/adapter_files.py), two files in one input
+# (fuzz_support.h split_two_files: u16 length, the first file, the second)
+af="/usr/bin/python3 $root/tests/ckpt/adapter_files.py"
+$af write-peft peft 2 8 24 2
+two_files peft/adapter_config.json peft/adapter_model.safetensors >"$c/peft_adapter/lora_r2_qkv.bin"
+$af write-ptuning pt '{"transformer.prefix_encoder.embedding.weight": [4, 32]}'
+printf '{"model_type": "chatglm", "glm3d_family": "chatglm-6b", "pre_seq_len": 4, "prefix_projection": false, "num_layers": 2, "hidden_size": 8, "glm3d_kv_width": 8}\n' >pt/config.json
+two_files pt/config.json pt/model.safetensors >"$c/ptuning/prefix4.bin"
+: >empty.json
+two_files empty.json pt/model.safetensors >"$c/ptuning/prefix4_no_config.bin"
+$af write-ptuning ptp '{"transformer.prefix_encoder.embedding.weight": [4, 8], "transformer.prefix_encoder.trans.0.weight": [8, 8], "transformer.prefix_encoder.trans.0.bias": [8], "transformer.prefix_encoder.trans.2.weight": [32, 8], "transformer.prefix_encoder.trans.2.bias": [32]}'
+two_files empty.json ptp/model.safetensors >"$c/ptuning/prefix4_projection.bin"
+
+# ---- prompt/answer JSONL of prep sft (ADGEN's keys, a chat history), plain and gzip
+printf '{"content": "类型#上衣*颜色#白色", "summary": "这件上衣是白色的。"}\n\n{"content": "q2", "summary": "r2", "history": [["q0", "r0"], ["q1", "r1"]]}\r\n{"content": 1, "summary": "bad"}\n{"content": "  ", "summary": "empty prompt"}\n' \
+  >"$c/sft_jsonl/adgen.jsonl"
+gzip -9 -n -c "$c/sft_jsonl/adgen.jsonl" >"$c/sft_jsonl/adgen.jsonl.gz"
+# an SFT store (prep sft) with the seed tokenizer: manifest + train.h5 in one input (sft_store.cpp)
+"$bin" prep sft --input "$c/sft_jsonl/adgen.jsonl" --history-key history --out sft \
+  --tokenizer "$c/tokenizer/prep_vocab400.model" --max-source-len 6 --max-target-len 10 --skip-bad 10 >/dev/null 2>&1
+two_files sft/sft_manifest.json sft/train.h5 >"$c/sft_store/adgen.bin"
 
 # ---- the CPU profile of this machine (glm3d bench matmul: about a minute)
 "$bin" bench matmul --out "$c/cpu_profile/bench_matmul.json" >/dev/null

@@ -13,38 +13,19 @@
 #include <fstream>
 #include <sstream>
 
-namespace {
-const std::string& tokenizer_bytes() {
-  static const std::string bytes = [] {
-    const std::string path =
-        std::string(GLM3D_SOURCE_DIR) + "/tests/fuzz/corpus/tokenizer/prep_vocab400.model";
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream os;
-    os << in.rdbuf();
-    if (!in || os.str().empty()) {
-      std::fprintf(stderr, "token_shard: cannot read %s\n", path.c_str());
-      std::abort();
-    }
-    return os.str();
-  }();
-  return bytes;
-}
-} // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace glm3d;
   namespace fs = std::filesystem;
   if (size < 2)
     return 0;
-  const size_t len = std::min(size - 2, size_t(data[0]) | size_t(data[1]) << 8);
-  const std::string manifest(fuzz::bytes_of(data + 2, len));
-  const std::string_view shard = fuzz::bytes_of(data + 2 + len, size - 2 - len);
+  const auto [manifest_bytes, shard] = fuzz::split_two_files(data, size);
+  const std::string manifest(manifest_bytes);
   const std::string dir = fuzz::scratch_dir() + "/store";
   std::error_code ec;
   fs::remove_all(dir, ec);
   fs::create_directories(dir);
   fuzz::write_file("store/" + std::string(k_manifest_name), manifest);
-  fuzz::write_file("store/" + std::string(k_tokenizer_name), tokenizer_bytes());
+  fuzz::write_file("store/" + std::string(k_tokenizer_name), fuzz::seed_tokenizer_bytes());
   // Every `shard NAME ...` line's NAME (a plain file name: read_manifest refuses '/').
   std::istringstream lines(manifest);
   for (std::string line; std::getline(lines, line);) {
