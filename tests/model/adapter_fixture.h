@@ -51,17 +51,8 @@ struct AdapterFixture {
     mbs[0].sample_ids = {7, 8};
     model.set_step(3);
   }
-  double loss() {
-    model.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    model.forward(0, 0, nullptr, nullptr);
-    return model.loss_sum();
-  }
-  void gradient() {
-    model.zero_grads();
-    model.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    model.forward(0, 0, nullptr, nullptr);
-    model.backward(0, 0, nullptr, nullptr);
-  }
+  double loss() { return test::loss_of(model, mbs); }
+  void gradient() { test::gradient_of(model, mbs); }
   int64_t adapter_elems() const { return model.adapter_table().total(); }
 };
 

@@ -8,6 +8,8 @@
 #include "gradcheck.h"
 #include "model/glm_model.h"
 
+#include "model_steps.h"
+
 #include <gtest/gtest.h>
 
 using namespace glm3d;
@@ -45,17 +47,8 @@ struct Glm2Fixture {
     SyntheticTask task(cfg.seq_len, cfg.vocab, rng.seed());
     mbs.push_back(stack_samples({task.get(0), task.get(1)}));
   }
-  double loss() {
-    model.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    model.forward(0, 0, nullptr, nullptr);
-    return model.loss_sum();
-  }
-  void gradient() {
-    model.zero_grads();
-    model.set_batch(&mbs, 1.0 / double(mbs[0].target_count()));
-    model.forward(0, 0, nullptr, nullptr);
-    model.backward(0, 0, nullptr, nullptr);
-  }
+  double loss() { return test::loss_of(model, mbs); }
+  void gradient() { test::gradient_of(model, mbs); }
 };
 
 } // namespace
