@@ -279,8 +279,9 @@ VerifyReport verify_store(const std::string& dir) {
         check_vocab(buf.data(), n, m.vocab_size, path, at);
         crc = crc32(buf.data(), n * sizeof(uint32_t), crc);
       }
-      GLM3D_USAGE_CHECK(crc == s.tokens_crc32) << "token store shard " << path << ": tokens crc32 "
-                                               << crc32_hex(crc) << " != recorded " << crc32_hex(s.tokens_crc32);
+      GLM3D_USAGE_CHECK(crc == s.tokens_crc32)
+          << "token store shard " << path << ": tokens crc32 " << crc32_hex(crc) << " != recorded "
+          << crc32_hex(s.tokens_crc32);
       const uint64_t n_off = dataset_length(off.get(), "token store shard " + path + ": dataset doc_offsets");
       // (n_docs comes from the manifest: n_docs + 1 may wrap, and an empty dataset has no front())
       GLM3D_USAGE_CHECK(n_off >= 2 && n_off - 1 == s.n_docs)

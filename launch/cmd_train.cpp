@@ -133,14 +133,14 @@ int cmd_finetune(const Args& args, const RunContext& ctx) {
       ("base", po::value(&o.base), "the model to adapt, when --load names this run's own checkpoints") //
       ("adapter", po::value(&o.adapter_init),
        "LoRA: start from these adapters (PEFT directory or glm3d fine-tuning checkpoint; r, alpha, targets "
-       "from it)")                                                                                     //
-      ("lora-r", defaulted(&a.lora_r), "LoRA rank")                                                    //
-      ("lora-alpha", defaulted(&a.lora_alpha), "LoRA alpha (scaling alpha / r)")                       //
-      ("lora-dropout", defaulted(&a.lora_dropout), "dropout on the LoRA input")                        //
-      ("lora-targets", defaulted(&targets), "query_key_value[,dense,dense_h_to_4h,dense_4h_to_h]")     //
-      ("pre-seq-len", defaulted(&a.pre_seq_len), "P-tuning v2 prefix length")                          //
-      ("prefix-projection", po::bool_switch(&a.prefix_projection), "P-tuning v2 with the MLP encoder") //
-      ("prefix-dropout", defaulted(&a.prefix_dropout), "dropout on the prefix keys and values")        //
+       "from it)")                                                                                       //
+      ("lora-r", defaulted(&a.lora_r), "LoRA rank")                                                      //
+      ("lora-alpha", defaulted(&a.lora_alpha), "LoRA alpha (scaling alpha / r)")                         //
+      ("lora-dropout", defaulted(&a.lora_dropout), "dropout on the LoRA input")                          //
+      ("lora-targets", defaulted(&targets), "query_key_value[,dense,dense_h_to_4h,dense_4h_to_h]")       //
+      ("pre-seq-len", defaulted(&a.pre_seq_len), "P-tuning v2 prefix length")                            //
+      ("prefix-projection", po::bool_switch(&a.prefix_projection), "P-tuning v2 with the MLP encoder")   //
+      ("prefix-dropout", defaulted(&a.prefix_dropout), "dropout on the prefix keys and values")          //
       ("ptuning", po::value(&o.ptuning_init), "start the prefix encoder from a P-tuning checkpoint DIR") //
       ("dry-run", po::bool_switch(&o.dry_run), "print trainable parameters and memory per rank, and exit");
   add_train_options(desc, o, pp_layers, bf16);

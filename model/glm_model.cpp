@@ -283,8 +283,8 @@ template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkAc
     T* probs = kept ? ca.probs.data() + r0 * Vl : chunk.data();
     if (!kept)
       head_rows(mb, ca, r0, n, probs, losses.data(), false);
-    cpu::vocab_parallel_ce_backward(probs, mb.targets.data() + r0, mb.loss_mask.data() + r0, dloss.data(), probs,
-                                    n, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab);
+    cpu::vocab_parallel_ce_backward(probs, mb.targets.data() + r0, mb.loss_mask.data() + r0, dloss.data(),
+                                    probs, n, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab);
     linear_bwd(probs, ca.hf.in().rows(r0, H), matrix_param(e), dhf + r0 * H, g ? g + e.offset : nullptr,
                static_cast<T*>(nullptr), n, H, Vl);
   }

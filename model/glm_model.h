@@ -187,7 +187,7 @@ private:
   std::vector<T> grads_;               // [buffer_elems]; empty when the base is frozen
   AdapterSpec spec_;                   // method none: no adapters
   std::unique_ptr<ParamTable> atable_; // the adapters' table
-  std::unique_ptr<QloraBase> qbase_; // exec_.nf4_base: the quantized layer matrices
+  std::unique_ptr<QloraBase> qbase_;   // exec_.nf4_base: the quantized layer matrices
   std::vector<T> aparams_, agrads_;    // [adapter buffer]
   int64_t abuffer_elems_ = 0;
   int64_t step_ = 0;

@@ -49,6 +49,7 @@ template <class T>
 void lora_input_grad(const T* dz, const T* A, T* dx, const LoraShape& s, const LoraDropout& d);
 
 // PEFT's merge: W [out, in] += scaling B [out, r] A [r, in] (the adapted linear without dropout).
-template <class T> void merge_lora(T* W, const T* A, const T* B, int64_t out, int64_t in, int64_t r, double scaling);
+template <class T>
+void merge_lora(T* W, const T* A, const T* B, int64_t out, int64_t in, int64_t r, double scaling);
 
 } // namespace glm3d

@@ -11,8 +11,8 @@
 
 namespace glm3d {
 
-std::vector<TensorPiece> param_pieces(const ShardView& v, const ModelConfig& cfg, const ParamInfo& p, int64_t a,
-                                      int64_t b, float* data) {
+std::vector<TensorPiece> param_pieces(const ShardView& v, const ModelConfig& cfg, const ParamInfo& p,
+                                      int64_t a, int64_t b, float* data) {
   std::vector<TensorPiece> out;
   const int64_t stored_rows = p.vocab_rows ? cfg.vocab : p.rows;
   // One writer per element over the whole job (see the header): this rank's tp-unique part of
@@ -47,7 +47,8 @@ std::vector<TensorPiece> shard_pieces(const ShardView& v, const ModelConfig& cfg
     const int64_t b = std::max(v.opt_begin, p.offset), e = std::min(v.opt_end, p.offset + p.numel());
     if (b >= e)
       continue;
-    for (const TensorPiece& piece : param_pieces(v, cfg, p, b - p.offset, e - p.offset, master + (b - v.opt_begin))) {
+    for (const TensorPiece& piece :
+         param_pieces(v, cfg, p, b - p.offset, e - p.offset, master + (b - v.opt_begin))) {
       out.push_back(piece);
       if (!m)
         continue;

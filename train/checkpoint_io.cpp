@@ -119,7 +119,8 @@ void read_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpoi
     const auto it = index.find(name);
     GLM3D_USAGE_CHECK(it != index.end() || meta.kind != k_quantized_kind)
         << "checkpoint " << path << " is quantized (kind '" << k_quantized_kind << "'): '" << name
-        << "' is not stored as floats; only glm3d generate, chat and finetune --method qlora read quantized checkpoints";
+        << "' is not stored as floats; only glm3d generate, chat and finetune --method qlora read quantized "
+           "checkpoints";
     GLM3D_CHECK(it != index.end()) << "no tensor " << name << " in the config";
     const CkptTensor& t = tensors[it->second % tensors.size()];
     read_tensor_piece(dsets[it->second].get(), p.data, p.rects);

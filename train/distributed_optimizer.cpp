@@ -35,7 +35,8 @@ void DistributedOptimizer::init_master(uint64_t seed) {
   for (const ParamInfo& p : store_.table->params()) {
     const int64_t b = std::max(begin_, p.offset), e = std::min(end_, p.offset + p.numel());
     for (int64_t i = b; i < e; ++i)
-      master_[i - begin_] = float(init_value(*store_.cfg, p, seed, p.global_index(i - p.offset, store_.tp_rank)));
+      master_[i - begin_] =
+          float(init_value(*store_.cfg, p, seed, p.global_index(i - p.offset, store_.tp_rank)));
   }
   publish();
 }

@@ -57,8 +57,8 @@ struct TrainJob {
   StagePlan plan;
   std::unique_ptr<Communicator> kv_share; // tp ranks holding the same key/value group (tp > groups)
   std::unique_ptr<GlmModel<float>> model;
-  ParamStore store;  // what trains: the model's parameters, or (frozen base) its adapters
-  int64_t total = 0; // trained parameters in the flat buffer (the model's buffers are padded)
+  ParamStore store;          // what trains: the model's parameters, or (frozen base) its adapters
+  int64_t total = 0;         // trained parameters in the flat buffer (the model's buffers are padded)
   int64_t total_trained = 0; // parameters that train over the whole model (real vocabulary)
   std::unique_ptr<DistributedOptimizer> optim; // master weights, AdamW, ZeRO-1 range
   LrSchedule sched;

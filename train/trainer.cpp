@@ -122,7 +122,8 @@ void print_settings(const TrainJob& j, const PlannedMemory& planned) {
   const RunSettings& s = j.settings;
   const TrainOptions& o = j.opt;
   auto p = [](const char* key, const std::string& v) { std::printf("  %-11s %s\n", key, v.c_str()); };
-  std::printf("glm3d %s %s\n", j.adapters.method == FinetuneMethod::none ? "train" : "finetune", GLM3D_VERSION);
+  std::printf("glm3d %s %s\n", j.adapters.method == FinetuneMethod::none ? "train" : "finetune",
+              GLM3D_VERSION);
   p("model", to_string(j.cfg));
   p("data", o.synthetic ? "synthetic blank-infilling task" : "token store " + o.data_dir);
   p("layout", j.dims.str() + ", layers per stage " + layer_split(j) + ", schedule " + o.schedule + ", zero " +

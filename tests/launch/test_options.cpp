@@ -225,8 +225,9 @@ TEST(Options, ConfigErrorsNameFileAndLine) {
   std::string commands; // the command table, so a new command does not break this test
   for (const Command& c : glm3d_commands())
     commands += (commands.empty() ? "" : ", ") + std::string(c.name);
-  EXPECT_EQ(err("m.ini", "[model]\nhidden = 4\n"), "1: unknown section '[model]' (sections name glm3d commands: " +
-                                                        commands + "; the model is a --model preset or INI file)");
+  EXPECT_EQ(err("m.ini", "[model]\nhidden = 4\n"),
+            "1: unknown section '[model]' (sections name glm3d commands: " + commands +
+                "; the model is a --model preset or INI file)");
   EXPECT_NE(commands.find("train, finetune"), std::string::npos) << commands;
   EXPECT_EQ(err("c.ini", "config = other.ini\n"), "1: key 'config' cannot be set in a config file");
 }
