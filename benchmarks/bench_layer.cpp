@@ -61,7 +61,10 @@ void BM_GlmLayerSmall(benchmark::State& state) {
   // Reference: the FFN up-projection [N,H] x [H,F] at the same precision, same run.
   std::vector<float> a(size_t(N * H), 0.1f), w(size_t(F * H), 0.01f), c(size_t(N * F));
   const double mm = seconds(
-      [&] { cpu::linear_forward<float>(a.data(), w.data(), nullptr, c.data(), N, H, int64_t(F), exec.precision); }, 5);
+      [&] {
+        cpu::linear_forward<float>(a.data(), w.data(), nullptr, c.data(), N, H, int64_t(F), exec.precision);
+      },
+      5);
   const double mm_rate = 2.0 * double(N) * H * F / mm;
   state.counters["matmul_GFLOP/s"] = mm_rate / 1e9;
   state.counters["layer/matmul"] = flops * double(state.iterations()) / layer_s / mm_rate;
