@@ -87,24 +87,40 @@ LoraDropout lora_dropout_of(const GlmModel<T>& g, const AdapterSpec& spec, int64
   return d;
 }
 
+// What layer l's module m needs in forward and backward alike: its shapes, its dropout (the
+// forward's mask, regenerated in backward from its counters) and the dropped input xd [N, in].
+template <class T> struct LoraInput {
+  LoraShape s;
+  LoraDropout d;
+  std::vector<T> xd;
+};
+template <class T>
+LoraInput<T> lora_input(const GlmModel<T>& g, const AdapterSpec& spec, int64_t step, int l, int m, MatIn<T> x,
+                        int64_t in, int64_t out, const MicroBatch& mb, int tp, int tp_rank) {
+  const int64_t N = mb.B * mb.S;
+  LoraInput<T> li{{N, in, out, spec.lora_r, spec.lora_scaling()},
+                  lora_dropout_of(g, spec, step, l, m, mb, in, tp, tp_rank),
+                  std::vector<T>(size_t(N * in))};
+  std::vector<T> wide;
+  lora_drop(values_of(x, N * in, wide), li.xd.data(), li.s, li.d);
+  return li;
+}
+
 template <class T>
 void GlmModel<T>::lora_forward(int l, int m, MatIn<T> x, T* y, int64_t in, int64_t out, const MicroBatch& mb,
                                LayerActs& a) {
   const LinearModule& mod = linear_modules()[m];
   if (!spec_.lora() || !spec_.lora_targets.count(mod.name))
     return;
-  const int64_t N = mb.B * mb.S;
-  const LoraShape s{N, in, out, spec_.lora_r, spec_.lora_scaling()};
-  const LoraDropout d = lora_dropout_of(*this, spec_, step_, l, m, mb, in, plan_.tp, plan_.tp_rank);
-  std::vector<T> wide, xd(size_t(N * in));
-  lora_drop(values_of(x, N * in, wide), xd.data(), s, d);
+  const LoraInput<T> li = lora_input(*this, spec_, step_, l, m, x, in, out, mb, plan_.tp, plan_.tp_rank);
+  const LoraShape& s = li.s;
   const T* A = aparams_.data() + atable_->get(lora_param_name(l, mod, 'A')).offset;
   const T* B = aparams_.data() + atable_->get(lora_param_name(l, mod, 'B')).offset;
   std::vector<T>& z = a.lora_z[size_t(m)];
-  z.resize(size_t(N * s.r));
-  lora_down(xd.data(), A, z.data(), s);
+  z.resize(size_t(s.N * s.r));
+  lora_down(li.xd.data(), A, z.data(), s);
   if (!mod.column)
-    tp_sum(z.data(), N * s.r); // the row-parallel input was split: sum the partial products
+    tp_sum(z.data(), s.N * s.r); // the row-parallel input was split: sum the partial products
   lora_up(z.data(), B, y, s);
 }
 
@@ -114,16 +130,13 @@ void GlmModel<T>::lora_backward(int l, int m, MatIn<T> x, const T* dy, T* dx, in
   const LinearModule& mod = linear_modules()[m];
   if (!spec_.lora() || !spec_.lora_targets.count(mod.name))
     return;
-  const int64_t N = mb.B * mb.S;
-  const LoraShape s{N, in, out, spec_.lora_r, spec_.lora_scaling()};
-  const LoraDropout d = lora_dropout_of(*this, spec_, step_, l, m, mb, in, plan_.tp, plan_.tp_rank);
-  std::vector<T> wide, xd(size_t(N * in)), dz(size_t(N * s.r));
-  lora_drop(values_of(x, N * in, wide), xd.data(), s, d); // the forward's mask, regenerated
+  const LoraInput<T> li = lora_input(*this, spec_, step_, l, m, x, in, out, mb, plan_.tp, plan_.tp_rank);
+  std::vector<T> dz(size_t(li.s.N * li.s.r));
   const ParamInfo& pa = atable_->get(lora_param_name(l, mod, 'A'));
   const ParamInfo& pb = atable_->get(lora_param_name(l, mod, 'B'));
-  glm3d::lora_backward(dy, xd.data(), a.lora_z[size_t(m)].data(), aparams_.data() + pb.offset, dz.data(),
-                       agrads_.data() + pa.offset, agrads_.data() + pb.offset, s);
-  lora_input_grad(dz.data(), aparams_.data() + pa.offset, dx, s, d);
+  glm3d::lora_backward(dy, li.xd.data(), a.lora_z[size_t(m)].data(), aparams_.data() + pb.offset, dz.data(),
+                       agrads_.data() + pa.offset, agrads_.data() + pb.offset, li.s);
+  lora_input_grad(dz.data(), aparams_.data() + pa.offset, dx, li.s, li.d);
 }
 
 #define GLM3D_ADAPTER_MEMBERS(T)                                                                             \

@@ -8,17 +8,6 @@
 
 namespace glm3d::test {
 
-inline ModelConfig small_glm2() { // ChatGLM2: 2 key/value groups, [Q|K|V] rows, SwiGLU
-  ModelConfig c = preset_config("tiny-glm2");
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.kv_groups = 2;
-  c.ffn_hidden = 48;
-  c.vocab = 64;
-  c.seq_len = 32;
-  return c;
-}
-
 inline ExecPolicy policy(AttentionImpl impl, Recompute r = Recompute::none) {
   ExecPolicy e;
   e.attention = impl;

@@ -64,21 +64,11 @@ TEST(Lora, GradientOfEveryAdapterGlm2) {
 TEST(Lora, DirectionalDerivative) {
   LoraFixture f(small_glm2(), all_targets(0.25));
   f.gradient();
-  const int64_t n = f.adapter_elems();
-  double* a = f.model.adapter_params();
-  std::vector<double> g(f.model.adapter_grads(), f.model.adapter_grads() + n), a0(a, a + n);
-  std::vector<double> d(static_cast<size_t>(n));
-  f.rng.fill_normal(d.data(), n);
-  double gd = 0;
-  for (int64_t i = 0; i < n; ++i)
-    gd += g[size_t(i)] * d[size_t(i)];
-  auto at = [&](double t) {
-    for (int64_t i = 0; i < n; ++i)
-      a[i] = a0[size_t(i)] + t * d[size_t(i)];
-    return f.loss();
-  };
-  const double h = 1e-6, num = (at(h) - at(-h)) / (2 * h);
-  EXPECT_NEAR(num / gd, 1.0, 1e-6) << "analytic " << gd << " numeric " << num << " " << f.rng.tag();
+  const std::vector<double> g(f.model.adapter_grads(), f.model.adapter_grads() + f.adapter_elems());
+  const test::Directional r = test::directional_derivative(
+      f.model.adapter_params(), g.data(), f.adapter_elems(), f.rng, [&] { return f.loss(); });
+  EXPECT_NEAR(r.numeric / r.analytic, 1.0, 1e-6)
+      << "analytic " << r.analytic << " numeric " << r.numeric << " " << f.rng.tag();
 }
 
 // PEFT's initialisation (B = 0) leaves the model's output unchanged, bit for bit; A is

@@ -4,6 +4,7 @@
 #include "data/synthetic_task.h"
 #include "gradcheck.h"
 #include "model/glm_model.h"
+#include "model_steps.h"
 
 #include <gtest/gtest.h>
 
@@ -79,21 +80,11 @@ TEST(ModelGradient, TinyElementwiseEveryTensor) {
 TEST(ModelGradient, TinyDirectionalDerivative) {
   Fixture f;
   f.gradient();
-  const int64_t n = f.model.num_params();
-  std::vector<double> g(f.model.grads(), f.model.grads() + n), d(static_cast<size_t>(n)),
-      p0(f.model.params(), f.model.params() + n);
-  f.rng.fill_normal(d.data(), n);
-  double gd = 0;
-  for (int64_t i = 0; i < n; ++i)
-    gd += g[size_t(i)] * d[size_t(i)];
-  const double h = 1e-6;
-  auto at = [&](double t) {
-    for (int64_t i = 0; i < n; ++i)
-      f.model.params()[i] = p0[size_t(i)] + t * d[size_t(i)];
-    return f.loss();
-  };
-  const double num = (at(h) - at(-h)) / (2 * h);
-  EXPECT_NEAR(num / gd, 1.0, 1e-6) << "analytic " << gd << " numeric " << num << " " << f.rng.tag();
+  const std::vector<double> g(f.model.grads(), f.model.grads() + f.model.num_params());
+  const test::Directional r = test::directional_derivative(f.model.params(), g.data(), f.model.num_params(),
+                                                           f.rng, [&] { return f.loss(); });
+  EXPECT_NEAR(r.numeric / r.analytic, 1.0, 1e-6)
+      << "analytic " << r.analytic << " numeric " << r.numeric << " " << f.rng.tag();
 }
 
 // f32 and f64 instantiations compute the same loss (to f32 accuracy).

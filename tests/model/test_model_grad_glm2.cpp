@@ -16,17 +16,6 @@ using namespace glm3d;
 
 namespace {
 
-ModelConfig glm2_small() {
-  ModelConfig c = preset_config("tiny-glm2");
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.kv_groups = 2;
-  c.ffn_hidden = 48;
-  c.vocab = 64;
-  c.seq_len = 32;
-  return c;
-}
-
 ExecPolicy flash() {
   ExecPolicy e;
   e.attention = AttentionImpl::flash;
@@ -55,7 +44,7 @@ struct Glm2Fixture {
 
 // Bounds as in test_model_grad.cpp (h = 1e-5; relative to max(|g|, 1e-4)).
 TEST(ModelGradientGlm2, EveryTensor) {
-  Glm2Fixture f(glm2_small());
+  Glm2Fixture f(test::small_glm2());
   f.gradient();
   const std::vector<double> g(f.model.grads(), f.model.grads() + f.model.num_params());
   for (const ParamInfo& p : f.model.table().params())
@@ -71,28 +60,19 @@ TEST(ModelGradientGlm2, EveryTensor) {
 }
 
 TEST(ModelGradientGlm2, DirectionalDerivative) {
-  Glm2Fixture f(glm2_small());
+  Glm2Fixture f(test::small_glm2());
   f.gradient();
-  const int64_t n = f.model.num_params();
-  std::vector<double> g(f.model.grads(), f.model.grads() + n), d(static_cast<size_t>(n)),
-      p0(f.model.params(), f.model.params() + n);
-  f.rng.fill_normal(d.data(), n);
-  double gd = 0;
-  for (int64_t i = 0; i < n; ++i)
-    gd += g[size_t(i)] * d[size_t(i)];
-  auto at = [&](double t) {
-    for (int64_t i = 0; i < n; ++i)
-      f.model.params()[i] = p0[size_t(i)] + t * d[size_t(i)];
-    return f.loss();
-  };
-  const double h = 1e-6, num = (at(h) - at(-h)) / (2 * h);
-  EXPECT_NEAR(num / gd, 1.0, 1e-6) << "analytic " << gd << " numeric " << num << " " << f.rng.tag();
+  const std::vector<double> g(f.model.grads(), f.model.grads() + f.model.num_params());
+  const test::Directional r = test::directional_derivative(f.model.params(), g.data(), f.model.num_params(),
+                                                           f.rng, [&] { return f.loss(); });
+  EXPECT_NEAR(r.numeric / r.analytic, 1.0, 1e-6)
+      << "analytic " << r.analytic << " numeric " << r.numeric << " " << f.rng.tag();
 }
 
 // Each ChatGLM2 key, switched back to GLM's choice, changes the loss of the same weights (where
 // the parameter set stays the same) — so none of them is ignored.
 TEST(ModelGradientGlm2, EachArchitectureKeyChangesTheLoss) {
-  const ModelConfig base = glm2_small();
+  const ModelConfig base = test::small_glm2();
   Glm2Fixture f0(base);
   const double l0 = f0.loss();
   auto variant = [&](auto edit) {
