@@ -5,15 +5,14 @@
 //   mode 2  bf16<-f32 gemm<float>, Precision::bf16: f32 inputs rounded to bf16 on every call,
 //                     as linear_forward/backward do in a --precision bf16 step
 // trans_b 1 multiplies by B stored [N,K] (linear_forward's W[out,in]^T); 0 is plain row-major.
-// The label names the oneDNN implementation (impl_info_str) of a primitive descriptor built with
-// the descriptors and attributes core/cpu/matmul.cpp uses (row-major strides, user scratchpad, no
-// scale, no sum post-op): oneDNN's dispatch depends only on those, so it is the one gemm runs.
+// The label names the oneDNN implementation (impl_info_str) of the cached primitive gemm runs
+// (cpu::detail::onednn_gemm_impl; "bf16-widened:" on a CPU without a bf16 matmul).
 //   OMP_NUM_THREADS=2 ./glm3d_bench --benchmark_filter=MatmulPeak
 #include "core/cpu/matmul.h"
 
 #include <benchmark/benchmark.h>
 #include <cstdint>
-#include <dnnl.hpp>
+#include "core/cpu/onednn.h"
 #include <random>
 #include <string>
 #include <vector>
@@ -29,18 +28,6 @@ std::vector<float> random_floats(int64_t n) {
   for (auto& x : v)
     x = d(gen);
   return v;
-}
-
-std::string matmul_impl_name(int64_t M, int64_t N, int64_t K, bool trans_b, dnnl::memory::data_type t) {
-  using dims = dnnl::memory::dims;
-  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  const dnnl::memory::desc a(dims{M, K}, t, dims{K, 1});
-  const dnnl::memory::desc b(dims{K, N}, t, trans_b ? dims{1, K} : dims{N, 1});
-  const dnnl::memory::desc c(dims{M, N}, dnnl::memory::data_type::f32, dims{N, 1});
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine);
-  return pd.impl_info_str();
 }
 
 // args: size (M = N = K), mode (see above), trans_b.
@@ -66,9 +53,8 @@ void BM_MatmulPeak(benchmark::State& state) {
   state.counters["FLOP/s"] = benchmark::Counter(
       2.0 * double(n) * double(n) * double(n) * double(state.iterations()), benchmark::Counter::kIsRate);
   const char* names[] = {"f32", "bf16", "bf16<-f32"};
-  const auto type = mode == 0 ? dnnl::memory::data_type::f32 : dnnl::memory::data_type::bf16;
   state.SetLabel(std::string(names[mode]) + (trans_b ? " NT " : " NN ") +
-                 matmul_impl_name(n, n, n, trans_b, type));
+                 cpu::detail::onednn_gemm_impl(trans_b, n, n, n, mode != 0));
 }
 BENCHMARK(BM_MatmulPeak)
     ->ArgNames({"n", "mode", "trans_b"})

@@ -114,7 +114,7 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
   plan.has_embedding = pg.is_first_stage() || pg.is_last_stage();
   ExecPolicy exec; // f32; flash attention where the dense kernel cannot read the rows (key/value groups)
   exec.attention = parse_attention("auto", exec.precision, !cfg.packed_qkv());
-  GlmModel<float> model(cfg, plan, *pg.tp, exec);
+  GlmModel<float> model(cfg, plan, *pg.tp, exec, 0, /*base_grads=*/false); // forward only
   std::fill(model.params(), model.params() + model.num_params(), 0.f);
   if (ck.meta.kind == "finetune") { // adapters (LoRA, prefix): their base's weights, the adapters on top
     load_finetune_for_eval(model, ck, pg, ctx.world);

@@ -24,7 +24,7 @@ StagePlan single_rank_plan(const ModelConfig& cfg) {
 
 template <class T>
 GlmModel<T>::GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp_comm,
-                      const ExecPolicy& exec, int64_t buffer_elems)
+                      const ExecPolicy& exec, int64_t buffer_elems, bool base_grads)
     : cfg_(cfg), plan_(plan), table_(ParamTable::of_base(cfg, plan, exec.nf4_base)), tp_(tp_comm),
       exec_(exec), buffer_elems_(std::max(buffer_elems, table_.total())),
       scratch_(std::make_unique<Scratch>()) {
@@ -47,7 +47,8 @@ GlmModel<T>::GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicato
   } else {
     params_.assign(size_t(buffer_elems_), T(0));
   }
-  grads_.assign(size_t(buffer_elems_), T(0));
+  if (base_grads)
+    grads_.assign(size_t(buffer_elems_), T(0));
   if (exec.nf4_base)
     qbase_ = std::make_unique<QloraBase>();
 }

@@ -43,8 +43,10 @@ namespace glm3d {
 template <class T> class GlmModel {
 public:
   // buffer_elems: length of the weight and gradient buffers, at least table().total() (0: that).
+  // base_grads false: no gradient buffer for the weights (eval, or a base frozen for adapters:
+  // it would be freed by attach_adapters but would have raised the peak first).
   GlmModel(const ModelConfig& cfg, const StagePlan& plan, Communicator& tp_comm, const ExecPolicy& exec = {},
-           int64_t buffer_elems = 0);
+           int64_t buffer_elems = 0, bool base_grads = true);
   ~GlmModel();
 
   const ModelConfig& config() const { return cfg_; }

@@ -152,6 +152,10 @@ int64_t nf4_base_bytes(const ModelConfig& cfg, const StagePlan& plan) {
   return n;
 }
 
+int64_t base_staging_bytes(int64_t base_elems, const ExecPolicy& p) {
+  return p.bf16() ? kF32 * std::min(base_elems, k_base_staging_elems) : 0;
+}
+
 RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, const MemoryPolicy& pol) {
   const ParamTable table = ParamTable::of_base(cfg, plan, pol.exec.nf4_base);
   // Buffers are padded to a multiple of dp so ZeRO-1's collectives run in place.
@@ -182,6 +186,8 @@ RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, c
     m.activations +=
         pol.head_in_flight * head_activation_bytes(cfg, int(tp), table.padded_vocab(), B, S, pol.exec);
   m.workspace = layer_workspace_bytes(cfg, int(tp), B, S, pol.exec, head ? table.padded_vocab() / tp : 0);
+  if (pol.adapters.adapters()) // loading the base comes before any activation: the larger counts
+    m.workspace = std::max(m.workspace, base_staging_bytes(table.total(), pol.exec) - m.activations - m.comm);
   if (pol.adapters.lora()) // the dropped input and its f32 copy under bf16 (model/glm_adapters.cpp)
     m.workspace += 2 * kF32 * B * S * std::max(cfg.hidden, cfg.ffn_hidden / tp);
   if (pol.adapters.prefix()) { // the layers' prefix keys/values [P, 2, w] f32, the extended qkv

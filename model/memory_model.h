@@ -63,6 +63,11 @@ RankMemory model_state_bytes(int64_t elems, int64_t shard, const ExecPolicy& p);
 // gradients and AdamW state (`shard` of `elems` adapter parameters in this rank's optimizer).
 RankMemory frozen_base_state_bytes(int64_t base_elems, int64_t adapter_elems, int64_t adapter_shard,
                                    const ExecPolicy& p);
+// A bf16 frozen base is read from its f32 checkpoint through an f32 staging buffer of at most
+// k_base_staging_elems elements (train/train_job.cpp, load_frozen_base), before any activation
+// exists: its bytes on this rank (0 for an f32 base, read in place).
+inline constexpr int64_t k_base_staging_elems = int64_t(1) << 24; // 64 MB
+int64_t base_staging_bytes(int64_t base_elems, const ExecPolicy& p);
 // NF4 with double quantization of a matrix (or shard) of numel elements: 0.5 byte per element
 // for the codes, 1 per 64 for the absmax codes, 12 per 16384 for the second level, and the maps.
 int64_t nf4_bytes(int64_t numel);

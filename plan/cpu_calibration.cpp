@@ -9,7 +9,7 @@
 #include <omp.h>
 #include <unistd.h>
 
-#include <oneapi/dnnl/dnnl.hpp>
+#include "core/cpu/onednn.h"
 
 #include <algorithm>
 #include <chrono>
@@ -38,16 +38,6 @@ template <class F> double best_seconds(int reps, F&& f) {
     best = std::min(best, now_s() - t0);
   }
   return best;
-}
-
-// oneDNN's implementation name for an n^3 matmul of data type dt (e.g. brg:avx512_core_amx_bf16).
-std::string impl_name(int64_t n, dnnl::memory::data_type dt) {
-  using tag = dnnl::memory::format_tag;
-  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  const dnnl::memory::desc a({n, n}, dt, tag::ab), b({n, n}, dt, tag::ab),
-      c({n, n}, dnnl::memory::data_type::f32, tag::ab);
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), eng);
-  return pd.impl_info_str();
 }
 
 std::vector<std::pair<double, double>> measure_gemm(cpu::Precision p) {
@@ -128,8 +118,8 @@ CpuCalibration calibrate_cpu(MPI_Comm comm) {
   c.cores = int(sysconf(_SC_NPROCESSORS_ONLN));
   c.threads = omp_get_max_threads();
   c.memory_bytes = mem_total();
-  c.impl_f32 = impl_name(1024, dnnl::memory::data_type::f32);
-  c.impl_bf16 = impl_name(1024, dnnl::memory::data_type::bf16);
+  c.impl_f32 = cpu::detail::onednn_gemm_impl(false, 1024, 1024, 1024, false);
+  c.impl_bf16 = cpu::detail::onednn_gemm_impl(false, 1024, 1024, 1024, true);
   {
     // What a glm3d process holds besides model memory: the same binary, MPI up, libraries mapped,
     // oneDNN's kernels generated and OpenMP started; read before the large buffers below.

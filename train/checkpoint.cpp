@@ -77,8 +77,8 @@ std::string save_checkpoint(const std::string& dir, int64_t keep, MPI_Comm comm,
 }
 
 void load_checkpoint(const std::string& path, MPI_Comm comm, const CheckpointMeta& meta,
-                     std::vector<TensorPiece>& pieces) {
-  read_checkpoint_file(path, comm, meta, pieces);
+                     std::vector<TensorPiece>& pieces, ChecksumTally* tally) {
+  read_checkpoint_file(path, comm, meta, pieces, tally);
 }
 
 } // namespace glm3d

@@ -44,8 +44,9 @@ std::string save_checkpoint(const std::string& dir, int64_t keep, MPI_Comm comm,
                             const std::vector<TensorPiece>& pieces);
 
 // Collective over comm: fills the pieces (padded vocabulary rows and anything not in the
-// file are left as the caller set them, normally zero).
+// file are left as the caller set them, normally zero). Checks the checksum of every tensor
+// read, or adds the sums to `tally` (a load in parts).
 void load_checkpoint(const std::string& path, MPI_Comm comm, const CheckpointMeta& meta,
-                     std::vector<TensorPiece>& pieces);
+                     std::vector<TensorPiece>& pieces, ChecksumTally* tally = nullptr);
 
 } // namespace glm3d

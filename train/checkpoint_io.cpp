@@ -81,8 +81,13 @@ void write_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpo
   H5_CHECK(H5Fflush(file.get(), H5F_SCOPE_GLOBAL));
 }
 
+void ChecksumTally::verify(const std::string& path) const {
+  for (const auto& [name, s] : sums_)
+    check_checksum(path, name, s.stored, s.data);
+}
+
 void read_checkpoint_file(const std::string& path, MPI_Comm comm, const CheckpointMeta& meta,
-                          std::vector<TensorPiece>& pieces) {
+                          std::vector<TensorPiece>& pieces, ChecksumTally* tally) {
   auto lock = h5::library_lock();
   h5::Handle fapl = mpio_fapl(comm);
   h5::Handle file;
@@ -134,7 +139,9 @@ void read_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpoi
   // A tensor no rank read (a load in parts: glm3d generate reads layer by layer) is checked by the
   // call that reads it.
   for (const auto& [name, d] : index)
-    if (read[d])
+    if (read[d] && tally)
+      tally->add(name, stored[d], sums[d]);
+    else if (read[d])
       check_checksum(path, name, stored[d], sums[d]);
 }
 

@@ -8,6 +8,7 @@
 #include "data/sft_store.h"
 #include "data/store_source.h"
 #include "data/synthetic_task.h"
+#include "model/memory_model.h"
 #include "parallel/mpi_communicator.h"
 #include "plan/layout.h"
 #include "train/finetune_adapter.h"
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 
 namespace glm3d {
@@ -194,8 +196,10 @@ void build_model(TrainJob& j) {
   const TrainOptions& opt = j.opt;
   const RunSettings& s = j.settings;
   const ParamTable table = ParamTable::of_base(j.cfg, j.plan, j.exec.nf4_base);
+  const bool base_trains = !j.adapters.adapters();
   j.model = std::make_unique<GlmModel<float>>(j.cfg, j.plan, *j.pg.tp, j.exec,
-                                              DistributedOptimizer::padded_elems(table.total(), j.dims.dp));
+                                              DistributedOptimizer::padded_elems(table.total(), j.dims.dp),
+                                              base_trains);
   j.model->embedding_grad_shrink = opt.embedding_grad_shrink;
   const bool frozen = j.adapters.adapters();
   if (frozen) // counter-based adapter init from the run's seed; the base comes from --base
@@ -222,10 +226,12 @@ void build_model(TrainJob& j) {
 }
 
 // The frozen base's weights of this rank's share from --base: straight into f32 weights, or
-// through an f32 staging buffer of at most k_base_chunk elements into bf16 weights (every rank
-// makes the same number of collective reads).
+// through an f32 staging buffer of at most k_base_staging_elems elements into bf16 weights
+// (model/memory_model.h; every rank makes the same number of collective reads).
+// GLM3D_TEST_BASE_CHUNK=N makes the chunks N elements, so tests cut tensors between reads.
 void load_frozen_base(TrainJob& j) {
-  constexpr int64_t k_base_chunk = int64_t(1) << 26; // 256 MB of f32
+  const char* test_chunk = std::getenv("GLM3D_TEST_BASE_CHUNK");
+  const int64_t k_base_chunk = test_chunk ? std::max<int64_t>(1, std::atoll(test_chunk)) : k_base_staging_elems;
   const ParamStore b = j.model->base_store();
   const int64_t total = b.table->total();
   const int64_t chunk = b.params ? std::max<int64_t>(total, 1) : k_base_chunk;
@@ -233,16 +239,18 @@ void load_frozen_base(TrainJob& j) {
   MPI_Allreduce(MPI_IN_PLACE, &chunks, 1, MPI_INT64_T, MPI_MAX, j.world);
   std::vector<float> staging(b.params ? 0 : size_t(std::min(chunk, total)));
   const auto t0 = Clock::now();
+  ChecksumTally tally; // a tensor may straddle two chunks
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t lo = std::min(c * chunk, total), hi = std::min(lo + chunk, total);
     std::fill(staging.begin(), staging.end(), 0.f);
     const ShardView v{b.table, j.pg.tp_rank(), j.pg.is_first_stage(), j.pg.dp_rank(), false, lo, hi};
     std::vector<TensorPiece> pieces =
         shard_pieces(v, j.cfg, b.params ? b.params + lo : staging.data(), nullptr, nullptr);
-    load_checkpoint(j.base.path, j.world, j.base.meta, pieces);
+    load_checkpoint(j.base.path, j.world, j.base.meta, pieces, &tally);
     if (!b.params)
       cpu::to_bf16(staging.data(), b.weights_bf16 + lo, hi - lo);
   }
+  tally.verify(j.base.path);
   b.weights_changed();
   if (j.exec.nf4_base) // QLoRA: the layer matrices in NF4 (train/qlora_load.h)
     load_nf4_base(*j.model, j.base.path, j.base.meta, j.world, j.pg.tp_rank() == 0 && j.pg.dp_rank() == 0);

@@ -57,6 +57,10 @@ struct MatmulEntry {
   dnnl::matmul prim;
   dnnl::memory::desc a_md, b_md, c_md, scratch_md;
   std::string impl; // oneDNN's implementation name (impl_info_str), for benchmarks
+  // A bf16 matmul on a CPU where oneDNN has none (AVX2: bf16 needs AVX-512): the primitive is
+  // f32 and the bf16 operands are widened first. Exact products either way (a bf16 x bf16
+  // product fits in f32); only the summation order is oneDNN's f32 one.
+  bool widen_bf16 = false;
 };
 
 // The engine and the cache live in one function-local static (thread-safe initialisation);
@@ -101,9 +105,34 @@ const MatmulEntry& matmul_entry(const MatmulKey& k) {
     po.append_sum(1.0f);
     attr.set_post_ops(po);
   }
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, o.engine);
-  MatmulEntry e{dnnl::matmul(pd), a_md, b_md, c_md, pd.scratchpad_desc(), pd.impl_info_str()};
+  bool widen = false;
+  dnnl::matmul::primitive_desc pd;
+  try {
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), attr, o.engine);
+  } catch (const dnnl::error&) {
+    if (k.in_type != dnnl::memory::data_type::bf16)
+      throw;
+    widen = true; // no bf16 implementation on this CPU: f32 on widened operands
+    a_md = strided_md(l.batch, l.M, l.K, l.a, dnnl::memory::data_type::f32);
+    b_md = strided_md(l.batch, l.K, l.N, l.b, dnnl::memory::data_type::f32);
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), attr, o.engine);
+  }
+  MatmulEntry e{dnnl::matmul(pd), a_md, b_md, c_md, pd.scratchpad_desc(),
+                (widen ? "bf16-widened:" : "") + std::string(pd.impl_info_str()), widen};
   return o.cache.emplace(k, std::move(e)).first->second;
+}
+
+// Elements from the first to one past the last element a strided [batch, rows, cols] view touches.
+int64_t strided_span(int64_t batch, int64_t rows, int64_t cols, const int64_t* st) {
+  return (batch > 1 ? (batch - 1) * st[0] : 0) + (rows - 1) * st[1] + (cols - 1) * st[2] + 1;
+}
+
+// The f32 copy of a bf16 view's span (same strides), in a per-thread buffer reused across calls.
+const float* widened(const void* x, int64_t span, std::vector<float>& buf) {
+  if (buf.size() < size_t(span))
+    buf.resize(size_t(span));
+  to_f32(static_cast<const bf16*>(x), buf.data(), span);
+  return buf.data();
 }
 
 void onednn_matmul(const detail::MatmulLayout& l, const void* A, const void* B, float* C, float alpha,
@@ -114,6 +143,11 @@ void onednn_matmul(const detail::MatmulLayout& l, const void* A, const void* B, 
   thread_local std::vector<std::byte> scratch;
   if (scratch.size() < e.scratch_md.get_size())
     scratch.resize(e.scratch_md.get_size());
+  if (e.widen_bf16) {
+    thread_local std::vector<float> wa, wb;
+    A = widened(A, strided_span(l.batch, l.M, l.K, l.a), wa);
+    B = widened(B, strided_span(l.batch, l.K, l.N, l.b), wb);
+  }
   dnnl::memory a(e.a_md, o.engine, const_cast<void*>(A));
   dnnl::memory b(e.b_md, o.engine, const_cast<void*>(B));
   dnnl::memory c(e.c_md, o.engine, C);
@@ -123,7 +157,18 @@ void onednn_matmul(const detail::MatmulLayout& l, const void* A, const void* B, 
   stream.wait();
 }
 
-// Row-major gemm on oneDNN: a transpose swaps the row and column strides of the stored matrix.
+// A row-major gemm as a strided matmul: a transpose swaps the row and column strides of the
+// stored matrix.
+detail::MatmulLayout gemm_layout(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
+  return {1,
+          M,
+          N,
+          K,
+          {M * K, trans_a ? 1 : K, trans_a ? M : 1},
+          {K * N, trans_b ? 1 : N, trans_b ? K : 1},
+          {M * N, N, 1}};
+}
+
 void onednn_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const void* A, const void* B,
                  float* C, float beta, dnnl::memory::data_type in_type) {
   GLM3D_CHECK(beta == 0.0f || beta == 1.0f) << "gemm: beta must be 0 or 1, got " << beta;
@@ -135,14 +180,7 @@ void onednn_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, co
       std::fill(C, C + M * N, 0.0f);
     return;
   }
-  detail::MatmulLayout l{1,
-                         M,
-                         N,
-                         K,
-                         {M * K, trans_a ? 1 : K, trans_a ? M : 1},
-                         {K * N, trans_b ? 1 : N, trans_b ? K : 1},
-                         {M * N, N, 1}};
-  onednn_matmul(l, A, B, C, 1.0f, beta != 0.0f, in_type);
+  onednn_matmul(gemm_layout(trans_a, trans_b, M, N, K), A, B, C, 1.0f, beta != 0.0f, in_type);
 }
 
 // ------------------------------------------------------------------ f64: own loop
@@ -259,6 +297,11 @@ bool onednn_bf16_matmul_on_amx() {
            std::string::npos;
   }();
   return amx;
+}
+
+std::string onednn_gemm_impl(bool trans_b, int64_t M, int64_t N, int64_t K, bool bf16) {
+  const auto type = bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+  return matmul_entry({gemm_layout(false, trans_b, M, N, K), 1.0f, false, type}).impl;
 }
 
 std::vector<std::string> onednn_matmul_impl_names() {

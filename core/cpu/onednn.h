@@ -31,6 +31,11 @@ void strided_matmul_bf16(const MatmulLayout& layout, const bf16* A, const bf16* 
 // matmul names AMX; decided once per process, after ONEDNN_MAX_CPU_ISA).
 bool onednn_bf16_matmul_on_amx();
 
+// oneDNN's implementation name (impl_info_str) of the primitive gemm / gemm_bf16 runs for a
+// row-major [M,K] x op(B) -> [M,N] product (op(B) = B^T when trans_b); "bf16-widened:" in front
+// when this CPU has no bf16 matmul and bf16 operands are widened to f32.
+std::string onednn_gemm_impl(bool trans_b, int64_t M, int64_t N, int64_t K, bool bf16);
+
 // The distinct oneDNN implementation names (impl_info_str) of the matmul primitives created so far.
 std::vector<std::string> onednn_matmul_impl_names();
 

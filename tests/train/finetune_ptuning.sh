@@ -5,7 +5,7 @@
 #    1-rank losses within 1e-5 relative at every step, with and without --prefix-projection, prefix
 #    dropout 0.1 on (counter-based masks: the same elements drop on every layout), and the replica
 #    check (the encoder bitwise equal on every rank) passes;
-#  - the prefix trains: the last step's loss is below the same run's with --lr 1e-12 (frozen);
+#  - the prefix trains: at lr 1e-2 the loss of steps 2-4 is below the same run's with --lr 1e-12 (frozen);
 #  - a resumed run continues bit for bit (same layout); every save writes <save>/ptuning/ in
 #    ChatGLM's names, read back by Python (json + struct: names, shapes, values equal to the
 #    glm3d checkpoint's); a new run started from it with --ptuning (steps 1-2 skipped so that
@@ -28,14 +28,19 @@ for model in tiny tiny-glm2; do
     FT=(finetune --method ptuning --pre-seq-len 4 $proj --load "$WORK/base-$model" --synthetic --steps 4
       --global-batch 8 --seed "$SEED" --warmup-steps 0 --quiet)
     "$GLM3D_BIN" "${FT[@]}" --metrics "$WORK/ref.jsonl"
-    "$GLM3D_BIN" "${FT[@]}" --lr 1e-12 --metrics "$WORK/frozen.jsonl" # (--lr 0 means the preset's lr)
-    python3 - "$WORK/ref.jsonl" "$WORK/frozen.jsonl" <<'PY' || fail "$model $proj: the prefix did not train"
+    # The prefix trains: at lr 1e-2 the loss of steps 2-4 is below the same samples' at lr 1e-12
+    # by more than 5e-5 on average (seen 1.4e-4 to 7e-2 over 4 seeds x 4 configurations; at the
+    # preset's lr a step can end above, e.g. tiny-glm2 seed 31831). --lr 0 means the preset's lr.
+    "$GLM3D_BIN" "${FT[@]}" --lr 1e-2 --metrics "$WORK/trained.jsonl"
+    "$GLM3D_BIN" "${FT[@]}" --lr 1e-12 --metrics "$WORK/frozen.jsonl"
+    python3 - "$WORK/trained.jsonl" "$WORK/frozen.jsonl" <<'PY' || fail "$model $proj: the prefix did not train (seed $SEED)"
 import json, sys
 ref = [json.loads(l) for l in open(sys.argv[1])]
 frozen = [json.loads(l) for l in open(sys.argv[2])]
 assert ref[0]["loss"] == frozen[0]["loss"], "step 1 runs before any update"
-print("step 4 loss %.6f vs --lr 1e-12 %.6f" % (ref[-1]["loss"], frozen[-1]["loss"]))
-sys.exit(0 if ref[-1]["loss"] < frozen[-1]["loss"] - 5e-5 else 1)
+gain = sum(f["loss"] - r["loss"] for r, f in zip(ref[1:], frozen[1:])) / (len(ref) - 1)
+print("steps 2-4 at lr 1e-2 below lr 1e-12 by %.5f on average" % gain)
+sys.exit(0 if gain > 5e-5 else 1)
 PY
     for layout in "2 2 2" "1 4 2 --zero 1" "4 1 2"; do
       read -r tp pp dp extra <<<"$layout"

@@ -72,7 +72,9 @@ PY
 for model in tiny-wide glm2-wide; do
   "$GLM3D_BIN" train --model "$WORK/$model.ini" --synthetic --steps 2 --global-batch 8 --seed "$SEED" --quiet \
     --save "$WORK/base-$model"
-  FT=(finetune --synthetic --steps 4 --global-batch 8 --seed "$SEED" --warmup-steps 0 --lora-r 4
+  # Adam eps 1e-5: near-zero adapter gradients would otherwise take whole-lr steps whose sign is
+  # f32 rounding (tests/train/finetune_lora.sh).
+  FT=(finetune --synthetic --steps 4 --global-batch 8 --seed "$SEED" --warmup-steps 0 --eps 1e-5 --lora-r 4
     --lora-dropout 0.1 --lora-targets "$TARGETS" --quiet)
   "$GLM3D_BIN" "${FT[@]}" --method qlora --load "$WORK/base-$model" --lr 1e-2 --metrics "$WORK/ref-$model.jsonl"
   "$GLM3D_BIN" "${FT[@]}" --method qlora --load "$WORK/base-$model" --lr 0 --metrics "$WORK/frozen-$model.jsonl"
@@ -98,8 +100,8 @@ M=tiny-wide
 CK="$WORK/base-$M/step_00000002.h5"
 "$GLM3D_BIN" ckpt quantize --bits nf4 --load "$WORK/base-$M" --out "$WORK/nf4.h5" >/dev/null
 dequantize_ckpt "$CK" "$WORK/nf4.h5" "$WORK/deq.h5" || fail "dequantized checkpoint"
-FT=(finetune --synthetic --steps 4 --global-batch 8 --seed "$SEED" --warmup-steps 0 --lora-r 4 --lora-dropout 0.1
-  --lora-targets "$TARGETS" --lr 1e-2 --quiet)
+FT=(finetune --synthetic --steps 4 --global-batch 8 --seed "$SEED" --warmup-steps 0 --eps 1e-5 --lora-r 4
+  --lora-dropout 0.1 --lora-targets "$TARGETS" --lr 1e-2 --quiet)
 "$GLM3D_BIN" "${FT[@]}" --method lora --load "$WORK/deq.h5" --metrics "$WORK/lora-deq.jsonl"
 "$GLM3D_BIN" "${FT[@]}" --method lora --load "$WORK/base-$M" --metrics "$WORK/lora-float.jsonl"
 python3 - "$WORK/ref-$M.jsonl" "$WORK/lora-deq.jsonl" "$WORK/lora-float.jsonl" <<'PY' || fail "QLoRA is not LoRA on the dequantized NF4 base"
