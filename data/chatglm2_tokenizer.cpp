@@ -123,6 +123,31 @@ std::vector<int32_t> ChatGlm2Tokenizer::encode(std::string_view text) const {
   return ids;
 }
 
+std::vector<int32_t> ChatGlm2Tokenizer::encode_with_special_tokens(std::string_view text) const {
+  std::vector<std::pair<std::string, int32_t>> names;
+  for (int64_t k = 0; k < vocab_size() - pieces_; ++k)
+    names.emplace_back(k == 3 ? "<sop>" : k == 4 ? "<eop>" : k_specials[k], int32_t(pieces_ + k));
+  std::vector<int32_t> ids;
+  size_t from = 0;
+  for (;;) {
+    size_t at = std::string_view::npos, len = 0;
+    int32_t id = -1;
+    for (const auto& [name, i] : names) {
+      const size_t p = text.find(name, from);
+      if (p < at)
+        at = p, len = name.size(), id = i;
+    }
+    if (from < std::min(at, text.size())) {
+      const std::vector<int32_t> part = encode(text.substr(from, std::min(at, text.size()) - from));
+      ids.insert(ids.end(), part.begin(), part.end());
+    }
+    if (at == std::string_view::npos)
+      return ids;
+    ids.push_back(id);
+    from = at + len;
+  }
+}
+
 std::string ChatGlm2Tokenizer::special_name(int32_t id) const {
   const int64_t k = int64_t(id) - pieces_;
   return k >= 0 && k < vocab_size() - pieces_ ? k_specials[k] : "";

@@ -51,6 +51,11 @@ public:
   const SpecialTokens& special() const override { return special_; }
   const std::string& sha256() const override { return sha256_; }
   std::vector<int32_t> encode(std::string_view text) const override;
+  // [MASK] [gMASK] [sMASK] <sop> <eop> and ChatGLM3's <|system|> <|user|> <|assistant|>
+  // <|observation|> written in the text become their ids (leftmost first), the text between
+  // them is encoded (ChatGLM3's encode_special_tokens mode, with glm3d's <sop> / <eop> spellings
+  // for sop / eop, whose bare words stay text).
+  std::vector<int32_t> encode_with_special_tokens(std::string_view text) const override;
   std::string decode(const std::vector<int32_t>& ids) const override;
   TokenizerFiles files() const override;
 

@@ -35,6 +35,10 @@ public:
   virtual const SpecialTokens& special() const = 0;
   virtual const std::string& sha256() const = 0; // identity (hex)
   virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+  // A prompt a user wrote for generation: the names of special tokens in it become their ids
+  // (glm3d's: [MASK] [gMASK] [sMASK] <sop> <eop> <eos>; ChatGLM2/3's: data/chatglm2_tokenizer.h;
+  // ChatGLM-6B's: encode(), which cuts out its own). Never for training text.
+  virtual std::vector<int32_t> encode_with_special_tokens(std::string_view text) const { return encode(text); }
   virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
   virtual TokenizerFiles files() const = 0;
 };
@@ -50,6 +54,9 @@ public:
   const SpecialTokens& special() const override { return t_.special(); }
   const std::string& sha256() const override { return t_.sha256(); }
   std::vector<int32_t> encode(std::string_view text) const override { return t_.encode(text); }
+  std::vector<int32_t> encode_with_special_tokens(std::string_view text) const override {
+    return t_.encode_with_special_tokens(text);
+  }
   std::string decode(const std::vector<int32_t>& ids) const override { return t_.decode(ids); }
   TokenizerFiles files() const override { return {{k_tokenizer_file, t_.model_bytes()}}; }
   static constexpr const char* k_tokenizer_file = "tokenizer.model";

@@ -53,7 +53,7 @@ int32_t role_token(const SpecialIds& sp, const std::string& role) {
 
 void chat_chatglm3(MPI_Comm world, GenerationSession& s, const GenerateCliOptions& o, int64_t limit,
                    const nlohmann::ordered_json& tools) {
-  const Tokenizer& tok = *s.tokenizer();
+  const TextTokenizer& tok = *s.tokenizer();
   const SpecialIds& sp = s.special();
   std::vector<ChatMessage> start;
   if (!tools.is_null())

@@ -21,7 +21,7 @@ namespace {
 // The conversation as ids in the model's chat format: ChatGLM-6B's or ChatGLM2's.
 std::vector<int32_t> chat_ids(const GenerationSession& s, const ChatHistory& history,
                               const std::string& query) {
-  const Tokenizer& tok = *s.tokenizer();
+  const TextTokenizer& tok = *s.tokenizer();
   if (s.config().mask != MaskKind::causal)
     return tok.encode(chat_prompt(history, query));
   return tok.encode(chatglm2_chat_prompt(history, query));
@@ -48,7 +48,7 @@ int cmd_chat(const Args& args, const RunContext& ctx) {
   check_generate_options(o);
   GLM3D_USAGE_CHECK(!o.session.tokenizer.empty()) << "glm3d chat needs --tokenizer";
   GenerationSession s(o.session, ctx.world);
-  const Tokenizer& tok = *s.tokenizer();
+  const TextTokenizer& tok = *s.tokenizer();
   const int64_t limit = std::min(max_length, s.config().seq_len);
   const bool chatglm3 = s.config().mask == MaskKind::causal && s.special().user >= 0;
   nlohmann::ordered_json tools;

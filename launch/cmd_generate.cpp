@@ -29,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 
 // What rank 0 prints while the single prompt of --prompt generates: its text (or ids).
 struct Streamer {
-  const Tokenizer* tok;
+  const TextTokenizer* tok;
   std::vector<int32_t> ids;
   TextStream text;
   void add(int32_t id) {
@@ -123,7 +123,7 @@ std::optional<nlohmann::ordered_json> tool_call_of(const std::vector<int32_t>& o
 
 void write_jsonl(std::ofstream& out, size_t first, const std::vector<PromptResult>& r,
                  const std::vector<PreparedPrompt>& prompts, const GenerationSession& s) {
-  const Tokenizer* tok = s.tokenizer();
+  const TextTokenizer* tok = s.tokenizer();
   for (size_t i = 0; i < r.size(); ++i) {
     nlohmann::ordered_json line = {{"index", first + i}};
     if (tok)

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""write_chatglm2_tokenizer.py DIR NAME_OR_PATH: the hand-built tokenizer of sp_model_builder.cpp
+"""write_chatglm2_tokenizer.py DIR NAME_OR_PATH [PIECE...]: the hand-built tokenizer of sp_model_builder.cpp
 (chatglm2_layout_model: <unk> <s> </s>, then the text pieces scoring -1, identity normalizer,
 dummy prefix) as DIR/tokenizer.model, and DIR/tokenizer_config.json naming NAME_OR_PATH ("" for
-none). The protobuf is written field by field, as the C++ builder does; no sentencepiece needed."""
+none). PIECEs are appended after the text pieces (moving the special ids up by as many). The
+protobuf is written field by field, as the C++ builder does; no sentencepiece needed."""
 import os
 import struct
 import sys
@@ -33,8 +34,8 @@ def f_bytes(field, b):
     return tag(field, 2) + varint(len(b)) + b
 
 
-def model():
-    pieces = [("<unk>", 0.0, 2), ("<s>", 0.0, 3), ("</s>", 0.0, 3)] + [(p, -1.0, 1) for p in PIECES]
+def model(extra):
+    pieces = [("<unk>", 0.0, 2), ("<s>", 0.0, 3), ("</s>", 0.0, 3)] + [(p, -1.0, 1) for p in PIECES + extra]
     out = b""
     for p, score, kind in pieces:
         out += f_bytes(1, f_bytes(1, p.encode()) + tag(2, 5) + struct.pack("<f", score) + f_varint(3, kind))
@@ -49,7 +50,7 @@ def main():
     d, name = sys.argv[1], sys.argv[2]
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "tokenizer.model"), "wb") as f:
-        f.write(model())
+        f.write(model(sys.argv[3:]))
     config = "{\n" + ('  "name_or_path": "%s",\n' % name if name else "")
     config += '  "remove_space": false,\n  "do_lower_case": false,\n  "tokenizer_class": "ChatGLMTokenizer"\n}\n'
     with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
