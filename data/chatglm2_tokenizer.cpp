@@ -18,8 +18,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // SPTokenizer's special tokens after the pieces, in order.
-const char* const k_specials[] = {"[MASK]", "[gMASK]", "[sMASK]", "sop", "eop",
-                                  "<|system|>", "<|user|>", "<|assistant|>", "<|observation|>"};
+const char* const k_specials[] = {"[MASK]",   "[gMASK]",       "[sMASK]",        "sop", "eop", "<|system|>",
+                                  "<|user|>", "<|assistant|>", "<|observation|>"};
 
 std::string read_small(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -71,7 +71,8 @@ ChatGlm2Tokenizer::ChatGlm2Tokenizer() = default;
 ChatGlm2Tokenizer::~ChatGlm2Tokenizer() = default;
 
 std::unique_ptr<ChatGlm2Tokenizer> ChatGlm2Tokenizer::load(const std::string& dir, const std::string& kind) {
-  const fs::path model = fs::path(dir) / k_chatglm2_model_file, config = fs::path(dir) / k_chatglm2_config_file;
+  const fs::path model = fs::path(dir) / k_chatglm2_model_file,
+                 config = fs::path(dir) / k_chatglm2_config_file;
   std::error_code ec;
   GLM3D_USAGE_CHECK(fs::is_regular_file(model, ec) && fs::is_regular_file(config, ec))
       << "ChatGLM2/3 tokenizer " << dir << " needs both " << k_chatglm2_model_file << " and "
@@ -104,8 +105,7 @@ std::unique_ptr<ChatGlm2Tokenizer> ChatGlm2Tokenizer::from_bytes(const std::stri
   t->special_ = {n, n + 1, n + 2, n + 3, n + 4, t->sp_->eos_id(), t->sp_->unk_id()};
   t->model_ = std::move(model);
   t->config_ = std::move(config_json);
-  t->sha256_ =
-      sha256_hex(kind + "\n" + sha256_hex(t->model_) + "\n" + sha256_hex(t->config_) + "\n");
+  t->sha256_ = sha256_hex(kind + "\n" + sha256_hex(t->model_) + "\n" + sha256_hex(t->config_) + "\n");
   return t;
 }
 

@@ -17,7 +17,8 @@ std::string chatglm2_prompt(const std::vector<std::pair<std::string, std::string
 
 void check_causal_sft_lengths(int64_t max_source_len, int64_t max_target_len) {
   GLM3D_USAGE_CHECK(max_source_len >= 3 && max_source_len <= 1000000)
-      << "--max-source-len must be in [3, 1000000] for ChatGLM2/3 (the prompt keeps max-source-len - 2 tokens "
+      << "--max-source-len must be in [3, 1000000] for ChatGLM2/3 (the prompt keeps max-source-len - 2 "
+         "tokens "
          "after [gMASK] sop), got "
       << max_source_len;
   GLM3D_USAGE_CHECK(max_target_len >= 1 && max_target_len <= 1000000)

@@ -33,10 +33,10 @@ struct SftKeys {
 };
 
 struct SftRecord {
-  std::string prompt, answer; // prompt: source_prefix + (query or the chat prompt)
+  std::string prompt, answer;       // prompt: source_prefix + (query or the chat prompt)
   std::vector<SftMessage> messages; // chatglm3 (prompt and answer unused)
-  int32_t file_index = 0;     // position of the file in --input
-  int64_t line = 0;           // 1-based
+  int32_t file_index = 0;           // position of the file in --input
+  int64_t line = 0;                 // 1-based
 };
 
 struct SftBadLine {

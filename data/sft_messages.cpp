@@ -15,8 +15,9 @@ const char* const k_roles[] = {"system", "user", "assistant", "observation"};
 std::string string_member(const Json& m, const char* name, size_t index, bool required) {
   const auto it = m.find(name);
   if (it == m.end() || (!required && it->is_null()))
-    return required ? throw std::invalid_argument("message " + std::to_string(index) + " has no '" + name + "'")
-                    : std::string();
+    return required
+               ? throw std::invalid_argument("message " + std::to_string(index) + " has no '" + name + "'")
+               : std::string();
   if (!it->is_string())
     throw std::invalid_argument("message " + std::to_string(index) + "'s '" + name + "' is a " +
                                 it->type_name() + ", not a string");
@@ -25,14 +26,16 @@ std::string string_member(const Json& m, const char* name, size_t index, bool re
 
 SftMessage message_of(const Json& m, size_t i) {
   if (!m.is_object())
-    throw std::invalid_argument("message " + std::to_string(i) + " is a " + m.type_name() + ", not an object");
+    throw std::invalid_argument("message " + std::to_string(i) + " is a " + m.type_name() +
+                                ", not an object");
   SftMessage msg;
   msg.role = string_member(m, "role", i, true);
   if (msg.role == "tool")
-    throw std::invalid_argument("message " + std::to_string(i) +
-                                " has role 'tool' (finetune_chatmodel_demo's form), which glm3d does not read: "
-                                "write the call as an assistant message with \"metadata\": TOOL_NAME and the "
-                                "result as an observation message");
+    throw std::invalid_argument(
+        "message " + std::to_string(i) +
+        " has role 'tool' (finetune_chatmodel_demo's form), which glm3d does not read: "
+        "write the call as an assistant message with \"metadata\": TOOL_NAME and the "
+        "result as an observation message");
   bool known = false;
   for (const char* r : k_roles)
     known = known || msg.role == r;
@@ -59,9 +62,10 @@ std::vector<SftMessage> parse_sft_messages(const nlohmann::ordered_json& record,
   if (k.empty())
     k = record.contains("conversations") || !record.contains("messages") ? "conversations" : "messages";
   if (record.contains("tools"))
-    throw std::invalid_argument("a record-level 'tools' (finetune_chatmodel_demo's form) is not read: put the "
-                                "tools in the system message, {\"role\": \"system\", \"content\": ..., "
-                                "\"tools\": [...]}, as ChatGLM3's build_chat_input does");
+    throw std::invalid_argument(
+        "a record-level 'tools' (finetune_chatmodel_demo's form) is not read: put the "
+        "tools in the system message, {\"role\": \"system\", \"content\": ..., "
+        "\"tools\": [...]}, as ChatGLM3's build_chat_input does");
   const auto it = record.find(k);
   if (it == record.end())
     throw std::invalid_argument("no field '" + k + "' (the list of messages; --messages-key names it)");

@@ -34,10 +34,10 @@ void check_options(const SftPrepOptions& o) {
 // rest); lengths checked for it. UsageError when the tokenizer cannot make it.
 SftFormat resolve_format(const SftPrepOptions& o, const TextTokenizer& tok) {
   const std::string kind = tok.kind();
-  const SftFormat f = !o.format.empty()        ? parse_sft_format(o.format)
-                      : kind == "chatglm2"      ? SftFormat::chatglm2
-                      : kind == "chatglm3"      ? SftFormat::chatglm3
-                                                : SftFormat::chatglm;
+  const SftFormat f = !o.format.empty()    ? parse_sft_format(o.format)
+                      : kind == "chatglm2" ? SftFormat::chatglm2
+                      : kind == "chatglm3" ? SftFormat::chatglm3
+                                           : SftFormat::chatglm;
   GLM3D_USAGE_CHECK(f != SftFormat::chatglm || (kind != "chatglm2" && kind != "chatglm3"))
       << "glm3d prep sft: --format chatglm lays examples out for ChatGLM-6B, but " << o.tokenizer_path
       << " is " << kind << "'s tokenizer: use --format chatglm2 or chatglm3";
@@ -45,8 +45,8 @@ SftFormat resolve_format(const SftPrepOptions& o, const TextTokenizer& tok) {
       << "glm3d prep sft: --format chatglm2 needs ChatGLM2/3's tokenizer (or glm3d's), not ChatGLM-6B's "
       << o.tokenizer_path;
   GLM3D_USAGE_CHECK(f != SftFormat::chatglm3 || kind == "chatglm3")
-      << "glm3d prep sft: --format chatglm3 needs ChatGLM3's tokenizer (its role tokens), but " << o.tokenizer_path
-      << " is a " << kind << " tokenizer";
+      << "glm3d prep sft: --format chatglm3 needs ChatGLM3's tokenizer (its role tokens), but "
+      << o.tokenizer_path << " is a " << kind << " tokenizer";
   if (f == SftFormat::chatglm)
     check_sft_lengths(o.max_source_len, o.max_target_len);
   else

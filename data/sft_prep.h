@@ -1,9 +1,10 @@
 #pragma once
 // `glm3d prep sft`: prompt/answer or conversation JSONL -> tokenizer (glm3d's, ChatGLM-6B's,
 // ChatGLM2/3's) -> HDF5 SFT store (data/sft_store.h, docs/sft_store.md), examples laid out as
-// ChatGLM-6B's P-tuning code does (data/sft_example.h) or ChatGLM2/3's (data/sft_causal.h). Rank 0 does the work (the tokenization spread over its cores); every
-// rank ends with the same result or the same error. The store is written into DIR.tmp-<pid> and
-// put at DIR only when complete; --overwrite replaces only an SFT store (data/prep_output.h).
+// ChatGLM-6B's P-tuning code does (data/sft_example.h) or ChatGLM2/3's (data/sft_causal.h). Rank 0 does the
+// work (the tokenization spread over its cores); every rank ends with the same result or the same error. The
+// store is written into DIR.tmp-<pid> and put at DIR only when complete; --overwrite replaces only an SFT
+// store (data/prep_output.h).
 //
 // Split: a record goes to `valid` when KeyedRng(split_seed, input file index, line).uniform() <
 // valid_fraction, so the split of a line depends only on (seed, file, line), never on the other

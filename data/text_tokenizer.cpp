@@ -43,7 +43,8 @@ std::unique_ptr<TextTokenizer> load_from_dir(const std::string& path, const std:
                               << " + " << k_chatglm_config_file << " (ChatGLM-6B), " << k_chatglm2_model_file
                               << " + " << k_chatglm2_config_file << " (ChatGLM2/3) nor "
                               << SentencePieceTextTokenizer::k_tokenizer_file << " (glm3d)";
-  return std::make_unique<SentencePieceTextTokenizer>(Tokenizer::load((dir / k_chatglm2_model_file).string()));
+  return std::make_unique<SentencePieceTextTokenizer>(
+      Tokenizer::load((dir / k_chatglm2_model_file).string()));
 }
 
 } // namespace
@@ -62,8 +63,8 @@ std::unique_ptr<TextTokenizer> load_text_tokenizer(const std::string& path, cons
     const std::string name = p.filename().string();
     if (name == k_chatglm_model_file)
       t = ChatGlmTokenizer::load(p.parent_path().string());
-    else if (name == k_chatglm2_config_file || ((kind == "chatglm2" || kind == "chatglm3") &&
-                                                name == k_chatglm2_model_file))
+    else if (name == k_chatglm2_config_file ||
+             ((kind == "chatglm2" || kind == "chatglm3") && name == k_chatglm2_model_file))
       t = load_from_dir(p.parent_path().string(), kind == "chatglm2" || kind == "chatglm3" ? kind : "");
     else
       t = std::make_unique<SentencePieceTextTokenizer>(Tokenizer::load(path));
@@ -85,7 +86,8 @@ std::unique_ptr<TextTokenizer> text_tokenizer_from_files(const std::string& kind
     return std::make_unique<SentencePieceTextTokenizer>(
         Tokenizer::from_bytes(file(SentencePieceTextTokenizer::k_tokenizer_file), origin));
   if (kind == "chatglm2" || kind == "chatglm3")
-    return ChatGlm2Tokenizer::from_bytes(kind, file(k_chatglm2_model_file), file(k_chatglm2_config_file), origin);
+    return ChatGlm2Tokenizer::from_bytes(kind, file(k_chatglm2_model_file), file(k_chatglm2_config_file),
+                                         origin);
   GLM3D_USAGE_CHECK(kind == "chatglm") << "tokenizer " << origin << ": unknown kind '" << kind
                                        << "' (expected sentencepiece, chatglm, chatglm2 or chatglm3)";
   return ChatGlmTokenizer::from_bytes(file(k_chatglm_model_file), file(k_chatglm_config_file), origin);

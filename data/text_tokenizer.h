@@ -38,7 +38,9 @@ public:
   // A prompt a user wrote for generation: the names of special tokens in it become their ids
   // (glm3d's: [MASK] [gMASK] [sMASK] <sop> <eop> <eos>; ChatGLM2/3's: data/chatglm2_tokenizer.h;
   // ChatGLM-6B's: encode(), which cuts out its own). Never for training text.
-  virtual std::vector<int32_t> encode_with_special_tokens(std::string_view text) const { return encode(text); }
+  virtual std::vector<int32_t> encode_with_special_tokens(std::string_view text) const {
+    return encode(text);
+  }
   virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
   virtual TokenizerFiles files() const = 0;
 };

@@ -89,8 +89,8 @@ chatglm3_chat_ids(const ChatHistory& history, const std::string& query, const Sp
     messages.push_back({"assistant", "", r, nullptr});
   }
   return chatglm3_input_ids(
-      messages, "user", query, sp.gmask, sp.sop, [&](const std::string& role) { return role == "user" ? sp.user : sp.assistant; },
-      encode);
+      messages, "user", query, sp.gmask, sp.sop,
+      [&](const std::string& role) { return role == "user" ? sp.user : sp.assistant; }, encode);
 }
 
 std::string process_response(const std::string& text) {

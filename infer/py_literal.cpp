@@ -50,9 +50,10 @@ public:
 
 private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw std::invalid_argument(what + " at offset " + std::to_string(i_) +
-                                " of the tool call's code (glm3d reads Python literals and tool_call(name=value, "
-                                "...) only; it does not run Python)");
+    throw std::invalid_argument(
+        what + " at offset " + std::to_string(i_) +
+        " of the tool call's code (glm3d reads Python literals and tool_call(name=value, "
+        "...) only; it does not run Python)");
   }
   char peek(size_t k = 0) const { return i_ + k < s_.size() ? s_[i_ + k] : '\0'; }
   void skip() {
@@ -154,7 +155,8 @@ private:
 
   Json name_value() {
     const size_t at = i_;
-    if ((peek() == 'r' || peek() == 'R' || peek() == 'u' || peek() == 'U') && (peek(1) == '\'' || peek(1) == '"'))
+    if ((peek() == 'r' || peek() == 'R' || peek() == 'u' || peek() == 'U') &&
+        (peek(1) == '\'' || peek(1) == '"'))
       return strings();
     const std::string n = name();
     if (peek() == '\'' || peek() == '"')
@@ -248,7 +250,10 @@ void Parser::escape(std::string& out) {
     uint32_t v = 0;
     for (int k = 0; k < n; ++k) {
       const char h = peek();
-      const int d = is_digit(h) ? h - '0' : (h >= 'a' && h <= 'f') ? h - 'a' + 10 : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+      const int d = is_digit(h)              ? h - '0'
+                    : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                    : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                             : -1;
       if (d < 0)
         i_ = at, fail("a truncated \\x, \\u or \\U escape");
       v = v * 16 + uint32_t(d), ++i_;
@@ -288,7 +293,8 @@ Json Parser::number() {
   }
   const size_t a = i_;
   while (is_name_char(peek()) || peek() == '.' ||
-         ((peek() == '-' || peek() == '+') && (s_[i_ - 1] == 'e' || s_[i_ - 1] == 'E') && !(s_[a] == '0' && (s_[a + 1] == 'x' || s_[a + 1] == 'X'))))
+         ((peek() == '-' || peek() == '+') && (s_[i_ - 1] == 'e' || s_[i_ - 1] == 'E') &&
+          !(s_[a] == '0' && (s_[a + 1] == 'x' || s_[a + 1] == 'X'))))
     ++i_;
   std::string t(s_.substr(a, i_ - a));
   if (t.empty() || !(is_digit(t[0]) || t[0] == '.'))
@@ -301,7 +307,8 @@ Json Parser::number() {
   for (char c : t)
     if (c != '_')
       d += c;
-  const bool is_float = d.find_first_of(".eE") != std::string::npos && !(d.size() > 1 && (d[1] == 'x' || d[1] == 'X'));
+  const bool is_float =
+      d.find_first_of(".eE") != std::string::npos && !(d.size() > 1 && (d[1] == 'x' || d[1] == 'X'));
   if (is_float) {
     char* end = nullptr;
     errno = 0;

@@ -1,8 +1,8 @@
 #include "infer/session.h"
 
 #include "core/check.h"
-#include "data/h5_attr.h"
 #include "data/chatglm2_tokenizer.h"
+#include "data/h5_attr.h"
 #include "data/token_store.h"
 #include "infer/model_loader.h"
 #include "parallel/agreement.h"

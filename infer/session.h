@@ -19,7 +19,7 @@ namespace glm3d {
 class ChatGlm2Tokenizer;
 
 struct SessionOptions {
-  std::string load;      // checkpoint file or directory (its latest)
+  std::string load; // checkpoint file or directory (its latest)
   // glm3d's SentencePiece model, a token or SFT store, a ChatGLM-6B or ChatGLM2/3 tokenizer
   // directory (data/text_tokenizer.h load_text_tokenizer); "" for id prompts
   std::string tokenizer;

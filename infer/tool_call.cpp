@@ -102,10 +102,10 @@ std::optional<nlohmann::ordered_json> chatglm3_tool_call(const std::string& outp
   }
 }
 
-std::vector<int32_t> chatglm3_input_ids(const std::vector<ChatMessage>& history, const std::string& role,
-                                        const std::string& query, int32_t gmask, int32_t sop,
-                                        const std::function<int32_t(const std::string&)>& role_id,
-                                        const std::function<std::vector<int32_t>(const std::string&)>& encode) {
+std::vector<int32_t>
+chatglm3_input_ids(const std::vector<ChatMessage>& history, const std::string& role, const std::string& query,
+                   int32_t gmask, int32_t sop, const std::function<int32_t(const std::string&)>& role_id,
+                   const std::function<std::vector<int32_t>(const std::string&)>& encode) {
   std::vector<int32_t> ids = {gmask, sop};
   auto message = [&](const std::string& r, const std::string& metadata, const std::string& content) {
     ids.push_back(role_id(r));
@@ -115,7 +115,8 @@ std::vector<int32_t> chatglm3_input_ids(const std::vector<ChatMessage>& history,
     }
   };
   for (const ChatMessage& m : history)
-    message(m.role, m.metadata, m.tools.is_null() ? m.content : m.content + "\n" + m.tools.dump(4, ' ', false));
+    message(m.role, m.metadata,
+            m.tools.is_null() ? m.content : m.content + "\n" + m.tools.dump(4, ' ', false));
   message(role, "", query);
   ids.push_back(role_id("assistant"));
   return ids;

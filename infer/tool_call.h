@@ -30,8 +30,8 @@ struct ChatMessage {
 
 struct Chatglm3Response {
   bool is_call = false;
-  std::string text;            // !is_call: the text shown
-  nlohmann::ordered_json call; // is_call: {"name", "parameters"} or {"name", "content"}
+  std::string text;                            // !is_call: the text shown
+  nlohmann::ordered_json call;                 // is_call: {"name", "parameters"} or {"name", "content"}
   std::vector<ChatMessage> assistant_messages; // what the reply adds to the history
 };
 
@@ -56,9 +56,9 @@ std::optional<nlohmann::ordered_json> chatglm3_tool_call(const std::string& outp
 // build_single_message(role, metadata, content [+ "\n" + json.dumps(tools, indent=4,
 // ensure_ascii=False)]), the query as build_single_message(role, "", query), then <|assistant|>.
 // role_id maps a role to its token; encode encodes text without special tokens.
-std::vector<int32_t> chatglm3_input_ids(const std::vector<ChatMessage>& history, const std::string& role,
-                                        const std::string& query, int32_t gmask, int32_t sop,
-                                        const std::function<int32_t(const std::string&)>& role_id,
-                                        const std::function<std::vector<int32_t>(const std::string&)>& encode);
+std::vector<int32_t>
+chatglm3_input_ids(const std::vector<ChatMessage>& history, const std::string& role, const std::string& query,
+                   int32_t gmask, int32_t sop, const std::function<int32_t(const std::string&)>& role_id,
+                   const std::function<std::vector<int32_t>(const std::string&)>& encode);
 
 } // namespace glm3d

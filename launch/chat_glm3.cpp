@@ -73,8 +73,9 @@ void chat_chatglm3(MPI_Comm world, GenerationSession& s, const GenerateCliOption
         [&](const std::string& t) { return tok.encode(t); });
     if (int64_t(ids.size()) + 1 > limit) {
       if (s.is_root())
-        std::printf("(the conversation has %zu tokens; with a reply it would pass the limit of %lld: type clear)\n",
-                    ids.size(), (long long)limit);
+        std::printf(
+            "(the conversation has %zu tokens; with a reply it would pass the limit of %lld: type clear)\n",
+            ids.size(), (long long)limit);
       continue;
     }
     const PreparedPrompt p = s.prepare(ids, limit, 0);
@@ -90,8 +91,8 @@ void chat_chatglm3(MPI_Comm world, GenerationSession& s, const GenerateCliOption
     history.push_back({role, "", query, nullptr});
     Chatglm3Response r;
     try {
-      const std::string text =
-          chatglm3_reply_text(reply, sp.assistant, [&](const std::vector<int32_t>& part) { return tok.decode(part); });
+      const std::string text = chatglm3_reply_text(
+          reply, sp.assistant, [&](const std::vector<int32_t>& part) { return tok.decode(part); });
       r = chatglm3_process_response(text, !tools.is_null());
     } catch (const ToolCallError& e) { // the model's output, not the user's input: say so, go on
       if (s.is_root())

@@ -54,7 +54,8 @@ int cmd_chat(const Args& args, const RunContext& ctx) {
   nlohmann::ordered_json tools;
   run_agreed(ctx.world, [&] {
     GLM3D_USAGE_CHECK(tools_file.empty() || chatglm3)
-        << "--tools needs a ChatGLM3 model (a causal checkpoint that records <|user|>), not " << s.config().name;
+        << "--tools needs a ChatGLM3 model (a causal checkpoint that records <|user|>), not "
+        << s.config().name;
     if (!tools_file.empty())
       tools = read_tools_file(tools_file);
   });

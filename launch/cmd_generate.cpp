@@ -113,7 +113,8 @@ std::vector<PreparedPrompt> read_prompts(const GenerateCommand& c, const po::var
 }
 
 // A ChatGLM3 model's tool call in the output (infer/tool_call.h), if the reply makes one.
-std::optional<nlohmann::ordered_json> tool_call_of(const std::vector<int32_t>& output, const GenerationSession& s) {
+std::optional<nlohmann::ordered_json> tool_call_of(const std::vector<int32_t>& output,
+                                                   const GenerationSession& s) {
   const SpecialIds& sp = s.special();
   if (!s.tokenizer() || s.config().mask != MaskKind::causal || sp.user < 0 || sp.assistant < 0)
     return std::nullopt;

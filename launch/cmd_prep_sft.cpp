@@ -12,8 +12,10 @@ namespace glm3d {
 int cmd_prep_sft(const Args& args, const RunContext& ctx) {
   SftPrepOptions o;
   po::options_description desc(
-      "glm3d prep sft --input FILE.jsonl... --out DIR --tokenizer MODEL [--format chatglm|chatglm2|chatglm3]\n"
-      "Prompt/answer or conversation JSONL (one object per line, gzip allowed) -> HDF5 SFT store of examples\n"
+      "glm3d prep sft --input FILE.jsonl... --out DIR --tokenizer MODEL [--format "
+      "chatglm|chatglm2|chatglm3]\n"
+      "Prompt/answer or conversation JSONL (one object per line, gzip allowed) -> HDF5 SFT store of "
+      "examples\n"
       "laid out as the reference's fine-tuning code builds them (docs/sft_store.md):\n"
       "  chatglm   ChatGLM-6B's P-tuning: prompt + [gMASK] + <sop> + answer + <eop>\n"
       "  chatglm2  ChatGLM2-6B's P-tuning: [gMASK] sop + [Round 1]..问：prompt..答： + answer + eos\n"
@@ -27,11 +29,11 @@ int cmd_prep_sft(const Args& args, const RunContext& ctx) {
       ("tokenizer", po::value<std::string>(&o.tokenizer_path), "tokenizer (see above)")            //
       ("tokenizer-kind", po::value<std::string>(&o.tokenizer_kind),
        "chatglm2 or chatglm3 when a ChatGLM2/3 directory does not tell (sentencepiece, chatglm: checked)") //
-      ("format", po::value<std::string>(&o.format), "chatglm, chatglm2 or chatglm3 (default: see above)") //
+      ("format", po::value<std::string>(&o.format), "chatglm, chatglm2 or chatglm3 (default: see above)")  //
       ("messages-key", po::value<std::string>(&o.keys.messages),
-       "chatglm3: field of the messages (default conversations, else messages)") //
-      ("prompt-key", defaulted(&o.keys.prompt), "field of the prompt (the query)")                 //
-      ("response-key", defaulted(&o.keys.response), "field of the answer")                         //
+       "chatglm3: field of the messages (default conversations, else messages)")   //
+      ("prompt-key", defaulted(&o.keys.prompt), "field of the prompt (the query)") //
+      ("response-key", defaulted(&o.keys.response), "field of the answer")         //
       ("history-key", po::value<std::string>(&o.keys.history),
        "field of earlier [query, response] turns: the chat prompt [Round i]\\n问：q\\n答：r\\n...")    //
       ("source-prefix", po::value<std::string>(&o.keys.source_prefix), "text put before every prompt") //
@@ -57,8 +59,8 @@ int cmd_prep_sft(const Args& args, const RunContext& ctx) {
   const bool glm = r.format == "chatglm";
   std::printf("glm3d prep sft: %lld files, %lld examples (format %s): %lld train + %lld valid; %zu bad lines "
               "skipped (--skip-bad %lld); ",
-              (long long)r.files, (long long)r.records, r.format.c_str(), (long long)r.train, (long long)r.valid,
-              r.skipped.size(), (long long)o.skip_bad);
+              (long long)r.files, (long long)r.records, r.format.c_str(), (long long)r.train,
+              (long long)r.valid, r.skipped.size(), (long long)o.skip_bad);
   if (r.format == "chatglm3")
     std::printf("%lld conversations truncated to %lld tokens", (long long)r.conversations_truncated,
                 (long long)r.seq_len);
@@ -67,8 +69,8 @@ int cmd_prep_sft(const Args& args, const RunContext& ctx) {
                 (long long)(o.max_source_len - (glm ? 1 : 2)), (long long)r.answers_truncated,
                 (long long)(o.max_target_len - (glm ? 2 : 0)));
   std::printf(" -> %s (seq_len %lld, vocab %lld, %s tokenizer sha256 %s) in %.2f s\n", o.out_dir.c_str(),
-              (long long)r.seq_len, (long long)r.vocab_size, r.tokenizer_kind.c_str(), r.tokenizer_sha256.c_str(),
-              seconds_since(t0));
+              (long long)r.seq_len, (long long)r.vocab_size, r.tokenizer_kind.c_str(),
+              r.tokenizer_sha256.c_str(), seconds_since(t0));
   return 0;
 }
 

@@ -124,9 +124,9 @@ std::string write_chatglm_tokenizer(const std::string& dir, const std::string& c
 
 const std::vector<std::string>& chatglm2_text_pieces() {
   static const std::vector<std::string> pieces = {
-      "\u2581", "a",  "b",       "c",  "\n", "[",  "]",  "Round", "\u2581[", "1", "2",          "问",
-      "答",      "：", "\u2581a", "ab", "cd", "\u2581ab", "<",  "|",      "u",      "s", "e",  "r", ">",
-      "\u2581x", "\u2581c", "\u2581cd"};
+      "\u2581", "a",  "b",  "c",  "\n",      "[",       "]",       "Round",    "\u2581[", "1",
+      "2",      "问", "答", "：", "\u2581a", "ab",      "cd",      "\u2581ab", "<",       "|",
+      "u",      "s",  "e",  "r",  ">",       "\u2581x", "\u2581c", "\u2581cd"};
   return pieces;
 }
 
@@ -145,13 +145,15 @@ std::string chatglm2_tokenizer_config(const std::string& name_or_path) {
   std::string c = "{\n";
   if (!name_or_path.empty())
     c += "  \"name_or_path\": \"" + name_or_path + "\",\n";
-  return c + "  \"remove_space\": false,\n  \"do_lower_case\": false,\n  \"tokenizer_class\": \"ChatGLMTokenizer\",\n"
+  return c + "  \"remove_space\": false,\n  \"do_lower_case\": false,\n  \"tokenizer_class\": "
+             "\"ChatGLMTokenizer\",\n"
              "  \"auto_map\": {\"AutoTokenizer\": [\"tokenization_chatglm.ChatGLMTokenizer\", null]}\n}\n";
 }
 
 std::string write_chatglm2_tokenizer(const std::string& dir, const std::string& config, int pieces) {
   std::filesystem::create_directories(dir);
-  std::ofstream(dir + "/tokenizer.model", std::ios::binary) << serialize_sp_model(chatglm2_layout_model(pieces));
+  std::ofstream(dir + "/tokenizer.model", std::ios::binary)
+      << serialize_sp_model(chatglm2_layout_model(pieces));
   std::ofstream(dir + "/tokenizer_config.json") << config;
   return dir;
 }

@@ -31,8 +31,8 @@ constexpr int32_t X = k_ignore_label;
 constexpr int32_t G = 32, SOP = 34, EOS = 2, PAD = 0, SYS = 36, USER = 37, ASST = 38, OBS = 39;
 
 const std::string& glm3_dir() {
-  static const std::string d =
-      test::write_chatglm2_tokenizer(test::temp_dir("glm3_tok"), test::chatglm2_tokenizer_config("THUDM/chatglm3-6b"));
+  static const std::string d = test::write_chatglm2_tokenizer(
+      test::temp_dir("glm3_tok"), test::chatglm2_tokenizer_config("THUDM/chatglm3-6b"));
   return d;
 }
 
@@ -43,8 +43,8 @@ const ChatGlm2Tokenizer& glm3() {
 
 TEST(ChatGlm2Tokenizer, SpecialIdsFollowThePieces) {
   // 64789 pieces, as the release: [gMASK] 64790, sop 64792, eop 64793, roles 64794..64797.
-  const std::string d = test::write_chatglm2_tokenizer(test::temp_dir("glm3_full"),
-                                                       test::chatglm2_tokenizer_config("THUDM/chatglm3-6b"), 64789);
+  const std::string d = test::write_chatglm2_tokenizer(
+      test::temp_dir("glm3_full"), test::chatglm2_tokenizer_config("THUDM/chatglm3-6b"), 64789);
   const auto t3 = ChatGlm2Tokenizer::load(d, "chatglm3");
   const SpecialTokens& s = t3->special();
   EXPECT_EQ(s.mask, 64789);
@@ -84,9 +84,12 @@ TEST(ChatGlm2Tokenizer, EncodesTextThroughSentencePieceOnly) {
 
 TEST(ChatGlm2Tokenizer, TellsTheKindOfADirectory) {
   const std::string base = test::temp_dir("glm_kinds");
-  const std::string plain = test::write_chatglm2_tokenizer(base + "/plain", test::chatglm2_tokenizer_config(""));
+  const std::string plain =
+      test::write_chatglm2_tokenizer(base + "/plain", test::chatglm2_tokenizer_config(""));
   EXPECT_EQ(kind_of_chatglm2_dir(plain), "");
-  EXPECT_NE(test::usage_error_of([&] { load_text_tokenizer(plain); }).find("give --tokenizer-kind chatglm2 or chatglm3"),
+  EXPECT_NE(test::usage_error_of([&] {
+              load_text_tokenizer(plain);
+            }).find("give --tokenizer-kind chatglm2 or chatglm3"),
             std::string::npos);
   EXPECT_EQ(load_text_tokenizer(plain, "chatglm2")->kind(), "chatglm2");
   EXPECT_EQ(load_text_tokenizer(plain + "/tokenizer.model", "chatglm3")->kind(), "chatglm3");
@@ -96,8 +99,9 @@ TEST(ChatGlm2Tokenizer, TellsTheKindOfADirectory) {
   test::write_bytes(plain + "/config.json", "{\"_name_or_path\": \"THUDM/chatglm2-6b\"}");
   EXPECT_EQ(kind_of_chatglm2_dir(plain), "chatglm2");
   // tokenization_chatglm.py decides first: ChatGLM3's names <|observation|>.
-  test::write_bytes(plain + "/tokenization_chatglm.py",
-                    "role_special_tokens = [\"<|system|>\", \"<|user|>\", \"<|assistant|>\", \"<|observation|>\"]\n");
+  test::write_bytes(
+      plain + "/tokenization_chatglm.py",
+      "role_special_tokens = [\"<|system|>\", \"<|user|>\", \"<|assistant|>\", \"<|observation|>\"]\n");
   EXPECT_EQ(kind_of_chatglm2_dir(plain), "chatglm3");
   // A glm3d store directory (tokenizer.model alone) stays glm3d's.
   EXPECT_EQ(load_text_tokenizer(test::tokenizer_path())->kind(), "sentencepiece");
@@ -108,8 +112,8 @@ TEST(SftCausal, Chatglm2RowWithHistory) {
   const std::string prompt = chatglm2_prompt({{"a", "b"}}, "ab");
   EXPECT_EQ(prompt, "[Round 1]\n\n问：a\n\n答：b\n\n[Round 2]\n\n问：ab\n\n答：");
   const Ids p = glm3().encode(prompt);
-  EXPECT_EQ(p, (Ids{11, 10, 3, 12, 9, 7, 7, 14, 16, 4, 7, 7, 15, 16, 5, 7, 7, 8, 10, 3, 13, 9, 7, 7, 14, 16, 18, 7, 7,
-                    15, 16}));
+  EXPECT_EQ(p, (Ids{11, 10, 3,  12, 9,  7, 7, 14, 16, 4,  7,  7, 15, 16, 5, 7,
+                    7,  8,  10, 3,  13, 9, 7, 7,  14, 16, 18, 7, 7,  15, 16}));
   // max_source 40, max_target 4: a = [gMASK] sop + 31 ids, b = "ab cd" = [20, 30], eos; S = 45.
   const SftRow r = build_chatglm2_row(p, glm3().encode("ab cd"), glm3().special(), 40, 4);
   Ids ids = {G, SOP};
@@ -150,9 +154,10 @@ TEST(SftCausal, Chatglm2TruncationAndPadLabels) {
   EXPECT_EQ(s.position_ids, (Ids{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
   EXPECT_EQ(s.block_position_ids, Ids(10, 0));
   EXPECT_EQ(s.sep, 0);
-  EXPECT_EQ(test::usage_error_of([] { check_causal_sft_lengths(2, 4); }),
-            "--max-source-len must be in [3, 1000000] for ChatGLM2/3 (the prompt keeps max-source-len - 2 tokens "
-            "after [gMASK] sop), got 2");
+  EXPECT_EQ(
+      test::usage_error_of([] { check_causal_sft_lengths(2, 4); }),
+      "--max-source-len must be in [3, 1000000] for ChatGLM2/3 (the prompt keeps max-source-len - 2 tokens "
+      "after [gMASK] sop), got 2");
   EXPECT_THROW(check_causal_sft_lengths(3, 0), UsageError);
 }
 
@@ -169,13 +174,13 @@ TEST(SftCausal, Chatglm3ConversationAsProcessBatchBuildsIt) {
   const SftRecord rec = parse_sft_line(k_conversation, keys);
   ASSERT_EQ(rec.messages.size(), 7u);
   const ConversationIds c = conversation_ids(rec.messages, glm3());
-  const Ids ids = {G, SOP, SYS, 3, 7, 29, USER, 3, 7, 17, ASST, 3, 7, 20, USER, 3, 7, 29,
-                   ASST, 28, 7, 30, OBS, 3, 7, 17, ASST, 3, 7, 3, 5, EOS};
+  const Ids ids = {G, SOP, SYS,  3,  7, 29, USER, 3, 7, 17, ASST, 3, 7, 20, USER, 3,
+                   7, 29,  ASST, 28, 7, 30, OBS,  3, 7, 17, ASST, 3, 7, 3,  5,    EOS};
   EXPECT_EQ(c.ids, ids);
   // loss on everything but system and user messages (finetune_hf's loss_mask_val), then the shift:
   // labels[i] = ids[i] where loss[i - 1]. The token after an answer (<|user|>, eos) is a target.
-  const Ids labels = {X, X, X, X,  X, X,  X, X, X, X, X, 3, 7, 20, USER, X,
-                      X, X, X, 28, 7, 30, OBS, 3, 7, 17, ASST, 3, 7, 3, 5, EOS};
+  const Ids labels = {X, X, X, X,  X, X,  X,   X, X, X,  X,    3, 7, 20, USER, X,
+                      X, X, X, 28, 7, 30, OBS, 3, 7, 17, ASST, 3, 7, 3,  5,    EOS};
   const SftRow r = build_chatglm3_row(c, glm3().special(), 40); // max_input 30 + max_output 9 + 1
   Ids want_ids = ids, want_labels = labels;
   want_ids.resize(40, PAD), want_labels.resize(40, X);
@@ -203,8 +208,9 @@ TEST(SftCausal, Chatglm3ToolsAndBadConversations) {
       R"( {"role": "user", "content": "a"}, {"role": "assistant", "content": "ab"}]})",
       keys);
   // build_chat_input: content + "\n" + json.dumps(tools, indent=4, ensure_ascii=False)
-  EXPECT_EQ(rec.messages[0].content, "c\n[\n    {\n        \"name\": \"w\",\n        \"a\": [\n            1,\n"
-                                     "            2.5\n        ]\n    }\n]");
+  EXPECT_EQ(rec.messages[0].content,
+            "c\n[\n    {\n        \"name\": \"w\",\n        \"a\": [\n            1,\n"
+            "            2.5\n        ]\n    }\n]");
   auto reason = [&](const std::string& line) {
     try {
       parse_sft_line(line, keys);
@@ -213,7 +219,8 @@ TEST(SftCausal, Chatglm3ToolsAndBadConversations) {
     }
     return std::string("(accepted)");
   };
-  EXPECT_EQ(reason(R"({"conversations": [{"role": "user", "content": "a"}]})"), "no assistant message: nothing to learn");
+  EXPECT_EQ(reason(R"({"conversations": [{"role": "user", "content": "a"}]})"),
+            "no assistant message: nothing to learn");
   EXPECT_EQ(reason(R"({"conversations": [{"role": "bot", "content": "a"}]})"),
             "message 0 has role 'bot' (expected system, user, assistant or observation)");
   EXPECT_EQ(reason(R"({"conversations": [{"role": "assistant", "content": 3}]})"),
@@ -221,8 +228,10 @@ TEST(SftCausal, Chatglm3ToolsAndBadConversations) {
   EXPECT_EQ(reason(R"({"conversations": [{"role": "assistant", "content": " "}]})"),
             "message 0 (assistant) is empty");
   EXPECT_EQ(reason(R"({"conversations": []})"), "field 'conversations' must be a non-empty list of messages");
-  EXPECT_EQ(reason(R"({"prompt": "a"})"), "no field 'conversations' (the list of messages; --messages-key names it)");
-  EXPECT_NE(reason(R"({"conversations": [{"role": "tool", "name": "w"}]})").find("role 'tool'"), std::string::npos);
+  EXPECT_EQ(reason(R"({"prompt": "a"})"),
+            "no field 'conversations' (the list of messages; --messages-key names it)");
+  EXPECT_NE(reason(R"({"conversations": [{"role": "tool", "name": "w"}]})").find("role 'tool'"),
+            std::string::npos);
   EXPECT_NE(reason(R"({"tools": [], "conversations": []})").find("record-level 'tools'"), std::string::npos);
 }
 
@@ -266,11 +275,14 @@ TEST(SftCausal, PrepSftWritesAndVerifiesACausalStore) {
   SftPrepOptions q = o;
   q.inputs = {d + "/qa.jsonl"}, q.out_dir = d + "/qa", q.format = "chatglm2", q.skip_bad = 0;
   EXPECT_EQ(run_prep_sft(q, MPI_COMM_WORLD).seq_len, 16);
-  // "[Round 1]\n\n问：ab\n\n答：" -> ▁[ Round ▁ 1 ] \n \n 问 ： ab \n \n 答 ： : 14 ids, 8 kept after [gMASK] sop.
+  // "[Round 1]\n\n问：ab\n\n答：" -> ▁[ Round ▁ 1 ] \n \n 问 ： ab \n \n 答 ： : 14 ids, 8 kept after [gMASK]
+  // sop.
   EXPECT_EQ(SftStore::open(q.out_dir).read("train", 0).input_ids,
             (Ids{G, SOP, 11, 10, 3, 12, 9, 7, 7, 14, 20, 30, EOS, PAD, PAD, PAD}));
   q.format = "chatglm", q.out_dir = d + "/no";
-  EXPECT_NE(test::usage_error_of([&] { run_prep_sft(q, MPI_COMM_WORLD); }).find("use --format chatglm2 or chatglm3"),
+  EXPECT_NE(test::usage_error_of([&] {
+              run_prep_sft(q, MPI_COMM_WORLD);
+            }).find("use --format chatglm2 or chatglm3"),
             std::string::npos);
   q.format = "chatglm3", q.tokenizer_path = test::tokenizer_path();
   EXPECT_NE(test::usage_error_of([&] { run_prep_sft(q, MPI_COMM_WORLD); }).find("needs ChatGLM3's tokenizer"),

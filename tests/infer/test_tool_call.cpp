@@ -37,14 +37,17 @@ TEST(PyLiteral, NumbersConstantsAndContainers) {
   EXPECT_EQ(parse_py_literal("((1,), (), [1, 2,])").dump(), "[[1],[],[1,2]]");
   // A repeated dict key keeps its first place and its last value, as a dict does.
   EXPECT_EQ(parse_py_literal("{'a': (1, 2), 'b': {}, 'a': 3,}").dump(), R"({"a":3,"b":{}})");
-  EXPECT_EQ(parse_py_literal("\n  tool_call(\n    a=tool_call(b=1),\n    c=[],\n)\n").dump(), R"({"a":{"b":1},"c":[]})");
+  EXPECT_EQ(parse_py_literal("\n  tool_call(\n    a=tool_call(b=1),\n    c=[],\n)\n").dump(),
+            R"({"a":{"b":1},"c":[]})");
 }
 
 TEST(PyLiteral, RefusesWhatIsNotALiteral) {
   auto starts = [](const std::string& s, const std::string& head) { return s.rfind(head, 0) == 0; };
-  EXPECT_TRUE(starts(refusal("tool_call(x=os.system('rm -rf /'))"), "the name 'os' at offset 12")) << refusal("os");
+  EXPECT_TRUE(starts(refusal("tool_call(x=os.system('rm -rf /'))"), "the name 'os' at offset 12"))
+      << refusal("os");
   EXPECT_NE(refusal("tool_call(x=1)").find("(accepted)"), std::string::npos);
-  EXPECT_TRUE(starts(refusal("tool_call(1)"), "a positional argument (tool_call takes keyword arguments only)"));
+  EXPECT_TRUE(
+      starts(refusal("tool_call(1)"), "a positional argument (tool_call takes keyword arguments only)"));
   EXPECT_TRUE(starts(refusal("tool_call(a=1, a=2)"), "keyword argument 'a' repeated"));
   EXPECT_TRUE(starts(refusal("print(1)"), "the name 'print'"));
   EXPECT_TRUE(starts(refusal("1 + 2"), "unexpected '+' after the value"));
@@ -97,7 +100,8 @@ TEST(Chatglm3Response, TextToolCallsAndHistory) {
     chatglm3_process_response("rm\n```python\ntool_call(x=__import__('os'))\n```", true);
     ADD_FAILURE() << "no ToolCallError";
   } catch (const ToolCallError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("tool call of 'rm': the name '__import__' at offset 12", 0), 0u) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("tool call of 'rm': the name '__import__' at offset 12", 0), 0u)
+        << e.what();
   }
   // generate's view: unreadable code keeps its content and says why.
   const auto g = chatglm3_tool_call("rm\n```python\nos.remove('x')\n```");
@@ -110,7 +114,9 @@ TEST(Chatglm3Response, TextToolCallsAndHistory) {
 TEST(Chatglm3Response, InputIdsAsBuildChatInput) {
   // ids: [gMASK] 1, sop 2, roles system 10 user 11 assistant 12 observation 13; encode(t) = one id
   // per byte (100 + byte).
-  auto role = [](const std::string& r) { return r == "system" ? 10 : r == "user" ? 11 : r == "assistant" ? 12 : 13; };
+  auto role = [](const std::string& r) {
+    return r == "system" ? 10 : r == "user" ? 11 : r == "assistant" ? 12 : 13;
+  };
   auto enc = [](const std::string& t) {
     std::vector<int32_t> ids;
     for (char c : t)
@@ -127,7 +133,8 @@ TEST(Chatglm3Response, InputIdsAsBuildChatInput) {
     want.push_back(t);
   EXPECT_EQ(chatglm3_input_ids(history, "observation", "r", 1, 2, role, enc), want);
   // The reply's text with <|assistant|> where the model wrote it.
-  EXPECT_EQ(chatglm3_reply_text({5, 12, 6}, 12, [](const std::vector<int32_t>& p) { return std::to_string(p.size()); }),
+  EXPECT_EQ(chatglm3_reply_text({5, 12, 6}, 12,
+                                [](const std::vector<int32_t>& p) { return std::to_string(p.size()); }),
             "1<|assistant|>1");
 }
 
