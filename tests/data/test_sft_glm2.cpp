@@ -77,6 +77,9 @@ TEST(ChatGlm2Tokenizer, EncodesTextThroughSentencePieceOnly) {
   EXPECT_EQ(glm3().encode("<|user|>"), (Ids{3, 21, 22, 23, 24, 25, 26, 22, 27}));
   EXPECT_EQ(glm3().single_message("assistant", "x", "cd"), (Ids{ASST, 28, 7, 30}));
   EXPECT_EQ(glm3().single_message("user", "", "a"), (Ids{USER, 3, 7, 17}));
+  // A prompt typed for generation: the names become ids, the text between them is encoded.
+  EXPECT_EQ(glm3().encode_with_special_tokens("[gMASK]<sop><|user|>\nab"), (Ids{G, SOP, USER, 3, 7, 18}));
+  EXPECT_EQ(glm3().encode_with_special_tokens("a sop"), glm3().encode("a sop")); // the bare word stays text
   // SPTokenizer.decode: names for special ids, SentencePiece for the runs between them.
   EXPECT_EQ(glm3().decode({G, SOP, USER, 3, 7, 20}), "[gMASK]sop<|user|>\n ab");
   EXPECT_EQ(glm3().special_name(OBS), "<|observation|>");
