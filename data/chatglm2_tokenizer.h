@@ -1,7 +1,8 @@
 #pragma once
 // ChatGLM2-6B's and ChatGLM3-6B's tokenizer (tokenization_chatglm.py of THUDM/chatglm2-6b and
-// THUDM/chatglm3-6b, with the PreTrainedTokenizer of transformers 4.30.2, the version their
-// requirements name), from tokenizer.model (SentencePiece) and tokenizer_config.json:
+// THUDM/chatglm3-6b, with the PreTrainedTokenizer of transformers 4.27.1, the version
+// THUDM/ChatGLM2-6B's requirements.txt names; these rules hold up to 4.33, before 4.34 reworked
+// added tokens), from tokenizer.model (SentencePiece) and tokenizer_config.json:
 //
 //  ids     the SentencePiece ids, then SPTokenizer's special tokens numbered after the n pieces:
 //          [MASK] n, [gMASK] n+1, [sMASK] n+2, sop n+3, eop n+4 (n = 64789 in the release) and,
@@ -10,7 +11,7 @@
 //  encode  tokenizer.encode(text, add_special_tokens=False): the whole text through SentencePiece
 //          (EncodeAsPieces with the model's own normalizer and dummy prefix, then PieceToId).
 //          Nothing is cut out of the text: the config names no special token transformers
-//          4.30 would split on, and ChatGLM3 writes role tokens only through get_command /
+//          4.27 would split on, and ChatGLM3 writes role tokens only through get_command /
 //          build_single_message (its encode_special_tokens is off), so a literal "<|user|>" or
 //          "[gMASK]" in the text is text.
 //  decode  special ids -> their names (ChatGLM3, SPTokenizer.decode) or nothing (ChatGLM2, whose

@@ -3,7 +3,7 @@
 // S = max_source_len + max_target_len + 1 tokens:
 //
 // format chatglm2 (THUDM/ChatGLM2-6B ptuning/main.py preprocess_function_train at a33cb4f,
-// ignore_pad_token_for_loss true, its default; transformers 4.30.2's truncation):
+// ignore_pad_token_for_loss true, its default; transformers 4.27.1's truncation):
 //   a = [gMASK] sop + encode(prompt)[: max_source_len - 2]     (encode(..., add_special_tokens=True,
 //       truncation=True, max_length=max_source_len): the two prefix tokens count against it)
 //   b = encode(answer)[: max_target_len]
