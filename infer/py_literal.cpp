@@ -77,6 +77,13 @@ private:
   }
 
   Json value() {
+    struct Depth { // containers and calls nest through value(): a bounded recursion
+      int& d;
+      explicit Depth(int& x) : d(++x) {}
+      ~Depth() { --d; }
+    } depth(depth_);
+    if (depth_ > k_max_depth)
+      fail("nesting deeper than " + std::to_string(k_max_depth) + " (Python's parser refuses it too)");
     skip();
     const char c = peek();
     if (c == '\0')
@@ -209,8 +216,10 @@ private:
   void escape(std::string& out);
   Json number();
 
+  static constexpr int k_max_depth = 200; // CPython's parser: "too many nested parentheses"
   std::string_view s_;
   size_t i_ = 0;
+  int depth_ = 0;
 };
 
 std::string Parser::string_literal() {

@@ -15,6 +15,7 @@
 //   containers [...] and (...) (-> arrays), {k: v, ...} with string keys (-> objects; a repeated key
 //              keeps the last value, as a dict does), trailing commas
 //   calls      tool_call(name=value, ...): keyword arguments only, each name once (-> an object)
+// Nesting deeper than 200 is refused (CPython's parser refuses it too), so the recursion is bounded.
 // Anything else (other names, calls, operators, f-strings, bytes, sets, int keys, comments) is
 // refused: std::invalid_argument naming what and where ("column N").
 #include <nlohmann/json.hpp>

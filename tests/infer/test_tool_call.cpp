@@ -68,6 +68,8 @@ TEST(PyLiteral, RefusesWhatIsNotALiteral) {
   EXPECT_TRUE(starts(refusal("'\\ud800'"), "an escape of no Unicode character"));
   EXPECT_TRUE(starts(refusal("-True"), "a sign before something that is not a number"));
   EXPECT_NE(refusal("x").find("it does not run Python"), std::string::npos);
+  EXPECT_EQ(parse_py_literal(std::string(199, '[') + std::string(199, ']')).dump().size(), 398u);
+  EXPECT_TRUE(starts(refusal(std::string(100000, '[')), "nesting deeper than 200"));
 }
 
 const std::string k_call = "get_weather\n```python\ntool_call(city='北京', days=3)\n```";
