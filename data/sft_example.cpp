@@ -66,7 +66,7 @@ SftRow build_sft_row(std::vector<int32_t> a, std::vector<int32_t> b, const Speci
   return r;
 }
 
-Sample sft_sample(const SftRow& row, int32_t pad, int64_t seq_len) {
+Sample sft_sample(const SftRow& row, int32_t pad, int64_t seq_len, bool causal) {
   const int64_t S = int64_t(row.input_ids.size());
   GLM3D_CHECK(seq_len >= S && row.labels.size() == size_t(S))
       << "SFT sample of " << S << " tokens into " << seq_len;
@@ -76,10 +76,11 @@ Sample sft_sample(const SftRow& row, int32_t pad, int64_t seq_len) {
   s.tokens = row.input_ids;
   s.tokens.resize(size_t(seq_len), pad);
   s.position_ids = row.position_ids;
-  s.position_ids.resize(size_t(seq_len), row.mask_position);
   s.block_position_ids = row.block_position_ids;
-  for (int64_t i = S; i < seq_len; ++i)
-    s.block_position_ids.push_back(int32_t(i) - row.sep + 1);
+  for (int64_t i = S; i < seq_len; ++i) {
+    s.position_ids.push_back(causal ? int32_t(i) : row.mask_position);
+    s.block_position_ids.push_back(causal ? 0 : int32_t(i) - row.sep + 1);
+  }
   s.targets.assign(size_t(seq_len), pad);
   s.loss_mask.assign(size_t(seq_len), 0);
   for (int64_t i = 0; i + 1 < S; ++i) {

@@ -51,7 +51,8 @@ SftRow build_sft_row(std::vector<int32_t> prompt_ids, std::vector<int32_t> answe
                      const SpecialTokens& sp, int64_t max_source_len, int64_t max_target_len);
 
 // The training sample of a row, of length seq_len >= the row's S (further padding continues the
-// row's: <pad>, the mask position, block positions counting on, no loss). kind = [gMASK].
-Sample sft_sample(const SftRow& row, int32_t pad, int64_t seq_len);
+// row's: <pad>, the mask position, block positions counting on, no loss; causal rows
+// (data/sft_causal.h): <pad>, positions counting on, block positions 0). kind = [gMASK].
+Sample sft_sample(const SftRow& row, int32_t pad, int64_t seq_len, bool causal = false);
 
 } // namespace glm3d

@@ -1,6 +1,8 @@
 #include "data/sft_input.h"
 
+#include "core/check.h"
 #include "data/py_str.h"
+#include "data/sft_causal.h"
 #include "data/sft_example.h"
 #include "data/text_input.h"
 
@@ -63,16 +65,36 @@ std::vector<std::pair<std::string, std::string>> history_field(const nlohmann::j
 
 } // namespace
 
+SftFormat parse_sft_format(const std::string& name) {
+  for (SftFormat f : {SftFormat::chatglm, SftFormat::chatglm2, SftFormat::chatglm3})
+    if (name == sft_format_name(f))
+      return f;
+  GLM3D_USAGE_FAIL() << "--format must be chatglm, chatglm2 or chatglm3, got '" << name << "'";
+}
+
+const char* sft_format_name(SftFormat f) {
+  return f == SftFormat::chatglm ? "chatglm" : f == SftFormat::chatglm2 ? "chatglm2" : "chatglm3";
+}
+
 SftRecord parse_sft_line(std::string_view line, const SftKeys& keys) {
   const size_t bad = find_invalid_utf8(line);
   if (bad != std::string_view::npos)
     throw std::invalid_argument("invalid UTF-8 at byte " + std::to_string(bad) + " of the line");
   const nlohmann::json v = parse_json_object(line);
   SftRecord r;
+  if (keys.format == SftFormat::chatglm3) { // key order matters (tools are dumped as written)
+    r.messages = parse_sft_messages(nlohmann::ordered_json::parse(line), keys.messages);
+    return r;
+  }
   const std::string query = text_field(v, keys.prompt, "prompt", "--prompt-key");
   r.answer = text_field(v, keys.response, "answer", "--response-key");
-  r.prompt = keys.source_prefix +
-             (keys.history.empty() ? query : chat_prompt(history_field(v, keys.history), query));
+  std::vector<std::pair<std::string, std::string>> history;
+  if (!keys.history.empty())
+    history = history_field(v, keys.history);
+  if (keys.format == SftFormat::chatglm2) // ChatGLM2's main.py: build_prompt(query, history) always
+    r.prompt = keys.source_prefix + chatglm2_prompt(history, query);
+  else
+    r.prompt = keys.source_prefix + (keys.history.empty() ? query : chat_prompt(history, query));
   return r;
 }
 

@@ -44,7 +44,9 @@ bool is_sft_store(const std::string& dir) {
 void write_sft_manifest(const std::string& dir, const SftManifest& m) {
   nlohmann::ordered_json j;
   j["format"] = "glm3d-sft";
-  j["format_version"] = m.format_version;
+  j["format_version"] = m.causal() ? k_sft_causal_format_version : k_sft_format_version;
+  if (m.causal())
+    j["layout"] = m.layout;
   j["vocab_size"] = m.vocab_size;
   j["max_source_len"] = m.max_source_len;
   j["max_target_len"] = m.max_target_len;
@@ -90,9 +92,14 @@ SftManifest read_sft_manifest(const std::string& dir) {
     GLM3D_USAGE_CHECK(j.at("format") == "glm3d-sft")
         << "SFT store manifest " << path << ": format is " << j.at("format").dump() << ", not \"glm3d-sft\"";
     m.format_version = integer(j.at("format_version"), "format_version", 0, INT64_MAX);
-    GLM3D_USAGE_CHECK(m.format_version == k_sft_format_version)
+    GLM3D_USAGE_CHECK(m.format_version == k_sft_format_version ||
+                      m.format_version == k_sft_causal_format_version)
         << "SFT store manifest " << path << " has format_version " << m.format_version << ", expected "
-        << k_sft_format_version;
+        << k_sft_format_version << " or " << k_sft_causal_format_version;
+    m.layout = m.format_version == k_sft_format_version ? "glm" : j.at("layout").get<std::string>();
+    GLM3D_USAGE_CHECK(m.layout == "glm" || m.layout == "causal")
+        << "SFT store manifest " << path << ": layout " << nlohmann::json(m.layout).dump()
+        << " is neither \"glm\" nor \"causal\"";
     m.vocab_size = integer(j.at("vocab_size"), "vocab_size", 1, INT32_MAX);
     m.max_source_len = integer(j.at("max_source_len"), "max_source_len");
     m.max_target_len = integer(j.at("max_target_len"), "max_target_len");
@@ -124,7 +131,8 @@ SftManifest read_sft_manifest(const std::string& dir) {
   } catch (const std::logic_error& e) { // std::stoul
     GLM3D_USAGE_FAIL() << "SFT store manifest " << path << " is malformed: bad crc32 (" << e.what() << ")";
   }
-  GLM3D_USAGE_CHECK(m.seq_len == m.max_source_len + m.max_target_len && !m.splits.empty())
+  GLM3D_USAGE_CHECK(m.seq_len == m.max_source_len + m.max_target_len + (m.causal() ? 1 : 0) &&
+                    !m.splits.empty())
       << "SFT store manifest " << path << " is inconsistent (seq_len " << m.seq_len << ", max_source_len "
       << m.max_source_len << ", max_target_len " << m.max_target_len << ", " << m.splits.size() << " splits)";
   return m;

@@ -3,6 +3,7 @@
 #include "core/check.h"
 #include "data/prep_output.h"
 #include "data/rng.h"
+#include "data/sft_causal.h"
 #include "data/sft_store.h"
 #include "parallel/agreement.h"
 
@@ -22,18 +23,43 @@ void check_options(const SftPrepOptions& o) {
          "with ice_text.model and tokenizer_config.json)";
   GLM3D_USAGE_CHECK(!o.keys.prompt.empty() && !o.keys.response.empty())
       << "glm3d prep sft: --prompt-key and --response-key must not be empty";
-  check_sft_lengths(o.max_source_len, o.max_target_len);
+  if (!o.format.empty())
+    parse_sft_format(o.format);
   GLM3D_USAGE_CHECK(o.valid_fraction >= 0 && o.valid_fraction < 1)
       << "glm3d prep sft: --valid-fraction must be in [0, 1), got " << o.valid_fraction;
   GLM3D_USAGE_CHECK(o.skip_bad >= 0) << "glm3d prep sft: --skip-bad must be >= 0, got " << o.skip_bad;
 }
 
+// The format: --format, else the tokenizer's own (chatglm2 / chatglm3 for theirs, chatglm for the
+// rest); lengths checked for it. UsageError when the tokenizer cannot make it.
+SftFormat resolve_format(const SftPrepOptions& o, const TextTokenizer& tok) {
+  const std::string kind = tok.kind();
+  const SftFormat f = !o.format.empty()    ? parse_sft_format(o.format)
+                      : kind == "chatglm2" ? SftFormat::chatglm2
+                      : kind == "chatglm3" ? SftFormat::chatglm3
+                                           : SftFormat::chatglm;
+  GLM3D_USAGE_CHECK(f != SftFormat::chatglm || (kind != "chatglm2" && kind != "chatglm3"))
+      << "glm3d prep sft: --format chatglm lays examples out for ChatGLM-6B, but " << o.tokenizer_path
+      << " is " << kind << "'s tokenizer: use --format chatglm2 or chatglm3";
+  GLM3D_USAGE_CHECK(f != SftFormat::chatglm2 || kind != "chatglm")
+      << "glm3d prep sft: --format chatglm2 needs ChatGLM2/3's tokenizer (or glm3d's), not ChatGLM-6B's "
+      << o.tokenizer_path;
+  GLM3D_USAGE_CHECK(f != SftFormat::chatglm3 || kind == "chatglm3")
+      << "glm3d prep sft: --format chatglm3 needs ChatGLM3's tokenizer (its role tokens), but "
+      << o.tokenizer_path << " is a " << kind << " tokenizer";
+  if (f == SftFormat::chatglm)
+    check_sft_lengths(o.max_source_len, o.max_target_len);
+  else
+    check_causal_sft_lengths(o.max_source_len, o.max_target_len);
+  return f;
+}
+
 // Reads every input; more bad lines than --skip-bad is a UsageError naming the first.
-std::vector<SftRecord> read_records(const SftPrepOptions& o, SftPrepResult& res) {
+std::vector<SftRecord> read_records(const SftPrepOptions& o, const SftKeys& keys, SftPrepResult& res) {
   std::vector<SftRecord> records;
   std::vector<SftBadLine> bad;
   for (size_t i = 0; i < o.inputs.size(); ++i)
-    read_sft_file(o.inputs[i], int32_t(i), o.keys, records, bad);
+    read_sft_file(o.inputs[i], int32_t(i), keys, records, bad);
   if (int64_t(bad.size()) > o.skip_bad)
     GLM3D_USAGE_FAIL() << bad.front().message
                        << (bad.size() > 1 || o.skip_bad > 0
@@ -51,21 +77,39 @@ std::vector<SftRecord> read_records(const SftPrepOptions& o, SftPrepResult& res)
 // Example ids of the records; rows are built from them when the splits are written.
 struct Tokenized {
   std::vector<int32_t> prompt, answer;
+  ConversationIds conversation; // chatglm3
 };
 
 std::vector<Tokenized> tokenize(const std::vector<SftRecord>& records, const TextTokenizer& tok) {
   std::vector<Tokenized> out(records.size());
+  const auto* glm3 = dynamic_cast<const ChatGlm2Tokenizer*>(&tok);
   // Encoding is const and thread-safe (SentencePiece): spread the records over the cores.
 #pragma omp parallel for schedule(dynamic, 64)
   for (int64_t i = 0; i < int64_t(records.size()); ++i) {
-    out[size_t(i)].prompt = tok.encode(records[size_t(i)].prompt);
-    out[size_t(i)].answer = tok.encode(records[size_t(i)].answer);
+    const SftRecord& r = records[size_t(i)];
+    if (!r.messages.empty()) {
+      out[size_t(i)].conversation = conversation_ids(r.messages, *glm3);
+      continue;
+    }
+    out[size_t(i)].prompt = tok.encode(r.prompt);
+    out[size_t(i)].answer = tok.encode(r.answer);
   }
   return out;
 }
 
-nlohmann::json prep_info(const SftPrepOptions& o, const SftPrepResult& r) {
+SftRow build_row(SftFormat f, const Tokenized& t, const SpecialTokens& sp, const SftPrepOptions& o) {
+  if (f == SftFormat::chatglm)
+    return build_sft_row(t.prompt, t.answer, sp, o.max_source_len, o.max_target_len);
+  if (f == SftFormat::chatglm2)
+    return build_chatglm2_row(t.prompt, t.answer, sp, o.max_source_len, o.max_target_len);
+  return build_chatglm3_row(t.conversation, sp, o.max_source_len + o.max_target_len + 1);
+}
+
+nlohmann::json prep_info(const SftPrepOptions& o, const SftKeys& keys, const SftPrepResult& r) {
   return {{"inputs", o.inputs},
+          {"format", sft_format_name(keys.format)},
+          {"messages_key", keys.messages},
+          {"conversations_truncated", r.conversations_truncated},
           {"prompt_key", o.keys.prompt},
           {"response_key", o.keys.response},
           {"history_key", o.keys.history},
@@ -79,22 +123,27 @@ nlohmann::json prep_info(const SftPrepOptions& o, const SftPrepResult& r) {
 
 // Everything on rank 0: read, tokenize, split, write into tmp.
 void prep_into(const SftPrepOptions& o, const std::string& tmp, SftPrepResult& res) {
-  const std::unique_ptr<TextTokenizer> tok = load_text_tokenizer(o.tokenizer_path);
-  const std::vector<SftRecord> records = read_records(o, res);
+  const std::unique_ptr<TextTokenizer> tok = load_text_tokenizer(o.tokenizer_path, o.tokenizer_kind);
+  SftKeys keys = o.keys;
+  keys.format = resolve_format(o, *tok);
+  const std::vector<SftRecord> records = read_records(o, keys, res);
   const std::vector<Tokenized> ids = tokenize(records, *tok);
   const SpecialTokens& sp = tok->special();
   std::vector<int64_t> split[2]; // train, valid: record indices in input order
   for (size_t i = 0; i < records.size(); ++i) {
     KeyedRng rng(o.split_seed, uint64_t(records[i].file_index), uint64_t(records[i].line));
     split[rng.uniform() < o.valid_fraction ? 1 : 0].push_back(int64_t(i));
-    res.prompts_truncated += int64_t(ids[i].prompt.size()) > o.max_source_len - 1;
-    res.answers_truncated += int64_t(ids[i].answer.size()) > o.max_target_len - 2;
+    const SftRow row = build_row(keys.format, ids[i], sp, o); // only its truncation flags are kept
+    res.prompts_truncated += row.prompt_truncated;
+    res.answers_truncated += keys.format != SftFormat::chatglm3 && row.answer_truncated;
+    res.conversations_truncated += keys.format == SftFormat::chatglm3 && row.answer_truncated;
   }
   SftManifest m;
+  m.layout = keys.format == SftFormat::chatglm ? "glm" : "causal";
   m.vocab_size = tok->vocab_size();
   m.max_source_len = o.max_source_len;
   m.max_target_len = o.max_target_len;
-  m.seq_len = o.max_source_len + o.max_target_len;
+  m.seq_len = o.max_source_len + o.max_target_len + (m.causal() ? 1 : 0);
   m.tokenizer_kind = tok->kind();
   m.tokenizer_sha256 = tok->sha256();
   m.special = sp;
@@ -110,7 +159,7 @@ void prep_into(const SftPrepOptions& o, const std::string& tmp, SftPrepResult& r
         tmp, names[s], int64_t(split[s].size()), m.seq_len,
         [&](int64_t k) {
           const size_t i = size_t(split[s][size_t(k)]);
-          SftRow row = build_sft_row(ids[i].prompt, ids[i].answer, sp, o.max_source_len, o.max_target_len);
+          SftRow row = build_row(keys.format, ids[i], sp, o);
           row.source_file = records[i].file_index;
           row.source_line = records[i].line;
           return row;
@@ -127,7 +176,8 @@ void prep_into(const SftPrepOptions& o, const std::string& tmp, SftPrepResult& r
   res.vocab_size = m.vocab_size;
   res.tokenizer_kind = m.tokenizer_kind;
   res.tokenizer_sha256 = m.tokenizer_sha256;
-  m.prep = prep_info(o, res);
+  res.format = sft_format_name(keys.format);
+  m.prep = prep_info(o, keys, res);
   write_sft_manifest(tmp, m);
 }
 

@@ -36,7 +36,8 @@ public:
   }
 
   Sample get(int64_t k) override {
-    return sft_sample(store_.read(split_, example_of(k)), store_.manifest().special.pad, seq_len_);
+    return sft_sample(store_.read(split_, example_of(k)), store_.manifest().special.pad, seq_len_,
+                      store_.manifest().causal());
   }
 
 private:
@@ -57,7 +58,8 @@ std::unique_ptr<SampleSource> open_sft_source(const std::string& dir, const std:
   GLM3D_USAGE_CHECK(seq_len == 0 || seq_len >= S)
       << "sequence length " << seq_len << " is shorter than the examples of SFT store " << dir << " (" << S
       << " = max_source_len " << store.manifest().max_source_len << " + max_target_len "
-      << store.manifest().max_target_len << "); give --seq-len " << S << " or more";
+      << store.manifest().max_target_len << (store.manifest().causal() ? " + 1" : "") << "); give --seq-len "
+      << S << " or more";
   GLM3D_USAGE_CHECK(expected_tokenizer_sha256.empty() ||
                     expected_tokenizer_sha256 == store.manifest().tokenizer_sha256)
       << "SFT store " << dir << " was made with tokenizer sha256 " << store.manifest().tokenizer_sha256

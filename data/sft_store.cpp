@@ -4,6 +4,7 @@
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
 #include "data/prep_output.h"
+#include "data/sft_causal.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -244,7 +245,8 @@ SftRow SftStore::read(const std::string& split, int64_t i) const {
                        << " failed (corrupted or truncated file; chunk checksum): " << e.what();
   }
   const SftRow r = b.get(0);
-  GLM3D_USAGE_CHECK(r.sep >= 1 && r.sep < sp.S && r.mask_position >= 0 && r.mask_position < sp.S)
+  GLM3D_USAGE_CHECK(r.sep >= (m_.causal() ? 0 : 1) && r.sep < sp.S && r.mask_position >= 0 &&
+                    r.mask_position < sp.S)
       << "SFT store file " << sp.path << ": example " << i << " has sep " << r.sep << " and mask position "
       << r.mask_position << " outside [0, " << sp.S << ")";
   for (int32_t t : r.input_ids)
@@ -297,7 +299,10 @@ SftVerifyReport verify_sft_store(const std::string& dir) {
         Block b(std::min<int64_t>(int64_t(k_block_rows), sp->n - b0), S);
         block_io(sp->d, b0, b, false, crc);
         for (int64_t i = 0; i < b.n; ++i) {
-          const std::string bad = layout_problem(b.get(i), S, store.m_.vocab_size, store.m_.special);
+          const SftRow row = b.get(i);
+          const std::string bad = store.m_.causal()
+                                      ? causal_layout_problem(row, S, store.m_.vocab_size, store.m_.special)
+                                      : layout_problem(row, S, store.m_.vocab_size, store.m_.special);
           GLM3D_USAGE_CHECK(bad.empty())
               << "SFT store file " << sp->path << ": example " << b0 + i << " breaks the layout at " << bad;
         }

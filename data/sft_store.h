@@ -27,7 +27,8 @@
 
 namespace glm3d {
 
-inline constexpr int64_t k_sft_format_version = 1;
+inline constexpr int64_t k_sft_format_version = 1; // glm layout (ChatGLM-6B); causal layouts write 2
+inline constexpr int64_t k_sft_causal_format_version = 2;
 inline constexpr const char* k_sft_manifest_name = "sft_manifest.json";
 
 struct SftSplitInfo {
@@ -38,6 +39,10 @@ struct SftSplitInfo {
 
 struct SftManifest {
   int64_t format_version = k_sft_format_version;
+  // "glm" (data/sft_example.h, seq_len = max_source_len + max_target_len) or "causal"
+  // (data/sft_causal.h, seq_len = max_source_len + max_target_len + 1; format_version 2)
+  std::string layout = "glm";
+  bool causal() const { return layout == "causal"; }
   int64_t vocab_size = 0, max_source_len = 0, max_target_len = 0, seq_len = 0;
   std::string tokenizer_kind, tokenizer_sha256;
   std::vector<std::string> tokenizer_files;

@@ -1,6 +1,8 @@
 #include "infer/chat_format.h"
 
 #include "core/check.h"
+#include "data/sft_causal.h"
+#include "infer/tool_call.h"
 
 #include <cstdint>
 
@@ -72,11 +74,7 @@ std::string chat_prompt(const ChatHistory& history, const std::string& query) {
 }
 
 std::string chatglm2_chat_prompt(const ChatHistory& history, const std::string& query) {
-  std::string p;
-  for (size_t i = 0; i < history.size(); ++i)
-    p += "[Round " + std::to_string(i + 1) + "]\n\n问：" + history[i].first + "\n\n答：" + history[i].second +
-         "\n\n";
-  return p + "[Round " + std::to_string(history.size() + 1) + "]\n\n问：" + query + "\n\n答：";
+  return chatglm2_prompt(history, query); // the one fine-tuning data is made with
 }
 
 std::vector<int32_t>
@@ -85,21 +83,14 @@ chatglm3_chat_ids(const ChatHistory& history, const std::string& query, const Sp
   GLM3D_USAGE_CHECK(sp.gmask >= 0 && sp.sop >= 0 && sp.user >= 0 && sp.assistant >= 0)
       << "ChatGLM3's chat format needs the ids of [gMASK], <sop>, <|user|> and <|assistant|> (an imported "
          "ChatGLM3 checkpoint records them)";
-  std::vector<int32_t> ids = {sp.gmask, sp.sop};
-  auto message = [&](int32_t role, const std::string& text) { // build_single_message(role, "", text)
-    ids.push_back(role);
-    for (const std::string& piece : {std::string("\n"), text}) {
-      const std::vector<int32_t> e = encode(piece);
-      ids.insert(ids.end(), e.begin(), e.end());
-    }
-  };
+  std::vector<ChatMessage> messages;
   for (const auto& [q, r] : history) {
-    message(sp.user, q);
-    message(sp.assistant, r);
+    messages.push_back({"user", "", q, nullptr});
+    messages.push_back({"assistant", "", r, nullptr});
   }
-  message(sp.user, query);
-  ids.push_back(sp.assistant);
-  return ids;
+  return chatglm3_input_ids(
+      messages, "user", query, sp.gmask, sp.sop,
+      [&](const std::string& role) { return role == "user" ? sp.user : sp.assistant; }, encode);
 }
 
 std::string process_response(const std::string& text) {

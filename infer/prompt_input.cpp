@@ -60,7 +60,7 @@ std::vector<PromptInput> read_prompt_file(const std::string& path) {
   return out;
 }
 
-std::vector<int32_t> prompt_ids(const PromptInput& p, const Tokenizer* tokenizer, int64_t index) {
+std::vector<int32_t> prompt_ids(const PromptInput& p, const TextTokenizer* tokenizer, int64_t index) {
   if (p.given_as_ids)
     return p.ids;
   GLM3D_USAGE_CHECK(tokenizer) << "prompt " << index << " is text: give --tokenizer (or the prompt as ids)";

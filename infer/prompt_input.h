@@ -2,7 +2,7 @@
 // Where prompts come from: --prompt TEXT, --prompt-ids 5,17,291, or a JSONL file with one
 // object per line, {"prompt": "text"} or {"input_ids": [5, 17, 291]} (other keys are kept
 // out of the way: ignored).
-#include "data/tokenizer.h"
+#include "data/text_tokenizer.h"
 
 #include <cstdint>
 #include <string>
@@ -25,6 +25,6 @@ std::vector<PromptInput> read_prompt_file(const std::string& path);
 // The ids of a prompt: given ids as they are; text through the tokenizer with its
 // special-token names as ids ([MASK], [gMASK], <sop>, ...). UsageError naming prompt `index`
 // when text comes without a tokenizer.
-std::vector<int32_t> prompt_ids(const PromptInput& p, const Tokenizer* tokenizer, int64_t index);
+std::vector<int32_t> prompt_ids(const PromptInput& p, const TextTokenizer* tokenizer, int64_t index);
 
 } // namespace glm3d

@@ -1,6 +1,7 @@
 #include "infer/session.h"
 
 #include "core/check.h"
+#include "data/chatglm2_tokenizer.h"
 #include "data/h5_attr.h"
 #include "data/token_store.h"
 #include "infer/model_loader.h"
@@ -54,7 +55,7 @@ GenerationSession::GenerationSession(const SessionOptions& o, MPI_Comm world) {
       lora = std::make_unique<LoraAdapter>(read_lora_adapter(adapter.path, meta_.cfg));
     }
     if (!o.tokenizer.empty()) {
-      tokenizer_.emplace(load_tokenizer(o.tokenizer));
+      tokenizer_ = load_text_tokenizer(o.tokenizer);
       GLM3D_USAGE_CHECK(meta_.tokenizer_sha256.empty() || meta_.tokenizer_sha256 == tokenizer_->sha256())
           << "checkpoint " << path_ << " was trained with tokenizer sha256 " << meta_.tokenizer_sha256
           << ", but " << o.tokenizer << " has " << tokenizer_->sha256();
@@ -64,6 +65,8 @@ GenerationSession::GenerationSession(const SessionOptions& o, MPI_Comm world) {
     }
     special_ =
         resolve_special_ids(meta_.special_tokens, tokenizer_ ? &tokenizer_->special() : nullptr, path_);
+    if (const auto* glm3 = dynamic_cast<const ChatGlm2Tokenizer*>(tokenizer_.get()); glm3 && glm3->chatglm3())
+      add_role_ids(*glm3, o.tokenizer);
   });
   int world_size = 0;
   MPI_Comm_size(world, &world_size);
@@ -77,6 +80,19 @@ GenerationSession::GenerationSession(const SessionOptions& o, MPI_Comm world) {
 }
 
 GenerationSession::~GenerationSession() = default;
+
+// ChatGLM3's role ids from its tokenizer where the checkpoint has none (a glm3d-trained
+// checkpoint records no roles); a checkpoint that records other ids is refused.
+void GenerationSession::add_role_ids(const ChatGlm2Tokenizer& tok, const std::string& origin) {
+  int32_t* ids[] = {&special_.system, &special_.user, &special_.assistant, &special_.observation};
+  for (int k = 0; k < 4; ++k) {
+    const int32_t want = tok.role_id(k_chatglm3_roles[k]);
+    GLM3D_USAGE_CHECK(*ids[k] < 0 || *ids[k] == want)
+        << "checkpoint " << path_ << " records <|" << k_chatglm3_roles[k] << "|> as " << *ids[k] << ", but "
+        << origin << " has " << want;
+    *ids[k] = want;
+  }
+}
 
 std::vector<int32_t> GenerationSession::stop_ids() const {
   return generation_stop_ids(special_, meta_.cfg.mask == MaskKind::causal);

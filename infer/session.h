@@ -1,7 +1,7 @@
 #pragma once
 // Everything `glm3d generate` and `glm3d chat` set up on every rank: the tp x pp layout (dp 1),
 // this rank's share of the checkpoint, the generator, the special ids and the tokenizer.
-#include "data/tokenizer.h"
+#include "data/text_tokenizer.h"
 #include "infer/adapter_file.h"
 #include "infer/generator.h"
 #include "infer/inference_model.h"
@@ -16,9 +16,13 @@
 
 namespace glm3d {
 
+class ChatGlm2Tokenizer;
+
 struct SessionOptions {
-  std::string load;      // checkpoint file or directory (its latest)
-  std::string tokenizer; // SentencePiece model, or a token store directory ("" for id prompts)
+  std::string load; // checkpoint file or directory (its latest)
+  // glm3d's SentencePiece model, a token or SFT store, a ChatGLM-6B or ChatGLM2/3 tokenizer
+  // directory (data/text_tokenizer.h load_text_tokenizer); "" for id prompts
+  std::string tokenizer;
   int tp = 1, pp = 1;
   std::string precision = "f32"; // a float checkpoint's matrices: f32 or bf16
   std::string adapter, ptuning;  // infer/adapter_file.h
@@ -35,7 +39,7 @@ public:
   const std::string& path() const { return path_; }
   const ModelConfig& config() const { return meta_.cfg; }
   const SpecialIds& special() const { return special_; }
-  const Tokenizer* tokenizer() const { return tokenizer_ ? &*tokenizer_ : nullptr; }
+  const TextTokenizer* tokenizer() const { return tokenizer_.get(); }
   InferenceModel& model() { return *model_; }
   Generator& generator() { return *generator_; }
   ProcessGroups& groups() { return groups_; }
@@ -49,10 +53,11 @@ public:
   std::string describe() const;
 
 private:
+  void add_role_ids(const ChatGlm2Tokenizer& tok, const std::string& origin);
   CheckpointMeta meta_;
   std::string path_;
   WeightFormat format_ = WeightFormat::f32;
-  std::optional<Tokenizer> tokenizer_;
+  std::unique_ptr<TextTokenizer> tokenizer_;
   SpecialIds special_;
   ProcessGroups groups_;
   std::unique_ptr<InferenceModel> model_;

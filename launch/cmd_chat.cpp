@@ -1,5 +1,5 @@
-// glm3d chat: an interactive loop in ChatGLM-6B's format (ChatGLM2's or ChatGLM3's for their
-// architecture: infer/chat_format.h) with its
+// glm3d chat: an interactive loop in ChatGLM-6B's format (ChatGLM2's for its architecture:
+// infer/chat_format.h; ChatGLM3's, with tools, in launch/chat_glm3.h) with its
 // defaults (modeling_chatglm.py chat: top-p 0.7, temperature 0.95, max_length 2048; Hugging
 // Face's top-k 50; sampling). Rank 0 reads a line from stdin and every rank generates the reply;
 // "clear" empties the history, "stop" or the end of input ends the loop.
@@ -7,6 +7,7 @@
 #include "infer/chat_format.h"
 #include "infer/prompt_runner.h"
 #include "infer/session.h"
+#include "launch/chat_glm3.h"
 #include "launch/generate_options.h"
 #include "parallel/agreement.h"
 
@@ -17,30 +18,12 @@ namespace glm3d {
 
 namespace {
 
-// Rank 0's next line for every rank; false at the end of input or "stop".
-bool next_query(MPI_Comm world, bool root, std::string& line) {
-  int more = 1;
-  if (root) {
-    std::printf("\n用户：");
-    std::fflush(stdout);
-    more = std::getline(std::cin, line) && line != "stop" ? 1 : 0;
-  }
-  MPI_Bcast(&more, 1, MPI_INT, 0, world);
-  if (more)
-    bcast_string(world, line, 0);
-  return more != 0;
-}
-
-// The conversation as ids in the model's chat format: ChatGLM-6B's, ChatGLM2's, or ChatGLM3's
-// (a causal model whose checkpoint knows <|user|>).
+// The conversation as ids in the model's chat format: ChatGLM-6B's or ChatGLM2's.
 std::vector<int32_t> chat_ids(const GenerationSession& s, const ChatHistory& history,
                               const std::string& query) {
-  const Tokenizer& tok = *s.tokenizer();
+  const TextTokenizer& tok = *s.tokenizer();
   if (s.config().mask != MaskKind::causal)
     return tok.encode(chat_prompt(history, query));
-  if (s.special().user >= 0)
-    return chatglm3_chat_ids(history, query, s.special(),
-                             [&](const std::string& t) { return tok.encode(t); });
   return tok.encode(chatglm2_chat_prompt(history, query));
 }
 
@@ -51,24 +34,41 @@ int cmd_chat(const Args& args, const RunContext& ctx) {
   o.sampling.top_p = 0.7, o.sampling.temperature = 0.95, o.sampling.top_k = 50;
   o.max_new_tokens = 2048; // ChatGLM-6B bounds the reply by max_length only
   int64_t max_length = 2048;
+  std::string tools_file;
   po::options_description desc("glm3d chat --load CKPT --tokenizer T: a conversation in ChatGLM-6B's format");
   add_generate_options(desc, o);
   desc.add_options()("max-length", defaulted(&max_length),
-                     "prompt and reply together at most this many tokens (and the model's context)");
+                     "prompt and reply together at most this many tokens (and the model's context)") //
+      ("tools", po::value<std::string>(&tools_file),
+       "ChatGLM3: a JSON file of tool descriptions for the system message; tool calls print as JSON and the "
+       "next line is the tool's result");
   po::variables_map vm;
   if (!parse_options(args, desc, vm, ctx))
     return 0;
   check_generate_options(o);
   GLM3D_USAGE_CHECK(!o.session.tokenizer.empty()) << "glm3d chat needs --tokenizer";
   GenerationSession s(o.session, ctx.world);
-  const Tokenizer& tok = *s.tokenizer();
+  const TextTokenizer& tok = *s.tokenizer();
   const int64_t limit = std::min(max_length, s.config().seq_len);
+  const bool chatglm3 = s.config().mask == MaskKind::causal && s.special().user >= 0;
+  nlohmann::ordered_json tools;
+  run_agreed(ctx.world, [&] {
+    GLM3D_USAGE_CHECK(tools_file.empty() || chatglm3)
+        << "--tools needs a ChatGLM3 model (a causal checkpoint that records <|user|>), not "
+        << s.config().name;
+    if (!tools_file.empty())
+      tools = read_tools_file(tools_file);
+  });
   if (s.is_root())
     std::printf("glm3d chat: %s\ntype a message; 'clear' empties the history, 'stop' ends.\n",
                 s.describe().c_str());
+  if (chatglm3) {
+    chat_chatglm3(ctx.world, s, o, limit, tools);
+    return 0;
+  }
   ChatHistory history;
   uint64_t turn = 0;
-  for (std::string query; next_query(ctx.world, s.is_root(), query);) {
+  for (std::string query; next_chat_line(ctx.world, s.is_root(), query, "用户：");) {
     if (query == "clear") {
       history.clear();
       continue;

@@ -9,6 +9,7 @@
 #include "infer/prompt_input.h"
 #include "infer/prompt_runner.h"
 #include "infer/session.h"
+#include "infer/tool_call.h"
 #include "launch/generate_options.h"
 #include "launch/options.h"
 #include "parallel/agreement.h"
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 
 namespace glm3d {
 
@@ -27,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 
 // What rank 0 prints while the single prompt of --prompt generates: its text (or ids).
 struct Streamer {
-  const Tokenizer* tok;
+  const TextTokenizer* tok;
   std::vector<int32_t> ids;
   TextStream text;
   void add(int32_t id) {
@@ -110,12 +112,25 @@ std::vector<PreparedPrompt> read_prompts(const GenerateCommand& c, const po::var
   return prompts;
 }
 
+// A ChatGLM3 model's tool call in the output (infer/tool_call.h), if the reply makes one.
+std::optional<nlohmann::ordered_json> tool_call_of(const std::vector<int32_t>& output,
+                                                   const GenerationSession& s) {
+  const SpecialIds& sp = s.special();
+  if (!s.tokenizer() || s.config().mask != MaskKind::causal || sp.user < 0 || sp.assistant < 0)
+    return std::nullopt;
+  return chatglm3_tool_call(chatglm3_reply_text(
+      output, sp.assistant, [&](const std::vector<int32_t>& part) { return s.tokenizer()->decode(part); }));
+}
+
 void write_jsonl(std::ofstream& out, size_t first, const std::vector<PromptResult>& r,
-                 const std::vector<PreparedPrompt>& prompts, const Tokenizer* tok) {
+                 const std::vector<PreparedPrompt>& prompts, const GenerationSession& s) {
+  const TextTokenizer* tok = s.tokenizer();
   for (size_t i = 0; i < r.size(); ++i) {
     nlohmann::ordered_json line = {{"index", first + i}};
     if (tok)
       line["output"] = tok->decode(r[i].output);
+    if (const auto call = tool_call_of(r[i].output, s))
+      line["tool_call"] = *call;
     line["output_ids"] = r[i].output;
     if (prompts[first + i].infill)
       line["spans"] = r[i].spans;
@@ -167,7 +182,7 @@ std::vector<PromptResult> run_batches(const GenerateCommand& c, GenerationSessio
     const std::vector<PreparedPrompt> batch(prompts.begin() + int64_t(b0), prompts.begin() + int64_t(b1));
     const std::vector<PromptResult> r = generate_prompts(s.generator(), batch, b0, g, s.special(), hooks);
     if (jsonl.is_open())
-      write_jsonl(jsonl, b0, r, prompts, s.tokenizer());
+      write_jsonl(jsonl, b0, r, prompts, s);
     results.insert(results.end(), r.begin(), r.end());
   }
   if (s.holds_logits() && !c.logits_out.empty())
@@ -222,6 +237,8 @@ int cmd_generate(const Args& args, const RunContext& ctx) {
                 s.tokenizer() ? s.tokenizer()->decode(first).c_str() : ("ids: " + ids_text(first)).c_str());
   if (single && c.print_ids && s.tokenizer())
     std::printf("ids: %s\n", ids_text(first).c_str());
+  if (const auto call = single ? tool_call_of(first, s) : std::nullopt)
+    std::printf("tool call: %s\n", call->dump(-1, ' ', false).c_str());
   if (!c.out.empty())
     std::printf("generate: %zu prompts -> %s\n", prompts.size(), c.out.c_str());
   if (c.stats)

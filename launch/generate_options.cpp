@@ -6,9 +6,10 @@ namespace glm3d {
 
 void add_generate_options(po::options_description& desc, GenerateCliOptions& o) {
   SessionOptions& s = o.session;
-  desc.add_options()                                                                                        //
-      ("load", po::value(&s.load), "checkpoint file or directory (its latest); float or quantized")         //
-      ("tokenizer", po::value(&s.tokenizer), "SentencePiece model, or a token store directory")             //
+  desc.add_options()                                                                                //
+      ("load", po::value(&s.load), "checkpoint file or directory (its latest); float or quantized") //
+      ("tokenizer", po::value(&s.tokenizer),
+       "SentencePiece model, store, or ChatGLM(2/3) tokenizer directory")                                   //
       ("tp", defaulted(&s.tp), "tensor-parallel degree")                                                    //
       ("pp", defaulted(&s.pp), "pipeline-parallel degree (world = tp * pp)")                                //
       ("precision", defaulted(&s.precision), "a float checkpoint's layer matrices: f32 or bf16")            //

@@ -133,7 +133,12 @@ void resolve_run(TrainJob& j) {
     if (opt.seq_len == 0 && is_sft_store(opt.data_dir))
       j.cfg.seq_len = sft_store_seq_len(opt.data_dir); // an SFT store's examples set the length
     j.source = open_training_source(opt.data_dir, j.cfg.seq_len, j.settings.seed, CollatorOptions{});
-    j.cfg.vocab = j.source->vocab_size(); // the store's tokenizer decides the vocabulary
+    // The store's tokenizer decides the vocabulary, except for a checkpoint's model whose
+    // vocabulary holds it: ChatGLM2/3's 65024 rows (padded_vocab_size) over their tokenizer's
+    // 64794 / 64798 ids, whose logits the reference's loss covers too.
+    const bool from_checkpoint = opt.model.empty() && (j.resume.active() || j.base.active());
+    if (!from_checkpoint || j.source->vocab_size() > j.cfg.vocab)
+      j.cfg.vocab = j.source->vocab_size();
   }
   validate(j.cfg);
   resolve_adapter_init(j); // --adapter: r, alpha, targets from its config

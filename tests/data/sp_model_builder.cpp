@@ -55,7 +55,7 @@ std::string serialize_sp_model(const SpModel& m) {
   field_varint(trainer, 40, uint64_t(m.unk_id));
   field_varint(trainer, 41, uint64_t(m.bos_id));
   field_varint(trainer, 42, uint64_t(m.eos_id));
-  field_varint(trainer, 43, uint64_t(m.pad_id));
+  field_varint(trainer, 43, uint64_t(int64_t(m.pad_id))); // -1: none (protobuf's int32 -1: 10 bytes)
   field_bytes(out, 2, trainer);
   std::string norm;
   field_bytes(norm, 1, "identity");
@@ -118,6 +118,42 @@ std::string chatglm_tokenizer_config(const std::string& extra, bool without_imag
 std::string write_chatglm_tokenizer(const std::string& dir, const std::string& config) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/ice_text.model", std::ios::binary) << serialize_sp_model(chatglm_layout_model());
+  std::ofstream(dir + "/tokenizer_config.json") << config;
+  return dir;
+}
+
+const std::vector<std::string>& chatglm2_text_pieces() {
+  static const std::vector<std::string> pieces = {
+      "\u2581", "a",  "b",  "c",  "\n",      "[",       "]",       "Round",    "\u2581[", "1",
+      "2",      "问", "答", "：", "\u2581a", "ab",      "cd",      "\u2581ab", "<",       "|",
+      "u",      "s",  "e",  "r",  ">",       "\u2581x", "\u2581c", "\u2581cd"};
+  return pieces;
+}
+
+SpModel chatglm2_layout_model(int pieces) {
+  SpModel m;
+  m.pad_id = -1; // ChatGLM2/3's model has none: their pad is unk
+  m.pieces = {{"<unk>", 0, sp_unknown}, {"<s>", 0, sp_control}, {"</s>", 0, sp_control}};
+  for (const std::string& p : chatglm2_text_pieces())
+    m.pieces.push_back({p, -1, sp_normal});
+  for (int fill = 0; int(m.pieces.size()) < pieces; ++fill)
+    m.pieces.push_back({"<fill_" + std::to_string(fill) + ">", 0, sp_unused});
+  return m;
+}
+
+std::string chatglm2_tokenizer_config(const std::string& name_or_path) {
+  std::string c = "{\n";
+  if (!name_or_path.empty())
+    c += "  \"name_or_path\": \"" + name_or_path + "\",\n";
+  return c + "  \"remove_space\": false,\n  \"do_lower_case\": false,\n  \"tokenizer_class\": "
+             "\"ChatGLMTokenizer\",\n"
+             "  \"auto_map\": {\"AutoTokenizer\": [\"tokenization_chatglm.ChatGLMTokenizer\", null]}\n}\n";
+}
+
+std::string write_chatglm2_tokenizer(const std::string& dir, const std::string& config, int pieces) {
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/tokenizer.model", std::ios::binary)
+      << serialize_sp_model(chatglm2_layout_model(pieces));
   std::ofstream(dir + "/tokenizer_config.json") << config;
   return dir;
 }

@@ -43,4 +43,17 @@ std::string chatglm_tokenizer_config(const std::string& extra = "", bool without
 // Writes DIR/ice_text.model and DIR/tokenizer_config.json (DIR created); returns DIR.
 std::string write_chatglm_tokenizer(const std::string& dir, const std::string& config);
 
+// A tokenizer.model in ChatGLM2/3's layout: <unk> <s> </s> at 0-2 (unk, bos, eos), the text pieces
+// of chatglm2_text_pieces() from 3 (score -1 each: the fewest pieces win), then unused fillers
+// up to `pieces` (0: none; 64789 gives the release's special ids).
+SpModel chatglm2_layout_model(int pieces = 0);
+const std::vector<std::string>& chatglm2_text_pieces(); // in id order from 3
+
+// tokenizer_config.json of THUDM/chatglm2-6b / chatglm3-6b (name_or_path names the model;
+// "" leaves it out, so nothing in the file tells the two apart).
+std::string chatglm2_tokenizer_config(const std::string& name_or_path);
+
+// Writes DIR/tokenizer.model (chatglm2_layout_model(pieces)) and DIR/tokenizer_config.json.
+std::string write_chatglm2_tokenizer(const std::string& dir, const std::string& config, int pieces = 0);
+
 } // namespace glm3d::test

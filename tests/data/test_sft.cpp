@@ -90,7 +90,7 @@ TEST(PrepSft, TwoExamplesWithHistoryAndTruncation) {
   test::write_bytes(d + "/a.jsonl", "{\"q\": \"ab cd\", \"a\": \"ab\\ncd\", \"h\": []}\n\n"
                                     "{\"q\": \"你好\", \"a\": \"a  b\", \"h\": [[\"ab\", \"cd\"]]}\n");
   SftPrepOptions o = options({d + "/a.jsonl"}, d + "/store");
-  o.keys = SftKeys{"q", "a", "h", ""};
+  o.keys.prompt = "q", o.keys.response = "a", o.keys.history = "h";
   o.max_source_len = 16;
   o.max_target_len = 6;
   const SftPrepResult res = run_prep_sft(o, MPI_COMM_WORLD);

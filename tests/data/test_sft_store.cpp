@@ -89,7 +89,7 @@ TEST(PrepSftBadInput, HistoryShapesAndOptions) {
   const std::string f = d + "/h.jsonl";
   test::write_bytes(f, "{\"q\": \"a\", \"r\": \"b\", \"h\": [[\"x\"]]}\n");
   SftPrepOptions o = options({f}, d + "/out");
-  o.keys = SftKeys{"q", "r", "h", ""};
+  o.keys.prompt = "q", o.keys.response = "r", o.keys.history = "h";
   EXPECT_EQ(test::usage_error_of([&] { run_prep_sft(o, MPI_COMM_WORLD); }),
             "input file " + f +
                 " line 1: field 'h' (the history) must be a list of [query, response] string pairs; turn 0 "
