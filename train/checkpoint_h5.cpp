@@ -2,6 +2,7 @@
 
 #include "core/dtype.h"
 #include "data/h5_attr.h"
+#include "data/h5_object_header.h"
 #include "data/h5_check.h"
 
 #include <filesystem>
@@ -225,16 +226,22 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
     }
     // Every float tensor is in the file (parallel HDF5 allocates a dataset's storage when it
     // creates it), at 2 bytes an element at least (bf16): a config larger than the file is
-    // damage, and the readers would walk and allocate for tensors that cannot be there.
+    // damage, and the readers would walk and allocate for tensors that cannot be there. First
+    // the layers' input norms alone (hidden elements each, in every kind of checkpoint), before
+    // the tensor list is built: its size grows with num_layers (100000 layers: 288 MB).
+    const uint64_t file_bytes = std::filesystem::file_size(path);
+    GLM3D_USAGE_CHECK(2.0 * double(c.num_layers) * double(c.hidden) <= double(file_bytes))
+        << "checkpoint " << path << ": its config has " << c.num_layers << " layers of hidden size " << c.hidden
+        << ", more than the file's " << file_bytes << " bytes can hold";
     double elems = 0;
     for (const CkptTensor& t : float_tensors(m))
       elems += double(t.rows) * double(t.cols);
-    const uint64_t file_bytes = std::filesystem::file_size(path);
     GLM3D_USAGE_CHECK(2.0 * elems <= double(file_bytes))
         << "checkpoint " << path << ": its config has " << elems << " stored elements, more than the file's "
         << file_bytes << " bytes can hold";
     if (H5_CHECK(H5Lexists(f.get(), "special_tokens", H5P_DEFAULT)) > 0) {
       h5::Handle s(H5_CHECK(H5Gopen2(f.get(), "special_tokens", H5P_DEFAULT)), H5Gclose);
+      h5::check_object_header(s.get()); // before HDF5 decodes its attributes (data/h5_object_header.h)
       H5O_info_t info;
       H5_CHECK(H5Oget_info2(s.get(), &info, H5O_INFO_NUM_ATTRS));
       for (hsize_t i = 0; i < info.num_attrs; ++i) {

@@ -1,5 +1,6 @@
 #include "train/checkpoint_io.h"
 
+#include "data/h5_format.h"
 #include "data/h5_attr.h"
 #include "parallel/mpi_check.h"
 #include "train/checkpoint_h5.h"
@@ -31,6 +32,7 @@ void write_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpo
   // The whole save holds the HDF5 lock: the data loader's prefetch thread waits meanwhile.
   auto lock = h5::library_lock();
   h5::Handle fapl = mpio_fapl(comm);
+  h5::set_checksummed_format(fapl.get()); // data/h5_check.h
   h5::Handle file;
   try {
     file = h5::Handle(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get())), H5Fclose);

@@ -14,8 +14,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace glm3d;
   const std::string path = fuzz::write_file("quantized.h5", fuzz::bytes_of(data, size));
-  // [rows, cols] of query_key_value, dense, dense_h_to_4h, dense_4h_to_h (k_layer_matrices order).
-  constexpr std::pair<int64_t, int64_t> shapes[4] = {{24, 8}, {8, 8}, {16, 8}, {8, 16}};
+  // [rows, cols] of query_key_value, dense, dense_h_to_4h, dense_4h_to_h (k_layer_matrices order;
+  // the micro GLM is GeGLU: dense_h_to_4h holds both halves, 2 x ffn 16 rows).
+  constexpr std::pair<int64_t, int64_t> shapes[4] = {{24, 8}, {8, 8}, {32, 8}, {8, 16}};
   fuzz::expect_usage_error_only([&] {
     auto lock = h5::library_lock();
     h5::silence_error_printing();
