@@ -104,8 +104,8 @@ void check_attribute(const Header& h, const uint8_t* p, uint64_t n, int index) {
 }
 
 // Walks the messages of one chunk (bytes m[0, n)); queues its continuation chunks.
-void walk_chunk(const Header& h, const uint8_t* m, uint64_t n, std::vector<std::pair<uint64_t, uint64_t>>& more,
-                int& attributes) {
+void walk_chunk(const Header& h, const uint8_t* m, uint64_t n,
+                std::vector<std::pair<uint64_t, uint64_t>>& more, int& attributes) {
   const uint64_t head = h.version == 1 ? 8 : (h.crt_order ? 6 : 4);
   uint64_t at = 0;
   while (n - at >= head) { // (version 2: fewer bytes left are a gap)
@@ -113,11 +113,12 @@ void walk_chunk(const Header& h, const uint8_t* m, uint64_t n, std::vector<std::
     const uint16_t type = uint16_t(h.version == 1 ? le(msg, 2) : msg[0]);
     const uint64_t size = h.version == 1 ? le(msg + 2, 2) : le(msg + 1, 2);
     const int flags = h.version == 1 ? msg[4] : msg[3];
-    GLM3D_USAGE_CHECK(size <= n - at - head)
-        << h.where << ": a header message of " << size << " bytes runs past its chunk (the header is damaged)";
+    GLM3D_USAGE_CHECK(size <= n - at - head) << h.where << ": a header message of " << size
+                                             << " bytes runs past its chunk (the header is damaged)";
     const uint8_t* data = msg + head;
     if (type == k_msg_attribute) {
-      GLM3D_USAGE_CHECK(!(flags & 0x02)) << h.where << ": a shared attribute message (glm3d never writes one)";
+      GLM3D_USAGE_CHECK(!(flags & 0x02))
+          << h.where << ": a shared attribute message (glm3d never writes one)";
       check_attribute(h, data, size, attributes++);
     } else if (type == k_msg_continuation) {
       GLM3D_USAGE_CHECK(size >= uint64_t(h.offset_bytes + h.length_bytes))
@@ -198,14 +199,16 @@ int check_object_header(hid_t obj) {
   for (size_t i = 0; i < chunks.size(); ++i) {
     auto [at, n] = chunks[i];
     GLM3D_USAGE_CHECK(i < k_max_chunks && seen.insert(at).second)
-        << h.where << ": more than " << k_max_chunks << " chunks, or a chunk continued twice (the header is damaged)";
+        << h.where << ": more than " << k_max_chunks
+        << " chunks, or a chunk continued twice (the header is damaged)";
     if (i > 0)
       at += h.base;
     if (h.version == 2 && i > 0) { // "OCHK", the messages, a checksum
       GLM3D_USAGE_CHECK(n >= 8) << h.where << ": a continuation chunk of " << n << " bytes";
       at += 4, n -= 8;
     }
-    GLM3D_USAGE_CHECK(n <= k_max_chunk_bytes) << h.where << ": a chunk of " << n << " bytes (the header is damaged)";
+    GLM3D_USAGE_CHECK(n <= k_max_chunk_bytes)
+        << h.where << ": a chunk of " << n << " bytes (the header is damaged)";
     const std::vector<uint8_t> m = f.read(at, n);
     GLM3D_USAGE_CHECK(m.size() == n) << h.where << ": a chunk of " << n << " bytes at " << at
                                      << " runs past the end of the file";

@@ -1,9 +1,9 @@
 #include "data/sample_file.h"
 
-#include "data/h5_format.h"
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
 #include "data/h5_extent.h"
+#include "data/h5_format.h"
 
 #include <unistd.h>
 
@@ -68,7 +68,9 @@ void write_sample_file(const std::string& path, const std::vector<Sample>& sampl
     auto lock = h5::library_lock();
     h5::Handle f;
     try {
-      f = h5::Handle(H5_CHECK(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())), H5Fclose);
+      f = h5::Handle(
+          H5_CHECK(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())),
+          H5Fclose);
     } catch (const Error& e) {
       GLM3D_USAGE_FAIL() << "cannot create sample file " << tmp << ": " << e.what();
     }

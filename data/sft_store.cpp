@@ -1,9 +1,9 @@
 #include "data/sft_store.h"
 
-#include "data/h5_format.h"
 #include "data/checksum.h"
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
+#include "data/h5_format.h"
 #include "data/prep_output.h"
 
 #include <algorithm>
@@ -120,7 +120,8 @@ SftSplitInfo write_sft_split(const std::string& dir, const std::string& name, in
   info.name = name;
   info.file = name + ".h5";
   const std::string path = (fs::path(dir) / info.file).string();
-  h5::Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())), H5Fclose);
+  h5::Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())),
+               H5Fclose);
   Datasets d;
   for (const char* ds : k_row_sets)
     d.rows.push_back(create_dataset(f.get(), ds, H5T_STD_I32LE, hsize_t(n), hsize_t(S)));

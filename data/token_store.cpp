@@ -1,9 +1,9 @@
 #include "data/token_store.h"
 
-#include "data/h5_format.h"
 #include "data/checksum.h"
 #include "data/h5_attr.h"
 #include "data/h5_extent.h"
+#include "data/h5_format.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -168,7 +168,8 @@ ShardInfo write_shard(const std::string& dir, const std::string& file, const std
 
   const std::string path = (fs::path(dir) / file).string();
   auto lock = h5::library_lock();
-  h5::Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())), H5Fclose);
+  h5::Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())),
+               H5Fclose);
   {
     h5::Handle d = create_checked_dataset(f.get(), "tokens", H5T_STD_U32LE, tokens.size(), k_token_chunk);
     H5_CHECK(H5Dwrite(d.get(), H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, tokens.data()));

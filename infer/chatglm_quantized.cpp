@@ -1,8 +1,8 @@
 #include "infer/chatglm_quantized.h"
 
-#include "data/h5_format.h"
 #include "core/check.h"
 #include "data/h5_attr.h"
+#include "data/h5_format.h"
 #include "infer/quantized_checkpoint.h"
 #include "model/chatglm_convert.h"
 #include "model/safetensors.h"

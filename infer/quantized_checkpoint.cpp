@@ -1,8 +1,8 @@
 #include "infer/quantized_checkpoint.h"
 
-#include "data/h5_format.h"
 #include "core/check.h"
 #include "data/h5_attr.h"
+#include "data/h5_format.h"
 #include "train/checkpoint_io.h"
 
 #include <filesystem>

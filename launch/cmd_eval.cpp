@@ -8,10 +8,10 @@
 //   attributes: checkpoint, step, seq_len, vocab, mean_loss (sum of loss_sum / sum of loss_tokens:
 //   the mean over every target token) and perplexity = exp(mean_loss); both printed too.
 #include "core/check.h"
-#include "data/h5_format.h"
 #include "core/output_path.h"
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
+#include "data/h5_format.h"
 #include "data/sample_file.h"
 #include "data/synthetic_task.h"
 #include "launch/options.h"

@@ -2,8 +2,8 @@
 
 #include "core/dtype.h"
 #include "data/h5_attr.h"
-#include "data/h5_object_header.h"
 #include "data/h5_check.h"
+#include "data/h5_object_header.h"
 
 #include <filesystem>
 #include <sstream>
@@ -231,8 +231,8 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
     // the tensor list is built: its size grows with num_layers (100000 layers: 288 MB).
     const uint64_t file_bytes = std::filesystem::file_size(path);
     GLM3D_USAGE_CHECK(2.0 * double(c.num_layers) * double(c.hidden) <= double(file_bytes))
-        << "checkpoint " << path << ": its config has " << c.num_layers << " layers of hidden size " << c.hidden
-        << ", more than the file's " << file_bytes << " bytes can hold";
+        << "checkpoint " << path << ": its config has " << c.num_layers << " layers of hidden size "
+        << c.hidden << ", more than the file's " << file_bytes << " bytes can hold";
     double elems = 0;
     for (const CkptTensor& t : float_tensors(m))
       elems += double(t.rows) * double(t.cols);

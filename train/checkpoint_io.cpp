@@ -1,7 +1,7 @@
 #include "train/checkpoint_io.h"
 
-#include "data/h5_format.h"
 #include "data/h5_attr.h"
+#include "data/h5_format.h"
 #include "parallel/mpi_check.h"
 #include "train/checkpoint_h5.h"
 

@@ -85,7 +85,7 @@ TEST(H5ObjectHeader, AVersion1AttributeRunningPastItsMessageIsRefused) {
   ASSERT_EQ(good[shape], 1); // attribute message version 1: name, datatype, dataspace padded to 8
   const size_t dt_len = uint8_t(good[shape + 4]) | uint8_t(good[shape + 5]) << 8;
   const size_t ds = shape + 8 + 8 + (dt_len + 7) / 8 * 8;
-  ASSERT_EQ(good[ds], 1);    // dataspace version 1
+  ASSERT_EQ(good[ds], 1);     // dataspace version 1
   ASSERT_EQ(good[ds + 1], 1); // rank 1
   ASSERT_EQ(good[ds + 8], 2); // [2]
 
@@ -99,8 +99,9 @@ TEST(H5ObjectHeader, AVersion1AttributeRunningPastItsMessageIsRefused) {
       (void)h5::has_attr(d.get(), "quant"); // HDF5 would decode "quant" only: all are checked
       FAIL() << "no refusal";
     } catch (const UsageError& e) {
-      EXPECT_NE(std::string(e.what()).find("attribute message 1 is damaged (1099511627778 elements of 8 bytes"),
-                std::string::npos)
+      EXPECT_NE(
+          std::string(e.what()).find("attribute message 1 is damaged (1099511627778 elements of 8 bytes"),
+          std::string::npos)
           << e.what();
       EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
     }

@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     validate(c);
     (void)to_string(c);
   });
-  fuzz::expect_usage_error_only(
-      [&] { (void)read_weight_map(std::string(fuzz::bytes_of(data, size)), "model.safetensors.index.json"); });
+  fuzz::expect_usage_error_only([&] {
+    (void)read_weight_map(std::string(fuzz::bytes_of(data, size)), "model.safetensors.index.json");
+  });
   return 0;
 }

@@ -11,9 +11,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const fuzz::TwoFiles in = fuzz::split_two_files(data, size);
   fuzz::expect_usage_error_only([&] {
     const auto t = ChatGlmTokenizer::from_bytes(std::string(in.first), std::string(in.second), "chatglm-6b");
-    const std::vector<int32_t> ids =
-        t->encode("[Round 0]\n\xE9\x97\xAE\xEF\xBC\x9A Hello,\tworld  [MASK] <sop>   x <image_7><image_99999999999999999999>\n"
-                 "\xE7\xAD\x94\xEF\xBC\x9A");
+    const std::vector<int32_t> ids = t->encode("[Round 0]\n\xE9\x97\xAE\xEF\xBC\x9A Hello,\tworld  [MASK] "
+                                               "<sop>   x <image_7><image_99999999999999999999>\n"
+                                               "\xE7\xAD\x94\xEF\xBC\x9A");
     (void)t->decode(ids);
     const SpecialTokens& s = t->special();
     (void)t->decode({s.mask, s.gmask, s.smask, s.sop, s.eop, s.eos});
