@@ -1,5 +1,6 @@
 #include "data/h5_object_header.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -15,7 +16,7 @@ namespace glm3d::h5 {
 
 namespace {
 
-constexpr uint16_t k_msg_continuation = 0x10, k_msg_attribute = 0x0C;
+constexpr uint16_t k_msg_continuation = 0x10, k_msg_attribute = 0x0C, k_msg_symbol_table = 0x11;
 constexpr int k_max_chunks = 256;
 constexpr uint64_t k_max_chunk_bytes = uint64_t(64) << 20; // real headers hold kilobytes
 
@@ -103,9 +104,11 @@ void check_attribute(const Header& h, const uint8_t* p, uint64_t n, int index) {
          std::to_string(n - data_at) + " bytes of data");
 }
 
-// Walks the messages of one chunk (bytes m[0, n)); queues its continuation chunks.
+// Walks the messages of one chunk (bytes m[0, n)); queues its continuation chunks and the
+// local heaps of its symbol table (a group in the 1.6 format).
 void walk_chunk(const Header& h, const uint8_t* m, uint64_t n,
-                std::vector<std::pair<uint64_t, uint64_t>>& more, int& attributes) {
+                std::vector<std::pair<uint64_t, uint64_t>>& more, int& attributes,
+                std::vector<uint64_t>& heaps) {
   const uint64_t head = h.version == 1 ? 8 : (h.crt_order ? 6 : 4);
   uint64_t at = 0;
   while (n - at >= head) { // (version 2: fewer bytes left are a gap)
@@ -120,6 +123,10 @@ void walk_chunk(const Header& h, const uint8_t* m, uint64_t n,
       GLM3D_USAGE_CHECK(!(flags & 0x02))
           << h.where << ": a shared attribute message (glm3d never writes one)";
       check_attribute(h, data, size, attributes++);
+    } else if (type == k_msg_symbol_table) {
+      GLM3D_USAGE_CHECK(size >= uint64_t(2 * h.offset_bytes))
+          << h.where << ": a symbol table message of " << size << " bytes (the header is damaged)";
+      heaps.push_back(le(data + h.offset_bytes, h.offset_bytes)); // after the B-tree's address
     } else if (type == k_msg_continuation) {
       GLM3D_USAGE_CHECK(size >= uint64_t(h.offset_bytes + h.length_bytes))
           << h.where << ": a continuation message of " << size << " bytes (the header is damaged)";
@@ -127,6 +134,23 @@ void walk_chunk(const Header& h, const uint8_t* m, uint64_t n,
     }
     at += head + size;
   }
+}
+
+// A group's local heap (the names of its links): "HEAP", version 0, 3 reserved bytes, the data
+// segment's size and free-list offset (lengths), its address. HDF5 1.10.8 allocates the segment
+// at the size the file states before reading it, and reads into the buffer unchecked when that
+// allocation fails (a NULL-pointer read in H5F__accum_read, found by tests/fuzz sample_file): the
+// segment must lie inside the file.
+void check_local_heap(RawFile& f, const Header& h, uint64_t heap) {
+  const uint64_t n = 8 + 2 * uint64_t(h.length_bytes) + uint64_t(h.offset_bytes);
+  const std::vector<uint8_t> b = f.read(h.base + heap, n);
+  GLM3D_USAGE_CHECK(b.size() == n && std::memcmp(b.data(), "HEAP", 4) == 0)
+      << h.where << ": its symbol table's local heap at " << heap << " is not one (the file is damaged)";
+  const uint64_t size = le(b.data() + 8, h.length_bytes),
+                 at = le(b.data() + 8 + 2 * h.length_bytes, h.offset_bytes);
+  GLM3D_USAGE_CHECK(at <= f.size && size <= f.size - std::min(at, f.size) && h.base + at + size <= f.size)
+      << h.where << ": its local heap declares " << size << " bytes at " << at << ", past the end of the "
+      << f.size << "-byte file (the file is damaged)";
 }
 
 // The superblock: where it is (the base of all addresses) and the sizes of offsets and lengths.
@@ -149,35 +173,11 @@ void read_superblock(RawFile& f, Header& h) {
   GLM3D_USAGE_FAIL() << h.where << ": no HDF5 superblock";
 }
 
-} // namespace
-
-int check_object_header(hid_t obj) {
-  // Only files opened read-only come from outside; glm3d's own open files may hold headers not
-  // yet on disk (HDF5's metadata cache).
-  {
-    Handle file(H5_CHECK(H5Iget_file_id(obj)), H5Fclose);
-    unsigned intent = 0;
-    H5_CHECK(H5Fget_intent(file.get(), &intent));
-    if (intent & H5F_ACC_RDWR)
-      return -1;
-  }
-  H5O_info_t info{};
-  H5_CHECK(H5Oget_info2(obj, &info, H5O_INFO_BASIC));
-  const ssize_t name_len = H5_CHECK(H5Fget_name(obj, nullptr, 0));
-  std::string path(size_t(name_len) + 1, '\0');
-  H5_CHECK(H5Fget_name(obj, path.data(), path.size()));
-  path.resize(size_t(name_len));
-  Header h;
-  h.where = path + ": HDF5 object header at address " + std::to_string(info.addr);
-  RawFile f;
-  f.in.open(path, std::ios::binary);
-  GLM3D_USAGE_CHECK(f.in) << path << ": cannot be read";
-  f.in.seekg(0, std::ios::end);
-  f.size = uint64_t(f.in.tellg());
-  read_superblock(f, h);
-
+// Walks the object header at `rel` (an address from the file): its chunks, every message, the
+// attribute messages and the local heaps of a symbol table. Returns the attribute messages.
+int walk_header(RawFile& f, Header& h, uint64_t rel) {
   // The prefix: "OHDR" and version 2, or version 1 (HDF5 tells them so).
-  const uint64_t addr = h.base + info.addr;
+  const uint64_t addr = h.base + std::min(rel, f.size);
   std::vector<uint8_t> pre = f.read(addr, 16);
   GLM3D_USAGE_CHECK(pre.size() == 16) << h.where << " lies past the end of the file";
   std::vector<std::pair<uint64_t, uint64_t>> chunks; // (file offset, bytes) of the messages
@@ -195,6 +195,7 @@ int check_object_header(hid_t obj) {
     chunks.emplace_back(addr + 16, le(pre.data() + 8, 4));
   }
   std::set<uint64_t> seen;
+  std::vector<uint64_t> heaps;
   int attributes = 0;
   for (size_t i = 0; i < chunks.size(); ++i) {
     auto [at, n] = chunks[i];
@@ -207,14 +208,78 @@ int check_object_header(hid_t obj) {
       GLM3D_USAGE_CHECK(n >= 8) << h.where << ": a continuation chunk of " << n << " bytes";
       at += 4, n -= 8;
     }
-    GLM3D_USAGE_CHECK(n <= k_max_chunk_bytes)
+    // (HDF5 1.10.8 allocates a chunk at the size the file states before it reads it.)
+    GLM3D_USAGE_CHECK(n <= k_max_chunk_bytes && n <= f.size)
         << h.where << ": a chunk of " << n << " bytes (the header is damaged)";
     const std::vector<uint8_t> m = f.read(at, n);
     GLM3D_USAGE_CHECK(m.size() == n) << h.where << ": a chunk of " << n << " bytes at " << at
                                      << " runs past the end of the file";
-    walk_chunk(h, m.data(), n, chunks, attributes);
+    walk_chunk(h, m.data(), n, chunks, attributes, heaps);
   }
+  for (const uint64_t heap : heaps)
+    check_local_heap(f, h, heap);
   return attributes;
+}
+
+bool open_raw(RawFile& f, const std::string& path) {
+  f.in.open(path, std::ios::binary);
+  if (!f.in)
+    return false;
+  f.in.seekg(0, std::ios::end);
+  f.size = uint64_t(f.in.tellg());
+  return true;
+}
+
+} // namespace
+
+int check_object_header(hid_t obj) {
+  H5O_info_t info{};
+  std::string path;
+  try {
+    // Only files opened read-only come from outside; glm3d's own open files may hold headers not
+    // yet on disk (HDF5's metadata cache).
+    Handle file(H5_CHECK(H5Iget_file_id(obj)), H5Fclose);
+    unsigned intent = 0;
+    H5_CHECK(H5Fget_intent(file.get(), &intent));
+    if (intent & H5F_ACC_RDWR)
+      return -1;
+    const ssize_t name_len = H5_CHECK(H5Fget_name(obj, nullptr, 0));
+    path.assign(size_t(name_len) + 1, '\0');
+    H5_CHECK(H5Fget_name(obj, path.data(), path.size()));
+    path.resize(size_t(name_len));
+    H5_CHECK(H5Oget_info2(obj, &info, H5O_INFO_BASIC));
+  } catch (const Error& e) { // HDF5 cannot load the header at all (damage it reports itself)
+    GLM3D_USAGE_FAIL() << (path.empty() ? "an HDF5 file" : path)
+                       << ": an object header HDF5 cannot read: " << e.what();
+  }
+  Header h;
+  h.where = path + ": HDF5 object header at address " + std::to_string(info.addr);
+  RawFile f;
+  GLM3D_USAGE_CHECK(open_raw(f, path)) << path << ": cannot be read";
+  read_superblock(f, h);
+  return walk_header(f, h, info.addr);
+}
+
+void check_root_before_open(const std::string& path) {
+  RawFile f;
+  if (!open_raw(f, path))
+    return; // H5Fopen reports it
+  Header h;
+  h.where = path + ": HDF5 root group";
+  try {
+    read_superblock(f, h);
+  } catch (const UsageError&) {
+    return; // not HDF5 at all: H5Fopen says so
+  }
+  // The root group's object header address: in the superblock (version 2, 3) or in its root
+  // symbol table entry (version 0, 1: after 4 addresses; version 1 has 4 more bytes before them).
+  const std::vector<uint8_t> sb = f.read(h.base, 128);
+  const int O = h.offset_bytes, version = sb.size() > 8 ? sb[8] : -1;
+  const uint64_t at = version >= 2 ? 12 + 3 * uint64_t(O) : (version == 1 ? 28 : 24) + 5 * uint64_t(O);
+  GLM3D_USAGE_CHECK(version >= 0 && version <= 3 && at + O <= sb.size())
+      << h.where << ": superblock version " << version << " (the file is damaged)";
+  // H5Fopen loads the root group's header, every chunk at the size the file states.
+  (void)walk_header(f, h, le(sb.data() + at, O));
 }
 
 } // namespace glm3d::h5

@@ -134,10 +134,12 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
   auto lock = h5::library_lock();
   h5::Handle f;
   try {
+    h5::check_root_before_open(path);
     f = h5::Handle(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "checkpoint " << path << " cannot be opened (truncated or not HDF5?): " << e.what();
   }
+  h5::check_object_header(f.get()); // the root group's heap, before any lookup
   const MetaReader r{path};
   CheckpointMeta m;
   try {

@@ -2,6 +2,7 @@
 
 #include "data/h5_attr.h"
 #include "data/h5_format.h"
+#include "data/h5_object_header.h"
 #include "parallel/mpi_check.h"
 #include "train/checkpoint_h5.h"
 
@@ -93,6 +94,7 @@ void read_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpoi
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "checkpoint " << path << " cannot be opened (truncated or not HDF5?): " << e.what();
   }
+  h5::check_object_header(file.get()); // the root group's heap, before any lookup
   const std::vector<CkptTensor> tensors = float_tensors(meta);
   bool want_adam = false;
   for (const TensorPiece& p : pieces)
