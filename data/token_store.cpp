@@ -39,6 +39,8 @@ h5::Handle open_shard_file(const std::string& path) {
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "token store shard " << path
                        << " cannot be opened (not HDF5, truncated or unreadable): " << e.what();
+  } catch (const UsageError& e) { // the header checks (data/h5_object_header.h)
+    GLM3D_USAGE_FAIL() << "token store shard " << path << " is damaged: " << e.what();
   }
 }
 
