@@ -151,6 +151,22 @@ void check_local_heap(RawFile& f, const Header& h, uint64_t heap) {
   GLM3D_USAGE_CHECK(at <= f.size && size <= f.size - std::min(at, f.size) && h.base + at + size <= f.size)
       << h.where << ": its local heap declares " << size << " bytes at " << at << ", past the end of the "
       << f.size << "-byte file (the file is damaged)";
+  // Its free list: blocks of (offset of the next, size) inside the segment, 1 ending the list.
+  // HDF5 1.10.8 follows it without a bound: a cycle made it allocate list nodes without end
+  // (24 GB in 2 minutes; found by tests/fuzz sample_file).
+  const uint64_t L = uint64_t(h.length_bytes);
+  std::set<uint64_t> seen;
+  for (uint64_t off = le(b.data() + 8 + L, h.length_bytes); off != 1;) {
+    GLM3D_USAGE_CHECK(off <= size && 2 * L <= size - off && seen.insert(off).second)
+        << h.where << ": its local heap's free list "
+        << (seen.count(off) ? "runs in a cycle" : "leaves the heap") << " at offset " << off
+        << " (the file is damaged)";
+    const std::vector<uint8_t> fb = f.read(h.base + at + off, 2 * L);
+    GLM3D_USAGE_CHECK(fb.size() == 2 * L && le(fb.data() + L, h.length_bytes) <= size - off)
+        << h.where << ": its local heap's free block at offset " << off
+        << " leaves the heap (the file is damaged)";
+    off = le(fb.data(), h.length_bytes);
+  }
 }
 
 // The superblock: where it is (the base of all addresses) and the sizes of offsets and lengths.

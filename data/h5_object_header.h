@@ -14,7 +14,9 @@
 //   - shared attribute messages or datatypes, which glm3d never writes, are refused;
 //   - a group's symbol table (1.6 format): its local heap lies inside the file (HDF5 1.10.8
 //     allocates the heap at the size the file states and reads into the buffer unchecked when the
-//     allocation fails: a NULL read, found by the sample_file target); every header chunk too.
+//     allocation fails: a NULL read, found by the sample_file target), its free list inside it
+//     and without a cycle (HDF5 follows a cyclic one allocating without end); every header chunk
+//     inside the file too.
 // The readers also call it on the root group right after H5Fopen, before any lookup, and
 // check_root_before_open before it (H5Fopen itself loads the root header).
 // Version 1 headers (no checksum; every file glm3d wrote before, and h5py's default) are checked
