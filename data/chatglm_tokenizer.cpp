@@ -4,10 +4,13 @@
 #include "data/checksum.h"
 #include "data/prep_output.h"
 #include "data/py_str.h"
+#include "data/sentencepiece_check.h"
 
 #include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
 
+#include <charconv>
+#include <climits>
 #include <filesystem>
 
 namespace glm3d {
@@ -68,6 +71,10 @@ std::unique_ptr<ChatGlmTokenizer> ChatGlmTokenizer::load(const std::string& dir)
 
 std::unique_ptr<ChatGlmTokenizer> ChatGlmTokenizer::from_bytes(std::string model, std::string config_json,
                                                                const std::string& origin) {
+  // As Tokenizer::from_bytes: what SentencePiece would crash or throw on (data/sentencepiece_check.h).
+  const std::string problem = sentencepiece_model_problem(model);
+  GLM3D_USAGE_CHECK(problem.empty()) << "ChatGLM tokenizer " << origin << ": " << k_chatglm_model_file
+                                     << " is not a SentencePiece model: " << problem;
   std::unique_ptr<ChatGlmTokenizer> t(new ChatGlmTokenizer());
   t->sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
   const auto status = t->sp_->LoadFromSerializedProto(model);
@@ -95,6 +102,10 @@ std::unique_ptr<ChatGlmTokenizer> ChatGlmTokenizer::from_bytes(std::string model
         << cfg_origin << ": num_image_tokens must be a non-negative integer";
     t->num_image_tokens_ = cfg["num_image_tokens"].get<int64_t>();
   }
+  // Token ids are int32 (the stores, the model): image tokens + pieces must fit.
+  GLM3D_USAGE_CHECK(t->num_image_tokens_ <= INT32_MAX - int64_t(t->sp_->GetPieceSize()))
+      << cfg_origin << ": num_image_tokens " << t->num_image_tokens_ << " + " << t->sp_->GetPieceSize()
+      << " pieces exceed the int32 token ids (at most " << INT32_MAX << ")";
   // transformers' special-token attributes that the config sets: cut out of the text (step 1).
   for (const char* key :
        {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"})
@@ -200,10 +211,17 @@ std::vector<std::string> ChatGlmTokenizer::tokenize(std::string_view text) const
 }
 
 int32_t ChatGlmTokenizer::piece_to_id(const std::string& piece) const {
-  // SPTokenizer.__getitem__(str)
+  // SPTokenizer.__getitem__(str): "<image_N>" is image token N. Only for N below
+  // num_image_tokens (Python returns any N, the id of another token or none): otherwise, and for
+  // a number too long to parse, the piece is looked up as any other.
   if (piece.size() > 8 && piece.rfind("<image_", 0) == 0 && piece.back() == '>' &&
-      piece.find_first_not_of("0123456789", 7) == piece.size() - 1)
-    return int32_t(std::stoll(piece.substr(7, piece.size() - 8)));
+      piece.find_first_not_of("0123456789", 7) == piece.size() - 1) {
+    int64_t n = -1;
+    const char* first = piece.data() + 7;
+    const auto [end, ec] = std::from_chars(first, piece.data() + piece.size() - 1, n);
+    if (ec == std::errc() && n < num_image_tokens_)
+      return int32_t(n);
+  }
   return int32_t(sp_->PieceToId(piece) + num_image_tokens_);
 }
 

@@ -17,7 +17,8 @@
 //             "\t" -> "<|tab|>", runs of spaces -> "<|blank_N|>" for N = 80 down to 2 (str.replace
 //             in that order, so 85 spaces are <|blank_80|><|blank_5|> and 81 are <|blank_80|> + " ");
 //             then SentencePiece EncodeAsPieces (the model's own normalizer and dummy prefix).
-//          3. each piece -> PieceToId + num_image_tokens ("<image_N>" -> N).
+//          3. each piece -> PieceToId + num_image_tokens ("<image_N>" -> N for N below
+//             num_image_tokens; Python takes any N, glm3d looks a larger one up as a piece).
 //  decode  pad ids dropped; id -> piece ("<image_N>" below num_image_tokens); DecodePieces;
 //          "<n>" -> "\n", "<|tab|>" -> "\t", "<|blank_N|>" -> N spaces; then transformers'
 //          clean_up_tokenization (" ." -> ".", " n't" -> "n't", ...).

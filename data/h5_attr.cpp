@@ -1,5 +1,7 @@
 #include "data/h5_attr.h"
 
+#include "data/h5_object_header.h"
+
 #include <vector>
 
 namespace glm3d::h5 {
@@ -21,6 +23,7 @@ void write_scalar(hid_t obj, const std::string& name, hid_t file_type, hid_t mem
 
 void read_scalar(hid_t obj, const std::string& name, hid_t mem_type, void* v) {
   auto lock = library_lock();
+  check_object_header(obj);
   Handle attr(H5_CHECK(H5Aopen(obj, name.c_str(), H5P_DEFAULT)), H5Aclose);
   H5_CHECK(H5Aread(attr.get(), mem_type, v));
 }
@@ -58,6 +61,8 @@ void write_attr_str(hid_t obj, const std::string& name, const std::string& v) {
 }
 
 bool has_attr(hid_t obj, const std::string& name) {
+  auto lock = library_lock();
+  check_object_header(obj);
   return H5_CHECK(H5Aexists(obj, name.c_str())) > 0;
 }
 
@@ -79,6 +84,7 @@ double read_attr_f64(hid_t obj, const std::string& name) {
 
 std::vector<int64_t> read_attr_i64s(hid_t obj, const std::string& name) {
   auto lock = library_lock();
+  check_object_header(obj);
   Handle attr(H5_CHECK(H5Aopen(obj, name.c_str(), H5P_DEFAULT)), H5Aclose);
   Handle space(H5_CHECK(H5Aget_space(attr.get())), H5Sclose);
   std::vector<int64_t> v(size_t(H5_CHECK(H5Sget_simple_extent_npoints(space.get()))));
@@ -88,6 +94,7 @@ std::vector<int64_t> read_attr_i64s(hid_t obj, const std::string& name) {
 
 std::string read_attr_str(hid_t obj, const std::string& name) {
   auto lock = library_lock();
+  check_object_header(obj);
   Handle attr(H5_CHECK(H5Aopen(obj, name.c_str(), H5P_DEFAULT)), H5Aclose);
   Handle ftype(H5_CHECK(H5Aget_type(attr.get())), H5Tclose);
   GLM3D_CHECK(H5Tget_class(ftype.get()) == H5T_STRING) << "attribute '" << name << "' is not a string";

@@ -45,6 +45,15 @@ std::vector<uint64_t> dataset_extent(hid_t dset, int min_rank, int max_rank, con
   GLM3D_USAGE_CHECK(bytes && (!room || *bytes <= *room))
       << what << " declares " << (bytes ? std::to_string(*bytes) : std::string("more than 2^64"))
       << " bytes of data, more than its file of " << file_bytes << " bytes can hold";
+  // A compact dataset (its data inside the object header) must hold exactly that many bytes:
+  // HDF5 1.10.8 reads the extent's bytes from the stored buffer unchecked (a NULL read when the
+  // header stores none; found by tests/fuzz sample_file).
+  Handle dcpl(H5_CHECK(H5Dget_create_plist(dset)), H5Pclose);
+  if (H5Pget_layout(dcpl.get()) == H5D_COMPACT) {
+    const uint64_t stored = H5Dget_storage_size(dset);
+    GLM3D_USAGE_CHECK(stored == *bytes)
+        << what << " is compact with " << stored << " bytes stored, its extent needs " << *bytes;
+  }
   return {dims.begin(), dims.end()};
 }
 

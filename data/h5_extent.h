@@ -19,7 +19,8 @@ inline constexpr uint64_t k_max_expansion = 1032;
 
 // The dims of dataset `dset`. UsageError naming `what` (e.g. "sample file F: dataset tokens")
 // when its rank is outside [min_rank, max_rank], or when its elements times the element size
-// exceed the size of its file (k_max_expansion times that, compressed).
+// exceed the size of its file (k_max_expansion times that, compressed), or when it is compact and
+// stores another number of bytes than that.
 std::vector<uint64_t> dataset_extent(hid_t dset, int min_rank, int max_rank, const std::string& what);
 
 } // namespace glm3d::h5

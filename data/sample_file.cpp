@@ -3,6 +3,8 @@
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
 #include "data/h5_extent.h"
+#include "data/h5_format.h"
+#include "data/h5_object_header.h"
 
 #include <unistd.h>
 
@@ -67,7 +69,9 @@ void write_sample_file(const std::string& path, const std::vector<Sample>& sampl
     auto lock = h5::library_lock();
     h5::Handle f;
     try {
-      f = h5::Handle(H5_CHECK(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)), H5Fclose);
+      f = h5::Handle(
+          H5_CHECK(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())),
+          H5Fclose);
     } catch (const Error& e) {
       GLM3D_USAGE_FAIL() << "cannot create sample file " << tmp << ": " << e.what();
     }
@@ -106,11 +110,25 @@ void write_sample_file(const std::string& path, const std::vector<Sample>& sampl
   GLM3D_USAGE_CHECK(!ec) << "cannot rename " << tmp << " to " << path << ": " << ec.message();
 }
 
+namespace {
+// The file opened after the header checks (data/h5_object_header.h), their refusals naming it.
+h5::Handle open_checked(const std::string& path) {
+  try {
+    h5::check_root_before_open(path);
+    h5::Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
+    h5::check_object_header(f.get()); // the root group's heap, before any lookup
+    return f;
+  } catch (const UsageError& e) {
+    GLM3D_USAGE_FAIL() << "sample file " << path << " is damaged: " << e.what();
+  }
+}
+} // namespace
+
 std::vector<Sample> read_sample_file(const std::string& path) {
   GLM3D_USAGE_CHECK(std::filesystem::exists(path)) << "sample file " << path << " does not exist";
   auto lock = h5::library_lock();
   try {
-    h5::Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
+    h5::Handle f = open_checked(path);
     // The shapes give N and S: tokens [N, S]; the attributes are not needed.
     const auto dims = dataset_dims(f.get(), "tokens", path); // (no structured binding: clang 14
     const hsize_t n = dims.first, S = dims.second;           // cannot capture one in a lambda)

@@ -125,6 +125,27 @@ std::string charsmap_problem(std::string_view blob) {
 } // namespace
 
 std::string sentencepiece_model_problem(std::string_view model_proto) {
+  // ModelProto: 1 pieces (SentencePiece: 1 piece). SentencePiece 0.1.97 puts the pieces into
+  // Darts-clone tries as NUL-terminated keys: an empty piece, or one starting with a NUL byte,
+  // makes Darts throw "zero-length key" (an exception, not a Status; found by tests/fuzz), and a
+  // NUL inside a piece cuts its key short.
+  int64_t index = 0, bad = -1;
+  const bool pieces_ok = Wire{model_proto}.each(1, [&](std::string_view piece) {
+    bool named = false, nul = false;
+    const bool ok = Wire{piece}.each(1, [&](std::string_view text) {
+      named |= !text.empty();
+      nul |= text.find('\0') != std::string_view::npos;
+      return true;
+    });
+    if ((!named || nul) && bad < 0)
+      bad = index;
+    ++index;
+    return ok;
+  });
+  if (!pieces_ok)
+    return "malformed protobuf";
+  if (bad >= 0)
+    return "piece " + std::to_string(bad) + " is empty or holds a NUL byte";
   // ModelProto: 3 normalizer_spec, 5 denormalizer_spec; NormalizerSpec: 2 precompiled_charsmap.
   std::string problem;
   for (const auto& spec_field : {std::pair{3, "normalizer"}, std::pair{5, "denormalizer"}}) {

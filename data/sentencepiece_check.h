@@ -7,7 +7,8 @@
 // into. A damaged model file therefore loads without complaint and crashes the first Encode (an
 // out-of-bounds read in Normalizer::NormalizePrefix; found by tests/fuzz). This walks the protobuf
 // to both charsmaps (ModelProto.normalizer_spec and .denormalizer_spec, NormalizerSpec field 2)
-// and checks every unit as the traversal would use it.
+// and checks every unit as the traversal would use it. It also refuses a piece that is empty or holds a
+// NUL byte, which makes SentencePiece throw an exception of Darts-clone's instead of an error.
 #include <string>
 #include <string_view>
 

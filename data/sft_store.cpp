@@ -3,6 +3,8 @@
 #include "data/checksum.h"
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
+#include "data/h5_format.h"
+#include "data/h5_object_header.h"
 #include "data/prep_output.h"
 #include "data/sft_causal.h"
 
@@ -120,7 +122,8 @@ SftSplitInfo write_sft_split(const std::string& dir, const std::string& name, in
   info.name = name;
   info.file = name + ".h5";
   const std::string path = (fs::path(dir) / info.file).string();
-  h5::Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)), H5Fclose);
+  h5::Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())),
+               H5Fclose);
   Datasets d;
   for (const char* ds : k_row_sets)
     d.rows.push_back(create_dataset(f.get(), ds, H5T_STD_I32LE, hsize_t(n), hsize_t(S)));
@@ -201,7 +204,9 @@ SftStore SftStore::open(const std::string& dir) {
     sp->S = s.m_.seq_len;
     GLM3D_USAGE_CHECK(fs::is_regular_file(sp->path)) << "SFT store file " << sp->path << " is missing";
     try {
+      h5::check_root_before_open(sp->path);
       sp->file = h5::Handle(H5_CHECK(H5Fopen(sp->path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
+      h5::check_object_header(sp->file.get()); // the root group's heap, before any lookup
       const hid_t f = sp->file.get();
       GLM3D_USAGE_CHECK(h5::read_attr_i64(f, "n_examples") == sp->n &&
                         h5::read_attr_i64(f, "seq_len") == sp->S &&

@@ -3,6 +3,8 @@
 #include "data/checksum.h"
 #include "data/h5_attr.h"
 #include "data/h5_extent.h"
+#include "data/h5_format.h"
+#include "data/h5_object_header.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -30,10 +32,15 @@ h5::Handle create_checked_dataset(hid_t file, const char* name, hid_t type, uint
 h5::Handle open_shard_file(const std::string& path) {
   GLM3D_USAGE_CHECK(fs::exists(path)) << "token store shard " << path << " is missing";
   try {
-    return h5::Handle(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
+    h5::check_root_before_open(path);
+    h5::Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
+    h5::check_object_header(f.get()); // the root group's heap, before any lookup
+    return f;
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "token store shard " << path
                        << " cannot be opened (not HDF5, truncated or unreadable): " << e.what();
+  } catch (const UsageError& e) { // the header checks (data/h5_object_header.h)
+    GLM3D_USAGE_FAIL() << "token store shard " << path << " is damaged: " << e.what();
   }
 }
 
@@ -167,7 +174,8 @@ ShardInfo write_shard(const std::string& dir, const std::string& file, const std
 
   const std::string path = (fs::path(dir) / file).string();
   auto lock = h5::library_lock();
-  h5::Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)), H5Fclose);
+  h5::Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())),
+               H5Fclose);
   {
     h5::Handle d = create_checked_dataset(f.get(), "tokens", H5T_STD_U32LE, tokens.size(), k_token_chunk);
     H5_CHECK(H5Dwrite(d.get(), H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, tokens.data()));

@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "data/h5_attr.h"
+#include "data/h5_format.h"
 #include "infer/quantized_checkpoint.h"
 #include "model/chatglm_convert.h"
 #include "model/safetensors.h"
@@ -93,7 +94,7 @@ void import_chatglm_quantized(const std::string& dir, const std::string& out) {
   write_checkpoint_file(tmp, MPI_COMM_SELF, m, pieces);
   {
     auto lock = h5::library_lock();
-    h5::Handle f(H5_CHECK(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)), H5Fclose);
+    h5::Handle f(H5_CHECK(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, h5::checksummed_fapl().get())), H5Fclose);
     h5::write_attr_str(f.get(), "quantization", bits == 8 ? "int8" : "int4");
     h5::Handle g(H5_CHECK(H5Gopen2(f.get(), "params", H5P_DEFAULT)), H5Gclose);
     for (const CkptTensor& t : checkpoint_tensors(m.cfg))

@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "data/h5_attr.h"
+#include "data/h5_object_header.h"
 #include "infer/quantized_checkpoint.h"
 #include "parallel/agreement.h"
 #include "parallel/mpi_check.h"
@@ -42,12 +43,15 @@ void load_quantized_matrices(InferenceModel& m, const std::string& path, MPI_Com
     auto lock = h5::library_lock();
     h5::Handle f;
     try {
+      h5::check_root_before_open(path);
       f = h5::Handle(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
     } catch (const Error& e) {
       GLM3D_USAGE_FAIL() << "checkpoint " << path
                          << " cannot be opened (truncated or not HDF5?): " << e.what();
     }
+    h5::check_object_header(f.get()); // the root group's heap, before any lookup (and params' below)
     h5::Handle g(H5_CHECK(H5Gopen2(f.get(), "params", H5P_DEFAULT)), H5Gclose);
+    h5::check_object_header(g.get());
     for (int l = m.first_layer(); l < m.first_layer() + m.num_layers(); ++l)
       for (int k = 0; k < 4; ++k) {
         const ParamInfo& p = *layer_matrices(m, l)[size_t(k)];

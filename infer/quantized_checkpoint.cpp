@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "data/h5_attr.h"
+#include "data/h5_format.h"
 #include "train/checkpoint_io.h"
 
 #include <filesystem>
@@ -33,7 +34,7 @@ void quantize_checkpoint(const std::string& in, const std::string& out, WeightFo
   // The layer matrices, one at a time: read, quantize, append.
   {
     auto lock = h5::library_lock();
-    h5::Handle f(H5_CHECK(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)), H5Fclose);
+    h5::Handle f(H5_CHECK(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, h5::checksummed_fapl().get())), H5Fclose);
     h5::write_attr_str(f.get(), "quantization", format_name(format));
     h5::Handle g(H5_CHECK(H5Gopen2(f.get(), "params", H5P_DEFAULT)), H5Gclose);
     for (const CkptTensor& t : checkpoint_tensors(meta.cfg)) {

@@ -11,6 +11,7 @@
 #include "core/output_path.h"
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
+#include "data/h5_format.h"
 #include "data/sample_file.h"
 #include "data/synthetic_task.h"
 #include "launch/options.h"
@@ -202,6 +203,7 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
     auto lock = h5::library_lock();
     h5::Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)), H5Pclose);
     H5_CHECK(H5Pset_fapl_mpio(fapl.get(), ctx.world, MPI_INFO_NULL));
+    h5::set_checksummed_format(fapl.get());
     h5::Handle f;
     try {
       f = h5::Handle(H5_CHECK(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get())), H5Fclose);

@@ -5,6 +5,7 @@
 #include "core/output_path.h"
 #include "core/process_memory.h"
 #include "data/h5_check.h"
+#include "data/h5_format.h"
 #include "infer/chat_format.h"
 #include "infer/prompt_input.h"
 #include "infer/prompt_runner.h"
@@ -59,7 +60,9 @@ void write_logits(const std::string& path, const std::vector<float>& logits, int
   auto lock = h5::library_lock();
   h5::Handle f;
   try {
-    f = h5::Handle(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)), H5Fclose);
+    f = h5::Handle(
+        H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())),
+        H5Fclose);
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "cannot create " << path << ": " << e.what();
   }

@@ -3,6 +3,7 @@
 #include "core/dtype.h"
 #include "data/h5_attr.h"
 #include "data/h5_check.h"
+#include "data/h5_object_header.h"
 
 #include <filesystem>
 #include <sstream>
@@ -133,10 +134,12 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
   auto lock = h5::library_lock();
   h5::Handle f;
   try {
+    h5::check_root_before_open(path);
     f = h5::Handle(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "checkpoint " << path << " cannot be opened (truncated or not HDF5?): " << e.what();
   }
+  h5::check_object_header(f.get()); // the root group's heap, before any lookup
   const MetaReader r{path};
   CheckpointMeta m;
   try {
@@ -225,16 +228,22 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
     }
     // Every float tensor is in the file (parallel HDF5 allocates a dataset's storage when it
     // creates it), at 2 bytes an element at least (bf16): a config larger than the file is
-    // damage, and the readers would walk and allocate for tensors that cannot be there.
+    // damage, and the readers would walk and allocate for tensors that cannot be there. First
+    // the layers' input norms alone (hidden elements each, in every kind of checkpoint), before
+    // the tensor list is built: its size grows with num_layers (100000 layers: 288 MB).
+    const uint64_t file_bytes = std::filesystem::file_size(path);
+    GLM3D_USAGE_CHECK(2.0 * double(c.num_layers) * double(c.hidden) <= double(file_bytes))
+        << "checkpoint " << path << ": its config has " << c.num_layers << " layers of hidden size "
+        << c.hidden << ", more than the file's " << file_bytes << " bytes can hold";
     double elems = 0;
     for (const CkptTensor& t : float_tensors(m))
       elems += double(t.rows) * double(t.cols);
-    const uint64_t file_bytes = std::filesystem::file_size(path);
     GLM3D_USAGE_CHECK(2.0 * elems <= double(file_bytes))
         << "checkpoint " << path << ": its config has " << elems << " stored elements, more than the file's "
         << file_bytes << " bytes can hold";
     if (H5_CHECK(H5Lexists(f.get(), "special_tokens", H5P_DEFAULT)) > 0) {
       h5::Handle s(H5_CHECK(H5Gopen2(f.get(), "special_tokens", H5P_DEFAULT)), H5Gclose);
+      h5::check_object_header(s.get()); // before HDF5 decodes its attributes (data/h5_object_header.h)
       H5O_info_t info;
       H5_CHECK(H5Oget_info2(s.get(), &info, H5O_INFO_NUM_ATTRS));
       for (hsize_t i = 0; i < info.num_attrs; ++i) {

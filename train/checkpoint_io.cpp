@@ -1,6 +1,8 @@
 #include "train/checkpoint_io.h"
 
 #include "data/h5_attr.h"
+#include "data/h5_format.h"
+#include "data/h5_object_header.h"
 #include "parallel/mpi_check.h"
 #include "train/checkpoint_h5.h"
 
@@ -31,6 +33,7 @@ void write_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpo
   // The whole save holds the HDF5 lock: the data loader's prefetch thread waits meanwhile.
   auto lock = h5::library_lock();
   h5::Handle fapl = mpio_fapl(comm);
+  h5::set_checksummed_format(fapl.get()); // data/h5_check.h
   h5::Handle file;
   try {
     file = h5::Handle(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get())), H5Fclose);
@@ -96,6 +99,7 @@ void read_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpoi
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "checkpoint " << path << " cannot be opened (truncated or not HDF5?): " << e.what();
   }
+  h5::check_object_header(file.get()); // the root group's heap, before any lookup
   const std::vector<CkptTensor> tensors = float_tensors(meta);
   bool want_adam = false;
   for (const TensorPiece& p : pieces)

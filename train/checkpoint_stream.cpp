@@ -1,6 +1,7 @@
 #include "train/checkpoint_stream.h"
 
 #include "data/h5_attr.h"
+#include "data/h5_format.h"
 #include "train/checkpoint_h5.h"
 
 #include <filesystem>
@@ -14,7 +15,9 @@ CheckpointStreamWriter::CheckpointStreamWriter(const std::string& path, const Ch
   GLM3D_CHECK(!meta.has_optimizer_state) << "a streamed checkpoint holds parameters only";
   auto lock = h5::library_lock();
   try {
-    file_ = h5::Handle(H5_CHECK(H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)), H5Fclose);
+    file_ = h5::Handle(
+        H5_CHECK(H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, h5::checksummed_fapl().get())),
+        H5Fclose);
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "cannot create checkpoint " << tmp_ << ": " << e.what();
   }

@@ -2,7 +2,8 @@
 # Regenerates the seed corpora (corpus/<target>/) with glm3d itself: small valid files of every
 # kind the readers take. Run by hand after a format change, from a normal build:
 #   tests/fuzz/make_seeds.sh [build/glm3d]
-# Needs fortunes + fortunes-zh (data/corpus/make_sample_corpus.sh), gzip, perl. The tokenizer is
+# Needs fortunes + fortunes-zh (data/corpus/make_sample_corpus.sh), gzip, perl, spm_train (Debian
+# sentencepiece). The tokenizer is
 # trained anew, so the token store seeds change with it (and the sha256 in their manifests).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,8 +15,13 @@ trap 'rm -rf "$work"' EXIT
 c="$here/corpus"
 # Two files in one input (fuzz_support.h split_two_files): u16 length, the first, the second.
 two_files() { perl -e 'print pack("v", -s $ARGV[0])' "$1"; cat "$1" "$2"; }
+# Seeds named *_v1hdr.* were written by glm3d before its HDF5 files had checksummed (version 2)
+# object headers (data/h5_format.h): they cannot be made again, so they are kept.
+mkdir -p "$work/v1hdr"
+find "$c" -name '*_v1hdr.*' -exec cp --parents {} "$work/v1hdr" \; 2>/dev/null || true
 rm -rf "$c"
-mkdir -p "$c"/{model_ini,config_file,jsonl,safetensors,chatglm_config,token_manifest,token_shard,sample_file,ckpt,tokenizer,quant_state,cpu_profile,peft_adapter,ptuning,sft_jsonl,quantized_ckpt,sft_store}
+cp -a "$work/v1hdr/$c/." "$c/" 2>/dev/null || mkdir -p "$c"
+mkdir -p "$c"/{model_ini,config_file,jsonl,safetensors,chatglm_config,token_manifest,token_shard,sample_file,ckpt,tokenizer,quant_state,cpu_profile,peft_adapter,ptuning,sft_jsonl,quantized_ckpt,sft_store,chatglm_tokenizer}
 
 # ---- model INI: a GLM small enough for every other seed (1 layer, hidden 8), and the suite's own
 cat >"$c/model_ini/micro.ini" <<'INI'
@@ -79,6 +85,9 @@ INI
 printf '{"text": "Hello world. A first document.", "id": 1}\n\n{"id": 2, "text": "second \\u4e2d\\u6587 \\"quoted\\"\\n line", "meta": {"a": [1, 2.5, null, true]}}\r\n{"text": "third"}\n' \
   >"$c/jsonl/docs.jsonl"
 gzip -9 -n -c "$c/jsonl/docs.jsonl" >"$c/jsonl/docs.jsonl.gz"
+# the prompt file of glm3d generate --input (the same target reads it)
+printf '{"prompt": "The best way to"}\n{"prompt": "[gMASK]<sop>\\u4f60\\u597d [MASK] end", "max_new_tokens": 4}\n\n{"input_ids": [5, 17, 291]}\n' \
+  >"$c/jsonl/prompts.jsonl"
 
 # ---- a trained micro model: checkpoint, bf16 weights, ChatGLM export (safetensors + config.json)
 cd "$work"
@@ -106,6 +115,9 @@ cat >"$c/chatglm_config/chatglm_6b_like.json" <<'JSON'
   "gmask_token_id": 130001, "pad_token_id": 3, "torch_dtype": "float16", "use_cache": true
 }
 JSON
+# model.safetensors.index.json (the chatglm_config target reads its bytes as one too)
+printf '{"metadata": {"total_size": 4096}, "weight_map": {"transformer.word_embeddings.weight": "model-00001-of-00002.safetensors", "lm_head.weight": "model-00002-of-00002.safetensors"}}\n' \
+  >"$c/chatglm_config/model.safetensors.index.json"
 
 # ---- a token store: tokenizer (vocab 400), manifest, shards; a sample file from it
 bash "$root/data/corpus/make_sample_corpus.sh" corp 3 >/dev/null
@@ -124,6 +136,44 @@ for shard in shard-00000-0000.h5 shard-00002-0000.h5; do
   cat m.txt "store/$shard" >>"$c/token_shard/${shard%.h5}.bin"
 done
 "$bin" data sample --store store --count 3 --seq-len 16 --out "$c/sample_file/samples.h5" >/dev/null
+
+# ---- ChatGLM-6B's tokenizer (ice_text.model + tokenizer_config.json, two files in one input): a
+# SentencePiece model in ice_text.model's layout (<unk> <s> </s> <pad>, then <n> <|tab|>
+# <|blank_2..80|> [MASK] [gMASK] [sMASK] <sop> <eop> user-defined, identity normalizer) trained on
+# the English sample and four Chinese lines, 300 pieces (6 KB; the real one is 2.7 MB); the configs
+# of chatglm-6b (num_image_tokens 0) and one with the 20000 default, remove_space, an AddedToken.
+syms="<n>,<|tab|>"
+for n in $(seq 2 80); do syms="$syms,<|blank_$n|>"; done
+{ cat corp/en.txt; head -n 4 corp/zh.txt; } >ice.txt
+spm_train --input=ice.txt --model_prefix=ice --vocab_size=300 --hard_vocab_limit=false \
+  --normalization_rule_name=identity --remove_extra_whitespaces=false --character_coverage=1 \
+  --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=3 --pad_piece='<pad>' \
+  --user_defined_symbols="$syms,[MASK],[gMASK],[sMASK],<sop>,<eop>" >/dev/null 2>&1
+cat >cfg0.json <<'JSON'
+{
+  "name_or_path": "THUDM/chatglm-6b",
+  "bos_token": "<sop>",
+  "eos_token": "<eop>",
+  "end_token": "</s>",
+  "gmask_token": "[gMASK]",
+  "mask_token": "[MASK]",
+  "pad_token": "<pad>",
+  "unk_token": "<unk>",
+  "remove_space": false,
+  "do_lower_case": false,
+  "tokenizer_class": "ChatGLMTokenizer",
+  "num_image_tokens": 0,
+  "auto_map": {"AutoTokenizer": ["tokenization_chatglm.ChatGLMTokenizer", null]}
+}
+JSON
+cat >cfg20k.json <<'JSON'
+{"bos_token": "<sop>", "eos_token": "<eop>", "end_token": "</s>", "gmask_token": "[gMASK]",
+ "mask_token": {"content": "[MASK]", "lstrip": false, "rstrip": false}, "pad_token": "<pad>",
+ "unk_token": "<unk>", "remove_space": true, "additional_special_tokens": ["<|tab|>", 7],
+ "tokenizer_class": "ChatGLMTokenizer"}
+JSON
+two_files ice.model cfg0.json >"$c/chatglm_tokenizer/ice_vocab300.bin"
+two_files ice.model cfg20k.json >"$c/chatglm_tokenizer/ice_vocab300_image_tokens.bin"
 
 # ---- quantized states (targets/quant_state.cpp's layout): int8 2x3, int4 2x4, NF4 2x64 plain
 # and nested

@@ -14,7 +14,8 @@
 # its first finding and writes the input to build-fuzz/fuzz/findings/NAME/ (crash-*, leak-*,
 # timeout-*, oom-*); new inputs that add coverage collect in build-fuzz/fuzz/corpus/NAME (kept
 # between runs, not committed). Prints a table (target, executions, coverage, findings) and exits
-# 1 when any target found something. Logs: build-fuzz/fuzz/logs/NAME.log.
+# 1 when any target found something, with each target's wall time and the machine's 1-minute load
+# average when it started and ended. Logs: build-fuzz/fuzz/logs/NAME.log.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 FUZZ="$ROOT/tests/fuzz"
@@ -39,7 +40,11 @@ out="$BUILD_DIR/fuzz"
 mkdir -p "$out"/{corpus,findings,logs}
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # allocator_may_return_null: a request ASan cannot serve fails as in glibc (HDF5 handles that).
-export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1"
+# max_allocation_size_mb: one above 2 GB (only HDF5 asks for those, sized by a damaged length; the
+# cap below catches glm3d's own from 256 MB) fails at once, as under `ulimit -v 2G`, instead of
+# succeeding: ASan then poisons the shadow of all of it, 4 GB in seconds (a 2-s timeout in
+# sample_file; the same file is refused in 25 ms without ASan).
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:max_allocation_size_mb=2048"
 export GLM3D_FUZZ_MALLOC_LIMIT_MB=256
 export LSAN_OPTIONS="suppressions=$FUZZ/lsan.supp:print_suppressions=0"
 export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -52,9 +57,13 @@ run_target() {
   [ -d "$FUZZ/regressions/$t" ] && seeds+=("$FUZZ/regressions/$t")
   # -close_fd_mask=1: the ckpt target runs `glm3d ckpt inspect`, which prints to stdout.
   # -malloc_limit_mb=1048576: libFuzzer's own cap off (GLM3D_FUZZ_MALLOC_LIMIT_MB is the cap).
+  local load0 start=$SECONDS
+  load0=$(cut -d' ' -f1 /proc/loadavg)
   timeout $((seconds + 120)) "$bin" -max_total_time="$seconds" -timeout=2 -rss_limit_mb=2048 \
     -malloc_limit_mb=1048576 -max_len="$max_len" -print_final_stats=1 -close_fd_mask=1 \
     -artifact_prefix="$out/findings/$t/" "$out/corpus/$t" "${seeds[@]}" >"$out/logs/$t.log" 2>&1 || true
+  # The machine's 1-minute load average when the target started and ended, and its wall time.
+  echo "[fuzz] load $load0 $(cut -d' ' -f1 /proc/loadavg) wall $((SECONDS - start))" >>"$out/logs/$t.log"
 }
 
 for t in "${targets[@]}"; do
@@ -70,7 +79,7 @@ wait
 
 set +e +o pipefail # a log without a match is an answer, not an error
 found=0
-printf '\n%-16s %12s %10s %10s  %s\n' target executions coverage features findings
+printf '\n%-17s %6s %12s %9s %9s %11s  %s\n' target wall_s executions coverage features load findings
 for t in "${targets[@]}"; do
   log="$out/logs/$t.log"
   execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log" | tail -1)
@@ -84,7 +93,9 @@ for t in "${targets[@]}"; do
     kind=$(grep -oE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer): [a-zA-Z-]+|runtime error: .*|FINDING: .*|out-of-memory|timeout' "$log" | head -1)
     what="${kind:-no final stats (see the log)} ${artifact:+-> $artifact}"
   fi
-  printf '%-16s %12s %10s %10s  %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$what"
+  read -r load0 load1 wall < <(awk '/^\[fuzz\] load / {print $3, $4, $6}' "$log" | tail -1)
+  printf '%-17s %6s %12s %9s %9s %11s  %s\n' "$t" "${wall:-?}" "${execs:-?}" "${cov:-?}" "${ft:-?}" \
+    "${load0:-?}-${load1:-?}" "$what"
 done
 if [ $found -ne 0 ]; then
   echo "[fuzz] findings: replay one with build-fuzz/tests/fuzz/fuzz_NAME FILE; fix the reader and commit the"
