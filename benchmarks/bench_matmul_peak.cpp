@@ -10,9 +10,9 @@
 //   OMP_NUM_THREADS=2 ./glm3d_bench --benchmark_filter=MatmulPeak
 #include "core/cpu/matmul.h"
 
+#include "core/cpu/onednn.h"
 #include <benchmark/benchmark.h>
 #include <cstdint>
-#include "core/cpu/onednn.h"
 #include <random>
 #include <string>
 #include <vector>

@@ -17,8 +17,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 namespace glm3d {
 
@@ -236,7 +236,8 @@ void build_model(TrainJob& j) {
 // GLM3D_TEST_BASE_CHUNK=N makes the chunks N elements, so tests cut tensors between reads.
 void load_frozen_base(TrainJob& j) {
   const char* test_chunk = std::getenv("GLM3D_TEST_BASE_CHUNK");
-  const int64_t k_base_chunk = test_chunk ? std::max<int64_t>(1, std::atoll(test_chunk)) : k_base_staging_elems;
+  const int64_t k_base_chunk =
+      test_chunk ? std::max<int64_t>(1, std::atoll(test_chunk)) : k_base_staging_elems;
   const ParamStore b = j.model->base_store();
   const int64_t total = b.table->total();
   const int64_t chunk = b.params ? std::max<int64_t>(total, 1) : k_base_chunk;

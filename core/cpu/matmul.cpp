@@ -117,8 +117,13 @@ const MatmulEntry& matmul_entry(const MatmulKey& k) {
     b_md = strided_md(l.batch, l.K, l.N, l.b, dnnl::memory::data_type::f32);
     pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), attr, o.engine);
   }
-  MatmulEntry e{dnnl::matmul(pd), a_md, b_md, c_md, pd.scratchpad_desc(),
-                (widen ? "bf16-widened:" : "") + std::string(pd.impl_info_str()), widen};
+  MatmulEntry e{dnnl::matmul(pd),
+                a_md,
+                b_md,
+                c_md,
+                pd.scratchpad_desc(),
+                (widen ? "bf16-widened:" : "") + std::string(pd.impl_info_str()),
+                widen};
   return o.cache.emplace(k, std::move(e)).first->second;
 }
 
