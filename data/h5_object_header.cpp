@@ -298,4 +298,11 @@ void check_root_before_open(const std::string& path) {
   (void)walk_header(f, h, le(sb.data() + at, O));
 }
 
+Handle open_untrusted(const std::string& path) {
+  check_root_before_open(path);
+  Handle f(H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose);
+  check_object_header(f.get());
+  return f;
+}
+
 } // namespace glm3d::h5

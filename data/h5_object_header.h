@@ -44,4 +44,9 @@ int check_object_header(hid_t obj);
 // glm3d refuses before the allocation. A file that is not HDF5 is left to H5Fopen.
 void check_root_before_open(const std::string& path);
 
+// A file users bring, opened read-only between the checks: check_root_before_open, H5Fopen,
+// then check_object_header of the root group (its heap, before any lookup). The caller holds
+// h5::library_lock() and turns the Error / UsageError into its message.
+Handle open_untrusted(const std::string& path);
+
 } // namespace glm3d::h5

@@ -17,6 +17,9 @@ std::string_view rstrip(std::string_view s);        // s.rstrip()
 std::string_view strip(std::string_view s);         // s.strip()
 std::vector<std::string> split(std::string_view s); // s.split(): runs of whitespace, no empties
 
+// Appends code point cp (at most U+10FFFF) to s as UTF-8.
+void append_utf8(std::string& s, char32_t cp);
+
 // s.replace(from, to): every non-overlapping occurrence, left to right. from is not empty.
 std::string replace(std::string_view s, std::string_view from, std::string_view to);
 

@@ -1,6 +1,7 @@
 #include "infer/chat_format.h"
 
 #include "core/check.h"
+#include "data/py_str.h"
 #include "data/sft_causal.h"
 #include "infer/tool_call.h"
 
@@ -30,18 +31,8 @@ std::vector<uint32_t> decode_utf8(const std::string& s) {
 
 std::string encode_utf8(const std::vector<uint32_t>& cps) {
   std::string s;
-  for (uint32_t c : cps) {
-    if (c < 0x80) {
-      s += char(c);
-    } else if (c < 0x800) {
-      s += char(0xC0 | (c >> 6)), s += char(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      s += char(0xE0 | (c >> 12)), s += char(0x80 | ((c >> 6) & 0x3F)), s += char(0x80 | (c & 0x3F));
-    } else {
-      s += char(0xF0 | (c >> 18)), s += char(0x80 | ((c >> 12) & 0x3F)), s += char(0x80 | ((c >> 6) & 0x3F));
-      s += char(0x80 | (c & 0x3F));
-    }
-  }
+  for (uint32_t c : cps)
+    py::append_utf8(s, c);
   return s;
 }
 
@@ -51,15 +42,6 @@ bool is_cjk(uint32_t c) {
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-std::string strip(const std::string& s) {
-  size_t a = 0, b = s.size();
-  while (a < b && is_space(s[a]))
-    ++a;
-  while (b > a && is_space(s[b - 1]))
-    --b;
-  return s.substr(a, b - a);
 }
 
 } // namespace
@@ -94,7 +76,7 @@ chatglm3_chat_ids(const ChatHistory& history, const std::string& query, const Sp
 }
 
 std::string process_response(const std::string& text) {
-  std::string s = strip(text);
+  std::string s(py::strip(text));
   const std::string when = "[[训练时间]]";
   for (size_t at = s.find(when); at != std::string::npos; at = s.find(when, at))
     s.replace(at, when.size(), "2023年"), at += std::string("2023年").size();

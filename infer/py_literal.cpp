@@ -1,5 +1,7 @@
 #include "infer/py_literal.h"
 
+#include "data/py_str.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -21,19 +23,6 @@ bool is_name_char(char c) {
 }
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-void append_utf8(std::string& s, uint32_t c) {
-  if (c < 0x80) {
-    s += char(c);
-  } else if (c < 0x800) {
-    s += char(0xC0 | (c >> 6)), s += char(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    s += char(0xE0 | (c >> 12)), s += char(0x80 | ((c >> 6) & 0x3F)), s += char(0x80 | (c & 0x3F));
-  } else {
-    s += char(0xF0 | (c >> 18)), s += char(0x80 | ((c >> 12) & 0x3F)), s += char(0x80 | ((c >> 6) & 0x3F));
-    s += char(0x80 | (c & 0x3F));
-  }
 }
 
 class Parser {
@@ -278,13 +267,13 @@ void Parser::escape(std::string& out) {
     uint32_t v = 0;
     for (int k = 0; k < 3 && peek() >= '0' && peek() <= '7'; ++k)
       v = v * 8 + uint32_t(peek() - '0'), ++i_;
-    append_utf8(out, v);
+    py::append_utf8(out, v);
   } else if (e == 'x' || e == 'u' || e == 'U') {
     ++i_;
     const uint32_t v = hex(e == 'x' ? 2 : e == 'u' ? 4 : 8);
     if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
       i_ = at, fail("an escape of no Unicode character (a surrogate or beyond U+10FFFF)");
-    append_utf8(out, v);
+    py::append_utf8(out, v);
   } else if (e == 'N') {
     fail("a \\N{...} escape");
   } else { // Python keeps an unknown escape as written

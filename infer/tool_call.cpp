@@ -1,24 +1,11 @@
 #include "infer/tool_call.h"
 
+#include "data/py_str.h"
 #include "infer/py_literal.h"
 
 namespace glm3d {
 
 namespace {
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-// str.strip() of ASCII whitespace (what the model writes around metadata and answers).
-std::string strip(const std::string& s) {
-  size_t a = 0, b = s.size();
-  while (a < b && is_space(s[a]))
-    ++a;
-  while (b > a && is_space(s[b - 1]))
-    --b;
-  return s.substr(a, b - a);
-}
 
 std::vector<std::string> split(const std::string& s, const std::string& sep) {
   std::vector<std::string> parts;
@@ -49,8 +36,8 @@ Chatglm3Response chatglm3_process_response(const std::string& output, bool tools
     const std::string metadata = nl == std::string::npos ? "" : part.substr(0, nl);
     std::string content = nl == std::string::npos ? part : part.substr(nl + 1);
     r.call = nullptr;
-    if (strip(metadata).empty()) {
-      content = strip(content);
+    if (std::string(py::strip(metadata)).empty()) {
+      content = std::string(py::strip(content));
       r.assistant_messages.push_back({"assistant", metadata, content, nullptr});
       const std::string when = "[[训练时间]]", year = "2023年";
       for (size_t at = content.find(when); at != std::string::npos; at = content.find(when, at + year.size()))
@@ -63,13 +50,14 @@ Chatglm3Response chatglm3_process_response(const std::string& output, bool tools
     r.is_call = true;
     r.text.clear();
     if (!tools_declared) {
-      r.call = {{"name", strip(metadata)}, {"content", content}};
+      r.call = {{"name", std::string(py::strip(metadata))}, {"content", content}};
       continue;
     }
     try {
-      r.call = {{"name", strip(metadata)}, {"parameters", parse_py_literal(inner_lines(content))}};
+      r.call = {{"name", std::string(py::strip(metadata))},
+                {"parameters", parse_py_literal(inner_lines(content))}};
     } catch (const std::invalid_argument& e) {
-      throw ToolCallError("tool call of '" + strip(metadata) + "': " + e.what());
+      throw ToolCallError("tool call of '" + std::string(py::strip(metadata)) + "': " + e.what());
     }
   }
   return r;
