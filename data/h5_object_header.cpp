@@ -77,13 +77,15 @@ void check_attribute(const Header& h, const uint8_t* p, uint64_t n, int index) {
   // Datatype: class and version, 3 bytes of class bits, the element size, the properties.
   const uint8_t* dt = p + dt_at;
   const int cls = dt_len >= 8 ? dt[0] & 0x0F : -1;
-  const uint64_t props = cls == 0 ? 4 : cls == 1 ? 12 : 0;
-  if (cls != 0 && cls != 1 && cls != 3)
+  // Variable-length (9): h5py writes str attributes so; its properties are a base datatype (at
+  // least an 8-byte header), its data references the global heap, which HDF5 reads and bounds.
+  const uint64_t props = cls == 0 ? 4 : cls == 1 ? 12 : cls == 9 ? 8 : 0;
+  if (cls != 0 && cls != 1 && cls != 3 && cls != 9)
     fail(cls < 0 ? "datatype shorter than 8 bytes"
                  : "datatype class " + std::to_string(cls) + " (glm3d reads integers, floats, strings)");
   if (dt_len < 8 + props)
     fail("datatype of class " + std::to_string(cls) + " in " + std::to_string(dt_len) + " bytes");
-  const uint64_t elem = le(dt + 4, 4);
+  const uint64_t elem = cls == 9 ? 0 : le(dt + 4, 4); // 0: no size check of the data below
   // Dataspace: version, rank, flags, then (version 1) 5 reserved bytes or (version 2) the type.
   const uint8_t* ds = p + ds_at;
   if (ds_len < 4 || ds[0] < 1 || ds[0] > 2 || ds[1] > 32)

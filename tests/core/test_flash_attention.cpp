@@ -286,7 +286,9 @@ TEST(FlashAttention, CachedQueriesEqualTheLastRowsOfTheForward) {
       ++checked;
     }
   }
-  EXPECT_GT(checked, 60);
+  // Three query counts for every key count from sample 0's sep (at most 20) to S: at least 54
+  // (the bound was 60, which a sep of 19 or 20 misses: 57 at seed 14021047045104791879).
+  EXPECT_GE(checked, 3 * (S - 20 + 1));
 }
 
 } // namespace
