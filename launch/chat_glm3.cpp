@@ -26,6 +26,20 @@ bool next_chat_line(MPI_Comm world, bool root, std::string& line, const char* la
   return more != 0;
 }
 
+std::optional<ChatTurn> chat_turn(GenerationSession& s, const GenerateCliOptions& o,
+                                  const std::vector<int32_t>& ids, int64_t extra, int64_t limit) {
+  if (int64_t(ids.size()) + extra + 1 > limit) {
+    if (s.is_root())
+      std::printf(
+          "(the conversation has %zu tokens; with a reply it would pass the limit of %lld: type clear)\n",
+          ids.size(), (long long)limit);
+    return std::nullopt;
+  }
+  ChatTurn t{s.prepare(ids, limit, 0), generation_options(o, s)};
+  t.gen.max_new_tokens = std::min(o.max_new_tokens, limit - int64_t(t.prompt.ids.size()));
+  return t;
+}
+
 nlohmann::ordered_json read_tools_file(const std::string& path) {
   std::ifstream in(path);
   GLM3D_USAGE_CHECK(in.good()) << "--tools " << path << " cannot be read";
@@ -71,16 +85,11 @@ void chat_chatglm3(MPI_Comm world, GenerationSession& s, const GenerateCliOption
     const std::vector<int32_t> ids = chatglm3_input_ids(
         history, role, query, sp.gmask, sp.sop, [&](const std::string& r) { return role_token(sp, r); },
         [&](const std::string& t) { return tok.encode(t); });
-    if (int64_t(ids.size()) + 1 > limit) {
-      if (s.is_root())
-        std::printf(
-            "(the conversation has %zu tokens; with a reply it would pass the limit of %lld: type clear)\n",
-            ids.size(), (long long)limit);
+    const std::optional<ChatTurn> next = chat_turn(s, o, ids, 0, limit);
+    if (!next)
       continue;
-    }
-    const PreparedPrompt p = s.prepare(ids, limit, 0);
-    GenerateOptions g = generation_options(o, s);
-    g.max_new_tokens = std::min(o.max_new_tokens, limit - int64_t(p.ids.size()));
+    const PreparedPrompt& p = next->prompt;
+    const GenerateOptions& g = next->gen;
     std::vector<int32_t> reply;
     GenerateHooks hooks;
     hooks.on_tokens = [&](const std::vector<int32_t>& t) {

@@ -14,7 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace glm3d {
 
@@ -23,6 +25,16 @@ inline constexpr const char* k_chatglm3_tools_prompt =
 
 // Rank 0's next line (after printing `label`) for every rank; false at the end of input or "stop".
 bool next_chat_line(MPI_Comm world, bool root, std::string& line, const char* label);
+
+// One chat turn's prompt and generation options, or nothing (after rank 0 tells the user to type
+// clear) when the conversation's ids plus `extra` tokens the prompt still gets plus a one-token
+// reply would pass `limit`; the reply may then take what the limit leaves, at most --max-new-tokens.
+struct ChatTurn {
+  PreparedPrompt prompt;
+  GenerateOptions gen;
+};
+std::optional<ChatTurn> chat_turn(GenerationSession& s, const GenerateCliOptions& o,
+                                  const std::vector<int32_t>& ids, int64_t extra, int64_t limit);
 
 // The tools of --tools FILE.json (any JSON value; UsageError naming the file when it is not JSON).
 nlohmann::ordered_json read_tools_file(const std::string& path);

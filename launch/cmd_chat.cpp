@@ -76,16 +76,11 @@ int cmd_chat(const Args& args, const RunContext& ctx) {
     if (query.empty())
       continue;
     std::vector<int32_t> ids = chat_ids(s, history, query);
-    if (int64_t(ids.size()) + 3 > limit) { // + [gMASK] <sop> and one token
-      if (s.is_root())
-        std::printf(
-            "(the conversation has %zu tokens; with a reply it would pass the limit of %lld: type clear)\n",
-            ids.size(), (long long)limit);
+    const std::optional<ChatTurn> next = chat_turn(s, o, ids, 2, limit); // + [gMASK] <sop>
+    if (!next)
       continue;
-    }
-    const PreparedPrompt p = s.prepare(ids, limit, 0);
-    GenerateOptions g = generation_options(o, s);
-    g.max_new_tokens = std::min(o.max_new_tokens, limit - int64_t(p.ids.size()));
+    const PreparedPrompt& p = next->prompt;
+    const GenerateOptions& g = next->gen;
     std::vector<int32_t> reply;
     TextStream stream(1); // a punctuation mark's form depends on the next character
     GenerateHooks hooks;

@@ -76,8 +76,9 @@ int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab
 // [N, max(H, Ul)] for gated FFNs, [N, H] otherwise; small [N, Hl]; under bf16 the flash
 // gradients [N, Hl + W] in bf16 and the rounded output gradient of the widest linear [N, max] in
 // bf16 (one buffer per thread, kept at its largest size: with the LM head, [head rows, Vl]); the
-// chunk's x, y or dx, dy [N, H]. Dense attention adds its backward staging buffer.
-// Under full recomputation one layer's complete activations are rebuilt in backward.
+// chunk's x, y or dx, dy [N, H]; on a CPU without a bf16 matmul, the widened blocks of the
+// largest bf16 operand (a weight, an activation, the head's weight or logit chunk). Dense attention adds its
+// backward staging buffer. Under full recomputation one layer's complete activations are rebuilt in backward.
 int64_t layer_workspace_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S, const ExecPolicy& p,
                               int64_t head_vocab) {
   const LayerDims d = dims_of(c, tp, B, S);
@@ -87,8 +88,13 @@ int64_t layer_workspace_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S
   int64_t bytes = kF32 * d.N *
                   (2 * d.H + std::max(d.W, p.bf16() ? d.Ul : 0) + d.Fl + (gated ? std::max(d.H, d.Ul) : d.H) +
                    d.Hl + 2 * d.H);
-  if (p.bf16())
-    bytes += 2 * (d.N * (d.Hl + d.W) + std::max(d.N * widest, head_rows * head_vocab));
+  if (p.bf16()) { // + the operand blocks widened to f32 where this CPU has no bf16 matmul
+    const int64_t widest_all = std::max({widest, d.Fl, d.Hl});
+    const int64_t operand =
+        std::max({d.N * widest_all, d.H * widest_all, head_rows * head_vocab, head_vocab * d.H});
+    bytes += 2 * (d.N * (d.Hl + d.W) + std::max(d.N * widest, head_rows * head_vocab)) +
+             cpu::bf16_widening_bytes(operand);
+  }
   if (p.recompute == Recompute::full) // the head's logits, one chunk at a time
     bytes += kF32 * head_rows * head_vocab;
   if (p.attention == AttentionImpl::dense)

@@ -5,6 +5,7 @@
 #include "core/cpu/onednn.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <dnnl.hpp>
 #include <mutex>
@@ -127,32 +128,78 @@ const MatmulEntry& matmul_entry(const MatmulKey& k) {
   return o.cache.emplace(k, std::move(e)).first->second;
 }
 
-// Elements from the first to one past the last element a strided [batch, rows, cols] view touches.
-int64_t strided_span(int64_t batch, int64_t rows, int64_t cols, const int64_t* st) {
-  return (batch > 1 ? (batch - 1) * st[0] : 0) + (rows - 1) * st[1] + (cols - 1) * st[2] + 1;
-}
+void onednn_matmul(const detail::MatmulLayout& l, const void* A, const void* B, float* C, float alpha,
+                   bool accumulate, dnnl::memory::data_type in_type);
 
-// The f32 copy of a bf16 view's span (same strides), in a per-thread buffer reused across calls.
-const float* widened(const void* x, int64_t span, std::vector<float>& buf) {
-  if (buf.size() < size_t(span))
-    buf.resize(size_t(span));
-  to_f32(static_cast<const bf16*>(x), buf.data(), span);
+// The f32 copy of a bf16 [batch, rows, cols] view with strides st, packed densely in the same
+// orientation (row-major when the column stride is the smaller, else column-major) into buf;
+// writes the packed strides to out_st.
+const float* widened(const bf16* x, int64_t batch, int64_t rows, int64_t cols, const int64_t* st,
+                     std::vector<float>& buf, int64_t* out_st) {
+  const bool row_major = std::abs(st[2]) <= std::abs(st[1]);
+  const int64_t outer = row_major ? rows : cols, inner = row_major ? cols : rows;
+  const int64_t s_outer = row_major ? st[1] : st[2], s_inner = row_major ? st[2] : st[1];
+  if (buf.size() < size_t(batch * rows * cols))
+    buf.resize(size_t(batch * rows * cols));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t o = 0; o < outer; ++o) {
+      const bf16* src = x + b * st[0] + o * s_outer;
+      float* dst = buf.data() + (b * outer + o) * inner;
+      if (s_inner == 1)
+        to_f32(src, dst, inner);
+      else
+        for (int64_t i = 0; i < inner; ++i)
+          dst[i] = float(src[i * s_inner]);
+    }
+  out_st[0] = rows * cols;
+  out_st[1] = row_major ? cols : 1;
+  out_st[2] = row_major ? 1 : rows;
   return buf.data();
 }
+
+} // namespace
+
+namespace detail {
+// Blocks of at most block_elems elements per operand: [bb, mb, K] of A and [bb, K, nb] of B.
+// K is never split, so every output element is one f32 primitive's sum over all of K.
+void widened_bf16_matmul(const MatmulLayout& l, const bf16* A, const bf16* B, float* C, float alpha,
+                         bool accumulate, int64_t block_elems) {
+  const int64_t bb = std::clamp<int64_t>(block_elems / (l.K * std::max(l.M, l.N)), 1, l.batch);
+  const int64_t mb = std::clamp<int64_t>(block_elems / (bb * l.K), 1, l.M);
+  const int64_t nb = std::clamp<int64_t>(block_elems / (bb * l.K), 1, l.N);
+  thread_local std::vector<float> wa, wb;
+  for (int64_t b0 = 0; b0 < l.batch; b0 += bb) {
+    const int64_t nbat = std::min(bb, l.batch - b0);
+    MatmulLayout s{nbat, 0, 0, l.K, {}, {}, {l.c[0], l.c[1], l.c[2]}};
+    const float *Aw = nullptr, *Bw = nullptr;
+    for (int64_t m0 = 0; m0 < l.M; m0 += mb) {
+      s.M = std::min(mb, l.M - m0);
+      Aw = widened(A + b0 * l.a[0] + m0 * l.a[1], nbat, s.M, l.K, l.a, wa, s.a);
+      for (int64_t n0 = 0; n0 < l.N; n0 += nb) {
+        s.N = std::min(nb, l.N - n0);
+        if (!Bw || nb < l.N) // all of B fits in one block: widened once per batch block
+          Bw = widened(B + b0 * l.b[0] + n0 * l.b[2], nbat, l.K, s.N, l.b, wb, s.b);
+        onednn_matmul(s, Aw, Bw, C + b0 * l.c[0] + m0 * l.c[1] + n0 * l.c[2], alpha, accumulate,
+                      dnnl::memory::data_type::f32);
+      }
+    }
+  }
+}
+} // namespace detail
+
+namespace {
 
 void onednn_matmul(const detail::MatmulLayout& l, const void* A, const void* B, float* C, float alpha,
                    bool accumulate, dnnl::memory::data_type in_type) {
   const MatmulEntry& e = matmul_entry({l, alpha, accumulate, in_type});
+  if (e.widen_bf16)
+    return detail::widened_bf16_matmul(l, static_cast<const bf16*>(A), static_cast<const bf16*>(B), C, alpha,
+                                       accumulate, detail::k_widen_block_elems);
   OneDnn& o = onednn();
   thread_local dnnl::stream stream(onednn().engine);
   thread_local std::vector<std::byte> scratch;
   if (scratch.size() < e.scratch_md.get_size())
     scratch.resize(e.scratch_md.get_size());
-  if (e.widen_bf16) {
-    thread_local std::vector<float> wa, wb;
-    A = widened(A, strided_span(l.batch, l.M, l.K, l.a), wa);
-    B = widened(B, strided_span(l.batch, l.K, l.N, l.b), wb);
-  }
   dnnl::memory a(e.a_md, o.engine, const_cast<void*>(A));
   dnnl::memory b(e.b_md, o.engine, const_cast<void*>(B));
   dnnl::memory c(e.c_md, o.engine, C);
@@ -283,6 +330,12 @@ void strided_matmul(const MatmulLayout& layout, const void* A, const void* B, fl
       << layout.K;
   onednn_matmul(layout, A, B, C, alpha, accumulate, in_type);
 }
+
+// The primitive oneDNN makes for a small bf16 matmul: what bf16 runs on here.
+const MatmulEntry& bf16_probe_entry() {
+  const MatmulLayout l{1, 64, 64, 64, {0, 64, 1}, {0, 64, 1}, {0, 64, 1}};
+  return matmul_entry({l, 1.0f, false, dnnl::memory::data_type::bf16});
+}
 } // namespace
 
 void strided_matmul_f32(const MatmulLayout& layout, const float* A, const float* B, float* C, float alpha,
@@ -296,11 +349,7 @@ void strided_matmul_bf16(const MatmulLayout& layout, const bf16* A, const bf16* 
 }
 
 bool onednn_bf16_matmul_on_amx() {
-  static const bool amx = [] {
-    const MatmulLayout l{1, 64, 64, 64, {0, 64, 1}, {0, 64, 1}, {0, 64, 1}};
-    return matmul_entry({l, 1.0f, false, dnnl::memory::data_type::bf16}).impl.find("amx") !=
-           std::string::npos;
-  }();
+  static const bool amx = bf16_probe_entry().impl.find("amx") != std::string::npos;
   return amx;
 }
 
@@ -324,6 +373,11 @@ size_t onednn_matmul_cache_size() {
   return o.cache.size();
 }
 } // namespace detail
+
+int64_t bf16_widening_bytes(int64_t largest_operand) {
+  static const bool widened = detail::bf16_probe_entry().widen_bf16;
+  return widened ? 2 * int64_t(sizeof(float)) * std::min(largest_operand, detail::k_widen_block_elems) : 0;
+}
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C,

@@ -20,6 +20,11 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* 
 void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const bf16* A, const bf16* B,
                float* C, float beta);
 
+// Bytes of the per-thread buffers bf16 products whose operands have at most `largest_operand`
+// elements need on this CPU: where oneDNN has no bf16 matmul, both operands are widened to f32
+// in blocks of at most 4 MB (core/cpu/onednn.h), so 8 min(largest_operand, 2^20); else 0.
+int64_t bf16_widening_bytes(int64_t largest_operand);
+
 // Linear layer (weights stored [out, in] as in PyTorch / Megatron):
 //   y[N,out] = x[N,in] · W[out,in]^T + b[out]      (b may be null)
 template <class T>

@@ -27,6 +27,16 @@ void strided_matmul_f32(const MatmulLayout& layout, const float* A, const float*
 void strided_matmul_bf16(const MatmulLayout& layout, const bf16* A, const bf16* B, float* C, float alpha,
                          bool accumulate);
 
+// A bf16 product on a CPU where oneDNN has no bf16 matmul (oneDNN 2.6 below AVX-512): the
+// operands are widened to f32 in blocks of at most block_elems elements each ([bb, mb, K] of A,
+// [bb, K, nb] of B; K whole, so each output element is one f32 sum over K) into two per-thread
+// buffers, and each block pair is one cached f32 primitive. Exact products (a bf16 x bf16 product
+// fits in f32); the sums are oneDNN's f32 ones. strided_matmul_bf16 uses it with
+// k_widen_block_elems there; tests call it directly on any CPU.
+inline constexpr int64_t k_widen_block_elems = int64_t(1) << 20; // 4 MB of f32 per operand
+void widened_bf16_matmul(const MatmulLayout& layout, const bf16* A, const bf16* B, float* C, float alpha,
+                         bool accumulate, int64_t block_elems);
+
 // Whether oneDNN runs bf16 matmuls on AMX here (the implementation it picks for a small bf16
 // matmul names AMX; decided once per process, after ONEDNN_MAX_CPU_ISA).
 bool onednn_bf16_matmul_on_amx();

@@ -123,6 +123,53 @@ TEST(Gemm, Bf16InputsAccumulateInF32) {
     ASSERT_NEAR(C[i], r.c[i] + C0[i], double(K + 2) * kU32 * (r.abs[i] + std::abs(C0[i]))) << rng.tag();
 }
 
+// The widened bf16 product (CPUs without a bf16 matmul), called directly so that it runs on
+// every CPU: batched views with gaps between rows, every transpose, alpha and accumulate, and
+// operand blocks from one row (block_elems below K) to everything in one block. K is never split,
+// so every element stays within the (K + 2) u bound of its exact sum.
+TEST(Gemm, WidenedBf16BlocksMatchNaiveF64) {
+  SeededRng rng;
+  const int64_t batch = 3, M = 9, N = 14, K = 37, pad = 5; // rows padded by `pad` elements
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb)
+      for (int64_t block : {int64_t(1), 3 * K, 40 * K, int64_t(1) << 20}) {
+        // A[b] is [M,K] (stored [K,M] when ta), B[b] is [K,N] (stored [N,K] when tb)
+        const int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+        std::vector<bf16> A(size_t(batch * ar * (ac + pad))), B(size_t(batch * br * (bc + pad)));
+        for (auto& a : A)
+          a = bf16(float(rng.uniform()));
+        for (auto& b : B)
+          b = bf16(float(rng.uniform()));
+        const int64_t as = ar * (ac + pad), bs = br * (bc + pad);
+        detail::MatmulLayout l{batch,
+                               M,
+                               N,
+                               K,
+                               {as, ta ? 1 : ac + pad, ta ? ac + pad : 1},
+                               {bs, tb ? 1 : bc + pad, tb ? bc + pad : 1},
+                               {M * N, N, 1}};
+        const float alpha = 0.75f;
+        std::vector<float> C0 = rng.uniform_vec<float>(batch * M * N), C = C0;
+        detail::widened_bf16_matmul(l, A.data(), B.data(), C.data(), alpha, /*accumulate=*/true, block);
+        for (int64_t b = 0; b < batch; ++b) {
+          std::vector<double> Ad(size_t(ar * ac)), Bd(size_t(br * bc));
+          for (int64_t i = 0; i < ar; ++i)
+            for (int64_t j = 0; j < ac; ++j)
+              Ad[i * ac + j] = double(float(A[b * as + i * (ac + pad) + j]));
+          for (int64_t i = 0; i < br; ++i)
+            for (int64_t j = 0; j < bc; ++j)
+              Bd[i * bc + j] = double(float(B[b * bs + i * (bc + pad) + j]));
+          Ref r = naive(ta, tb, M, N, K, Ad.data(), Bd.data());
+          for (int64_t i = 0; i < M * N; ++i) {
+            const double c0 = C0[b * M * N + i];
+            ASSERT_NEAR(C[b * M * N + i], alpha * r.c[i] + c0,
+                        double(K + 3) * kU32 * (alpha * r.abs[i] + std::abs(c0)))
+                << "ta " << ta << " tb " << tb << " block " << block << " batch " << b << " " << rng.tag();
+          }
+        }
+      }
+}
+
 // f64 has u = 2^-53; the same (K + 2) u bound applies to the own OpenMP loop.
 TEST(Gemm, F64MatchesNaive) {
   SeededRng rng;
