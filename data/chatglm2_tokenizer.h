@@ -41,8 +41,9 @@ class ChatGlm2Tokenizer final : public TextTokenizer {
 public:
   // kind: "chatglm2" or "chatglm3". DIR holding tokenizer.model and tokenizer_config.json.
   static std::unique_ptr<ChatGlm2Tokenizer> load(const std::string& dir, const std::string& kind);
-  // UsageError naming origin when the model is not SentencePiece, the config not a JSON object,
-  // or the config asks for do_lower_case.
+  // UsageError naming origin when the model is not SentencePiece (or one SentencePiece would crash
+  // or throw on: data/sentencepiece_check.h), the config not a JSON object, or the config asks for
+  // do_lower_case.
   static std::unique_ptr<ChatGlm2Tokenizer> from_bytes(const std::string& kind, std::string model,
                                                        std::string config_json, const std::string& origin);
   ~ChatGlm2Tokenizer() override;

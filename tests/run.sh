@@ -7,6 +7,10 @@
 #   tests/run.sh --sanitize [ctest args]  build-asan/ (BUILD_DIR overrides) with AddressSanitizer
 #       and UBSan (-DGLM3D_SANITIZE=address,undefined), the unit and single-process tests
 #       (ctest labels unit, single; GLM3D_SANITIZE_LABELS=. for every test; tests/README.md)
+#   tests/run.sh --sanitize-readers [ctest args]  build-asan-readers/ (BUILD_DIR overrides), the
+#       same sanitizers on the replay of the fuzz seeds and regression inputs of the readers in
+#       glm3d_data and glm3d_core alone (target fuzz_replay_data, ctest label fuzz_data): nothing
+#       else is built (tests/fuzz/README.md, "Sanitized replay")
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SELECT=()
@@ -15,6 +19,12 @@ if [ "${1:-}" = --sanitize ]; then
   export BUILD_DIR="${BUILD_DIR:-$ROOT/build-asan}"
   export GLM3D_CMAKE_ARGS="-DGLM3D_SANITIZE=address,undefined -DGLM3D_BUILD_BENCHMARKS=OFF ${GLM3D_CMAKE_ARGS:-}"
   SELECT=(-L "${GLM3D_SANITIZE_LABELS:-unit|single}")
+elif [ "${1:-}" = --sanitize-readers ]; then
+  shift
+  export BUILD_DIR="${BUILD_DIR:-$ROOT/build-asan-readers}"
+  export GLM3D_CMAKE_ARGS="-DGLM3D_SANITIZE=address,undefined -DGLM3D_BUILD_BENCHMARKS=OFF -DGLM3D_TEST_DIRS=fuzz ${GLM3D_CMAKE_ARGS:-}"
+  export GLM3D_BUILD_TARGETS=fuzz_replay_data
+  SELECT=(-L fuzz_data)
 fi
 export BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 "$ROOT/tools/setup.sh"

@@ -266,6 +266,27 @@ h5::Handle create_tensor_dataset(hid_t group, const CkptTensor& t, hid_t type) {
       H5Dclose);
 }
 
+namespace {
+
+// A contiguous dataset's elements (glm3d writes tensors so) must lie inside the file: HDF5 reads
+// them from the address its layout message holds, and one past the end fails H5Dread with "addr
+// overflow" (a damaged address: found by tests/fuzz, regressions/ckpt). UsageError otherwise.
+void check_contiguous_inside_file(hid_t file, hid_t dset, uint64_t elements, const std::string& path,
+                                  const std::string& name) {
+  const haddr_t at = H5Dget_offset(dset); // HADDR_UNDEF: chunked, compact or never written
+  if (at == HADDR_UNDEF)
+    return;
+  h5::Handle type(H5_CHECK(H5Dget_type(dset)), H5Tclose);
+  const double bytes = double(elements) * double(H5Tget_size(type.get()));
+  hsize_t file_bytes = 0;
+  H5_CHECK(H5Fget_filesize(file, &file_bytes));
+  GLM3D_USAGE_CHECK(double(at) + bytes <= double(file_bytes))
+      << "checkpoint " << path << ": tensor '" << name << "' stores its " << bytes << " bytes at offset "
+      << at << ", past the end of the " << file_bytes << "-byte file";
+}
+
+} // namespace
+
 h5::Handle open_tensor_checked(hid_t file, const std::string& path, const std::string& group,
                                const CkptTensor& t, uint64_t& stored_checksum) {
   const std::string name = tensor_path(group, t.name);
@@ -284,6 +305,7 @@ h5::Handle open_tensor_checked(hid_t file, const std::string& path, const std::s
     GLM3D_USAGE_CHECK(int64_t(dims[0]) == t.rows && cols == t.cols)
         << "checkpoint " << path << ": tensor '" << name << "' has shape [" << dims[0] << ", " << cols
         << "], the config needs [" << t.rows << ", " << t.cols << "]";
+    check_contiguous_inside_file(file, d.get(), uint64_t(t.rows) * uint64_t(cols), path, name);
     GLM3D_USAGE_CHECK(h5::has_attr(d.get(), "checksum"))
         << "checkpoint " << path << ": tensor '" << name << "' has no checksum (incomplete write?)";
     stored_checksum = h5::read_attr_u64(d.get(), "checksum");

@@ -21,7 +21,7 @@ mkdir -p "$work/v1hdr"
 find "$c" -name '*_v1hdr.*' -exec cp --parents {} "$work/v1hdr" \; 2>/dev/null || true
 rm -rf "$c"
 cp -a "$work/v1hdr/$c/." "$c/" 2>/dev/null || mkdir -p "$c"
-mkdir -p "$c"/{model_ini,config_file,jsonl,safetensors,chatglm_config,token_manifest,token_shard,sample_file,ckpt,tokenizer,quant_state,cpu_profile,peft_adapter,ptuning,sft_jsonl,quantized_ckpt,sft_store,chatglm_tokenizer}
+mkdir -p "$c"/{model_ini,config_file,jsonl,safetensors,chatglm_config,token_manifest,token_shard,sample_file,ckpt,tokenizer,quant_state,cpu_profile,peft_adapter,ptuning,sft_jsonl,quantized_ckpt,sft_store,chatglm_tokenizer,chatglm2_tokenizer,tool_call}
 
 # ---- model INI: a GLM small enough for every other seed (1 layer, hidden 8), and the suite's own
 cat >"$c/model_ini/micro.ini" <<'INI'
@@ -174,6 +174,45 @@ cat >cfg20k.json <<'JSON'
 JSON
 two_files ice.model cfg0.json >"$c/chatglm_tokenizer/ice_vocab300.bin"
 two_files ice.model cfg20k.json >"$c/chatglm_tokenizer/ice_vocab300_image_tokens.bin"
+
+# ---- ChatGLM2/3's tokenizer (tokenizer.model + tokenizer_config.json, two files in one input): a
+# SentencePiece BPE model with byte fallback (<unk> <s> </s>, no <pad>, as ChatGLM2's), 500 pieces
+# (7 KB; the real one is 1 MB), trained on the same text with the identity normalizer, and one
+# with a small precompiled charsmap of its own (full-width A-C and the ideographic space, 1 KB, where
+# nmt_nfkc's is 240 KB: the fuzzer can reach the charsmap check); the configs of chatglm2-6b and
+# chatglm3-6b (name_or_path tells the kind) and one that does not tell (--tokenizer-kind needed).
+glm2_spm() {
+  spm_train --input=ice.txt --model_prefix="$1" --model_type=bpe --vocab_size=500 --hard_vocab_limit=false \
+    --byte_fallback=true --remove_extra_whitespaces=false --character_coverage=0.98 \
+    --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1 "${@:2}" >/dev/null 2>&1
+}
+glm2_spm glm2 --normalization_rule_name=identity
+printf 'FF21\t41\nFF22\t42\nFF23\t43\n3000\t20\n' >rules.tsv
+glm2_spm glm2_rules --normalization_rule_tsv=rules.tsv
+for k in 2 3; do
+  printf '{\n  "name_or_path": "THUDM/chatglm%s-6b",\n  "remove_space": false,\n  "do_lower_case": false,\n  "tokenizer_class": "ChatGLMTokenizer",\n  "auto_map": {"AutoTokenizer": ["tokenization_chatglm.ChatGLMTokenizer", null]}\n}\n' $k >glm$k.json
+done
+printf '{"tokenizer_class": "ChatGLMTokenizer", "padding_side": "left", "do_lower_case": false}\n' >glm_untold.json
+two_files glm2.model glm2.json >"$c/chatglm2_tokenizer/bpe_vocab500_chatglm2.bin"
+two_files glm2.model glm3.json >"$c/chatglm2_tokenizer/bpe_vocab500_chatglm3.bin"
+two_files glm2_rules.model glm_untold.json >"$c/chatglm2_tokenizer/bpe_vocab500_charsmap_untold.bin"
+
+# ---- ChatGLM3 replies with a tool call (targets/tool_call.cpp: model output), no final newline
+printf '%s' "$(cat <<'TXT'
+get_weather
+```python
+tool_call(city='北京', days=3, opts={"a": [1, 2.5, None, True]}, s=r"\d" 'x')
+```
+TXT
+)" >"$c/tool_call/call.txt"
+printf '\n%s' "$(cat <<'TXT'
+Let me look.<|assistant|>w
+```python
+tool_call(a=(1,), b=0x1F, c=-.5e-3, d="""x
+y""")
+```
+TXT
+)" >"$c/tool_call/two_parts.txt"
 
 # ---- quantized states (targets/quant_state.cpp's layout): int8 2x3, int4 2x4, NF4 2x64 plain
 # and nested
