@@ -88,9 +88,7 @@ std::unique_ptr<ChatGlm2Tokenizer> ChatGlm2Tokenizer::from_bytes(const std::stri
   GLM3D_USAGE_CHECK(kind == "chatglm2" || kind == "chatglm3")
       << "tokenizer " << origin << ": kind '" << kind << "' is not chatglm2 or chatglm3";
   // As Tokenizer::from_bytes: what SentencePiece would crash or throw on (data/sentencepiece_check.h).
-  const std::string problem = sentencepiece_model_problem(model);
-  GLM3D_USAGE_CHECK(problem.empty()) << "ChatGLM2/3 tokenizer " << origin << ": " << k_chatglm2_model_file
-                                     << " is not a SentencePiece model: " << problem;
+  check_sentencepiece_model(model, "ChatGLM2/3 tokenizer " + origin + ": " + k_chatglm2_model_file);
   std::unique_ptr<ChatGlm2Tokenizer> t(new ChatGlm2Tokenizer());
   t->kind_ = kind;
   t->sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();

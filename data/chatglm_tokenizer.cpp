@@ -72,9 +72,7 @@ std::unique_ptr<ChatGlmTokenizer> ChatGlmTokenizer::load(const std::string& dir)
 std::unique_ptr<ChatGlmTokenizer> ChatGlmTokenizer::from_bytes(std::string model, std::string config_json,
                                                                const std::string& origin) {
   // As Tokenizer::from_bytes: what SentencePiece would crash or throw on (data/sentencepiece_check.h).
-  const std::string problem = sentencepiece_model_problem(model);
-  GLM3D_USAGE_CHECK(problem.empty()) << "ChatGLM tokenizer " << origin << ": " << k_chatglm_model_file
-                                     << " is not a SentencePiece model: " << problem;
+  check_sentencepiece_model(model, "ChatGLM tokenizer " + origin + ": " + k_chatglm_model_file);
   std::unique_ptr<ChatGlmTokenizer> t(new ChatGlmTokenizer());
   t->sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
   const auto status = t->sp_->LoadFromSerializedProto(model);

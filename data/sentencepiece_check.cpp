@@ -1,5 +1,7 @@
 #include "data/sentencepiece_check.h"
 
+#include "core/check.h"
+
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -161,6 +163,11 @@ std::string sentencepiece_model_problem(std::string_view model_proto) {
       return "malformed protobuf";
   }
   return problem;
+}
+
+void check_sentencepiece_model(std::string_view model_proto, const std::string& what) {
+  const std::string problem = sentencepiece_model_problem(model_proto);
+  GLM3D_USAGE_CHECK(problem.empty()) << what << " is not a SentencePiece model: " << problem;
 }
 
 } // namespace glm3d

@@ -19,4 +19,8 @@ namespace glm3d {
 // walk gives a reason too (SentencePiece rejects those itself).
 std::string sentencepiece_model_problem(std::string_view model_proto);
 
+// UsageError "WHAT is not a SentencePiece model: <problem>" unless the problem is "" (every
+// tokenizer reader calls it before SentencePiece loads the model).
+void check_sentencepiece_model(std::string_view model_proto, const std::string& what);
+
 } // namespace glm3d

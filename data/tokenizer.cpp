@@ -26,9 +26,7 @@ Tokenizer Tokenizer::load(const std::string& model_path) {
 }
 
 Tokenizer Tokenizer::from_bytes(std::string serialized, const std::string& origin) {
-  const std::string problem = sentencepiece_model_problem(serialized);
-  GLM3D_USAGE_CHECK(problem.empty()) << "tokenizer " << origin
-                                     << " is not a SentencePiece model: " << problem;
+  check_sentencepiece_model(serialized, "tokenizer " + origin);
   Tokenizer t;
   t.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
   const auto status = t.sp_->LoadFromSerializedProto(serialized);

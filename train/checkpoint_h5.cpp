@@ -333,11 +333,16 @@ uint64_t write_tensor_piece(hid_t dset, const CkptTensor& t, const float* data,
   return checksum_rects(data, rects, t.cols, true);
 }
 
-void read_tensor_piece(hid_t dset, float* data, const std::vector<Rect>& rects) {
+void read_tensor_piece(hid_t dset, float* data, const std::vector<Rect>& rects, const std::string& path,
+                       const std::string& name) {
   if (rects_numel(rects) == 0)
     return;
   Selection s = select_rects(dset, rects);
-  H5_CHECK(H5Dread(dset, H5T_NATIVE_FLOAT, s.mem.get(), s.file.get(), H5P_DEFAULT, data));
+  try {
+    H5_CHECK(H5Dread(dset, H5T_NATIVE_FLOAT, s.mem.get(), s.file.get(), H5P_DEFAULT, data));
+  } catch (const Error& e) {
+    GLM3D_USAGE_FAIL() << "checkpoint " << path << ": tensor '" << name << "' is unreadable: " << e.what();
+  }
 }
 
 void check_checksum(const std::string& path, const std::string& name, uint64_t stored, uint64_t data) {

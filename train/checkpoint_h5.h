@@ -44,8 +44,11 @@ h5::Handle open_tensor_checked(hid_t file, const std::string& path, const std::s
 uint64_t write_tensor_piece(hid_t dset, const CkptTensor& t, const float* data,
                             const std::vector<Rect>& rects, hid_t bf16_type);
 
-// Reads the elements of `rects` of a tensor into data (f32, whatever the stored type).
-void read_tensor_piece(hid_t dset, float* data, const std::vector<Rect>& rects);
+// Reads the elements of `rects` of a tensor into data (f32, whatever the stored type). A read HDF5
+// fails (a damaged file: chunk addresses, ...) is a UsageError "checkpoint P: tensor 'N' is
+// unreadable: ...".
+void read_tensor_piece(hid_t dset, float* data, const std::vector<Rect>& rects, const std::string& path,
+                       const std::string& name);
 
 // UsageError "checkpoint P: tensor 'N' fails its checksum (stored 0x.., data 0x..)" unless equal.
 void check_checksum(const std::string& path, const std::string& name, uint64_t stored, uint64_t data);

@@ -132,11 +132,7 @@ void read_checkpoint_file(const std::string& path, MPI_Comm comm, const Checkpoi
            "checkpoints";
     GLM3D_CHECK(it != index.end()) << "no tensor " << name << " in the config";
     const CkptTensor& t = tensors[it->second % tensors.size()];
-    try {
-      read_tensor_piece(dsets[it->second].get(), p.data, p.rects);
-    } catch (const Error& e) { // a damaged file HDF5 reads no further (chunk addresses, ...)
-      GLM3D_USAGE_FAIL() << "checkpoint " << path << ": tensor '" << name << "' is unreadable: " << e.what();
-    }
+    read_tensor_piece(dsets[it->second].get(), p.data, p.rects, path, name);
     if (p.counts) {
       sums[it->second] += checksum_rects(p.data, p.rects, t.cols);
       read[it->second] = 1;

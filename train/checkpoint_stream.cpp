@@ -94,12 +94,7 @@ void CheckpointStreamReader::read(const CkptTensor& t, float* data, const std::s
   uint64_t stored = 0;
   h5::Handle d = open_tensor_checked(file_.get(), path_, group, t, stored);
   const std::vector<Rect> whole = {Rect{0, 0, t.rows, t.cols}};
-  try {
-    read_tensor_piece(d.get(), data, whole);
-  } catch (const Error& e) { // a damaged file HDF5 reads no further (chunk addresses, ...)
-    GLM3D_USAGE_FAIL() << "checkpoint " << path_ << ": tensor '" << tensor_path(group, t.name)
-                       << "' is unreadable: " << e.what();
-  }
+  read_tensor_piece(d.get(), data, whole, path_, tensor_path(group, t.name));
   check_checksum(path_, tensor_path(group, t.name), stored, checksum_rects(data, whole, t.cols));
 }
 

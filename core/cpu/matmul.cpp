@@ -118,7 +118,7 @@ const MatmulEntry& matmul_entry(const MatmulKey& k) {
     b_md = strided_md(l.batch, l.K, l.N, l.b, dnnl::memory::data_type::f32);
     pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), attr, o.engine);
   }
-  MatmulEntry e{dnnl::matmul(pd),
+  MatmulEntry e{widen ? dnnl::matmul() : dnnl::matmul(pd), // widened: runs block primitives
                 a_md,
                 b_md,
                 c_md,
@@ -171,10 +171,10 @@ void widened_bf16_matmul(const MatmulLayout& l, const bf16* A, const bf16* B, fl
   for (int64_t b0 = 0; b0 < l.batch; b0 += bb) {
     const int64_t nbat = std::min(bb, l.batch - b0);
     MatmulLayout s{nbat, 0, 0, l.K, {}, {}, {l.c[0], l.c[1], l.c[2]}};
-    const float *Aw = nullptr, *Bw = nullptr;
+    const float* Bw = nullptr;
     for (int64_t m0 = 0; m0 < l.M; m0 += mb) {
       s.M = std::min(mb, l.M - m0);
-      Aw = widened(A + b0 * l.a[0] + m0 * l.a[1], nbat, s.M, l.K, l.a, wa, s.a);
+      const float* Aw = widened(A + b0 * l.a[0] + m0 * l.a[1], nbat, s.M, l.K, l.a, wa, s.a);
       for (int64_t n0 = 0; n0 < l.N; n0 += nb) {
         s.N = std::min(nb, l.N - n0);
         if (!Bw || nb < l.N) // all of B fits in one block: widened once per batch block
