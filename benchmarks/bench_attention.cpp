@@ -9,6 +9,7 @@
 // The label lists the implementation names of every oneDNN matmul created so far.
 #include "core/cpu/attention.h"
 #include "core/cpu/flash_attention.h"
+#include "core/cpu/flash_tile.h"
 #include "core/cpu/onednn.h"
 
 #include <algorithm>
@@ -81,7 +82,8 @@ void BM_GlmAttention(benchmark::State& state) {
   report(state, sh, double(probs.size() + heads_staged * S * S) * sizeof(float), "f32");
 }
 
-// args: B, S, nh, hd, forward only, tiles (forward q, kv, backward q, kv; 0: the defaults)
+// args: B, S, nh, hd, forward only, tiles (forward q, kv, backward q, kv; 0: the defaults),
+// products of a bf16 call (FlashConfig::Bf16Products: 0 automatic, 1 bf16, 2 f32).
 template <class T> void BM_FlashAttention(benchmark::State& state) {
   const FlashShape sh = shape_of(state);
   FlashConfig cfg;
@@ -89,6 +91,8 @@ template <class T> void BM_FlashAttention(benchmark::State& state) {
     cfg.fwd = {state.range(5), state.range(6)};
     cfg.bwd = {state.range(7), state.range(8)};
   }
+  const int64_t products = state.range(9);
+  cfg.bf16_products = FlashConfig::Bf16Products(products);
   const bool forward_only = state.range(4) != 0;
   auto qkv = random_values<T>(sh.B * sh.S * sh.nh * 3 * sh.hd),
        dout = random_values<T>(sh.B * sh.S * sh.nh * sh.hd);
@@ -113,8 +117,9 @@ template <class T> void BM_FlashAttention(benchmark::State& state) {
                        bw = flash_backward_workspace<T>(sh, cfg, threads);
   const double ws =
       double(std::max(fw.per_thread * threads + fw.shared, bw.per_thread * threads + bw.shared));
+  const char* tiles = sizeof(T) != 2 ? "" : flash::bf16_products(cfg) ? " (bf16 tiles)" : " (f32 tiles)";
   report(state, sh, double(lse.size() * sizeof(flash_acc_t<T>)) + ws,
-         std::string(sizeof(T) == 2 ? "bf16" : "f32") + (forward_only ? " forward" : ""),
+         std::string(sizeof(T) == 2 ? "bf16" : "f32") + tiles + (forward_only ? " forward" : ""),
          forward_only ? 4.0 : 12.0);
 }
 
@@ -129,14 +134,25 @@ void timing(benchmark::internal::Benchmark* b) {
 // Forward + backward at the two shapes, then forward alone.
 void flash_shapes(benchmark::internal::Benchmark* b) {
   for (int64_t forward_only : {0, 1}) {
-    b->Args({1, 512, 16, 64, forward_only, 0, 0, 0, 0});
-    b->Args({1, 2048, 12, 128, forward_only, 0, 0, 0, 0});
+    b->Args({1, 512, 16, 64, forward_only, 0, 0, 0, 0, 0});
+    b->Args({1, 2048, 12, 128, forward_only, 0, 0, 0, 0, 0});
   }
   timing(b);
 }
 BENCHMARK(BM_GlmAttention)->Args({1, 512, 16, 64})->Args({1, 2048, 12, 128})->Apply(timing);
 BENCHMARK_TEMPLATE(BM_FlashAttention, float)->Apply(flash_shapes);
 BENCHMARK_TEMPLATE(BM_FlashAttention, bf16)->Apply(flash_shapes);
+
+// A bf16 call with its tiles multiplied in bf16 and in f32 (widened), forward + backward at both
+// shapes: how FlashConfig's automatic choice was made on this CPU.
+void products_sweep(benchmark::internal::Benchmark* b) {
+  for (int64_t products : {1, 2}) {
+    b->Args({1, 512, 16, 64, 0, 0, 0, 0, 0, products});
+    b->Args({1, 2048, 12, 128, 0, 0, 0, 0, 0, products});
+  }
+  timing(b);
+}
+BENCHMARK_TEMPLATE(BM_FlashAttention, bf16)->Name("FlashProducts/bf16")->Apply(products_sweep);
 
 // Tile sizes at the GLM-130B slice and the peer model's shape: forward alone over forward
 // tiles, then forward + backward over backward tiles (forward at the default): how the
@@ -147,10 +163,10 @@ void tile_sweep(benchmark::internal::Benchmark* b) {
     const int64_t nh = S == 2048 ? 12 : 16, hd = S == 2048 ? 128 : 64;
     for (int64_t q : {64, 128, 256})
       for (int64_t kv : {128, 256, 512})
-        b->Args({1, S, nh, hd, 1, q, kv, d.bwd.q, d.bwd.kv});
+        b->Args({1, S, nh, hd, 1, q, kv, d.bwd.q, d.bwd.kv, 0});
     for (int64_t q : {64, 128, 256})
       for (int64_t kv : {128, 256, 512})
-        b->Args({1, S, nh, hd, 0, d.fwd.q, d.fwd.kv, q, kv});
+        b->Args({1, S, nh, hd, 0, d.fwd.q, d.fwd.kv, q, kv, 0});
   }
   timing(b);
 }

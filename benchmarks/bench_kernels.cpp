@@ -2,7 +2,9 @@
 // (FLOPs per iteration x iterations, kIsRate); memory-bound ones report bytes/s.
 //   ./glm3d_bench --benchmark_filter=Linear      (OMP_NUM_THREADS sets the thread count)
 #include "core/cpu/activation.h"
+#include "core/cpu/adamw.h"
 #include "core/cpu/attention.h"
+#include "core/cpu/convert.h"
 #include "core/cpu/cross_entropy.h"
 #include "core/cpu/layernorm.h"
 #include "core/cpu/matmul.h"
@@ -192,5 +194,38 @@ void BM_GeluForwardBackward(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * n * 16);
 }
 BENCHMARK(BM_GeluForwardBackward)->Args({2048, 3072})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// One AdamW step over n f32 parameters (the optimizer's pass over a rank's shard); arg: n.
+void BM_AdamW(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  auto param = random_floats(n), grad = random_floats(n);
+  std::vector<float> m(static_cast<size_t>(n)), v(static_cast<size_t>(n));
+  AdamWHyper h;
+  int64_t step = 0;
+  for (auto _ : state) {
+    adamw_update(param.data(), grad.data(), m.data(), v.data(), n, h, ++step, true);
+    benchmark::DoNotOptimize(param.data());
+  }
+  // param, m, v read and written, grad read: 28 bytes per parameter.
+  state.SetBytesProcessed(int64_t(state.iterations()) * n * 28);
+}
+BENCHMARK(BM_AdamW)->Arg(int64_t(1) << 24)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// f32 -> bf16 (round to nearest even) and back over n values: the once-per-step refresh of the
+// bf16 weights and the rounding of activations and gradients for bf16 matmuls; arg: n.
+void BM_Bf16Convert(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  auto x = random_floats(n);
+  std::vector<glm3d::bf16> b(static_cast<size_t>(n));
+  std::vector<float> y(static_cast<size_t>(n));
+  for (auto _ : state) {
+    to_bf16(x.data(), b.data(), n);
+    to_f32(b.data(), y.data(), n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  // 4 read + 2 written, 2 read + 4 written: 12 bytes per value.
+  state.SetBytesProcessed(int64_t(state.iterations()) * n * 12);
+}
+BENCHMARK(BM_Bf16Convert)->Arg(int64_t(1) << 24)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 } // namespace

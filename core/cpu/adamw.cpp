@@ -1,6 +1,7 @@
 #include "core/cpu/adamw.h"
 
 #include "core/check.h"
+#include "core/cpu/simd_clones.h"
 
 #include <cmath>
 
@@ -14,15 +15,17 @@ void adamw_update(T* param, const T* grad, T* m, T* v, int64_t n, const AdamWHyp
   const T bc1 = T(1.0 - std::pow(h.beta1, double(step)));
   const T bc2 = T(1.0 - std::pow(h.beta2, double(step)));
   const T decay = apply_wd ? T(1.0 - h.lr * h.weight_decay) : T(1);
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const T g = grad[i];
-    const T mi = b1 * m[i] + (T(1) - b1) * g;
-    const T vi = b2 * v[i] + (T(1) - b2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    param[i] = param[i] * decay - lr * (mi / bc1) / (std::sqrt(vi / bc2) + eps);
-  }
+  parallel_simd(n, [=](int64_t i0, int64_t i1) GLM3D_INLINE {
+#pragma omp simd
+    for (int64_t i = i0; i < i1; ++i) {
+      const T g = grad[i];
+      const T mi = b1 * m[i] + (T(1) - b1) * g;
+      const T vi = b2 * v[i] + (T(1) - b2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      param[i] = param[i] * decay - lr * (mi / bc1) / (std::sqrt(vi / bc2) + eps);
+    }
+  });
 }
 
 template void adamw_update<float>(float*, const float*, float*, float*, int64_t, const AdamWHyper&, int64_t,

@@ -1,8 +1,8 @@
 #include "core/cpu/cross_entropy.h"
 
-#include "core/cpu/fast_math.h"
-
 #include "core/check.h"
+#include "core/cpu/fast_math.h"
+#include "core/cpu/simd_clones.h"
 
 #include <algorithm>
 #include <cmath>
@@ -35,66 +35,86 @@ void vocab_parallel_ce_forward(const T* logits, const int32_t* targets, const ui
         << vocab_real << ")";
   std::vector<T> rowmax(static_cast<size_t>(N)),
       sums(static_cast<size_t>(2 * N)); // sums: [sum exp (N) | target logit (N)]
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    const T* x = logits + n * Vl;
-    T mx = -std::numeric_limits<T>::infinity();
+  T* const rmax = rowmax.data();
+  parallel_simd(
+      N,
+      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
+        for (int64_t n = n0; n < n1; ++n) {
+          const T* x = logits + n * Vl;
+          T mx = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : mx)
-    for (int64_t v = 0; v < valid; ++v)
-      mx = std::max(mx, x[v]);
-    rowmax[n] = mx;
-  }
+          for (int64_t v = 0; v < valid; ++v)
+            mx = std::max(mx, x[v]);
+          rmax[n] = mx;
+        }
+      },
+      1);
   reduce.max(rowmax.data(), N);
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    const T* x = logits + n * Vl;
-    const int64_t t = int64_t(targets[n]) - v0;
-    sums[N + n] = (mask[n] && t >= 0 && t < valid) ? x[t] : T(0);
-    T* p = probs + n * Vl;
-    const T mx = rowmax[n];
-    double s = 0.0;
+  T* const sum = sums.data();
+  parallel_simd(
+      N,
+      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
+        for (int64_t n = n0; n < n1; ++n) {
+          const T* x = logits + n * Vl;
+          const int64_t t = int64_t(targets[n]) - v0;
+          sum[N + n] = (mask[n] && t >= 0 && t < valid) ? x[t] : T(0);
+          T* p = probs + n * Vl;
+          const T mx = rmax[n];
+          double s = 0.0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t v = 0; v < valid; ++v) {
-      if constexpr (sizeof(T) == 4)
-        p[v] = exp_f32(x[v] - mx); // vectorised (core/cpu/fast_math.h)
-      else
-        p[v] = std::exp(x[v] - mx);
-      s += double(p[v]);
-    }
-    std::fill(p + valid, p + Vl, T(0));
-    sums[n] = T(s);
-  }
+          for (int64_t v = 0; v < valid; ++v) {
+            if constexpr (sizeof(T) == 4)
+              p[v] = exp_f32(x[v] - mx); // vectorised (core/cpu/fast_math.h)
+            else
+              p[v] = std::exp(x[v] - mx);
+            s += double(p[v]);
+          }
+          std::fill(p + valid, p + Vl, T(0));
+          sum[n] = T(s);
+        }
+      },
+      1);
   reduce.sum(sums.data(), 2 * N);
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    const T inv = T(1) / sums[n];
-    T* p = probs + n * Vl;
-    for (int64_t v = 0; v < valid; ++v)
-      p[v] *= inv;
-    losses[n] = mask[n] ? T(std::log(sums[n]) + rowmax[n] - sums[N + n]) : T(0);
-  }
+  parallel_simd(
+      N,
+      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
+        for (int64_t n = n0; n < n1; ++n) {
+          const T inv = T(1) / sum[n];
+          T* p = probs + n * Vl;
+#pragma omp simd
+          for (int64_t v = 0; v < valid; ++v)
+            p[v] *= inv;
+          losses[n] = mask[n] ? T(std::log(sum[n]) + rmax[n] - sum[N + n]) : T(0);
+        }
+      },
+      1);
 }
 
 template <class T>
 void vocab_parallel_ce_backward(const T* probs, const int32_t* targets, const uint8_t* mask, const T* dloss,
                                 T* dlogits, int64_t N, int64_t Vl, int64_t v0, int64_t vocab_real) {
   const int64_t valid = valid_columns(Vl, v0, vocab_real);
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    const T* p = probs + n * Vl;
-    T* d = dlogits + n * Vl;
-    if (!mask[n]) {
-      std::fill(d, d + Vl, T(0));
-      continue;
-    }
-    const T g = dloss[n];
-    for (int64_t v = 0; v < valid; ++v)
-      d[v] = p[v] * g;
-    std::fill(d + valid, d + Vl, T(0));
-    const int64_t t = int64_t(targets[n]) - v0;
-    if (t >= 0 && t < valid)
-      d[t] -= g;
-  }
+  parallel_simd(
+      N,
+      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
+        for (int64_t n = n0; n < n1; ++n) {
+          const T* p = probs + n * Vl;
+          T* d = dlogits + n * Vl;
+          if (!mask[n]) {
+            std::fill(d, d + Vl, T(0));
+            continue;
+          }
+          const T g = dloss[n];
+#pragma omp simd
+          for (int64_t v = 0; v < valid; ++v)
+            d[v] = p[v] * g;
+          std::fill(d + valid, d + Vl, T(0));
+          const int64_t t = int64_t(targets[n]) - v0;
+          if (t >= 0 && t < valid)
+            d[t] -= g;
+        }
+      },
+      1);
 }
 
 template void vocab_parallel_ce_forward<float>(const float*, const int32_t*, const uint8_t*, float*, float*,

@@ -1,45 +1,68 @@
 #include "core/cpu/elementwise.h"
 
+#include "core/cpu/simd_clones.h"
+
+#include <cstddef>
+#include <vector>
+
 namespace glm3d::cpu {
 
 template <class T>
 void scale_add(const T* a, double alpha, const T* b, const T* bias, T* out, int64_t N, int64_t C) {
   const T al = T(alpha);
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    const int64_t o = n * C;
-    if (bias) {
+  parallel_simd(
+      N,
+      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
+        for (int64_t n = n0; n < n1; ++n) {
+          const int64_t o = n * C;
+          if (bias) {
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c)
-        out[o + c] = a[o + c] * al + b[o + c] + bias[c];
-    } else {
+            for (int64_t c = 0; c < C; ++c)
+              out[o + c] = a[o + c] * al + b[o + c] + bias[c];
+          } else {
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c)
-        out[o + c] = a[o + c] * al + b[o + c];
-    }
-  }
+            for (int64_t c = 0; c < C; ++c)
+              out[o + c] = a[o + c] * al + b[o + c];
+          }
+        }
+      },
+      1);
 }
 
 template <class T> void axpy(double alpha, const T* x, T* y, int64_t n) {
   const T al = T(alpha);
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    y[i] += al * x[i];
+  parallel_simd(n, [=](int64_t i0, int64_t i1) GLM3D_INLINE {
+#pragma omp simd
+    for (int64_t i = i0; i < i1; ++i)
+      y[i] += al * x[i];
+  });
 }
 
+// Each thread sums its share into its own slot; the slots are added in thread order, so the
+// result is deterministic for a given thread count (an OpenMP reduction's order is not).
 template <class T> double sum_squares(const T* x, int64_t n) {
+  std::vector<double> partial(std::size_t(omp_get_max_threads()), 0.0);
+  double* const part = partial.data();
+  parallel_simd(n, [=](int64_t i0, int64_t i1) GLM3D_INLINE {
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = i0; i < i1; ++i)
+      s += double(x[i]) * double(x[i]);
+    part[omp_get_thread_num()] = s;
+  });
   double s = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i)
-    s += double(x[i]) * double(x[i]);
+  for (double p : partial)
+    s += p;
   return s;
 }
 
 template <class T> void scale(T* x, double alpha, int64_t n) {
   const T al = T(alpha);
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    x[i] *= al;
+  parallel_simd(n, [=](int64_t i0, int64_t i1) GLM3D_INLINE {
+#pragma omp simd
+    for (int64_t i = i0; i < i1; ++i)
+      x[i] *= al;
+  });
 }
 
 template void scale_add<float>(const float*, double, const float*, const float*, float*, int64_t, int64_t);

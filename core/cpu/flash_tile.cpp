@@ -3,15 +3,15 @@
 #include "core/check.h"
 #include "core/cpu/fast_math.h"
 #include "core/cpu/onednn.h"
+#include "core/cpu/simd_clones.h"
 
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 // The f32 row operations are compiled for AVX-512 and AVX2 besides the baseline and picked at
-// load time (GCC function multi-versioning): a 16-wide exp is what keeps the softmax of a tile
-// small next to its two products. The build itself targets baseline x86-64.
-#define GLM3D_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// load time (core/cpu/simd_clones.h): a 16-wide exp is what keeps the softmax of a tile small
+// next to its two products.
 
 namespace glm3d::cpu::flash {
 namespace {
@@ -150,7 +150,7 @@ void check_shape(const FlashShape& sh, const FlashConfig& cfg) {
 bool bf16_products(const FlashConfig& cfg) {
   using P = FlashConfig::Bf16Products;
   return cfg.bf16_products == P::bf16 ||
-         (cfg.bf16_products == P::automatic && detail::onednn_bf16_matmul_on_amx());
+         (cfg.bf16_products == P::automatic && detail::onednn_bf16_matmul_in_hardware());
 }
 
 template <class T, class C>

@@ -1,6 +1,7 @@
 #include "core/cpu/layernorm.h"
 
 #include "core/check.h"
+#include "core/cpu/simd_clones.h"
 
 #include <cmath>
 #include <omp.h>
@@ -14,27 +15,31 @@ template <class T>
 void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, int64_t N,
                        int64_t C, double eps) {
   GLM3D_CHECK(C > 0) << "layernorm: C must be positive, got " << C;
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    const T* xr = x + n * C;
-    double s = 0.0;
+  parallel_simd(
+      N,
+      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
+        for (int64_t n = n0; n < n1; ++n) {
+          const T* xr = x + n * C;
+          double s = 0.0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t c = 0; c < C; ++c)
-      s += double(xr[c]);
-    const double mu = s / double(C);
-    double v = 0.0;
+          for (int64_t c = 0; c < C; ++c)
+            s += double(xr[c]);
+          const double mu = s / double(C);
+          double v = 0.0;
 #pragma omp simd reduction(+ : v)
-    for (int64_t c = 0; c < C; ++c)
-      v += (double(xr[c]) - mu) * (double(xr[c]) - mu);
-    const double rs = 1.0 / std::sqrt(v / double(C) + eps);
-    const T m = T(mu), r = T(rs);
-    T* yr = y + n * C;
+          for (int64_t c = 0; c < C; ++c)
+            v += (double(xr[c]) - mu) * (double(xr[c]) - mu);
+          const double rs = 1.0 / std::sqrt(v / double(C) + eps);
+          const T m = T(mu), r = T(rs);
+          T* yr = y + n * C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c)
-      yr[c] = (xr[c] - m) * r * gamma[c] + beta[c];
-    mean[n] = m;
-    rstd[n] = r;
-  }
+          for (int64_t c = 0; c < C; ++c)
+            yr[c] = (xr[c] - m) * r * gamma[c] + beta[c];
+          mean[n] = m;
+          rstd[n] = r;
+        }
+      },
+      1);
 }
 
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = dy * gamma.
@@ -46,34 +51,37 @@ void layernorm_backward(const T* dy, const T* x, const T* gamma, const T* mean, 
   GLM3D_CHECK(C > 0) << "layernorm: C must be positive, got " << C;
   const int nt = omp_get_max_threads();
   std::vector<double> partial(size_t(nt) * 2 * size_t(C), 0.0);
-#pragma omp parallel num_threads(nt)
-  {
-    double* pg = partial.data() + size_t(omp_get_thread_num()) * 2 * size_t(C);
-    double* pb = pg + C;
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < N; ++n) {
-      const T* xr = x + n * C;
-      const T* dyr = dy + n * C;
-      const double mu = double(mean[n]), rs = double(rstd[n]);
-      double sg = 0.0, sgx = 0.0;
+  double* const part = partial.data();
+  parallel_simd(
+      N,
+      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
+        double* pg = part + size_t(omp_get_thread_num()) * 2 * size_t(C);
+        double* pb = pg + C;
+        for (int64_t n = n0; n < n1; ++n) {
+          const T* xr = x + n * C;
+          const T* dyr = dy + n * C;
+          const double mu = double(mean[n]), rs = double(rstd[n]);
+          double sg = 0.0, sgx = 0.0;
 #pragma omp simd reduction(+ : sg, sgx)
-      for (int64_t c = 0; c < C; ++c) {
-        const double xhat = (double(xr[c]) - mu) * rs;
-        const double g = double(dyr[c]) * double(gamma[c]);
-        sg += g;
-        sgx += g * xhat;
-        pg[c] += double(dyr[c]) * xhat;
-        pb[c] += double(dyr[c]);
-      }
-      const double mg = sg / double(C), mgx = sgx / double(C);
-      T* dxr = dx + n * C;
-      for (int64_t c = 0; c < C; ++c) {
-        const double xhat = (double(xr[c]) - mu) * rs;
-        const double d = rs * (double(dyr[c]) * double(gamma[c]) - mg - xhat * mgx);
-        dxr[c] = accumulate_dx ? T(double(dxr[c]) + d) : T(d);
-      }
-    }
-  }
+          for (int64_t c = 0; c < C; ++c) {
+            const double xhat = (double(xr[c]) - mu) * rs;
+            const double g = double(dyr[c]) * double(gamma[c]);
+            sg += g;
+            sgx += g * xhat;
+            pg[c] += double(dyr[c]) * xhat;
+            pb[c] += double(dyr[c]);
+          }
+          const double mg = sg / double(C), mgx = sgx / double(C);
+          T* dxr = dx + n * C;
+#pragma omp simd
+          for (int64_t c = 0; c < C; ++c) {
+            const double xhat = (double(xr[c]) - mu) * rs;
+            const double d = rs * (double(dyr[c]) * double(gamma[c]) - mg - xhat * mgx);
+            dxr[c] = accumulate_dx ? T(double(dxr[c]) + d) : T(d);
+          }
+        }
+      },
+      1);
   for (int t = 0; t < nt; ++t) {
     const double* pg = partial.data() + size_t(t) * 2 * size_t(C);
     for (int64_t c = 0; c < C; ++c) {

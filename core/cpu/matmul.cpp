@@ -3,6 +3,7 @@
 #include "core/check.h"
 #include "core/cpu/convert.h"
 #include "core/cpu/onednn.h"
+#include "core/cpu/simd_clones.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -291,13 +292,17 @@ const bf16* rounded_copy(const float* x, int64_t n, std::vector<bf16>& buf) {
 
 // Adds bias b[out] to every row of y[N,out].
 template <class T> void add_bias(T* y, const T* b, int64_t N, int64_t out) {
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    T* row = y + n * out;
+  parallel_simd(
+      N,
+      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
+        for (int64_t n = n0; n < n1; ++n) {
+          T* row = y + n * out;
 #pragma omp simd
-    for (int64_t j = 0; j < out; ++j)
-      row[j] += b[j];
-  }
+          for (int64_t j = 0; j < out; ++j)
+            row[j] += b[j];
+        }
+      },
+      1);
 }
 
 // db[out] += column sums of dy[N,out]; each thread owns a block of columns, so no races and
@@ -305,18 +310,23 @@ template <class T> void add_bias(T* y, const T* b, int64_t N, int64_t out) {
 template <class T> void bias_grad(const T* dy, T* db, int64_t N, int64_t out) {
   constexpr int64_t kCols = 256;
   const int64_t nblocks = (out + kCols - 1) / kCols;
-#pragma omp parallel for schedule(static)
-  for (int64_t blk = 0; blk < nblocks; ++blk) {
-    const int64_t j0 = blk * kCols, j1 = std::min(out, j0 + kCols);
-    double acc[kCols] = {};
-    for (int64_t n = 0; n < N; ++n) {
-      const T* row = dy + n * out;
-      for (int64_t j = j0; j < j1; ++j)
-        acc[j - j0] += double(row[j]);
-    }
-    for (int64_t j = j0; j < j1; ++j)
-      db[j] += T(acc[j - j0]);
-  }
+  parallel_simd(
+      nblocks,
+      [=](int64_t b0, int64_t b1) GLM3D_INLINE {
+        for (int64_t blk = b0; blk < b1; ++blk) {
+          const int64_t j0 = blk * kCols, j1 = std::min(out, j0 + kCols);
+          double acc[kCols] = {};
+          for (int64_t n = 0; n < N; ++n) {
+            const T* row = dy + n * out;
+#pragma omp simd
+            for (int64_t j = j0; j < j1; ++j)
+              acc[j - j0] += double(row[j]);
+          }
+          for (int64_t j = j0; j < j1; ++j)
+            db[j] += T(acc[j - j0]);
+        }
+      },
+      1);
 }
 
 } // namespace
@@ -348,9 +358,13 @@ void strided_matmul_bf16(const MatmulLayout& layout, const bf16* A, const bf16* 
   strided_matmul(layout, A, B, C, alpha, accumulate, dnnl::memory::data_type::bf16);
 }
 
-bool onednn_bf16_matmul_on_amx() {
-  static const bool amx = bf16_probe_entry().impl.find("amx") != std::string::npos;
-  return amx;
+bool onednn_bf16_matmul_in_hardware() {
+  static const bool hw = [] {
+    const MatmulEntry& e = bf16_probe_entry();
+    return !e.widen_bf16 &&
+           (e.impl.find("amx") != std::string::npos || e.impl.find("avx512_core_bf16") != std::string::npos);
+  }();
+  return hw;
 }
 
 std::string onednn_gemm_impl(bool trans_b, int64_t M, int64_t N, int64_t K, bool bf16) {

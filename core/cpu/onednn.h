@@ -37,9 +37,10 @@ inline constexpr int64_t k_widen_block_elems = int64_t(1) << 20; // 4 MB of f32 
 void widened_bf16_matmul(const MatmulLayout& layout, const bf16* A, const bf16* B, float* C, float alpha,
                          bool accumulate, int64_t block_elems);
 
-// Whether oneDNN runs bf16 matmuls on AMX here (the implementation it picks for a small bf16
-// matmul names AMX; decided once per process, after ONEDNN_MAX_CPU_ISA).
-bool onednn_bf16_matmul_on_amx();
+// Whether oneDNN multiplies bf16 in hardware here: the implementation it picks for a small bf16
+// matmul names AMX or AVX512_BF16 (vdpbf16ps), not an emulation or widening to f32. Decided
+// once per process, after ONEDNN_MAX_CPU_ISA.
+bool onednn_bf16_matmul_in_hardware();
 
 // oneDNN's implementation name (impl_info_str) of the primitive gemm / gemm_bf16 runs for a
 // row-major [M,K] x op(B) -> [M,N] product (op(B) = B^T when trans_b); "bf16-widened:" in front

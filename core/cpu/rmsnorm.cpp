@@ -1,6 +1,7 @@
 #include "core/cpu/rmsnorm.h"
 
 #include "core/check.h"
+#include "core/cpu/simd_clones.h"
 
 #include <cmath>
 #include <omp.h>
@@ -12,20 +13,24 @@ namespace glm3d::cpu {
 template <class T>
 void rmsnorm_forward(const T* x, const T* weight, T* y, T* rstd, int64_t N, int64_t C, double eps) {
   GLM3D_CHECK(C > 0) << "rmsnorm: C must be positive, got " << C;
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    const T* xr = x + n * C;
-    double ss = 0.0;
+  parallel_simd(
+      N,
+      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
+        for (int64_t n = n0; n < n1; ++n) {
+          const T* xr = x + n * C;
+          double ss = 0.0;
 #pragma omp simd reduction(+ : ss)
-    for (int64_t c = 0; c < C; ++c)
-      ss += double(xr[c]) * double(xr[c]);
-    const T r = T(1.0 / std::sqrt(ss / double(C) + eps));
-    T* yr = y + n * C;
+          for (int64_t c = 0; c < C; ++c)
+            ss += double(xr[c]) * double(xr[c]);
+          const T r = T(1.0 / std::sqrt(ss / double(C) + eps));
+          T* yr = y + n * C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c)
-      yr[c] = weight[c] * (xr[c] * r);
-    rstd[n] = r;
-  }
+          for (int64_t c = 0; c < C; ++c)
+            yr[c] = weight[c] * (xr[c] * r);
+          rstd[n] = r;
+        }
+      },
+      1);
 }
 
 // dweight: each thread sums its rows into a private [C] buffer; the buffers are added in thread
@@ -36,31 +41,33 @@ void rmsnorm_backward(const T* dy, const T* x, const T* weight, const T* rstd, T
   GLM3D_CHECK(C > 0) << "rmsnorm: C must be positive, got " << C;
   const int nt = omp_get_max_threads();
   std::vector<double> partial(size_t(nt) * size_t(C), 0.0);
-#pragma omp parallel num_threads(nt)
-  {
-    double* pw = partial.data() + size_t(omp_get_thread_num()) * size_t(C);
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < N; ++n) {
-      const T* xr = x + n * C;
-      const T* dyr = dy + n * C;
-      const double r = double(rstd[n]);
-      double sgx = 0.0;
+  double* const part = partial.data();
+  parallel_simd(
+      N,
+      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
+        double* pw = part + size_t(omp_get_thread_num()) * size_t(C);
+        for (int64_t n = n0; n < n1; ++n) {
+          const T* xr = x + n * C;
+          const T* dyr = dy + n * C;
+          const double r = double(rstd[n]);
+          double sgx = 0.0;
 #pragma omp simd reduction(+ : sgx)
-      for (int64_t c = 0; c < C; ++c) {
-        const double xhat = double(xr[c]) * r;
-        sgx += double(dyr[c]) * double(weight[c]) * xhat;
-        pw[c] += double(dyr[c]) * xhat;
-      }
-      const double mgx = sgx / double(C);
-      T* dxr = dx + n * C;
+          for (int64_t c = 0; c < C; ++c) {
+            const double xhat = double(xr[c]) * r;
+            sgx += double(dyr[c]) * double(weight[c]) * xhat;
+            pw[c] += double(dyr[c]) * xhat;
+          }
+          const double mgx = sgx / double(C);
+          T* dxr = dx + n * C;
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) {
-        const double xhat = double(xr[c]) * r;
-        const double d = r * (double(dyr[c]) * double(weight[c]) - xhat * mgx);
-        dxr[c] = accumulate_dx ? T(double(dxr[c]) + d) : T(d);
-      }
-    }
-  }
+          for (int64_t c = 0; c < C; ++c) {
+            const double xhat = double(xr[c]) * r;
+            const double d = r * (double(dyr[c]) * double(weight[c]) - xhat * mgx);
+            dxr[c] = accumulate_dx ? T(double(dxr[c]) + d) : T(d);
+          }
+        }
+      },
+      1);
   for (int64_t c = 0; dweight && c < C; ++c) { // null: frozen (fine-tuning with adapters)
     double sum = 0.0;
     for (int t = 0; t < nt; ++t)
