@@ -80,7 +80,10 @@ for _ in $(seq 2000); do
   sleep 0.005
 done
 t0=$(date +%s%N)
-kill -TERM -- -"$PID"
+# To glm3d alone, as a batch system's SIGTERM to a task: a signal to the whole process group
+# would also reach the daemon Open MPI's singleton MPI_Init forks at this moment, and with it
+# dead MPI_Init fails (seen once: exit 1, "Unable to start a daemon on the local node").
+kill -TERM "$PID"
 finish
 ms=$((($(date +%s%N) - t0) / 1000000))
 cat "$OUT" "$ERR"
