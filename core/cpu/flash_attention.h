@@ -49,7 +49,7 @@ struct FlashConfig {
   // in f32 (storage stays bf16; the probabilities are then not rounded). automatic: bf16 where
   // oneDNN multiplies bf16 in hardware (AMX or AVX512_BF16), f32 elsewhere. On an AMD EPYC with
   // AVX512_BF16 (2 threads, brg:avx512_core_bf16) bf16 tiles ran forward + backward 1.52x the
-  // f32 tiles at S 512, 16 heads of 64 and 1.79x at S 2048, 12 heads of 128
+  // f32 tiles at S 512, 16 heads of 64 and 1.74x at S 2048, 12 heads of 128
   // (benchmarks/bench_attention.cpp FlashProducts).
   enum class Bf16Products { automatic, bf16, f32 };
   Bf16Products bf16_products = Bf16Products::automatic;
