@@ -37,14 +37,28 @@ cmp "$WORK/exp/adapter_model.safetensors" "$WORK/ft/peft/adapter_model.safetenso
 cmp "$WORK/exp/adapter_config.json" "$WORK/ft/peft/adapter_config.json" || fail "export config differs"
 $SYSTEM_PYTHON "$GLM3D_SOURCE_DIR/tests/train/peft_check.py" export "$WORK/exp" "$FT" || fail "PEFT export"
 
-# The evaluation samples of a new run's step 1 (global samples 0..7 under its seed).
-"$G" data sample "$WORK/store" --seed "$SEED" --count 8 --seq-len 64 --out "$WORK/s8.h5" >/dev/null
-"$G" eval --load "$WORK/ft" --samples "$WORK/s8.h5" --out "$WORK/e_ft.h5" >"$WORK/e_ft.out"
-"$G" eval --load "$WORK/base" --samples "$WORK/s8.h5" --out "$WORK/e_base.h5" >"$WORK/e_base.out"
+# The evaluation samples of a new run's step 1 (global samples 0..7 under its seed). The import
+# checks compare mean losses over these 8 samples; under some seeds the adapters' changes nearly
+# cancel in the mean (seen: 1.3e-5 relative at seed 28998, where 2e-4 to 6e-4 is usual), and a
+# lost import would go unseen. So the import run's seed is the first of SEED, SEED + 1, ... (at
+# most 8) under which base and fine-tuned differ by more than 2e-5; the assertion below still
+# holds the final one to it.
+for k in $(seq 0 7); do
+  ESEED=$((SEED + k))
+  "$G" data sample "$WORK/store" --seed "$ESEED" --count 8 --seq-len 64 --out "$WORK/s8.h5" >/dev/null
+  "$G" eval --load "$WORK/ft" --samples "$WORK/s8.h5" --out "$WORK/e_ft.h5" >"$WORK/e_ft.out"
+  "$G" eval --load "$WORK/base" --samples "$WORK/s8.h5" --out "$WORK/e_base.h5" >"$WORK/e_base.out"
+  $SYSTEM_PYTHON - "$WORK/e_ft.h5" "$WORK/e_base.h5" <<'PY' && break
+import h5py, sys
+ft, base = (float(h5py.File(p, "r").attrs["mean_loss"]) for p in sys.argv[1:3])
+sys.exit(0 if abs(base - ft) / ft > 2e-5 else 1)
+PY
+done
+echo "import-check seed $ESEED"
 mpirun_glm3d 4 eval --load "$WORK/ft" --samples "$WORK/s8.h5" --out "$WORK/e_ft4.h5" --tp 2 --pp 2 >"$WORK/e_ft4.out"
 
 # Import into a new run: first-step loss = the fine-tuned model's loss on those samples.
-IMPORT=(finetune --load "$WORK/base" --data "$WORK/store" --steps 1 --global-batch 8 --lr 1e-2 --seed "$SEED"
+IMPORT=(finetune --load "$WORK/base" --data "$WORK/store" --steps 1 --global-batch 8 --lr 1e-2 --seed "$ESEED"
   --lora-dropout 0 --quiet)
 "$G" "${IMPORT[@]}" --adapter "$WORK/exp" --metrics "$WORK/imp_peft.jsonl"
 "$G" "${IMPORT[@]}" --adapter "$WORK/ft" --metrics "$WORK/imp_ckpt.jsonl"
