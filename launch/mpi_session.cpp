@@ -4,11 +4,18 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 namespace glm3d {
 
 MpiSession::MpiSession(int* argc, char*** argv) {
+  // A glm3d started without a launcher is an Open MPI singleton, whose MPI_Init forks a daemon
+  // (orted) into glm3d's process group: a Ctrl-C or SIGTERM to the group during start-up killed
+  // that daemon and MPI_Init failed ("Unable to start a daemon on the local node", exit 1)
+  // instead of glm3d stopping before step 1. An isolated singleton starts no daemon; glm3d never
+  // spawns processes. Under mpirun or srun this parameter is not read; the user's setting wins.
+  setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
   int provided = 0;
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
   // Errors come back as codes (checked by MPI_CHECK) instead of aborting silently.

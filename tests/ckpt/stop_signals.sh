@@ -80,10 +80,10 @@ for _ in $(seq 2000); do
   sleep 0.005
 done
 t0=$(date +%s%N)
-# To glm3d alone, as a batch system's SIGTERM to a task: a signal to the whole process group
-# would also reach the daemon Open MPI's singleton MPI_Init forks at this moment, and with it
-# dead MPI_Init fails (seen once: exit 1, "Unable to start a daemon on the local node").
-kill -TERM "$PID"
+# To the whole process group, as a terminal's Ctrl-C: before glm3d made its singleton isolated
+# (launch/mpi_session.cpp) this also killed the daemon MPI_Init forked at this moment, and
+# MPI_Init failed (seen twice: exit 1, "Unable to start a daemon on the local node").
+kill -TERM -- -"$PID"
 finish
 ms=$((($(date +%s%N) - t0) / 1000000))
 cat "$OUT" "$ERR"
