@@ -55,42 +55,32 @@ namespace {
 // Gated rows x [N, 2F] -> y [N, F]: y = value * act(gate), the gate in the first half
 // (gate_first) or the second. Act is a functor with value(g) and grad(g) = d act / dg.
 template <class T, class Act> void glu_forward(const T* x, T* y, int64_t N, int64_t F, bool gate_first) {
-  parallel_simd(
-      N,
-      [=](int64_t r0, int64_t r1) GLM3D_INLINE {
-        for (int64_t r = r0; r < r1; ++r) {
-          const T* g = x + r * 2 * F + (gate_first ? 0 : F); // [F]
-          const T* v = x + r * 2 * F + (gate_first ? F : 0); // [F]
-          T* yr = y + r * F;
+  parallel_rows(N, [=](int64_t r) GLM3D_INLINE {
+    const T* g = x + r * 2 * F + (gate_first ? 0 : F); // [F]
+    const T* v = x + r * 2 * F + (gate_first ? F : 0); // [F]
+    T* yr = y + r * F;
 #pragma omp simd
-          for (int64_t i = 0; i < F; ++i)
-            yr[i] = v[i] * Act::value(g[i]);
-        }
-      },
-      1);
+    for (int64_t i = 0; i < F; ++i)
+      yr[i] = v[i] * Act::value(g[i]);
+  });
 }
 
 // dvalue = dy act(gate), dgate = dy value act'(gate); dx [N, 2F] overwritten.
 template <class T, class Act>
 void glu_backward(const T* x, const T* dy, T* dx, int64_t N, int64_t F, bool gate_first) {
   const int64_t go = gate_first ? 0 : F, vo = gate_first ? F : 0;
-  parallel_simd(
-      N,
-      [=](int64_t r0, int64_t r1) GLM3D_INLINE {
-        for (int64_t r = r0; r < r1; ++r) {
-          const T* g = x + r * 2 * F + go;
-          const T* v = x + r * 2 * F + vo;
-          const T* dyr = dy + r * F;
-          T* dg = dx + r * 2 * F + go;
-          T* dv = dx + r * 2 * F + vo;
+  parallel_rows(N, [=](int64_t r) GLM3D_INLINE {
+    const T* g = x + r * 2 * F + go;
+    const T* v = x + r * 2 * F + vo;
+    const T* dyr = dy + r * F;
+    T* dg = dx + r * 2 * F + go;
+    T* dv = dx + r * 2 * F + vo;
 #pragma omp simd
-          for (int64_t i = 0; i < F; ++i) {
-            dv[i] = dyr[i] * Act::value(g[i]);
-            dg[i] = dyr[i] * v[i] * Act::grad(g[i]);
-          }
-        }
-      },
-      1);
+    for (int64_t i = 0; i < F; ++i) {
+      dv[i] = dyr[i] * Act::value(g[i]);
+      dg[i] = dyr[i] * v[i] * Act::grad(g[i]);
+    }
+  });
 }
 
 template <class T> struct Gelu {

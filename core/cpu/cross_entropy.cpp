@@ -36,85 +36,65 @@ void vocab_parallel_ce_forward(const T* logits, const int32_t* targets, const ui
   std::vector<T> rowmax(static_cast<size_t>(N)),
       sums(static_cast<size_t>(2 * N)); // sums: [sum exp (N) | target logit (N)]
   T* const rmax = rowmax.data();
-  parallel_simd(
-      N,
-      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
-        for (int64_t n = n0; n < n1; ++n) {
-          const T* x = logits + n * Vl;
-          T mx = -std::numeric_limits<T>::infinity();
+  parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
+    const T* x = logits + n * Vl;
+    T mx = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : mx)
-          for (int64_t v = 0; v < valid; ++v)
-            mx = std::max(mx, x[v]);
-          rmax[n] = mx;
-        }
-      },
-      1);
+    for (int64_t v = 0; v < valid; ++v)
+      mx = std::max(mx, x[v]);
+    rmax[n] = mx;
+  });
   reduce.max(rowmax.data(), N);
   T* const sum = sums.data();
-  parallel_simd(
-      N,
-      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
-        for (int64_t n = n0; n < n1; ++n) {
-          const T* x = logits + n * Vl;
-          const int64_t t = int64_t(targets[n]) - v0;
-          sum[N + n] = (mask[n] && t >= 0 && t < valid) ? x[t] : T(0);
-          T* p = probs + n * Vl;
-          const T mx = rmax[n];
-          double s = 0.0;
+  parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
+    const T* x = logits + n * Vl;
+    const int64_t t = int64_t(targets[n]) - v0;
+    sum[N + n] = (mask[n] && t >= 0 && t < valid) ? x[t] : T(0);
+    T* p = probs + n * Vl;
+    const T mx = rmax[n];
+    double s = 0.0;
 #pragma omp simd reduction(+ : s)
-          for (int64_t v = 0; v < valid; ++v) {
-            if constexpr (sizeof(T) == 4)
-              p[v] = exp_f32(x[v] - mx); // vectorised (core/cpu/fast_math.h)
-            else
-              p[v] = std::exp(x[v] - mx);
-            s += double(p[v]);
-          }
-          std::fill(p + valid, p + Vl, T(0));
-          sum[n] = T(s);
-        }
-      },
-      1);
+    for (int64_t v = 0; v < valid; ++v) {
+      if constexpr (sizeof(T) == 4)
+        p[v] = exp_f32(x[v] - mx); // vectorised (core/cpu/fast_math.h)
+      else
+        p[v] = std::exp(x[v] - mx);
+      s += double(p[v]);
+    }
+    std::fill(p + valid, p + Vl, T(0));
+    sum[n] = T(s);
+  });
   reduce.sum(sums.data(), 2 * N);
-  parallel_simd(
-      N,
-      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
-        for (int64_t n = n0; n < n1; ++n) {
-          const T inv = T(1) / sum[n];
-          T* p = probs + n * Vl;
+  parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
+    const T inv = T(1) / sum[n];
+    T* p = probs + n * Vl;
 #pragma omp simd
-          for (int64_t v = 0; v < valid; ++v)
-            p[v] *= inv;
-          losses[n] = mask[n] ? T(std::log(sum[n]) + rmax[n] - sum[N + n]) : T(0);
-        }
-      },
-      1);
+    for (int64_t v = 0; v < valid; ++v)
+      p[v] *= inv;
+    losses[n] = mask[n] ? T(std::log(sum[n]) + rmax[n] - sum[N + n]) : T(0);
+  });
 }
 
 template <class T>
 void vocab_parallel_ce_backward(const T* probs, const int32_t* targets, const uint8_t* mask, const T* dloss,
                                 T* dlogits, int64_t N, int64_t Vl, int64_t v0, int64_t vocab_real) {
   const int64_t valid = valid_columns(Vl, v0, vocab_real);
-  parallel_simd(
-      N,
-      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
-        for (int64_t n = n0; n < n1; ++n) {
-          const T* p = probs + n * Vl;
-          T* d = dlogits + n * Vl;
-          if (!mask[n]) {
-            std::fill(d, d + Vl, T(0));
-            continue;
-          }
-          const T g = dloss[n];
+  parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
+    const T* p = probs + n * Vl;
+    T* d = dlogits + n * Vl;
+    if (!mask[n]) {
+      std::fill(d, d + Vl, T(0));
+      return;
+    }
+    const T g = dloss[n];
 #pragma omp simd
-          for (int64_t v = 0; v < valid; ++v)
-            d[v] = p[v] * g;
-          std::fill(d + valid, d + Vl, T(0));
-          const int64_t t = int64_t(targets[n]) - v0;
-          if (t >= 0 && t < valid)
-            d[t] -= g;
-        }
-      },
-      1);
+    for (int64_t v = 0; v < valid; ++v)
+      d[v] = p[v] * g;
+    std::fill(d + valid, d + Vl, T(0));
+    const int64_t t = int64_t(targets[n]) - v0;
+    if (t >= 0 && t < valid)
+      d[t] -= g;
+  });
 }
 
 template void vocab_parallel_ce_forward<float>(const float*, const int32_t*, const uint8_t*, float*, float*,

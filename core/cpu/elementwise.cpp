@@ -10,23 +10,18 @@ namespace glm3d::cpu {
 template <class T>
 void scale_add(const T* a, double alpha, const T* b, const T* bias, T* out, int64_t N, int64_t C) {
   const T al = T(alpha);
-  parallel_simd(
-      N,
-      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
-        for (int64_t n = n0; n < n1; ++n) {
-          const int64_t o = n * C;
-          if (bias) {
+  parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
+    const int64_t o = n * C;
+    if (bias) {
 #pragma omp simd
-            for (int64_t c = 0; c < C; ++c)
-              out[o + c] = a[o + c] * al + b[o + c] + bias[c];
-          } else {
+      for (int64_t c = 0; c < C; ++c)
+        out[o + c] = a[o + c] * al + b[o + c] + bias[c];
+    } else {
 #pragma omp simd
-            for (int64_t c = 0; c < C; ++c)
-              out[o + c] = a[o + c] * al + b[o + c];
-          }
-        }
-      },
-      1);
+      for (int64_t c = 0; c < C; ++c)
+        out[o + c] = a[o + c] * al + b[o + c];
+    }
+  });
 }
 
 template <class T> void axpy(double alpha, const T* x, T* y, int64_t n) {

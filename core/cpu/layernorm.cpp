@@ -15,31 +15,26 @@ template <class T>
 void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, int64_t N,
                        int64_t C, double eps) {
   GLM3D_CHECK(C > 0) << "layernorm: C must be positive, got " << C;
-  parallel_simd(
-      N,
-      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
-        for (int64_t n = n0; n < n1; ++n) {
-          const T* xr = x + n * C;
-          double s = 0.0;
+  parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
+    const T* xr = x + n * C;
+    double s = 0.0;
 #pragma omp simd reduction(+ : s)
-          for (int64_t c = 0; c < C; ++c)
-            s += double(xr[c]);
-          const double mu = s / double(C);
-          double v = 0.0;
+    for (int64_t c = 0; c < C; ++c)
+      s += double(xr[c]);
+    const double mu = s / double(C);
+    double v = 0.0;
 #pragma omp simd reduction(+ : v)
-          for (int64_t c = 0; c < C; ++c)
-            v += (double(xr[c]) - mu) * (double(xr[c]) - mu);
-          const double rs = 1.0 / std::sqrt(v / double(C) + eps);
-          const T m = T(mu), r = T(rs);
-          T* yr = y + n * C;
+    for (int64_t c = 0; c < C; ++c)
+      v += (double(xr[c]) - mu) * (double(xr[c]) - mu);
+    const double rs = 1.0 / std::sqrt(v / double(C) + eps);
+    const T m = T(mu), r = T(rs);
+    T* yr = y + n * C;
 #pragma omp simd
-          for (int64_t c = 0; c < C; ++c)
-            yr[c] = (xr[c] - m) * r * gamma[c] + beta[c];
-          mean[n] = m;
-          rstd[n] = r;
-        }
-      },
-      1);
+    for (int64_t c = 0; c < C; ++c)
+      yr[c] = (xr[c] - m) * r * gamma[c] + beta[c];
+    mean[n] = m;
+    rstd[n] = r;
+  });
 }
 
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = dy * gamma.

@@ -292,17 +292,12 @@ const bf16* rounded_copy(const float* x, int64_t n, std::vector<bf16>& buf) {
 
 // Adds bias b[out] to every row of y[N,out].
 template <class T> void add_bias(T* y, const T* b, int64_t N, int64_t out) {
-  parallel_simd(
-      N,
-      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
-        for (int64_t n = n0; n < n1; ++n) {
-          T* row = y + n * out;
+  parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
+    T* row = y + n * out;
 #pragma omp simd
-          for (int64_t j = 0; j < out; ++j)
-            row[j] += b[j];
-        }
-      },
-      1);
+    for (int64_t j = 0; j < out; ++j)
+      row[j] += b[j];
+  });
 }
 
 // db[out] += column sums of dy[N,out]; each thread owns a block of columns, so no races and
@@ -310,23 +305,18 @@ template <class T> void add_bias(T* y, const T* b, int64_t N, int64_t out) {
 template <class T> void bias_grad(const T* dy, T* db, int64_t N, int64_t out) {
   constexpr int64_t kCols = 256;
   const int64_t nblocks = (out + kCols - 1) / kCols;
-  parallel_simd(
-      nblocks,
-      [=](int64_t b0, int64_t b1) GLM3D_INLINE {
-        for (int64_t blk = b0; blk < b1; ++blk) {
-          const int64_t j0 = blk * kCols, j1 = std::min(out, j0 + kCols);
-          double acc[kCols] = {};
-          for (int64_t n = 0; n < N; ++n) {
-            const T* row = dy + n * out;
+  parallel_rows(nblocks, [=](int64_t blk) GLM3D_INLINE {
+    const int64_t j0 = blk * kCols, j1 = std::min(out, j0 + kCols);
+    double acc[kCols] = {};
+    for (int64_t n = 0; n < N; ++n) {
+      const T* row = dy + n * out;
 #pragma omp simd
-            for (int64_t j = j0; j < j1; ++j)
-              acc[j - j0] += double(row[j]);
-          }
-          for (int64_t j = j0; j < j1; ++j)
-            db[j] += T(acc[j - j0]);
-        }
-      },
-      1);
+      for (int64_t j = j0; j < j1; ++j)
+        acc[j - j0] += double(row[j]);
+    }
+    for (int64_t j = j0; j < j1; ++j)
+      db[j] += T(acc[j - j0]);
+  });
 }
 
 } // namespace

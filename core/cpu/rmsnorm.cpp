@@ -13,24 +13,19 @@ namespace glm3d::cpu {
 template <class T>
 void rmsnorm_forward(const T* x, const T* weight, T* y, T* rstd, int64_t N, int64_t C, double eps) {
   GLM3D_CHECK(C > 0) << "rmsnorm: C must be positive, got " << C;
-  parallel_simd(
-      N,
-      [=](int64_t n0, int64_t n1) GLM3D_INLINE {
-        for (int64_t n = n0; n < n1; ++n) {
-          const T* xr = x + n * C;
-          double ss = 0.0;
+  parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
+    const T* xr = x + n * C;
+    double ss = 0.0;
 #pragma omp simd reduction(+ : ss)
-          for (int64_t c = 0; c < C; ++c)
-            ss += double(xr[c]) * double(xr[c]);
-          const T r = T(1.0 / std::sqrt(ss / double(C) + eps));
-          T* yr = y + n * C;
+    for (int64_t c = 0; c < C; ++c)
+      ss += double(xr[c]) * double(xr[c]);
+    const T r = T(1.0 / std::sqrt(ss / double(C) + eps));
+    T* yr = y + n * C;
 #pragma omp simd
-          for (int64_t c = 0; c < C; ++c)
-            yr[c] = weight[c] * (xr[c] * r);
-          rstd[n] = r;
-        }
-      },
-      1);
+    for (int64_t c = 0; c < C; ++c)
+      yr[c] = weight[c] * (xr[c] * r);
+    rstd[n] = r;
+  });
 }
 
 // dweight: each thread sums its rows into a private [C] buffer; the buffers are added in thread

@@ -47,4 +47,16 @@ template <class F> void parallel_simd(int64_t n, const F& f, int64_t grain = 16)
   }
 }
 
+// Rows [0, N) split over the threads as parallel_simd's shares; f(n) handles row n, compiled
+// inside the clone (f must be always-inline too).
+template <class F> void parallel_rows(int64_t N, const F& f) {
+  parallel_simd(
+      N,
+      [&](int64_t n0, int64_t n1) GLM3D_INLINE {
+        for (int64_t n = n0; n < n1; ++n)
+          f(n);
+      },
+      1);
+}
+
 } // namespace glm3d::cpu
