@@ -11,6 +11,7 @@
 #include "launch/commands.h"
 
 #include <functional>
+#include <string>
 
 namespace glm3d {
 
@@ -26,6 +27,7 @@ public:
 private:
   RunContext ctx_;
   MPI_Comm agree_ = MPI_COMM_NULL; // private duplicate of the world for the failure agreement
+  std::string session_dir_;        // a singleton's own Open MPI session directory, or empty
 };
 
 } // namespace glm3d
