@@ -3,6 +3,7 @@
 // the command table (launch/subcommands.cpp), and turns any exception into one clear
 // message and a non-zero exit on EVERY rank: UsageError (bad input) -> 2, anything else -> 1.
 #include "launch/commands.h"
+#include "launch/heap_policy.h"
 #include "launch/mpi_session.h"
 #include "train/checkpoint_signal.h"
 
@@ -15,6 +16,10 @@ int main(int argc, char** argv) {
   std::optional<glm3d::StopSignals> stop_signals;
   if (argc > 1 && (!std::strcmp(argv[1], "train") || !std::strcmp(argv[1], "finetune")))
     stop_signals.emplace();
+  // Before MPI and the model allocate: the step loops keep freed memory (launch/heap_policy.h).
+  if (argc > 1 && (!std::strcmp(argv[1], "train") || !std::strcmp(argv[1], "finetune") ||
+                   !std::strcmp(argv[1], "eval") || !std::strcmp(argv[1], "bench")))
+    glm3d::keep_freed_memory_for_reuse();
   glm3d::MpiSession mpi(&argc, &argv);
   glm3d::RunContext ctx = mpi.context();
   if (stop_signals) {
