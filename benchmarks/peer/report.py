@@ -116,6 +116,8 @@ def header(env, g, t, fpt):
         f"CPU: {env.get('cpu', '?')} (AMX bf16: {amx}); {env.get('threads', '?')} threads "
         "(OMP_NUM_THREADS, torch.set_num_threads)",
         f"glm3d {env.get('glm3d_commit', '?')}; torch {env.get('torch', '?')} ({env.get('torch_libs', '?')})",
+        f"PyTorch's C heap (GLIBC_TUNABLES): {env.get('torch_heap', '?')}; glm3d keeps freed memory itself "
+        "(launch/heap_policy.h)",
         "model: 8 layers, hidden 1024, 16 heads, GeLU FFN 4096, vocab 32000, seq 512, batch 4 "
         f"(benchmarks/peer/reference.ini); {env.get('warmup', '?')} warm-up + {env.get('steps', '?')} "
         "timed steps each",

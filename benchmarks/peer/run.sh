@@ -3,7 +3,9 @@
 #   benchmarks/peer/run.sh            # builds what is missing, makes the venv once, runs, prints the table
 # Environment: BUILD (default build), THREADS (2), WARMUP (2), STEPS (4), MATMUL_REPS (4 of 0.5 s),
 # TORCH_VERSION (2.15.0: pinned so that runs on different days compare the same peer),
-# GLM3D_LABEL (what the table calls the glm3d measured; default: this checkout's commit).
+# GLM3D_LABEL (what the table calls the glm3d measured; default: this checkout's commit),
+# TORCH_HEAP (GLIBC_TUNABLES for PyTorch; default: the heap policy glm3d's step loops apply to
+# themselves, launch/heap_policy.h, so that both keep freed memory; "" for glibc's default).
 # Writes benchmarks/peer/out/ (raw outputs) and benchmarks/peer/last_run.txt (the table).
 set -euo pipefail
 
@@ -16,6 +18,7 @@ WARMUP="${WARMUP:-2}"
 STEPS="${STEPS:-4}"
 MATMUL_REPS="${MATMUL_REPS:-4}"
 TORCH_VERSION="${TORCH_VERSION:-2.15.0}"
+TORCH_HEAP="${TORCH_HEAP-glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295}"
 out="$here/out"
 venv="$here/.venv"
 py="$venv/bin/python"
@@ -81,7 +84,7 @@ torch_run() {
   local prec="$1"
   say "PyTorch $prec: $WARMUP warm-up + $STEPS timed steps"
   phase "torch_$prec"
-  "$py" "$here/glm_block.py" speed --threads "$THREADS" --precision "$prec" --warmup "$WARMUP" \
+  GLIBC_TUNABLES="$TORCH_HEAP" "$py" "$here/glm_block.py" speed --threads "$THREADS" --precision "$prec" --warmup "$WARMUP" \
     --steps "$STEPS" >"$out/torch_$prec.json" 2>"$out/torch_$prec.err" ||
     { say "PyTorch $prec failed (see $out/torch_$prec.err)"; tail -5 "$out/torch_$prec.err" >&2; }
 }
@@ -115,6 +118,7 @@ ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 "$BUILD/glm3d" train --model "$here/reference.in
   echo "cpu_flags_amx $(grep -m1 -o 'amx_bf16' /proc/cpuinfo || echo none)"
   echo "glm3d_commit ${GLM3D_LABEL:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- core model train 2>/dev/null || echo ' (+local changes)')}"
   echo "threads $THREADS"
+  echo "torch_heap ${TORCH_HEAP:-glibc default}"
   echo "warmup $WARMUP"
   echo "steps $STEPS"
   echo "date $(date -u +%Y-%m-%dT%H:%MZ)"
