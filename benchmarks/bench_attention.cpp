@@ -12,11 +12,11 @@
 #include "core/cpu/flash_tile.h"
 #include "core/cpu/onednn.h"
 
+#include "benchmarks/bench_random.h"
 #include <algorithm>
 #include <benchmark/benchmark.h>
 #include <cstdint>
 #include <omp.h>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -24,16 +24,7 @@ namespace {
 
 using namespace glm3d;
 using namespace glm3d::cpu;
-
-template <class T> std::vector<T> random_values(int64_t n) {
-  std::mt19937 gen(12345); // fixed: benchmarks need repeatable inputs, not fresh ones
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<T> v;
-  v.reserve(size_t(n));
-  for (int64_t i = 0; i < n; ++i)
-    v.push_back(T(d(gen)));
-  return v;
-}
+using glm3d::bench::random_values;
 
 double visible_pairs(int64_t S, int64_t sep) {
   double n = 0;

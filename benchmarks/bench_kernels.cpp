@@ -9,23 +9,15 @@
 #include "core/cpu/layernorm.h"
 #include "core/cpu/matmul.h"
 
+#include "benchmarks/bench_random.h"
 #include <benchmark/benchmark.h>
 #include <cstdint>
-#include <random>
 #include <vector>
 
 namespace {
 
 using namespace glm3d::cpu;
-
-std::vector<float> random_floats(int64_t n, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 gen(12345); // fixed: benchmarks need repeatable inputs, not fresh ones
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v)
-    x = d(gen);
-  return v;
-}
+using glm3d::bench::random_values;
 
 void set_flops(benchmark::State& state, double flops_per_iter) {
   state.counters["FLOP/s"] =
@@ -36,7 +28,7 @@ void set_flops(benchmark::State& state, double flops_per_iter) {
 void BM_LinearForward(benchmark::State& state) {
   const int64_t N = state.range(0), in = state.range(1), out = state.range(2);
   const Precision prec = state.range(3) ? Precision::bf16 : Precision::f32;
-  auto x = random_floats(N * in), W = random_floats(out * in);
+  auto x = random_values(N * in), W = random_values(out * in);
   std::vector<float> y(static_cast<size_t>(N * out));
   linear_forward<float>(x.data(), W.data(), nullptr, y.data(), N, in, out,
                         prec); // warm-up: creates the primitive
@@ -61,7 +53,7 @@ BENCHMARK(BM_LinearForward)
 void BM_LinearBackward(benchmark::State& state) {
   const int64_t N = state.range(0), in = state.range(1), out = state.range(2);
   const Precision prec = state.range(3) ? Precision::bf16 : Precision::f32;
-  auto x = random_floats(N * in), W = random_floats(out * in), dy = random_floats(N * out);
+  auto x = random_values(N * in), W = random_values(out * in), dy = random_values(N * out);
   std::vector<float> dx(static_cast<size_t>(N * in)), dW(static_cast<size_t>(out * in), 0.0f);
   linear_backward<float>(dy.data(), x.data(), W.data(), dx.data(), dW.data(), nullptr, N, in, out, false,
                          prec);
@@ -90,7 +82,7 @@ BENCHMARK(BM_LinearBackward)
 // args: rows, C. Bytes: x read, y written (forward).
 void BM_LayerNormForward(benchmark::State& state) {
   const int64_t N = state.range(0), C = state.range(1);
-  auto x = random_floats(N * C), g = random_floats(C), b = random_floats(C);
+  auto x = random_values(N * C), g = random_values(C), b = random_values(C);
   std::vector<float> y(static_cast<size_t>(N * C)), mean(static_cast<size_t>(N)),
       rstd(static_cast<size_t>(N));
   for (auto _ : state) {
@@ -104,7 +96,7 @@ BENCHMARK(BM_LayerNormForward)->Args({2048, 1024})->Args({2048, 12288})->UseReal
 // Bytes: dy, x read, dx written.
 void BM_LayerNormBackward(benchmark::State& state) {
   const int64_t N = state.range(0), C = state.range(1);
-  auto x = random_floats(N * C), g = random_floats(C), b = random_floats(C), dy = random_floats(N * C);
+  auto x = random_values(N * C), g = random_values(C), b = random_values(C), dy = random_values(N * C);
   std::vector<float> y(static_cast<size_t>(N * C)), mean(static_cast<size_t>(N)),
       rstd(static_cast<size_t>(N));
   std::vector<float> dx(static_cast<size_t>(N * C)), dg(static_cast<size_t>(C)), db(static_cast<size_t>(C));
@@ -129,7 +121,7 @@ double visible_pairs(int64_t S, int64_t sep) {
 
 void BM_AttentionForward(benchmark::State& state) {
   const int64_t B = state.range(0), S = state.range(1), nh = state.range(2), hd = state.range(3);
-  auto qkv = random_floats(B * S * nh * 3 * hd);
+  auto qkv = random_values(B * S * nh * 3 * hd);
   std::vector<int32_t> sep(static_cast<size_t>(B), int32_t(S / 2));
   std::vector<float> out(static_cast<size_t>(B * S * nh * hd)), probs(static_cast<size_t>(B * nh * S * S));
   glm_attention_forward<float>(qkv.data(), sep.data(), out.data(), probs.data(), B, S, nh, hd); // warm-up
@@ -147,7 +139,7 @@ BENCHMARK(BM_AttentionForward)
 
 void BM_AttentionBackward(benchmark::State& state) {
   const int64_t B = state.range(0), S = state.range(1), nh = state.range(2), hd = state.range(3);
-  auto qkv = random_floats(B * S * nh * 3 * hd), dout = random_floats(B * S * nh * hd);
+  auto qkv = random_values(B * S * nh * 3 * hd), dout = random_values(B * S * nh * hd);
   std::vector<int32_t> sep(static_cast<size_t>(B), int32_t(S / 2));
   std::vector<float> out(static_cast<size_t>(B * S * nh * hd)), probs(static_cast<size_t>(B * nh * S * S));
   std::vector<float> dqkv(qkv.size());
@@ -170,7 +162,7 @@ BENCHMARK(BM_AttentionBackward)
 // tokens; bytes: logits read, probs written, probs read, dlogits written.
 void BM_CrossEntropy(benchmark::State& state) {
   const int64_t N = state.range(0), Vl = state.range(1);
-  auto logits = random_floats(N * Vl, -4.0f, 4.0f);
+  auto logits = random_values(N * Vl, -4.0f, 4.0f);
   std::vector<int32_t> targets(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; ++n)
     targets[n] = int32_t((n * 7919) % Vl);
@@ -191,7 +183,7 @@ BENCHMARK(BM_CrossEntropy)->Args({2048, 18816})->Unit(benchmark::kMillisecond)->
 // GeLU forward + backward over [tokens, F] (element-wise, bound by the tanh); args: tokens, F.
 void BM_GeluForwardBackward(benchmark::State& state) {
   const int64_t n = state.range(0) * state.range(1);
-  auto x = random_floats(n, -4.0f, 4.0f), dy = random_floats(n);
+  auto x = random_values(n, -4.0f, 4.0f), dy = random_values(n);
   std::vector<float> y(static_cast<size_t>(n)), dx(static_cast<size_t>(n));
   for (auto _ : state) {
     gelu_forward(x.data(), y.data(), n);
@@ -206,7 +198,7 @@ BENCHMARK(BM_GeluForwardBackward)->Args({2048, 3072})->Unit(benchmark::kMillisec
 // One AdamW step over n f32 parameters (the optimizer's pass over a rank's shard); arg: n.
 void BM_AdamW(benchmark::State& state) {
   const int64_t n = state.range(0);
-  auto param = random_floats(n), grad = random_floats(n);
+  auto param = random_values(n), grad = random_values(n);
   std::vector<float> m(static_cast<size_t>(n)), v(static_cast<size_t>(n));
   AdamWHyper h;
   int64_t step = 0;
@@ -223,7 +215,7 @@ BENCHMARK(BM_AdamW)->Arg(int64_t(1) << 24)->Unit(benchmark::kMillisecond)->UseRe
 // bf16 weights and the rounding of activations and gradients for bf16 matmuls; arg: n.
 void BM_Bf16Convert(benchmark::State& state) {
   const int64_t n = state.range(0);
-  auto x = random_floats(n);
+  auto x = random_values(n);
   std::vector<glm3d::bf16> b(static_cast<size_t>(n));
   std::vector<float> y(static_cast<size_t>(n));
   for (auto _ : state) {

@@ -7,12 +7,12 @@
 // 1024, QKV 3072, FFN 4096) and the 2048^3 square.
 //   args: M, N, K, trans_b (B stored [N,K], as linear_forward's W), blocked (0 plain, 1 any)
 //   OMP_NUM_THREADS=2 ./glm3d_bench --benchmark_filter='MatmulLayout|WeightReorder'
+#include "benchmarks/bench_random.h"
 #include "core/dtype.h"
 
 #include <benchmark/benchmark.h>
 #include <cstdint>
 #include <dnnl.hpp>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -22,15 +22,6 @@ using glm3d::bf16;
 using dims = dnnl::memory::dims;
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
-
-std::vector<bf16> random_bf16(int64_t n) {
-  std::mt19937 gen(1024); // fixed: benchmarks need repeatable inputs
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<bf16> v(static_cast<size_t>(n));
-  for (auto& x : v)
-    x = bf16(d(gen));
-  return v;
-}
 
 // B [K,N] as stored: row-major [K,N], or [N,K] read transposed (trans_b).
 dnnl::memory::desc plain_b(int64_t N, int64_t K, bool trans_b) {
@@ -72,8 +63,8 @@ struct Product {
 void BM_MatmulLayout(benchmark::State& state) {
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   const bool trans_b = state.range(3) != 0, blocked = state.range(4) != 0;
-  const auto A = random_bf16(M * K);
-  auto B = random_bf16(K * N);
+  const auto A = glm3d::bench::random_values<bf16>(M * K);
+  auto B = glm3d::bench::random_values<bf16>(K * N);
   std::vector<float> C(static_cast<size_t>(M * N));
   Product p(M, N, K, trans_b, blocked, A, B, C);
   p.run(); // warm-up
@@ -94,8 +85,8 @@ void BM_MatmulLayout(benchmark::State& state) {
 void BM_WeightReorder(benchmark::State& state) {
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   const bool trans_b = state.range(3) != 0;
-  const auto A = random_bf16(M * K);
-  auto B = random_bf16(K * N);
+  const auto A = glm3d::bench::random_values<bf16>(M * K);
+  auto B = glm3d::bench::random_values<bf16>(K * N);
   std::vector<float> C(static_cast<size_t>(M * N));
   Product p(M, N, K, trans_b, true, A, B, C);
   dnnl::reorder r(p.b_plain, p.b_used);

@@ -10,10 +10,10 @@
 //   OMP_NUM_THREADS=2 ./glm3d_bench --benchmark_filter=MatmulPeak
 #include "core/cpu/matmul.h"
 
+#include "benchmarks/bench_random.h"
 #include "core/cpu/onednn.h"
 #include <benchmark/benchmark.h>
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -21,21 +21,12 @@ namespace {
 
 using namespace glm3d;
 
-std::vector<float> random_floats(int64_t n) {
-  std::mt19937 gen(2048); // fixed: benchmarks need repeatable inputs, not fresh ones
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v)
-    x = d(gen);
-  return v;
-}
-
 // args: size (M = N = K), mode (see above), trans_b.
 void BM_MatmulPeak(benchmark::State& state) {
   const int64_t n = state.range(0);
   const int mode = int(state.range(1));
   const bool trans_b = state.range(2) != 0;
-  const auto a = random_floats(n * n), b = random_floats(n * n);
+  const auto a = bench::random_values(n * n), b = bench::random_values(n * n);
   std::vector<bf16> a16(a.begin(), a.end()), b16(b.begin(), b.end());
   std::vector<float> c(static_cast<size_t>(n * n));
   auto run = [&] {

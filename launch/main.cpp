@@ -7,18 +7,23 @@
 #include "launch/mpi_session.h"
 #include "train/checkpoint_signal.h"
 
+#include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 
 int main(int argc, char** argv) {
   // First, while this is the only thread: `train` takes SIGINT, SIGTERM and SIGUSR1 as stop
   // requests (train/checkpoint_signal.h); the other commands keep the default (end at once).
+  const auto command_is_one_of = [&](std::initializer_list<const char*> names) {
+    return argc > 1 &&
+           std::any_of(names.begin(), names.end(), [&](const char* n) { return !std::strcmp(argv[1], n); });
+  };
   std::optional<glm3d::StopSignals> stop_signals;
-  if (argc > 1 && (!std::strcmp(argv[1], "train") || !std::strcmp(argv[1], "finetune")))
+  if (command_is_one_of({"train", "finetune"}))
     stop_signals.emplace();
   // Before MPI and the model allocate: the step loops keep freed memory (launch/heap_policy.h).
-  if (argc > 1 && (!std::strcmp(argv[1], "train") || !std::strcmp(argv[1], "finetune") ||
-                   !std::strcmp(argv[1], "eval") || !std::strcmp(argv[1], "bench")))
+  if (command_is_one_of({"train", "finetune", "eval", "bench"}))
     glm3d::keep_freed_memory_for_reuse();
   glm3d::MpiSession mpi(&argc, &argv);
   glm3d::RunContext ctx = mpi.context();

@@ -57,14 +57,13 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   // shared one session directory (/tmp/ompi.<host>.<uid>/jf.0/1), the first to finish removed it,
   // and the others' MPI-IO failed to open files (MPI_File_open: the sharedfp component's mmap
   // file was gone). Each singleton therefore gets its own top session directory, which
-  // MPI_Finalize removes. The user's settings win.
+  // MPI_Finalize removes whole (checked: singleton_sessions). The user's settings win.
   if (!started_by_a_launcher()) {
     setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
     if (std::getenv("OMPI_MCA_orte_top_session_dir") == nullptr) {
       const std::string prefix = singleton_dir_prefix();
       remove_stale_singleton_dirs(prefix);
-      session_dir_ = prefix + std::to_string(::getpid());
-      setenv("OMPI_MCA_orte_top_session_dir", session_dir_.c_str(), 1);
+      setenv("OMPI_MCA_orte_top_session_dir", (prefix + std::to_string(::getpid())).c_str(), 1);
     }
   }
   int provided = 0;
@@ -85,10 +84,6 @@ MpiSession::MpiSession(int* argc, char*** argv) {
 MpiSession::~MpiSession() {
   MPI_Comm_free(&agree_);
   MPI_Finalize();
-  if (!session_dir_.empty()) { // MPI_Finalize removed its contents; never leave the directory
-    std::error_code ec;
-    std::filesystem::remove_all(session_dir_, ec);
-  }
 }
 
 int MpiSession::run_guarded(const std::function<int()>& fn) {

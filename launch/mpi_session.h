@@ -11,7 +11,6 @@
 #include "launch/commands.h"
 
 #include <functional>
-#include <string>
 
 namespace glm3d {
 
@@ -27,7 +26,6 @@ public:
 private:
   RunContext ctx_;
   MPI_Comm agree_ = MPI_COMM_NULL; // private duplicate of the world for the failure agreement
-  std::string session_dir_;        // a singleton's own Open MPI session directory, or empty
 };
 
 } // namespace glm3d
