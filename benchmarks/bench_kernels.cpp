@@ -6,6 +6,7 @@
 #include "core/cpu/attention.h"
 #include "core/cpu/convert.h"
 #include "core/cpu/cross_entropy.h"
+#include "core/cpu/elementwise.h"
 #include "core/cpu/layernorm.h"
 #include "core/cpu/matmul.h"
 
@@ -227,5 +228,19 @@ void BM_Bf16Convert(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * n * 12);
 }
 BENCHMARK(BM_Bf16Convert)->Arg(int64_t(1) << 24)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Sum of squares of n f32 values in double: the gradient norm of every step (clipping) runs it
+// over all of a rank's gradients; arg: n.
+void BM_SumSquares(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  auto x = random_values(n);
+  double s = 0;
+  for (auto _ : state) {
+    s += sum_squares(x.data(), n);
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * n * 4);
+}
+BENCHMARK(BM_SumSquares)->Arg(int64_t(1) << 24)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 } // namespace

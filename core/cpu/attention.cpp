@@ -3,6 +3,7 @@
 #include "core/cpu/fast_math.h"
 
 #include "core/cpu/onednn.h"
+#include "core/cpu/simd_clones.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,11 +21,7 @@ inline int64_t visible_keys(int64_t sep, int64_t i) {
 }
 
 template <class T> inline T dot(const T* a, const T* b, int64_t n) {
-  T s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t d = 0; d < n; ++d)
-    s += a[d] * b[d];
-  return s;
+  return lane_sum<T>(0, n, [&](int64_t d) GLM3D_INLINE { return a[d] * b[d]; });
 }
 
 template <class T> inline void axpy(T alpha, const T* x, T* y, int64_t n) {
@@ -167,46 +164,36 @@ std::vector<RowBlock> row_blocks(int64_t S, int64_t sep) {
 // Softmax of each row of scores in place; keys j >= max(sep, i + 1) (never read: a block may
 // not have computed them) are set to 0.
 void masked_softmax_rows(float* P, int64_t heads, int64_t S, int64_t sep) {
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < heads * S; ++r) {
+  parallel_rows(heads * S, [=](int64_t r) GLM3D_INLINE {
     const int64_t i = r % S, L = visible_keys(sep, i);
     float* p = P + r * S;
-    float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j < L; ++j)
-      mx = std::max(mx, p[j]);
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < L; ++j) {
+    const float mx = lane_max(p, 0, L, -std::numeric_limits<float>::infinity());
+    const float sum = lane_sum<float>(0, L, [&](int64_t j) GLM3D_INLINE {
       p[j] = exp_f32(p[j] - mx); // vectorised (core/cpu/fast_math.h)
-      sum += p[j];
-    }
+      return p[j];
+    });
     const float inv = 1.0f / sum;
 #pragma omp simd
     for (int64_t j = 0; j < L; ++j)
       p[j] *= inv;
     std::fill(p + L, p + S, 0.0f);
-  }
+  });
 }
 
 // dS = scale * P * (dP - rowsum(P * dP)) in place over dP for the rows of one block; entries
 // of masked keys (not computed by the block's dP product) are set to 0.
 void softmax_backward_rows(const float* P, float* dP, int64_t heads, int64_t S, const RowBlock& blk,
                            int64_t sep, float scale) {
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < heads * blk.rows; ++r) {
+  parallel_rows(heads * blk.rows, [=](int64_t r) GLM3D_INLINE {
     const int64_t h = r / blk.rows, i = blk.i0 + r % blk.rows, L = visible_keys(sep, i);
     const float* p = P + (h * S + i) * S;
     float* d = dP + (h * S + i) * S;
-    float dot = 0;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j < L; ++j)
-      dot += p[j] * d[j];
+    const float dot = lane_sum<float>(0, L, [&](int64_t j) GLM3D_INLINE { return p[j] * d[j]; });
 #pragma omp simd
     for (int64_t j = 0; j < L; ++j)
       d[j] = scale * p[j] * (d[j] - dot);
     std::fill(d + L, d + blk.keys, 0.0f);
-  }
+  });
 }
 
 // Strides (batch = head, row, col) in elements of the per-head views of one sample.

@@ -37,12 +37,7 @@ void vocab_parallel_ce_forward(const T* logits, const int32_t* targets, const ui
       sums(static_cast<size_t>(2 * N)); // sums: [sum exp (N) | target logit (N)]
   T* const rmax = rowmax.data();
   parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
-    const T* x = logits + n * Vl;
-    T mx = -std::numeric_limits<T>::infinity();
-#pragma omp simd reduction(max : mx)
-    for (int64_t v = 0; v < valid; ++v)
-      mx = std::max(mx, x[v]);
-    rmax[n] = mx;
+    rmax[n] = lane_max(logits + n * Vl, 0, valid, -std::numeric_limits<T>::infinity());
   });
   reduce.max(rowmax.data(), N);
   T* const sum = sums.data();
@@ -52,15 +47,13 @@ void vocab_parallel_ce_forward(const T* logits, const int32_t* targets, const ui
     sum[N + n] = (mask[n] && t >= 0 && t < valid) ? x[t] : T(0);
     T* p = probs + n * Vl;
     const T mx = rmax[n];
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (int64_t v = 0; v < valid; ++v) {
+    const double s = lane_sum<double>(0, valid, [&](int64_t v) GLM3D_INLINE {
       if constexpr (sizeof(T) == 4)
         p[v] = exp_f32(x[v] - mx); // vectorised (core/cpu/fast_math.h)
       else
         p[v] = std::exp(x[v] - mx);
-      s += double(p[v]);
-    }
+      return p[v];
+    });
     std::fill(p + valid, p + Vl, T(0));
     sum[n] = T(s);
   });

@@ -39,11 +39,8 @@ template <class T> double sum_squares(const T* x, int64_t n) {
   std::vector<double> partial(std::size_t(omp_get_max_threads()), 0.0);
   double* const part = partial.data();
   parallel_simd(n, [=](int64_t i0, int64_t i1) GLM3D_INLINE {
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = i0; i < i1; ++i)
-      s += double(x[i]) * double(x[i]);
-    part[omp_get_thread_num()] = s;
+    part[omp_get_thread_num()] =
+        lane_sum<double>(i0, i1, [&](int64_t i) GLM3D_INLINE { return double(x[i]) * double(x[i]); });
   });
   double s = 0.0;
   for (double p : partial)

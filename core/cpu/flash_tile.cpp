@@ -47,18 +47,17 @@ template <class F> [[gnu::always_inline]] inline F exp_of(F x) {
 // when given. Returns the sum of the written values.
 template <class F, class Fn>
 [[gnu::always_inline]] inline F map_row(F* row, int64_t vis, int64_t cols, uint16_t* b16, Fn f) {
-  F sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t c = 0; c < vis; ++c) {
+  F sum[kLanes] = {};
+  for_lanes(0, vis, [&](int64_t c, int l) GLM3D_INLINE {
     row[c] = f(row[c]);
-    sum += row[c];
-  }
+    sum[l] += row[c];
+  });
   std::fill(row + vis, row + cols, F(0));
   if constexpr (sizeof(F) == 4) {
     if (b16)
       round_row(row, cols, b16);
   }
-  return sum;
+  return fold_sum(sum);
 }
 
 template <class F>
@@ -67,14 +66,11 @@ template <class F>
   for (int64_t r = 0; r < rows; ++r) {
     F* row = s + r * ld;
     const int64_t vis = mask.cols_of(r);
-    F mx = m[r];
-#pragma omp simd reduction(max : mx)
-    for (int64_t c = 0; c < vis; ++c)
-      mx = row[c] > mx ? row[c] : mx;
+    const F mx = lane_max(row, 0, vis, m[r]);
     // The first tile of a row always sees key 0, so mx is finite from then on.
     const F cr = m[r] == -std::numeric_limits<F>::infinity() ? F(0) : exp_of(m[r] - mx);
     const F sum = map_row(row, vis, mask.cols, p16 ? bits_of(p16 + r * ld) : nullptr,
-                          [mx](F x) { return exp_of(x - mx); });
+                          [mx](F x) GLM3D_INLINE { return exp_of(x - mx); });
     m[r] = mx;
     l[r] = l[r] * cr + sum;
     corr[r] = cr;
@@ -87,7 +83,7 @@ template <class F>
   for (int64_t r = 0; r < rows; ++r) {
     const F z = lse[r];
     map_row(s + r * ld, mask.cols_of(r), mask.cols, p16 ? bits_of(p16 + r * ld) : nullptr,
-            [z](F x) { return exp_of(x - z); });
+            [z](F x) GLM3D_INLINE { return exp_of(x - z); });
   }
 }
 
@@ -115,10 +111,9 @@ void gemm_f64(Op op, int64_t M, int64_t N, int64_t K, const double* A, int64_t l
     double* c = C + i * ldc;
     if (op == Op::NT) {
       for (int64_t j = 0; j < N; ++j) {
-        double dot = 0;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t k = 0; k < K; ++k)
-          dot += A[i * lda + k] * B[j * ldb + k];
+        const double* a = A + i * lda;
+        const double* b = B + j * ldb;
+        const double dot = lane_sum<double>(0, K, [&](int64_t k) GLM3D_INLINE { return a[k] * b[k]; });
         c[j] = alpha * dot + (accumulate ? c[j] : 0.0);
       }
       continue;

@@ -17,15 +17,12 @@ void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean,
   GLM3D_CHECK(C > 0) << "layernorm: C must be positive, got " << C;
   parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
     const T* xr = x + n * C;
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (int64_t c = 0; c < C; ++c)
-      s += double(xr[c]);
-    const double mu = s / double(C);
-    double v = 0.0;
-#pragma omp simd reduction(+ : v)
-    for (int64_t c = 0; c < C; ++c)
-      v += (double(xr[c]) - mu) * (double(xr[c]) - mu);
+    const double mu =
+        lane_sum<double>(0, C, [&](int64_t c) GLM3D_INLINE { return double(xr[c]); }) / double(C);
+    const double v = lane_sum<double>(0, C, [&](int64_t c) GLM3D_INLINE {
+      const double d = double(xr[c]) - mu;
+      return d * d;
+    });
     const double rs = 1.0 / std::sqrt(v / double(C) + eps);
     const T m = T(mu), r = T(rs);
     T* yr = y + n * C;
@@ -56,17 +53,16 @@ void layernorm_backward(const T* dy, const T* x, const T* gamma, const T* mean, 
           const T* xr = x + n * C;
           const T* dyr = dy + n * C;
           const double mu = double(mean[n]), rs = double(rstd[n]);
-          double sg = 0.0, sgx = 0.0;
-#pragma omp simd reduction(+ : sg, sgx)
-          for (int64_t c = 0; c < C; ++c) {
+          double sg[kLanes] = {}, sgx[kLanes] = {};
+          for_lanes(0, C, [&](int64_t c, int l) GLM3D_INLINE {
             const double xhat = (double(xr[c]) - mu) * rs;
             const double g = double(dyr[c]) * double(gamma[c]);
-            sg += g;
-            sgx += g * xhat;
+            sg[l] += g;
+            sgx[l] += g * xhat;
             pg[c] += double(dyr[c]) * xhat;
             pb[c] += double(dyr[c]);
-          }
-          const double mg = sg / double(C), mgx = sgx / double(C);
+          });
+          const double mg = fold_sum(sg) / double(C), mgx = fold_sum(sgx) / double(C);
           T* dxr = dx + n * C;
 #pragma omp simd
           for (int64_t c = 0; c < C; ++c) {

@@ -15,10 +15,8 @@ void rmsnorm_forward(const T* x, const T* weight, T* y, T* rstd, int64_t N, int6
   GLM3D_CHECK(C > 0) << "rmsnorm: C must be positive, got " << C;
   parallel_rows(N, [=](int64_t n) GLM3D_INLINE {
     const T* xr = x + n * C;
-    double ss = 0.0;
-#pragma omp simd reduction(+ : ss)
-    for (int64_t c = 0; c < C; ++c)
-      ss += double(xr[c]) * double(xr[c]);
+    const double ss =
+        lane_sum<double>(0, C, [&](int64_t c) GLM3D_INLINE { return double(xr[c]) * double(xr[c]); });
     const T r = T(1.0 / std::sqrt(ss / double(C) + eps));
     T* yr = y + n * C;
 #pragma omp simd
@@ -45,14 +43,13 @@ void rmsnorm_backward(const T* dy, const T* x, const T* weight, const T* rstd, T
           const T* xr = x + n * C;
           const T* dyr = dy + n * C;
           const double r = double(rstd[n]);
-          double sgx = 0.0;
-#pragma omp simd reduction(+ : sgx)
-          for (int64_t c = 0; c < C; ++c) {
+          double sgx[kLanes] = {};
+          for_lanes(0, C, [&](int64_t c, int l) GLM3D_INLINE {
             const double xhat = double(xr[c]) * r;
-            sgx += double(dyr[c]) * double(weight[c]) * xhat;
+            sgx[l] += double(dyr[c]) * double(weight[c]) * xhat;
             pw[c] += double(dyr[c]) * xhat;
-          }
-          const double mgx = sgx / double(C);
+          });
+          const double mgx = fold_sum(sgx) / double(C);
           T* dxr = dx + n * C;
 #pragma omp simd
           for (int64_t c = 0; c < C; ++c) {

@@ -17,6 +17,14 @@
 //   });
 //
 // The lambda must be always-inline so that it is compiled inside each clone.
+//
+// Reductions (sums, maxima) inside such a lambda use for_lanes + fold_lanes below, not
+// `#pragma omp simd reduction`: GCC 12 does not vectorise an OpenMP simd reduction in a lambda
+// inlined into a clone (-fopt-info-vec-missed: "no vectype for stmt" on the reduction's
+// privatised simd array), so every such loop ran scalar, one dependent add per element.
+// Explicit lanes need no reassociation, so they vectorise in every clone, and the summation
+// order, fixed by kLanes, is the same for AVX-512, AVX2 and SSE2 (the AVX-512 and AVX2 clones,
+// which both contract a * b + c into FMAs, give the same bits; the baseline may differ there).
 #include <cstdint>
 #include <omp.h>
 
@@ -57,6 +65,52 @@ template <class F> void parallel_rows(int64_t N, const F& f) {
           f(n);
       },
       1);
+}
+
+// Partial results per reduction: lane l of a loop over [i0, i1) takes i0 + l, i0 + l + kLanes, ...
+// 16 lanes fill two AVX-512 registers of doubles or one of floats.
+constexpr int kLanes = 16;
+
+// body(i, l) for i in [i0, i1), l = (i - i0) % kLanes: in blocks of kLanes (vectorised across
+// l; body may also write element i), then the tail. Accumulate into acc[l].
+template <class Body> GLM3D_INLINE inline void for_lanes(int64_t i0, int64_t i1, const Body& body) {
+  int64_t i = i0;
+  for (; i + kLanes <= i1; i += kLanes)
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l)
+      body(i + l, l);
+  for (int l = 0; i < i1; ++i, ++l)
+    body(i, l);
+}
+
+// acc[0] op acc[1] op ... op acc[kLanes - 1] as a pairwise tree, always in the same order
+// (acc is overwritten).
+template <class A, class Op> GLM3D_INLINE inline A fold_lanes(A* acc, const Op& op) {
+  for (int w = kLanes / 2; w > 0; w /= 2)
+    for (int l = 0; l < w; ++l)
+      acc[l] = op(acc[l], acc[l + w]);
+  return acc[0];
+}
+
+// The sum of the lanes' partial sums (fold_lanes with +).
+template <class A> GLM3D_INLINE inline A fold_sum(A* acc) {
+  return fold_lanes(acc, [](A a, A b) GLM3D_INLINE { return a + b; });
+}
+
+// Sum of term(i) over [i0, i1) in A (e.g. double for float terms), in the lane order above.
+template <class A, class Term> GLM3D_INLINE inline A lane_sum(int64_t i0, int64_t i1, const Term& term) {
+  A acc[kLanes] = {};
+  for_lanes(i0, i1, [&](int64_t i, int l) GLM3D_INLINE { acc[l] += A(term(i)); });
+  return fold_sum(acc);
+}
+
+// Maximum of x[i] over [i0, i1) and `init`.
+template <class T> GLM3D_INLINE inline T lane_max(const T* x, int64_t i0, int64_t i1, T init) {
+  T acc[kLanes];
+  for (int l = 0; l < kLanes; ++l)
+    acc[l] = init;
+  for_lanes(i0, i1, [&](int64_t i, int l) GLM3D_INLINE { acc[l] = x[i] > acc[l] ? x[i] : acc[l]; });
+  return fold_lanes(acc, [](T a, T b) GLM3D_INLINE { return b > a ? b : a; });
 }
 
 } // namespace glm3d::cpu
