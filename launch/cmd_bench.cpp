@@ -23,7 +23,7 @@ namespace {
 void print_slice(const SliceOptions& o, const SliceReport& r) {
   std::printf(
       "glm3d bench slice: %s, tp rank 0 of %d, %d layers, seq %lld, micro-batch %lld, %s, recompute %s\n",
-      o.model.c_str(), o.tp, o.layers, (long long)(o.seq_len), (long long)o.micro_batch, o.precision.c_str(),
+      o.model.c_str(), o.tp, o.layers, (long long)(r.seq_len), (long long)o.micro_batch, o.precision.c_str(),
       o.recompute.c_str());
   std::printf("  parameters on this rank   %.1f M (%d layers)\n", double(r.params) / 1e6, o.layers);
   std::printf("  forward per layer         %.3f s\n", r.forward_s);
@@ -70,7 +70,7 @@ int cmd_bench_slice(const Args& args, const RunContext& ctx) {
     const nlohmann::ordered_json j = {{"model", o.model},
                                       {"tp", o.tp},
                                       {"layers", o.layers},
-                                      {"seq_len", o.seq_len},
+                                      {"seq_len", r.seq_len},
                                       {"micro_batch", o.micro_batch},
                                       {"precision", o.precision},
                                       {"recompute", o.recompute},

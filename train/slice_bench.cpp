@@ -84,6 +84,7 @@ SliceReport run_slice(const SliceOptions& o) {
 
   SliceReport r;
   r.params = model.num_params();
+  r.seq_len = cfg.seq_len;
   for (int step = 0; step <= o.steps; ++step) { // step 0 warms up (primitives, first touches)
     model.set_batch(&mbs, 1.0);
     model.zero_grads();

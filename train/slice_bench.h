@@ -24,6 +24,7 @@ struct SliceOptions {
 
 struct SliceReport {
   int64_t params = 0;                         // parameters of the slice on this rank
+  int64_t seq_len = 0;                        // the sequence length run (--seq-len, else the model's)
   double forward_s = 0, backward_s = 0;       // per layer per micro-batch, mean over the timed steps
   double optimizer_s = 0;                     // per step
   double model_flops = 0, hardware_flops = 0; // per layer per micro-batch: 3x forward; plus recomputation
