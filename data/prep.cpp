@@ -114,29 +114,69 @@ std::vector<ShardInfo> deserialize(const std::string& text) {
   return out;
 }
 
+void check_prep_options(const PrepOptions& opts) {
+  GLM3D_USAGE_CHECK(!opts.inputs.empty()) << "glm3d prep: no input files (--input FILE...)";
+  GLM3D_USAGE_CHECK(!opts.out_dir.empty()) << "glm3d prep: --out DIR is required";
+  GLM3D_USAGE_CHECK(opts.train_tokenizer != !opts.tokenizer_path.empty())
+      << "glm3d prep: give exactly one of --tokenizer MODEL and --train-tokenizer";
+  GLM3D_USAGE_CHECK(opts.shard_tokens > 0) << "glm3d prep: --shard-tokens must be positive";
+  GLM3D_USAGE_CHECK(opts.valid_fraction >= 0 && opts.valid_fraction < 1)
+      << "glm3d prep: --valid-fraction must be in [0, 1), got " << opts.valid_fraction;
+  GLM3D_USAGE_CHECK(opts.train.num_threads >= 1 && opts.train.num_threads <= 1024)
+      << "glm3d prep: --tokenizer-threads must be in [1, 1024], got " << opts.train.num_threads;
+  if (!opts.train_tokenizer)
+    return;
+  GLM3D_USAGE_CHECK(opts.train.model_type == "unigram" || opts.train.model_type == "bpe")
+      << "glm3d prep: --tokenizer-type must be unigram or bpe, got '" << opts.train.model_type << "'";
+  GLM3D_USAGE_CHECK(opts.train.character_coverage >= 0.98 && opts.train.character_coverage <= 1.0)
+      << "glm3d prep: --character-coverage must be in [0.98, 1] (SentencePiece's range), got "
+      << opts.train.character_coverage;
+}
+
+// The tokenizer's model bytes: loaded from --tokenizer, or trained on every input document.
+std::string tokenizer_model_bytes(const PrepOptions& opts) {
+  if (!opts.train_tokenizer)
+    return Tokenizer::load(opts.tokenizer_path).model_bytes();
+  std::vector<std::string> all;
+  for (const std::string& in : opts.inputs) {
+    auto docs = read_documents(in, opts.format, opts.json_field);
+    all.insert(all.end(), std::make_move_iterator(docs.begin()), std::make_move_iterator(docs.end()));
+  }
+  return train_tokenizer_for_prep(all, opts.train);
+}
+
+// The manifest and tokenizer of the train store in `dir` (and of the valid store, which is
+// removed when no document was drawn for it); shards[v] are every rank's serialized shards.
+void write_store_files(const std::string& dir, const std::string& valid_dir, const std::string shards[2],
+                       const uint64_t counts[5], const Tokenizer& tok, const std::string& model) {
+  GLM3D_USAGE_CHECK(counts[1] > 0) << "glm3d prep: every one of the " << counts[3]
+                                   << " documents went to the valid split; lower --valid-fraction";
+  for (int v = 0; v < 2; ++v) {
+    const std::string d = v ? valid_dir : dir;
+    if (v && counts[3] == 0) {
+      fs::remove_all(valid_dir); // no document was drawn: no valid store
+      continue;
+    }
+    Manifest m;
+    m.vocab_size = tok.vocab_size();
+    m.tokenizer_sha256 = tok.sha256();
+    m.shards = deserialize(shards[v]);
+    // Shard names sort by (input file index, part): the manifest order is the input order.
+    std::sort(m.shards.begin(), m.shards.end(),
+              [](const ShardInfo& a, const ShardInfo& b) { return a.file < b.file; });
+    for (const ShardInfo& s : m.shards)
+      m.total_tokens += s.n_tokens;
+    write_file_bytes((fs::path(d) / k_tokenizer_name).string(), model);
+    write_manifest((fs::path(d) / k_manifest_name).string(), m);
+  }
+}
+
 } // namespace
 
 PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
   int rank = 0, size = 1;
   comm_rank_size(comm, rank, size);
-  run_agreed(comm, [&] {
-    GLM3D_USAGE_CHECK(!opts.inputs.empty()) << "glm3d prep: no input files (--input FILE...)";
-    GLM3D_USAGE_CHECK(!opts.out_dir.empty()) << "glm3d prep: --out DIR is required";
-    GLM3D_USAGE_CHECK(opts.train_tokenizer != !opts.tokenizer_path.empty())
-        << "glm3d prep: give exactly one of --tokenizer MODEL and --train-tokenizer";
-    GLM3D_USAGE_CHECK(opts.shard_tokens > 0) << "glm3d prep: --shard-tokens must be positive";
-    GLM3D_USAGE_CHECK(opts.valid_fraction >= 0 && opts.valid_fraction < 1)
-        << "glm3d prep: --valid-fraction must be in [0, 1), got " << opts.valid_fraction;
-    GLM3D_USAGE_CHECK(opts.train.num_threads >= 1 && opts.train.num_threads <= 1024)
-        << "glm3d prep: --tokenizer-threads must be in [1, 1024], got " << opts.train.num_threads;
-    if (!opts.train_tokenizer)
-      return;
-    GLM3D_USAGE_CHECK(opts.train.model_type == "unigram" || opts.train.model_type == "bpe")
-        << "glm3d prep: --tokenizer-type must be unigram or bpe, got '" << opts.train.model_type << "'";
-    GLM3D_USAGE_CHECK(opts.train.character_coverage >= 0.98 && opts.train.character_coverage <= 1.0)
-        << "glm3d prep: --character-coverage must be in [0.98, 1] (SentencePiece's range), got "
-        << opts.train.character_coverage;
-  });
+  run_agreed(comm, [&] { check_prep_options(opts); });
 
   // Only rank 0 touches the output; the temp dir sits next to DIR.
   std::string tmp;
@@ -161,18 +201,8 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
   // Tokenizer: loaded or trained on rank 0, then the same bytes everywhere.
   std::string model;
   cleanup_on_failure([&] {
-    if (rank != 0)
-      return;
-    if (!opts.train_tokenizer) {
-      model = Tokenizer::load(opts.tokenizer_path).model_bytes();
-      return;
-    }
-    std::vector<std::string> all;
-    for (const std::string& in : opts.inputs) {
-      auto docs = read_documents(in, opts.format, opts.json_field);
-      all.insert(all.end(), std::make_move_iterator(docs.begin()), std::make_move_iterator(docs.end()));
-    }
-    model = train_tokenizer_for_prep(all, opts.train);
+    if (rank == 0)
+      model = tokenizer_model_bytes(opts);
   });
   bcast_string(comm, model, 0);
   std::optional<Tokenizer> tok;
@@ -211,26 +241,7 @@ PrepResult run_prep(const PrepOptions& opts, MPI_Comm comm) {
   cleanup_on_failure([&] {
     if (rank != 0)
       return;
-    GLM3D_USAGE_CHECK(counts[1] > 0) << "glm3d prep: every one of the " << counts[3]
-                                     << " documents went to the valid split; lower --valid-fraction";
-    for (int v = 0; v < 2; ++v) {
-      const std::string dir = v ? valid_dir : tmp;
-      if (v && counts[3] == 0) {
-        fs::remove_all(valid_dir); // no document was drawn: no valid store
-        continue;
-      }
-      Manifest m;
-      m.vocab_size = tok->vocab_size();
-      m.tokenizer_sha256 = tok->sha256();
-      m.shards = deserialize(all[v]);
-      // Shard names sort by (input file index, part): the manifest order is the input order.
-      std::sort(m.shards.begin(), m.shards.end(),
-                [](const ShardInfo& a, const ShardInfo& b) { return a.file < b.file; });
-      for (const ShardInfo& s : m.shards)
-        m.total_tokens += s.n_tokens;
-      write_file_bytes((fs::path(dir) / k_tokenizer_name).string(), model);
-      write_manifest((fs::path(dir) / k_manifest_name).string(), m);
-    }
+    write_store_files(tmp, valid_dir, all, counts, *tok, model);
     install_store(tmp, opts.out_dir);
   });
 

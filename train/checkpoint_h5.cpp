@@ -129,6 +129,132 @@ void write_checkpoint_meta(hid_t f, const CheckpointMeta& m) {
   }
 }
 
+namespace {
+
+// The run's attributes at the file's root: step, data position, schedule, optimizer, layout.
+void read_run_attrs(hid_t f, const MetaReader& r, CheckpointMeta& m) {
+  m.glm3d_version = r.str(f, "glm3d_version");
+  m.kind = r.str(f, "kind");
+  m.step = r.i64(f, "step");
+  m.skipped_steps = r.i64(f, "skipped_steps");
+  m.next_sample = r.i64(f, "next_sample");
+  m.global_batch = r.i64(f, "global_batch");
+  m.seed = r.u64(f, "seed");
+  m.lr_max = r.f64(f, "lr_max");
+  m.lr_min = r.f64(f, "lr_min");
+  m.warmup_steps = r.i64(f, "lr_warmup_steps");
+  m.decay_steps = r.i64(f, "lr_decay_steps");
+  m.beta1 = r.f64(f, "adam_beta1");
+  m.beta2 = r.f64(f, "adam_beta2");
+  m.eps = r.f64(f, "adam_eps");
+  m.weight_decay = r.f64(f, "weight_decay");
+  if (h5::has_attr(f, "micro_batch"))
+    m.micro_batch = h5::read_attr_i64(f, "micro_batch");
+  if (h5::has_attr(f, "clip_grad"))
+    m.clip_grad = h5::read_attr_f64(f, "clip_grad");
+  m.has_optimizer_state = r.i64(f, "has_optimizer_state") != 0;
+  m.tp = int(r.i64(f, "layout_tp"));
+  m.pp = int(r.i64(f, "layout_pp"));
+  m.dp = int(r.i64(f, "layout_dp"));
+  m.virtual_stages = int(r.i64(f, "layout_virtual_stages"));
+  m.zero = int(r.i64(f, "layout_zero"));
+  m.tokenizer_sha256 = r.str(f, "tokenizer_sha256");
+  m.param_dtype = r.str(f, "param_dtype");
+}
+
+// A fine-tuning checkpoint's adapter settings and base (a merged one: its method only).
+void read_adapter_attrs(hid_t f, const MetaReader& r, CheckpointMeta& m) {
+  if (m.kind == "finetune") {
+    AdapterSpec& a = m.adapters;
+    a.method = parse_finetune_method(r.str(f, "finetune_method"));
+    a.lora_r = r.i64(f, "lora_r");
+    a.lora_alpha = r.f64(f, "lora_alpha");
+    a.lora_dropout = r.f64(f, "lora_dropout");
+    a.lora_targets = parse_lora_targets(r.str(f, "lora_targets"));
+    a.pre_seq_len = r.i64(f, "pre_seq_len");
+    a.prefix_projection = r.i64(f, "prefix_projection") != 0;
+    a.prefix_dropout = r.f64(f, "prefix_dropout");
+    m.base_checkpoint = r.str(f, "finetune_base");
+  } else if (h5::has_attr(f, "finetune_method")) {
+    m.adapters.method = parse_finetune_method(r.str(f, "finetune_method"));
+  }
+}
+
+// The model config from group "config", validated.
+ModelConfig read_config_group(hid_t f, const MetaReader& r, const std::string& path) {
+  GLM3D_USAGE_CHECK(H5_CHECK(H5Lexists(f, "config", H5P_DEFAULT)) > 0)
+      << "checkpoint " << path << ": missing group 'config'";
+  h5::Handle g(H5_CHECK(H5Gopen2(f, "config", H5P_DEFAULT)), H5Gclose);
+  ModelConfig c;
+  c.name = r.str(g.get(), "name");
+  c.num_layers = r.i64(g.get(), "num_layers");
+  c.hidden = r.i64(g.get(), "hidden");
+  c.num_heads = r.i64(g.get(), "num_heads");
+  c.ffn_hidden = r.i64(g.get(), "ffn_hidden");
+  c.vocab = r.i64(g.get(), "vocab");
+  c.seq_len = r.i64(g.get(), "seq_len");
+  const std::string ffn = r.str(g.get(), "ffn"), rope = r.str(g.get(), "rope");
+  const std::string where = "checkpoint " + path + ": config ";
+  c.ffn = parse_ffn(ffn, where + "ffn");
+  c.rope = parse_rope(rope, where + "rope");
+  // Architecture keys newer than format 1's first files: absent means GLM-130B / ChatGLM-6B's.
+  if (h5::has_attr(g.get(), "norm")) {
+    c.norm = parse_norm(r.str(g.get(), "norm"), where + "norm");
+    c.residual = parse_residual(r.str(g.get(), "residual"), where + "residual");
+    c.mask = parse_mask(r.str(g.get(), "mask"), where + "mask");
+    c.kv_groups = r.i64(g.get(), "kv_groups");
+    c.tie_embeddings = r.i64(g.get(), "tie_embeddings") != 0;
+    c.qkv_bias = r.i64(g.get(), "qkv_bias") != 0;
+    c.linear_bias = r.i64(g.get(), "linear_bias") != 0;
+  }
+  c.rope_base = r.f64(g.get(), "rope_base");
+  c.ln_eps = r.f64(g.get(), "ln_eps");
+  c.init_std = r.f64(g.get(), "init_std");
+  c.lr = r.f64(g.get(), "lr");
+  try {
+    validate(c);
+  } catch (const UsageError& e) {
+    GLM3D_USAGE_FAIL() << "checkpoint " << path << ": " << e.what();
+  }
+  return c;
+}
+
+// Every float tensor is in the file (parallel HDF5 allocates a dataset's storage when it
+// creates it), at 2 bytes an element at least (bf16): a config larger than the file is
+// damage, and the readers would walk and allocate for tensors that cannot be there. First
+// the layers' input norms alone (hidden elements each, in every kind of checkpoint), before
+// the tensor list is built: its size grows with num_layers (100000 layers: 288 MB).
+void check_config_fits_file(const CheckpointMeta& m, const std::string& path) {
+  const ModelConfig& c = m.cfg;
+  const uint64_t file_bytes = std::filesystem::file_size(path);
+  GLM3D_USAGE_CHECK(2.0 * double(c.num_layers) * double(c.hidden) <= double(file_bytes))
+      << "checkpoint " << path << ": its config has " << c.num_layers << " layers of hidden size " << c.hidden
+      << ", more than the file's " << file_bytes << " bytes can hold";
+  double elems = 0;
+  for (const CkptTensor& t : float_tensors(m))
+    elems += double(t.rows) * double(t.cols);
+  GLM3D_USAGE_CHECK(2.0 * elems <= double(file_bytes))
+      << "checkpoint " << path << ": its config has " << elems << " stored elements, more than the file's "
+      << file_bytes << " bytes can hold";
+}
+
+// Group "special_tokens" (name -> id attributes), when present.
+void read_special_tokens(hid_t f, CheckpointMeta& m) {
+  if (H5_CHECK(H5Lexists(f, "special_tokens", H5P_DEFAULT)) <= 0)
+    return;
+  h5::Handle s(H5_CHECK(H5Gopen2(f, "special_tokens", H5P_DEFAULT)), H5Gclose);
+  h5::check_object_header(s.get()); // before HDF5 decodes its attributes (data/h5_object_header.h)
+  H5O_info_t info;
+  H5_CHECK(H5Oget_info2(s.get(), &info, H5O_INFO_NUM_ATTRS));
+  for (hsize_t i = 0; i < info.num_attrs; ++i) {
+    char name[256] = {0};
+    H5_CHECK(H5Aget_name_by_idx(s.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT));
+    m.special_tokens[name] = h5::read_attr_i64(s.get(), name);
+  }
+}
+
+} // namespace
+
 CheckpointMeta read_checkpoint_meta(const std::string& path) {
   GLM3D_USAGE_CHECK(std::filesystem::is_regular_file(path)) << "checkpoint " << path << " does not exist";
   auto lock = h5::library_lock();
@@ -151,108 +277,11 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
     GLM3D_USAGE_CHECK(version == k_checkpoint_format_version)
         << "checkpoint " << path << ": format_version " << version << ", this glm3d reads version "
         << k_checkpoint_format_version;
-    m.glm3d_version = r.str(f.get(), "glm3d_version");
-    m.kind = r.str(f.get(), "kind");
-    m.step = r.i64(f.get(), "step");
-    m.skipped_steps = r.i64(f.get(), "skipped_steps");
-    m.next_sample = r.i64(f.get(), "next_sample");
-    m.global_batch = r.i64(f.get(), "global_batch");
-    m.seed = r.u64(f.get(), "seed");
-    m.lr_max = r.f64(f.get(), "lr_max");
-    m.lr_min = r.f64(f.get(), "lr_min");
-    m.warmup_steps = r.i64(f.get(), "lr_warmup_steps");
-    m.decay_steps = r.i64(f.get(), "lr_decay_steps");
-    m.beta1 = r.f64(f.get(), "adam_beta1");
-    m.beta2 = r.f64(f.get(), "adam_beta2");
-    m.eps = r.f64(f.get(), "adam_eps");
-    m.weight_decay = r.f64(f.get(), "weight_decay");
-    if (h5::has_attr(f.get(), "micro_batch"))
-      m.micro_batch = h5::read_attr_i64(f.get(), "micro_batch");
-    if (h5::has_attr(f.get(), "clip_grad"))
-      m.clip_grad = h5::read_attr_f64(f.get(), "clip_grad");
-    m.has_optimizer_state = r.i64(f.get(), "has_optimizer_state") != 0;
-    m.tp = int(r.i64(f.get(), "layout_tp"));
-    m.pp = int(r.i64(f.get(), "layout_pp"));
-    m.dp = int(r.i64(f.get(), "layout_dp"));
-    m.virtual_stages = int(r.i64(f.get(), "layout_virtual_stages"));
-    m.zero = int(r.i64(f.get(), "layout_zero"));
-    m.tokenizer_sha256 = r.str(f.get(), "tokenizer_sha256");
-    m.param_dtype = r.str(f.get(), "param_dtype");
-    if (m.kind == "finetune") {
-      AdapterSpec& a = m.adapters;
-      a.method = parse_finetune_method(r.str(f.get(), "finetune_method"));
-      a.lora_r = r.i64(f.get(), "lora_r");
-      a.lora_alpha = r.f64(f.get(), "lora_alpha");
-      a.lora_dropout = r.f64(f.get(), "lora_dropout");
-      a.lora_targets = parse_lora_targets(r.str(f.get(), "lora_targets"));
-      a.pre_seq_len = r.i64(f.get(), "pre_seq_len");
-      a.prefix_projection = r.i64(f.get(), "prefix_projection") != 0;
-      a.prefix_dropout = r.f64(f.get(), "prefix_dropout");
-      m.base_checkpoint = r.str(f.get(), "finetune_base");
-    } else if (h5::has_attr(f.get(), "finetune_method")) {
-      m.adapters.method = parse_finetune_method(r.str(f.get(), "finetune_method"));
-    }
-    GLM3D_USAGE_CHECK(H5_CHECK(H5Lexists(f.get(), "config", H5P_DEFAULT)) > 0)
-        << "checkpoint " << path << ": missing group 'config'";
-    h5::Handle g(H5_CHECK(H5Gopen2(f.get(), "config", H5P_DEFAULT)), H5Gclose);
-    ModelConfig& c = m.cfg;
-    c.name = r.str(g.get(), "name");
-    c.num_layers = r.i64(g.get(), "num_layers");
-    c.hidden = r.i64(g.get(), "hidden");
-    c.num_heads = r.i64(g.get(), "num_heads");
-    c.ffn_hidden = r.i64(g.get(), "ffn_hidden");
-    c.vocab = r.i64(g.get(), "vocab");
-    c.seq_len = r.i64(g.get(), "seq_len");
-    const std::string ffn = r.str(g.get(), "ffn"), rope = r.str(g.get(), "rope");
-    const std::string where = "checkpoint " + path + ": config ";
-    c.ffn = parse_ffn(ffn, where + "ffn");
-    c.rope = parse_rope(rope, where + "rope");
-    // Architecture keys newer than format 1's first files: absent means GLM-130B / ChatGLM-6B's.
-    if (h5::has_attr(g.get(), "norm")) {
-      c.norm = parse_norm(r.str(g.get(), "norm"), where + "norm");
-      c.residual = parse_residual(r.str(g.get(), "residual"), where + "residual");
-      c.mask = parse_mask(r.str(g.get(), "mask"), where + "mask");
-      c.kv_groups = r.i64(g.get(), "kv_groups");
-      c.tie_embeddings = r.i64(g.get(), "tie_embeddings") != 0;
-      c.qkv_bias = r.i64(g.get(), "qkv_bias") != 0;
-      c.linear_bias = r.i64(g.get(), "linear_bias") != 0;
-    }
-    c.rope_base = r.f64(g.get(), "rope_base");
-    c.ln_eps = r.f64(g.get(), "ln_eps");
-    c.init_std = r.f64(g.get(), "init_std");
-    c.lr = r.f64(g.get(), "lr");
-    try {
-      validate(c);
-    } catch (const UsageError& e) {
-      GLM3D_USAGE_FAIL() << "checkpoint " << path << ": " << e.what();
-    }
-    // Every float tensor is in the file (parallel HDF5 allocates a dataset's storage when it
-    // creates it), at 2 bytes an element at least (bf16): a config larger than the file is
-    // damage, and the readers would walk and allocate for tensors that cannot be there. First
-    // the layers' input norms alone (hidden elements each, in every kind of checkpoint), before
-    // the tensor list is built: its size grows with num_layers (100000 layers: 288 MB).
-    const uint64_t file_bytes = std::filesystem::file_size(path);
-    GLM3D_USAGE_CHECK(2.0 * double(c.num_layers) * double(c.hidden) <= double(file_bytes))
-        << "checkpoint " << path << ": its config has " << c.num_layers << " layers of hidden size "
-        << c.hidden << ", more than the file's " << file_bytes << " bytes can hold";
-    double elems = 0;
-    for (const CkptTensor& t : float_tensors(m))
-      elems += double(t.rows) * double(t.cols);
-    GLM3D_USAGE_CHECK(2.0 * elems <= double(file_bytes))
-        << "checkpoint " << path << ": its config has " << elems << " stored elements, more than the file's "
-        << file_bytes << " bytes can hold";
-    if (H5_CHECK(H5Lexists(f.get(), "special_tokens", H5P_DEFAULT)) > 0) {
-      h5::Handle s(H5_CHECK(H5Gopen2(f.get(), "special_tokens", H5P_DEFAULT)), H5Gclose);
-      h5::check_object_header(s.get()); // before HDF5 decodes its attributes (data/h5_object_header.h)
-      H5O_info_t info;
-      H5_CHECK(H5Oget_info2(s.get(), &info, H5O_INFO_NUM_ATTRS));
-      for (hsize_t i = 0; i < info.num_attrs; ++i) {
-        char name[256] = {0};
-        H5_CHECK(
-            H5Aget_name_by_idx(s.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT));
-        m.special_tokens[name] = h5::read_attr_i64(s.get(), name);
-      }
-    }
+    read_run_attrs(f.get(), r, m);
+    read_adapter_attrs(f.get(), r, m);
+    m.cfg = read_config_group(f.get(), r, path);
+    check_config_fits_file(m, path);
+    read_special_tokens(f.get(), m);
   } catch (const Error& e) {
     GLM3D_USAGE_FAIL() << "checkpoint " << path << " is unreadable: " << e.what();
   }
