@@ -114,6 +114,68 @@ void PipelineExecutor::abandon() noexcept {
   sends_.clear();
 }
 
+void PipelineExecutor::run_forward(const PipeOp& op, StageCompute& compute, PipelineTimes& t) {
+  const Key key{op.microbatch, op.chunk};
+  const bool first = is_first_stage(rank_, op.chunk);
+  const bool last = is_last_stage(stages_, rank_, op.chunk, virtual_stages_);
+  const float* in = nullptr;
+  if (!first) {
+    auto it = inputs_.find(key);
+    GLM3D_CHECK(it != inputs_.end()) << to_string(op) << " before its recv_forward";
+    in = it->second.buf.data();
+  }
+  std::vector<float> out;
+  if (!last)
+    out = take_buffer(compute.activation_size(op.chunk, op.microbatch));
+  const auto t0 = Clock::now();
+  compute.forward(op.chunk, op.microbatch, in, last ? nullptr : out.data());
+  t.compute_s += seconds_since(t0);
+  ++t.forwards;
+  if (!last)
+    produced_[{op.microbatch, op.chunk, 0}] = std::move(out); // for send_forward
+}
+
+void PipelineExecutor::run_backward(const PipeOp& op, StageCompute& compute, PipelineTimes& t) {
+  const Key key{op.microbatch, op.chunk};
+  const bool first = is_first_stage(rank_, op.chunk);
+  const bool last = is_last_stage(stages_, rank_, op.chunk, virtual_stages_);
+  const float* dout = nullptr;
+  auto g = grads_in_.find(key);
+  if (!last) {
+    GLM3D_CHECK(g != grads_in_.end()) << to_string(op) << " before its recv_backward";
+    dout = g->second.buf.data();
+  }
+  std::vector<float> din;
+  if (!first)
+    din = take_buffer(compute.activation_size(op.chunk, op.microbatch));
+  const auto t0 = Clock::now();
+  compute.backward(op.chunk, op.microbatch, dout, first ? nullptr : din.data());
+  t.compute_s += seconds_since(t0);
+  ++t.backwards;
+  if (!last) {
+    give_back(std::move(g->second.buf));
+    grads_in_.erase(g);
+  }
+  if (auto in = inputs_.find(key); in != inputs_.end()) { // the input is no longer needed
+    give_back(std::move(in->second.buf));
+    inputs_.erase(in);
+  }
+  if (!first)
+    produced_[{op.microbatch, op.chunk, 1}] = std::move(din); // for send_backward
+}
+
+void PipelineExecutor::run_send(const PipeOp& op) {
+  const bool fwd = op.kind == OpKind::send_forward;
+  auto it = produced_.find({op.microbatch, op.chunk, fwd ? 0 : 1});
+  GLM3D_CHECK(it != produced_.end()) << to_string(op) << " before its compute op";
+  const int peer = fwd ? (rank_ + 1) % stages_ : (rank_ + stages_ - 1) % stages_;
+  Slot sent{std::move(it->second), nullptr};
+  produced_.erase(it);
+  sent.req = pp_.isend(sent.buf.data(), sent.buf.size(), DType::f32, peer,
+                       tag(op.microbatch, op.chunk, fwd ? 0 : 1));
+  sends_.push_back(std::move(sent));
+}
+
 PipelineTimes PipelineExecutor::run(const std::vector<PipeOp>& ops, StageCompute& compute) {
   PipelineTimes t;
   const auto t_start = Clock::now();
@@ -121,8 +183,6 @@ PipelineTimes PipelineExecutor::run(const std::vector<PipeOp>& ops, StageCompute
     for (size_t i = 0; i < ops.size(); ++i) {
       const PipeOp& op = ops[i];
       const Key key{op.microbatch, op.chunk};
-      const bool first = is_first_stage(rank_, op.chunk);
-      const bool last = is_last_stage(stages_, rank_, op.chunk, virtual_stages_);
       if (is_compute(op.kind)) {
         // Post the receives up to the next compute op, so they arrive while this one runs.
         for (size_t j = i + 1; j < ops.size() && !is_compute(ops[j].kind); ++j)
@@ -138,63 +198,16 @@ PipelineTimes PipelineExecutor::run(const std::vector<PipeOp>& ops, StageCompute
         post_recv(op, compute);
         wait_recv(grads_in_, key, t);
         break;
-      case OpKind::forward: {
-        const float* in = nullptr;
-        if (!first) {
-          auto it = inputs_.find(key);
-          GLM3D_CHECK(it != inputs_.end()) << to_string(op) << " before its recv_forward";
-          in = it->second.buf.data();
-        }
-        std::vector<float> out;
-        if (!last)
-          out = take_buffer(compute.activation_size(op.chunk, op.microbatch));
-        const auto t0 = Clock::now();
-        compute.forward(op.chunk, op.microbatch, in, last ? nullptr : out.data());
-        t.compute_s += seconds_since(t0);
-        ++t.forwards;
-        if (!last)
-          produced_[{op.microbatch, op.chunk, 0}] = std::move(out); // for send_forward
+      case OpKind::forward:
+        run_forward(op, compute, t);
         break;
-      }
-      case OpKind::backward: {
-        const float* dout = nullptr;
-        auto g = grads_in_.find(key);
-        if (!last) {
-          GLM3D_CHECK(g != grads_in_.end()) << to_string(op) << " before its recv_backward";
-          dout = g->second.buf.data();
-        }
-        std::vector<float> din;
-        if (!first)
-          din = take_buffer(compute.activation_size(op.chunk, op.microbatch));
-        const auto t0 = Clock::now();
-        compute.backward(op.chunk, op.microbatch, dout, first ? nullptr : din.data());
-        t.compute_s += seconds_since(t0);
-        ++t.backwards;
-        if (!last) {
-          give_back(std::move(g->second.buf));
-          grads_in_.erase(g);
-        }
-        if (auto in = inputs_.find(key); in != inputs_.end()) { // the input is no longer needed
-          give_back(std::move(in->second.buf));
-          inputs_.erase(in);
-        }
-        if (!first)
-          produced_[{op.microbatch, op.chunk, 1}] = std::move(din); // for send_backward
+      case OpKind::backward:
+        run_backward(op, compute, t);
         break;
-      }
       case OpKind::send_forward:
-      case OpKind::send_backward: {
-        const bool fwd = op.kind == OpKind::send_forward;
-        auto it = produced_.find({op.microbatch, op.chunk, fwd ? 0 : 1});
-        GLM3D_CHECK(it != produced_.end()) << to_string(op) << " before its compute op";
-        const int peer = fwd ? (rank_ + 1) % stages_ : (rank_ + stages_ - 1) % stages_;
-        Slot sent{std::move(it->second), nullptr};
-        produced_.erase(it);
-        sent.req = pp_.isend(sent.buf.data(), sent.buf.size(), DType::f32, peer,
-                             tag(op.microbatch, op.chunk, fwd ? 0 : 1));
-        sends_.push_back(std::move(sent));
+      case OpKind::send_backward:
+        run_send(op);
         break;
-      }
       }
       reap_sends(false, t);
     }

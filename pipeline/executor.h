@@ -55,6 +55,10 @@ private:
   void post_recv(const PipeOp& op, StageCompute& compute);
   void wait_recv(std::map<Key, Slot>& slots, const Key& key, PipelineTimes& t);
   void reap_sends(bool wait_all, PipelineTimes& t);
+  // One op of run(): compute ops time themselves into t; sends post their output.
+  void run_forward(const PipeOp& op, StageCompute& compute, PipelineTimes& t);
+  void run_backward(const PipeOp& op, StageCompute& compute, PipelineTimes& t);
+  void run_send(const PipeOp& op);
   void abandon() noexcept;
 
   Communicator& pp_;
