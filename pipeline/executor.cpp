@@ -114,16 +114,18 @@ void PipelineExecutor::abandon() noexcept {
   sends_.clear();
 }
 
+std::map<PipelineExecutor::Key, PipelineExecutor::Slot>::iterator
+PipelineExecutor::received(std::map<Key, Slot>& slots, const Key& key, const PipeOp& op, const char* recv) {
+  const auto it = slots.find(key);
+  GLM3D_CHECK(it != slots.end()) << to_string(op) << " before its " << recv;
+  return it;
+}
+
 void PipelineExecutor::run_forward(const PipeOp& op, StageCompute& compute, PipelineTimes& t) {
   const Key key{op.microbatch, op.chunk};
   const bool first = is_first_stage(rank_, op.chunk);
   const bool last = is_last_stage(stages_, rank_, op.chunk, virtual_stages_);
-  const float* in = nullptr;
-  if (!first) {
-    auto it = inputs_.find(key);
-    GLM3D_CHECK(it != inputs_.end()) << to_string(op) << " before its recv_forward";
-    in = it->second.buf.data();
-  }
+  const float* in = first ? nullptr : received(inputs_, key, op, "recv_forward")->second.buf.data();
   std::vector<float> out;
   if (!last)
     out = take_buffer(compute.activation_size(op.chunk, op.microbatch));
@@ -139,12 +141,8 @@ void PipelineExecutor::run_backward(const PipeOp& op, StageCompute& compute, Pip
   const Key key{op.microbatch, op.chunk};
   const bool first = is_first_stage(rank_, op.chunk);
   const bool last = is_last_stage(stages_, rank_, op.chunk, virtual_stages_);
-  const float* dout = nullptr;
-  auto g = grads_in_.find(key);
-  if (!last) {
-    GLM3D_CHECK(g != grads_in_.end()) << to_string(op) << " before its recv_backward";
-    dout = g->second.buf.data();
-  }
+  const auto g = last ? grads_in_.end() : received(grads_in_, key, op, "recv_backward");
+  const float* dout = last ? nullptr : g->second.buf.data();
   std::vector<float> din;
   if (!first)
     din = take_buffer(compute.activation_size(op.chunk, op.microbatch));

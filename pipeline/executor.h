@@ -55,6 +55,9 @@ private:
   void post_recv(const PipeOp& op, StageCompute& compute);
   void wait_recv(std::map<Key, Slot>& slots, const Key& key, PipelineTimes& t);
   void reap_sends(bool wait_all, PipelineTimes& t);
+  // The slot a compute op reads (its recv's), which must have been received.
+  std::map<Key, Slot>::iterator received(std::map<Key, Slot>& slots, const Key& key, const PipeOp& op,
+                                         const char* recv);
   // One op of run(): compute ops time themselves into t; sends post their output.
   void run_forward(const PipeOp& op, StageCompute& compute, PipelineTimes& t);
   void run_backward(const PipeOp& op, StageCompute& compute, PipelineTimes& t);
