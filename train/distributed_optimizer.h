@@ -41,7 +41,8 @@ public:
   // ZeRO-1 over dp > 1: the gradients summed over dp, this rank's shard left at [begin, end)
   // (in place: one reduce-scatter, no copy of the buffer). Otherwise nothing.
   void reduce_scatter_grads();
-  // Scales this rank's gradients by `clip` (1: none) and runs AdamW on the master.
+  // Runs AdamW on the master with this rank's gradients times `clip` (1: none; the gradient
+  // buffer is read, not scaled in place).
   void step(double clip, double lr, int64_t adam_step);
   // Master -> the model's compute weights over the range, then (ZeRO-1) the all-gather that
   // gives every rank every weight.

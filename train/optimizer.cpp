@@ -17,9 +17,10 @@ AdamW::AdamW(const ParamTable& table, const cpu::AdamWHyper& hyper, int64_t begi
   }
 }
 
-void AdamW::step(float* master, const float* grads, double lr, int64_t step) {
+void AdamW::step(float* master, const float* grads, double lr, int64_t step, double grad_scale) {
   cpu::AdamWHyper h = hyper_;
   h.lr = lr;
+  h.grad_scale = grad_scale;
   for (const Run& r : runs_) {
     const int64_t o = r.begin - begin_;
     cpu::adamw_update(master + o, grads + r.begin, m_.data() + o, v_.data() + o, r.end - r.begin, h, step,

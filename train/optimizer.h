@@ -15,7 +15,8 @@ public:
   AdamW(const ParamTable& table, const cpu::AdamWHyper& hyper, int64_t begin, int64_t end);
   // master: the f32 weights of [begin, end) (master[0] is element begin); grads: the whole flat
   // gradient buffer, of which [begin, end) is read.
-  void step(float* master, const float* grads, double lr, int64_t step);
+  // grad_scale: the gradients are used times it (clipping; the buffer is not written).
+  void step(float* master, const float* grads, double lr, int64_t step, double grad_scale = 1.0);
   int64_t begin() const { return begin_; }
   int64_t end() const { return end_; }
   std::vector<float>& m() { return m_; } // [end - begin]

@@ -8,6 +8,7 @@ namespace glm3d::cpu {
 
 struct AdamWHyper {
   double lr = 1e-4, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.1;
+  double grad_scale = 1; // the gradient used is grad * T(grad_scale) (clipping), grad not written
 };
 
 // step is the 1-based optimizer step (bias correction). wd is applied only when apply_wd.

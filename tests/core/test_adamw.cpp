@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <gtest/gtest.h>
+#include <vector>
 
 namespace glm3d::cpu {
 namespace {
@@ -31,6 +32,28 @@ TEST(AdamW, TwoStepsMatchHandComputedValues) {
 }
 
 // apply_wd = false: step 1 gives p = 1 - 0.1 * 0.5 / (0.5 + 1e-8) = 0.90000000199999996.
+// Clipping fused into the update: grad_scale s gives the bits of an update on gradients scaled
+// by s beforehand (the product grad * float(s) is the same), and leaves the gradients alone.
+TEST(AdamW, GradScaleEqualsPrescaledGradientsBitForBit) {
+  test::SeededRng rng;
+  const int64_t n = 1003;
+  const auto g = rng.uniform_vec<float>(n), p0 = rng.uniform_vec<float>(n);
+  const double s = 0.3137;
+  std::vector<float> scaled(g), p1(p0), m1(size_t(n), 0.f), v1(size_t(n), 0.f), p2(p0), m2(m1), v2(v1);
+  for (float& x : scaled)
+    x *= float(s);
+  AdamWHyper h;
+  adamw_update<float>(p1.data(), scaled.data(), m1.data(), v1.data(), n, h, 3, true);
+  h.grad_scale = s;
+  const std::vector<float> g_before(g);
+  adamw_update<float>(p2.data(), g.data(), m2.data(), v2.data(), n, h, 3, true);
+  EXPECT_EQ(p1, p2);
+  EXPECT_EQ(m1, m2);
+  EXPECT_EQ(v1, v2);
+  EXPECT_EQ(g, g_before);
+  EXPECT_NE(p1, p0); // the update moved the weights
+}
+
 TEST(AdamW, NoWeightDecayWhenNotApplied) {
   AdamWHyper h;
   h.lr = 0.1, h.beta1 = 0.9, h.beta2 = 0.95, h.eps = 1e-8, h.weight_decay = 0.1;
