@@ -37,8 +37,7 @@ __global__ void adamw_kernel(float* master, const G* grad, float* m, float* v, b
 
 template <class G>
 void adamw_update(float* master, const G* grad, float* m, float* v, bf16* param, int64_t n,
-                  const cpu::AdamWHyper& h, int64_t step, bool apply_wd, float grad_scale,
-                  cudaStream_t stream) {
+                  const cpu::AdamWHyper& h, int64_t step, bool apply_wd, cudaStream_t stream) {
   GLM3D_CHECK(step >= 1) << "adamw: step is 1-based, got " << step;
   if (n == 0)
     return;
@@ -49,15 +48,15 @@ void adamw_update(float* master, const G* grad, float* m, float* v, bf16* param,
                  float(1.0 - std::pow(h.beta1, double(step))),
                  float(1.0 - std::pow(h.beta2, double(step))),
                  apply_wd ? float(1.0 - h.lr * h.weight_decay) : 1.0f,
-                 grad_scale};
+                 float(h.grad_scale)};
   const launch::Grid1D g = launch::elementwise(n, 1, current_sm_count());
   adamw_kernel<<<g.blocks, g.threads, 0, stream>>>(master, grad, m, v, param, n, c);
   CUDA_CHECK_LAUNCH();
 }
 
 template void adamw_update<float>(float*, const float*, float*, float*, bf16*, int64_t,
-                                  const cpu::AdamWHyper&, int64_t, bool, float, cudaStream_t);
+                                  const cpu::AdamWHyper&, int64_t, bool, cudaStream_t);
 template void adamw_update<bf16>(float*, const bf16*, float*, float*, bf16*, int64_t, const cpu::AdamWHyper&,
-                                 int64_t, bool, float, cudaStream_t);
+                                 int64_t, bool, cudaStream_t);
 
 } // namespace glm3d::cuda

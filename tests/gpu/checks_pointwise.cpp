@@ -212,7 +212,9 @@ template <class G> void adamw(Ctx& c, Report& r) {
   for (double& x : g)
     x *= double(clip);
   cpu::adamw_update<double>(p.data(), g.data(), m.data(), v.data(), n, h, 7, true);
-  cuda::adamw_update(gp.get(), gg.get(), gm.get(), gv.get(), gparam.get(), n, h, 7, true, clip, c.stream);
+  cpu::AdamWHyper clipped = h; // the CPU reference ran on gradients scaled beforehand
+  clipped.grad_scale = clip;
+  cuda::adamw_update(gp.get(), gg.get(), gm.get(), gv.get(), gparam.get(), n, clipped, 7, true, c.stream);
   r.compare("adamw_update", d, "master", gp.read(c), p, 1e-5);
   r.compare("adamw_update", d, "m", gm.read(c), m, 1e-5);
   r.compare("adamw_update", d, "v", gv.read(c), v, 1e-5);
