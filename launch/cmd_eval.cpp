@@ -328,13 +328,11 @@ int cmd_eval(const Args& args, const RunContext& ctx) {
 
   // Each sample's sums live on one rank (last stage, tp rank 0 of its data-parallel replica).
   const bool writes_losses = e.last && pg.tp_rank() == 0;
-  EvalTotals totals{N, e.S};
   double total[2] = {0.0, 0.0}; // loss sum, target tokens
   for (int64_t i = 0; writes_losses && i < e.n; ++i)
     total[0] += losses.sum[size_t(i)], total[1] += double(losses.tokens[size_t(i)]);
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, total, 2, MPI_DOUBLE, MPI_SUM, ctx.world));
-  totals.loss_sum = total[0];
-  totals.tokens = total[1];
+  const EvalTotals totals{N, e.S, total[0], total[1]};
 
   const std::string tmp = o.out + ".tmp";
   write_eval_file(tmp, ck, e, totals, logits, losses, writes_losses, ctx.world);

@@ -19,6 +19,13 @@ bool is_compute(OpKind k) {
   return k == OpKind::forward || k == OpKind::backward;
 }
 
+// Runs f, adding its wall time to seconds.
+template <class F> void timed(double& seconds, const F& f) {
+  const auto t0 = Clock::now();
+  f();
+  seconds += seconds_since(t0);
+}
+
 } // namespace
 
 PipelineTimes& PipelineTimes::operator+=(const PipelineTimes& o) {
@@ -74,9 +81,7 @@ void PipelineExecutor::wait_recv(std::map<Key, Slot>& slots, const Key& key, Pip
   auto it = slots.find(key);
   GLM3D_CHECK(it != slots.end()) << "receive for microbatch " << key.first << " chunk " << key.second
                                  << " was never posted";
-  const auto t0 = Clock::now();
-  it->second.req->wait();
-  t.wait_s += seconds_since(t0);
+  timed(t.wait_s, [&] { it->second.req->wait(); });
 }
 
 void PipelineExecutor::reap_sends(bool wait_all, PipelineTimes& t) {
@@ -121,17 +126,17 @@ PipelineExecutor::received(std::map<Key, Slot>& slots, const Key& key, const Pip
   return it;
 }
 
+std::vector<float> PipelineExecutor::handed_on(const PipeOp& op, StageCompute& compute, bool needed) {
+  return needed ? take_buffer(compute.activation_size(op.chunk, op.microbatch)) : std::vector<float>{};
+}
+
 void PipelineExecutor::run_forward(const PipeOp& op, StageCompute& compute, PipelineTimes& t) {
   const Key key{op.microbatch, op.chunk};
   const bool first = is_first_stage(rank_, op.chunk);
   const bool last = is_last_stage(stages_, rank_, op.chunk, virtual_stages_);
   const float* in = first ? nullptr : received(inputs_, key, op, "recv_forward")->second.buf.data();
-  std::vector<float> out;
-  if (!last)
-    out = take_buffer(compute.activation_size(op.chunk, op.microbatch));
-  const auto t0 = Clock::now();
-  compute.forward(op.chunk, op.microbatch, in, last ? nullptr : out.data());
-  t.compute_s += seconds_since(t0);
+  std::vector<float> out = handed_on(op, compute, !last);
+  timed(t.compute_s, [&] { compute.forward(op.chunk, op.microbatch, in, last ? nullptr : out.data()); });
   ++t.forwards;
   if (!last)
     produced_[{op.microbatch, op.chunk, 0}] = std::move(out); // for send_forward
@@ -143,12 +148,8 @@ void PipelineExecutor::run_backward(const PipeOp& op, StageCompute& compute, Pip
   const bool last = is_last_stage(stages_, rank_, op.chunk, virtual_stages_);
   const auto g = last ? grads_in_.end() : received(grads_in_, key, op, "recv_backward");
   const float* dout = last ? nullptr : g->second.buf.data();
-  std::vector<float> din;
-  if (!first)
-    din = take_buffer(compute.activation_size(op.chunk, op.microbatch));
-  const auto t0 = Clock::now();
-  compute.backward(op.chunk, op.microbatch, dout, first ? nullptr : din.data());
-  t.compute_s += seconds_since(t0);
+  std::vector<float> din = handed_on(op, compute, !first);
+  timed(t.compute_s, [&] { compute.backward(op.chunk, op.microbatch, dout, first ? nullptr : din.data()); });
   ++t.backwards;
   if (!last) {
     give_back(std::move(g->second.buf));

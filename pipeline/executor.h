@@ -58,6 +58,8 @@ private:
   // The slot a compute op reads (its recv's), which must have been received.
   std::map<Key, Slot>::iterator received(std::map<Key, Slot>& slots, const Key& key, const PipeOp& op,
                                          const char* recv);
+  // The buffer for what a compute op hands to the next or previous stage (empty if not needed).
+  std::vector<float> handed_on(const PipeOp& op, StageCompute& compute, bool needed);
   // One op of run(): compute ops time themselves into t; sends post their output.
   void run_forward(const PipeOp& op, StageCompute& compute, PipelineTimes& t);
   void run_backward(const PipeOp& op, StageCompute& compute, PipelineTimes& t);
