@@ -48,16 +48,18 @@ void add_train_options(po::options_description& desc, TrainOptions& o, std::stri
        "held-out loss every N steps and after the last (0: after the last only)")                           //
       ("eval-samples", defaulted(&o.eval_samples), "held-out samples 0..N-1, the same at every evaluation") //
       ("log-interval", defaulted(&o.log_interval), "progress line every N steps")                           //
-      ("peak-tflops", defaulted(&o.peak_tflops), "the job's peak TFLOP/s, for MFU")                         //
-      ("tp", defaulted(&o.tp), "tensor-parallel degree")                                                    //
-      ("pp", defaulted(&o.pp), "pipeline-parallel degree")                                                  //
-      ("dp", defaulted(&o.dp), "data-parallel degree (0: world / (tp*pp))")                                 //
-      ("virtual-stages", defaulted(&o.virtual_stages), "model chunks per pipeline rank (interleaved)")      //
-      ("schedule", defaulted(&o.schedule), "pipeline schedule: gpipe, 1f1b, interleaved")                   //
-      ("pp-layers", po::value(&pp_layers), "layers per pipeline stage, e.g. 8,9,9,9,9,9,9,8")               //
-      ("zero", defaulted(&o.zero), "ZeRO stage (0 or 1)")                                                   //
-      ("bucket-mb", defaulted(&o.bucket_mb), "data-parallel gradient bucket size (MB)")                     //
-      ("max-skipped", defaulted(&o.max_skipped), "stop after this many consecutive non-finite steps")       //
+      ("peak-tflops", defaulted(&o.peak_tflops),
+       "the job's peak TFLOP/s for MFU (0: this machine's measured peak in the run's precision, from glm3d "
+       "bench matmul)")                                                                                //
+      ("tp", defaulted(&o.tp), "tensor-parallel degree")                                               //
+      ("pp", defaulted(&o.pp), "pipeline-parallel degree")                                             //
+      ("dp", defaulted(&o.dp), "data-parallel degree (0: world / (tp*pp))")                            //
+      ("virtual-stages", defaulted(&o.virtual_stages), "model chunks per pipeline rank (interleaved)") //
+      ("schedule", defaulted(&o.schedule), "pipeline schedule: gpipe, 1f1b, interleaved")              //
+      ("pp-layers", po::value(&pp_layers), "layers per pipeline stage, e.g. 8,9,9,9,9,9,9,8")          //
+      ("zero", defaulted(&o.zero), "ZeRO stage (0 or 1)")                                              //
+      ("bucket-mb", defaulted(&o.bucket_mb), "data-parallel gradient bucket size (MB)")                //
+      ("max-skipped", defaulted(&o.max_skipped), "stop after this many consecutive non-finite steps")  //
       ("hang-timeout", defaulted(&o.hang_timeout),
        "seconds without progress before the job is aborted, with a report of what each rank waits on "
        "(0: off)") //

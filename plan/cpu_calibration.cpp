@@ -240,4 +240,10 @@ DeviceProfile cpu_device(const CpuCalibration& c, int ranks_per_node) {
   return d;
 }
 
+double machine_peak_flops(const CpuCalibration& c, cpu::Precision p) {
+  const auto& curve = p == cpu::Precision::bf16 ? c.bf16 : c.f32;
+  GLM3D_CHECK(!curve.empty()) << "CPU profile without matmul rates";
+  return curve.back().second * std::max(1.0, double(c.cores) / std::max(1, c.threads));
+}
+
 } // namespace glm3d

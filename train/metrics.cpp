@@ -114,16 +114,18 @@ std::string progress_line(const StepMetrics& m) {
   char mem[64] = "";
   if (m.mem_peak_rss >= 0)
     std::snprintf(mem, sizeof mem, " | mem %.2f GB", double(m.mem_peak_rss) / 1e9);
+  char mfu[32] = "";
+  if (std::isfinite(m.mfu))
+    std::snprintf(mfu, sizeof mfu, " | MFU %.1f%%", 100.0 * m.mfu);
   char eval[48] = "";
   if (m.evaluated)
     std::snprintf(eval, sizeof eval, " | eval_loss %.4f", m.eval_loss);
   char buf[400];
   std::snprintf(
-      buf, sizeof buf,
-      "step %lld/%lld | loss %.4f%s | lr %.2e | grad %.3f | %.0f tok/s | MFU %.1f%%%s | %s | ETA %s%s",
-      (long long)m.step, (long long)m.total_steps, m.loss, eval, m.lr, m.grad_norm, m.tokens_per_s,
-      100.0 * m.mfu, mem, format_duration(m.elapsed_s).c_str(),
-      m.eta_s < 0 ? "?" : format_duration(m.eta_s).c_str(), m.skipped ? " | SKIPPED (non-finite)" : "");
+      buf, sizeof buf, "step %lld/%lld | loss %.4f%s | lr %.2e | grad %.3f | %.0f tok/s%s%s | %s | ETA %s%s",
+      (long long)m.step, (long long)m.total_steps, m.loss, eval, m.lr, m.grad_norm, m.tokens_per_s, mfu, mem,
+      format_duration(m.elapsed_s).c_str(), m.eta_s < 0 ? "?" : format_duration(m.eta_s).c_str(),
+      m.skipped ? " | SKIPPED (non-finite)" : "");
   return buf;
 }
 

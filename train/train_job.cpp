@@ -401,6 +401,7 @@ std::unique_ptr<TrainJob> make_train_job(const TrainOptions& opt, MPI_Comm world
   j.metrics = std::make_unique<MetricsWriter>(j.rank == 0 ? opt.metrics_file : "", j.resume.continues_run());
   j.flops_per_token =
       j.adapters.adapters() ? frozen_training_flops_per_token(j.cfg) : training_flops_per_token(j.cfg);
+  j.peak = job_peak_flops(opt.peak_tflops, j.exec.precision, world);
   return job;
 }
 

@@ -20,6 +20,7 @@
 #include "train/iter_ranges.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"
+#include "train/mfu_peak.h"
 #include "train/run_settings.h"
 #include "train/step_runner.h"
 #include "train/train_options.h"
@@ -72,6 +73,7 @@ struct TrainJob {
   std::unique_ptr<StepRunner> runner;
   std::unique_ptr<MetricsWriter> metrics;
   double flops_per_token = 0;
+  PeakFlops peak; // what MFU divides by (train/mfu_peak.h)
 
   int64_t per_rank_batch() const { return settings.global_batch / dims.dp; }
 };

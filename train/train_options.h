@@ -33,7 +33,7 @@ struct TrainOptions {
   int64_t eval_interval = 0;
   int64_t eval_samples = 16;
   int64_t log_interval = 1;
-  double peak_tflops = 0.35; // the job's peak for MFU (default: oneDNN f32 on a 2-core machine)
+  double peak_tflops = 0; // the job's peak for MFU; 0: measured (train/mfu_peak.h)
   // Parallel layout.
   int tp = 1, pp = 1, dp = 0; // dp 0: inferred from the world size
   int virtual_stages = 1;

@@ -103,7 +103,9 @@ json settings_json(const TrainJob& j, const PlannedMemory& planned) {
           {"finetune_adapters", j.adapters.adapters() ? describe(j.adapters) : std::string()},
           {"finetune_base", j.base.path},
           {"trainable_params", j.total_trained},
-          {"peak_tflops", o.peak_tflops},
+          {"peak_tflops", j.peak.flops / 1e12},
+          {"peak_source", j.peak.source},
+          {"flops_per_token", j.flops_per_token},
           {"eval_data", o.eval_data},
           {"eval_interval", o.eval_interval},
           {"eval_samples", o.eval_samples},
@@ -155,6 +157,10 @@ void print_settings(const TrainJob& j, const PlannedMemory& planned) {
                   ", optimizer " + format_bytes(double(mem.optimizer)) + ", activations " +
                   format_bytes(double(mem.activations)) + ", workspace " +
                   format_bytes(double(mem.workspace + mem.comm)));
+  char peak[32] = "unknown";
+  if (j.peak.flops > 0)
+    std::snprintf(peak, sizeof peak, "%.3f TFLOP/s", j.peak.flops / 1e12);
+  p("MFU peak", std::string(peak) + ", " + j.peak.source);
   std::fflush(stdout);
 }
 

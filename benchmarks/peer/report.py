@@ -6,9 +6,9 @@ tokens/s of a run = tokens of its timed steps / their summed step time (warm-up 
 "best" = the fastest single timed step. On a shared machine other processes come and go within a
 run, so the targets are judged on each side's best step against the best matmul repetition: the
 measurements least disturbed. The mean-based ratios are printed beside them.
-FLOPs per token are glm3d's own (model/config.cpp training_flops_per_token), read back from its
-metrics: mfu = flops_per_token * tokens_per_s / (peak_tflops * 1e12). PyTorch runs the same model,
-so the same count is used for it.
+FLOPs per token are glm3d's own (model/config.cpp training_flops_per_token), read back from the
+settings of its metrics (`flops_per_token`). PyTorch runs the same model, so the same count is used
+for it.
 """
 import json
 import re
@@ -64,7 +64,7 @@ def glm3d_run(out, prec, warmup):
         return None
     settings = next((r["settings"] for r in recs if "settings" in r), {})
     r = timing([x["step_time_s"] for x in recs], warmup, recs[0]["tokens"])
-    r["flops_per_token"] = recs[-1]["mfu"] * settings["peak_tflops"] * 1e12 / recs[-1]["tokens_per_s"]
+    r["flops_per_token"] = settings["flops_per_token"]
     r["losses"] = [x["loss"] for x in recs]
     r["compute_s"] = [x["compute_s"] for x in recs]
     r["settings"] = settings
