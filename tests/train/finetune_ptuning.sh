@@ -2,9 +2,9 @@
 # glm3d finetune --method ptuning (P-tuning v2, ChatGLM's PrefixEncoder) on a frozen base loaded
 # from a checkpoint, GLM (tiny) and ChatGLM2's architecture (tiny-glm2, 2 key/value groups):
 #  - 2x2x2, 1x4x2 (ZeRO-1) and 4x1x2 (tp x pp x dp; tp 4 replicates tiny-glm2's groups) give the
-#    1-rank losses within 1e-5 relative at every step, with and without --prefix-projection, prefix
-#    dropout 0.1 on (counter-based masks: the same elements drop on every layout), and the replica
-#    check (the encoder bitwise equal on every rank) passes;
+#    1-rank losses within 1e-5 relative at every step (gradient norms 2e-4: see the loop), with and
+#    without --prefix-projection, prefix dropout 0.1 on (counter-based masks: the same elements
+#    drop on every layout), and the replica check (the encoder bitwise equal on every rank) passes;
 #  - the prefix trains: at lr 1e-2 the loss of steps 2-4 is below the same run's with --lr 1e-12 (frozen);
 #  - a resumed run continues bit for bit (same layout); every save writes <save>/ptuning/ in
 #    ChatGLM's names, read back by Python (json + struct: names, shapes, values equal to the
@@ -18,7 +18,7 @@
 #    resumed run.
 source "$GLM3D_SOURCE_DIR/tests/lib.sh"
 source "$GLM3D_SOURCE_DIR/tests/launch/fault_lib.sh"
-SEED=$((RANDOM + 1))
+SEED=${GLM3D_TEST_SEED:-$((RANDOM + 1))} # GLM3D_TEST_SEED=N replays a seed
 echo "seed $SEED"
 
 
@@ -47,7 +47,11 @@ PY
       # shellcheck disable=SC2086
       mpirun_glm3d $((tp * pp * dp)) "${FT[@]}" --tp "$tp" --pp "$pp" --dp "$dp" $extra --check-replicas-interval 2 \
         --metrics "$WORK/run.jsonl" || fail "$model $proj layout ${tp}x${pp}x${dp} $extra failed (seed $SEED)"
-      same_losses "$WORK/ref.jsonl" "$WORK/run.jsonl" "$model ${tp}x${pp}x${dp} $extra $proj" 4 5e-5 ||
+      # Gradient norms within 2e-4: seed 26145 gave 9.3e-5 at step 3 for tiny-glm2 --prefix-projection
+      # at 2x2x2, while the same runs at --lr 1e-12 agree within 4.7e-7 at every step (losses 1.1e-8):
+      # Adam's first updates carry rounding-level differences of tiny gradients into the weights, so
+      # the gap is the optimizer's, not the layout's. Losses stay within 1e-5.
+      same_losses "$WORK/ref.jsonl" "$WORK/run.jsonl" "$model ${tp}x${pp}x${dp} $extra $proj" 4 2e-4 ||
         fail "$model $proj layout $layout diverged (seed $SEED)"
     done
   done
