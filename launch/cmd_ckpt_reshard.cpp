@@ -5,6 +5,7 @@
 // holds the same step, settings, parameters and Adam moments, bit for bit.
 #include "core/check.h"
 #include "launch/commands.h"
+#include "launch/layout_options.h"
 #include "launch/options.h"
 #include "pipeline/partition.h"
 #include "train/trainer.h"
@@ -21,13 +22,8 @@ int cmd_ckpt_reshard(const Args& args, const RunContext& ctx) {
   desc.add_options()                                                                                   //
       ("ckpt", po::value(&o.load)->required(), "training checkpoint file or directory")                //
       ("out", po::value(&o.save_dir)->required(), "checkpoint directory to write (step_N.h5, latest)") //
-      ("tp", defaulted(&o.tp), "tensor-parallel degree")                                               //
-      ("pp", defaulted(&o.pp), "pipeline-parallel degree")                                             //
-      ("dp", defaulted(&o.dp), "data-parallel degree (0: world / (tp*pp))")                            //
-      ("virtual-stages", defaulted(&o.virtual_stages), "model chunks per pipeline rank")               //
-      ("pp-layers", po::value(&pp_layers), "layers per pipeline stage, e.g. 8,9,9,9,9,9,9,8")          //
-      ("zero", defaulted(&o.zero), "ZeRO stage (0 or 1)")                                              //
       ("precision", defaulted(&o.precision), "f32 or bf16 (the master weights are f32 either way)");
+  add_layout_options(desc, o, pp_layers);
   po::positional_options_description pos;
   pos.add("ckpt", 1);
   po::variables_map vm;

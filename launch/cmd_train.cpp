@@ -1,5 +1,6 @@
 // glm3d train: option parsing for the trainer (train/trainer.h does the work).
 #include "core/check.h"
+#include "launch/layout_options.h"
 #include "launch/options.h"
 #include "pipeline/partition.h"
 #include "train/trainer.h"
@@ -50,16 +51,12 @@ void add_train_options(po::options_description& desc, TrainOptions& o, std::stri
       ("log-interval", defaulted(&o.log_interval), "progress line every N steps")                           //
       ("peak-tflops", defaulted(&o.peak_tflops),
        "the job's peak TFLOP/s for MFU (0: this machine's measured peak in the run's precision, from glm3d "
-       "bench matmul)")                                                                                //
-      ("tp", defaulted(&o.tp), "tensor-parallel degree")                                               //
-      ("pp", defaulted(&o.pp), "pipeline-parallel degree")                                             //
-      ("dp", defaulted(&o.dp), "data-parallel degree (0: world / (tp*pp))")                            //
-      ("virtual-stages", defaulted(&o.virtual_stages), "model chunks per pipeline rank (interleaved)") //
-      ("schedule", defaulted(&o.schedule), "pipeline schedule: gpipe, 1f1b, interleaved")              //
-      ("pp-layers", po::value(&pp_layers), "layers per pipeline stage, e.g. 8,9,9,9,9,9,9,8")          //
-      ("zero", defaulted(&o.zero), "ZeRO stage (0 or 1)")                                              //
-      ("bucket-mb", defaulted(&o.bucket_mb), "data-parallel gradient bucket size (MB)")                //
-      ("max-skipped", defaulted(&o.max_skipped), "stop after this many consecutive non-finite steps")  //
+       "bench matmul)");
+  add_layout_options(desc, o, pp_layers);
+  desc.add_options()                                                                                  //
+      ("schedule", defaulted(&o.schedule), "pipeline schedule: gpipe, 1f1b, interleaved")             //
+      ("bucket-mb", defaulted(&o.bucket_mb), "data-parallel gradient bucket size (MB)")               //
+      ("max-skipped", defaulted(&o.max_skipped), "stop after this many consecutive non-finite steps") //
       ("hang-timeout", defaulted(&o.hang_timeout),
        "seconds without progress before the job is aborted, with a report of what each rank waits on "
        "(0: off)") //
