@@ -1,6 +1,7 @@
 #include "launch/mpi_session.h"
 
 #include "core/check.h"
+#include "parallel/node_layout.h"
 
 #include <cerrno>
 #include <chrono>
@@ -73,10 +74,7 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   ctx_.world = MPI_COMM_WORLD;
   MPI_Comm_rank(MPI_COMM_WORLD, &ctx_.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ctx_.world_size);
-  MPI_Comm node;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, ctx_.rank, MPI_INFO_NULL, &node);
-  MPI_Comm_rank(node, &ctx_.local_rank);
-  MPI_Comm_free(&node);
+  ctx_.local_rank = node_layout(MPI_COMM_WORLD).local_rank;
   // Made now, while every rank is here: a failing rank must never enter a blocking collective.
   MPI_Comm_dup(MPI_COMM_WORLD, &agree_);
 }

@@ -40,9 +40,10 @@ std::string describe(const CpuCalibration& c);                           // a fe
 // The planner's device for `ranks_per_node` ranks sharing this node's cores and memory.
 DeviceProfile cpu_device(const CpuCalibration& c, int ranks_per_node);
 
-// The whole machine's matmul FLOP/s in precision p: the rate at the largest measured size,
-// scaled from the profile's threads to all cores when it was measured on fewer (as cpu_device
-// shares it out). The peak the trainer's MFU divides by (train/mfu_peak.h).
+// The whole machine's matmul FLOP/s in precision p: the rate at the largest measured size, times
+// cores / threads when the profile was measured on fewer threads than cores (a rate on as many
+// threads as cores, or more, is already the machine's). The peak the trainer's MFU divides by
+// (train/mfu_peak.h).
 double machine_peak_flops(const CpuCalibration& c, cpu::Precision p);
 
 } // namespace glm3d

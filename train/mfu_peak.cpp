@@ -2,6 +2,7 @@
 
 #include "model/exec_policy.h"
 #include "parallel/agreement.h"
+#include "parallel/node_layout.h"
 #include "plan/cpu_calibration.h"
 
 #include <exception>
@@ -11,26 +12,8 @@
 namespace glm3d {
 namespace {
 
-// Nodes of the job: the ranks that are first on their shared-memory node.
-int count_nodes(MPI_Comm world) {
-  if (!mpi_active())
-    return 1;
-  MPI_Comm node;
-  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int local = 0;
-  MPI_Comm_rank(node, &local);
-  MPI_Comm_free(&node);
-  int first = local == 0 ? 1 : 0, nodes = 0;
-  MPI_Allreduce(&first, &nodes, 1, MPI_INT, MPI_SUM, world);
-  return nodes;
-}
-
-} // namespace
-
-PeakFlops job_peak_flops(double peak_tflops, cpu::Precision p, MPI_Comm world) {
-  if (peak_tflops > 0)
-    return {peak_tflops * 1e12, "--peak-tflops"};
-  const int nodes = count_nodes(world);
+// The machine's measured peak from the CPU profile, times the job's nodes.
+PeakFlops profile_peak(cpu::Precision p, int nodes) {
   const std::string path = default_calibration_path();
   std::optional<CpuCalibration> c;
   try {
@@ -44,6 +27,21 @@ PeakFlops job_peak_flops(double peak_tflops, cpu::Precision p, MPI_Comm world) {
   return {machine_peak_flops(*c, p) * nodes, path + " (" + to_string(p) + " matmul, " + impl + ", x " +
                                                  std::to_string(nodes) + " node" + (nodes > 1 ? "s" : "") +
                                                  ")"};
+}
+
+} // namespace
+
+PeakFlops job_peak_flops(double peak_tflops, cpu::Precision p, MPI_Comm world) {
+  if (peak_tflops > 0)
+    return {peak_tflops * 1e12, "--peak-tflops"};
+  const int nodes = node_layout(world).nodes;
+  int rank = 0;
+  if (mpi_active())
+    MPI_Comm_rank(world, &rank);
+  PeakFlops peak = rank == 0 ? profile_peak(p, nodes) : PeakFlops{0, "rank 0's"};
+  if (mpi_active())
+    MPI_Bcast(&peak.flops, 1, MPI_DOUBLE, 0, world);
+  return peak;
 }
 
 double model_flops_utilisation(double flops_per_token, double tokens_per_s, const PeakFlops& peak) {

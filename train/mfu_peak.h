@@ -18,7 +18,9 @@ struct PeakFlops {
   std::string source; // for the settings: where the figure comes from
 };
 
-// Collective over world (counts the nodes). peak_tflops: the --peak-tflops option (0: auto).
+// Collective over world (counts the nodes). peak_tflops: the --peak-tflops option (0: auto). Only
+// rank 0 reads the profile (a file under $HOME, not one read per rank) and broadcasts the figure;
+// `source` is rank 0's.
 PeakFlops job_peak_flops(double peak_tflops, cpu::Precision p, MPI_Comm world);
 
 // MFU of a step: flops_per_token * tokens_per_s / peak; NaN when the peak is unknown.

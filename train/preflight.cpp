@@ -3,6 +3,7 @@
 #include "core/check.h"
 #include "core/output_path.h"
 #include "parallel/agreement.h"
+#include "parallel/node_layout.h"
 
 #include <unistd.h>
 
@@ -89,15 +90,8 @@ void check_output_paths(const TrainOptions& opt, bool resuming, MPI_Comm world) 
 }
 
 int64_t available_bytes_per_rank(MPI_Comm world) {
-  int local_size = 1;
-  if (mpi_active()) {
-    MPI_Comm node;
-    MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_size(node, &local_size);
-    MPI_Comm_free(&node);
-  }
   const int64_t avail = node_available_bytes();
-  return avail < 0 ? -1 : avail / local_size;
+  return avail < 0 ? -1 : avail / node_layout(world).local_size;
 }
 
 void check_memory_fits(const RankMemory& need, MPI_Comm world) {
