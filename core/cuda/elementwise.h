@@ -29,4 +29,8 @@ template <class S, class D> void cast(const S* x, D* y, int64_t n, cudaStream_t 
 // Fills n bytes with `byte` (0xff makes f32 and bf16 NaN: the poison of the kernel checks).
 void fill_bytes(void* p, uint8_t byte, size_t n, cudaStream_t stream);
 
+// p[i] = lo + (hi - lo) * launch::uniform_hash(seed, i), rounded to T: reproducible random
+// data for benchmarks (a GPU's speed depends on the bits it multiplies, not only the shapes).
+template <class T> void fill_uniform(T* p, int64_t n, float lo, float hi, uint64_t seed, cudaStream_t stream);
+
 } // namespace glm3d::cuda

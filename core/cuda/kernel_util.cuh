@@ -8,6 +8,9 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <initializer_list>
+
 namespace glm3d::cuda::detail {
 
 __device__ __forceinline__ float to_f(float x) {
@@ -58,6 +61,57 @@ __device__ __forceinline__ float block_max(float v, float* shm) {
   __syncthreads();
   v = lane < nwarps ? shm[lane] : -INFINITY;
   return warp_max(v);
+}
+
+// Sums of two values over the block in one exchange (same rules as block_sum; `shm` holds
+// 32 float2).
+__device__ __forceinline__ float2 block_sum2(float a, float b, float2* shm) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  a = warp_sum(a);
+  b = warp_sum(b);
+  __syncthreads();
+  if (lane == 0)
+    shm[warp] = make_float2(a, b);
+  __syncthreads();
+  const float2 v = lane < nwarps ? shm[lane] : make_float2(0.0f, 0.0f);
+  return make_float2(warp_sum(v.x), warp_sum(v.y));
+}
+
+// 16-byte packs of T (8 bf16 or 4 f32) moved as one vector and widened to f32 registers.
+template <class T> constexpr int kPack = 16 / int(sizeof(T));
+
+template <class T> __device__ __forceinline__ void load_pack(const T* p, float (&v)[kPack<T>]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+  if constexpr (sizeof(T) == 4) {
+    for (int e = 0; e < 4; ++e)
+      v[e] = __uint_as_float(w[e]);
+  } else {
+    for (int e = 0; e < 4; ++e) { // element 2e in the low half (little endian)
+      v[2 * e] = __uint_as_float(w[e] << 16);
+      v[2 * e + 1] = __uint_as_float(w[e] & 0xffff0000u);
+    }
+  }
+}
+
+template <class T> __device__ __forceinline__ void store_pack(T* p, const float (&v)[kPack<T>]) {
+  uint32_t w[4];
+  if constexpr (sizeof(T) == 4) {
+    for (int e = 0; e < 4; ++e)
+      w[e] = __float_as_uint(v[e]);
+  } else {
+    for (int e = 0; e < 4; ++e)
+      w[e] = uint32_t(from_f<bf16>(v[2 * e]).bits) | (uint32_t(from_f<bf16>(v[2 * e + 1]).bits) << 16);
+  }
+  *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+// True when every pointer (null ones aside) is 16-byte aligned: the packed kernels' condition.
+inline bool aligned16(std::initializer_list<const void*> ptrs) {
+  for (const void* p : ptrs)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0)
+      return false;
+  return true;
 }
 
 // partial [chunks, C] f32 (row-chunk sums) -> out[c] += sum over chunks in chunk order

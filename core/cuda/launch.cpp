@@ -21,6 +21,16 @@ int row_threads(int64_t C, int per_thread) {
   return t;
 }
 
+RowPacks row_packs(int64_t packs, int max_per) {
+  GLM3D_CHECK(packs > 0 && max_per > 0) << "row packs: packs=" << packs << " max_per=" << max_per;
+  for (int per = 1; per <= max_per; per *= 2) {
+    const int64_t threads = ceil_div(ceil_div(packs, per), 32) * 32;
+    if (threads <= kRowPackThreads)
+      return {per, int(threads)};
+  }
+  return {0, 0};
+}
+
 RowChunks row_chunks(int64_t N, int sm_count) {
   GLM3D_CHECK(N > 0 && sm_count > 0) << "row chunks: N=" << N << " sm_count=" << sm_count;
   const int64_t rows = ceil_div(N, int64_t(2) * sm_count);

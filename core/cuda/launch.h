@@ -38,6 +38,29 @@ struct RowChunks {
 };
 RowChunks row_chunks(int64_t N, int sm_count);
 
+// Row kernels that hold a row in registers: a row of `packs` 16-byte packs (8 bf16 or 4 f32),
+// each thread owning `per` packs (a power of two, at most max_per) strided by `threads` (a
+// multiple of 32, at most kRowPackThreads). per == 0: the row does not fit (use the generic
+// kernel). The smallest `per` that fits wins, so short rows get more threads.
+constexpr int kRowPackThreads = 512;
+struct RowPacks {
+  int per, threads;
+};
+RowPacks row_packs(int64_t packs, int max_per);
+
+// Column sums' second pass: a block of 32 columns x kPartialGroups groups of chunks.
+constexpr int kPartialGroups = 8;
+
+// A uniform float in [0, 1) from (seed, i): splitmix64, top 24 bits. The same on host and
+// device, so a device fill (core/cuda/elementwise.h, fill_uniform) is checked exactly.
+GLM3D_HD constexpr float uniform_hash(uint64_t seed, uint64_t i) {
+  uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return float(z >> 40) * (1.0f / 16777216.0f);
+}
+
 // ---------------------------------------------------------------- flash attention
 // Tiles of kBr queries x kBc keys; a block has kWarps warps of 16 rows each.
 constexpr int kBr = 64, kBc = 64, kWarps = 4;

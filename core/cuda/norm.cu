@@ -1,5 +1,6 @@
 // LayerNorm / RMSNorm kernels: one block per row forward; backward in row chunks whose
-// dgamma/dbeta partials are added in chunk order (core/cuda/kernel_util.cuh).
+// dgamma/dbeta partials are added in a fixed order (core/cuda/kernel_util.cuh). Rows that fit
+// in registers (the usual hidden sizes) run the packed kernels; others the generic ones.
 #include "core/cuda/norm.h"
 
 #include "core/cuda/check.h"
@@ -10,6 +11,7 @@ namespace glm3d::cuda {
 namespace {
 
 using detail::block_sum;
+using detail::block_sum2;
 using detail::from_f;
 using detail::to_f;
 
@@ -84,11 +86,195 @@ __global__ void norm_backward_kernel(const T* dy, const T* x, const T* gamma, co
   }
 }
 
+// The packed kernels: a row of C = packs * kPack<T> elements held in registers, thread t
+// owning packs t, t + blockDim.x, ... (kPer of them; those past the row are zero and unused).
+// One read of x per row in forward (the generic kernel reads it three times) and, in backward,
+// dgamma/dbeta partials kept in registers over the chunk's rows instead of a read-modify-write
+// of [C] f32 partials per row.
+template <class T, bool kRms, int kPer>
+__global__ void __launch_bounds__(launch::kRowPackThreads)
+    norm_forward_packed(const T* x, const T* gamma, const T* beta, T* y, float* mean, float* rstd, int64_t C,
+                        float eps) {
+  constexpr int P = detail::kPack<T>;
+  __shared__ float shm[32];
+  const int64_t n = blockIdx.x, packs = C / P;
+  const T* xr = x + n * C;
+  float v[kPer][P];
+  float s = 0.0f;
+  for (int k = 0; k < kPer; ++k) {
+    const int64_t q = threadIdx.x + int64_t(k) * blockDim.x;
+    if (q < packs) {
+      detail::load_pack(xr + q * P, v[k]);
+      for (int e = 0; e < P; ++e)
+        s += v[k][e];
+    }
+  }
+  const float mu = kRms ? 0.0f : block_sum(s, shm) / float(C);
+  float ss = 0.0f;
+  for (int k = 0; k < kPer; ++k)
+    if (threadIdx.x + int64_t(k) * blockDim.x < packs)
+      for (int e = 0; e < P; ++e)
+        ss += (v[k][e] - mu) * (v[k][e] - mu);
+  const float r = 1.0f / sqrtf(block_sum(ss, shm) / float(C) + eps);
+  for (int k = 0; k < kPer; ++k) {
+    const int64_t q = threadIdx.x + int64_t(k) * blockDim.x;
+    if (q >= packs)
+      continue;
+    float g[P], b[P];
+    detail::load_pack(gamma + q * P, g);
+    if constexpr (!kRms)
+      detail::load_pack(beta + q * P, b);
+    for (int e = 0; e < P; ++e)
+      v[k][e] = (v[k][e] - mu) * r * g[e] + (kRms ? 0.0f : b[e]);
+    detail::store_pack(y + n * C + q * P, v[k]);
+  }
+  if (threadIdx.x == 0) {
+    if constexpr (!kRms)
+      mean[n] = mu;
+    rstd[n] = r;
+  }
+}
+
+template <class T, bool kRms, int kPer>
+__global__ void __launch_bounds__(launch::kRowPackThreads)
+    norm_backward_packed(const T* dy, const T* x, const T* gamma, const float* mean, const float* rstd, T* dx,
+                         float* part_g, float* part_b, int64_t N, int64_t C, int64_t rows,
+                         bool accumulate_dx) {
+  constexpr int P = detail::kPack<T>;
+  __shared__ float2 shm[32];
+  const int64_t r0 = int64_t(blockIdx.x) * rows, r1 = min(N, r0 + rows), packs = C / P;
+  float pg[kPer][P] = {}, pb[kPer][P] = {};
+  for (int64_t n = r0; n < r1; ++n) {
+    const float mu = kRms ? 0.0f : mean[n], rs = rstd[n];
+    float sg = 0.0f, sgx = 0.0f;
+    for (int k = 0; k < kPer; ++k) {
+      const int64_t q = threadIdx.x + int64_t(k) * blockDim.x;
+      if (q >= packs)
+        continue;
+      float xv[P], d[P], g[P];
+      detail::load_pack(x + n * C + q * P, xv);
+      detail::load_pack(dy + n * C + q * P, d);
+      detail::load_pack(gamma + q * P, g);
+      for (int e = 0; e < P; ++e) {
+        const float xhat = (xv[e] - mu) * rs, gd = d[e] * g[e];
+        sg += gd;
+        sgx += gd * xhat;
+        pg[k][e] += d[e] * xhat;
+        pb[k][e] += d[e];
+      }
+    }
+    const float2 sums = block_sum2(sg, sgx, shm);
+    const float mg = kRms ? 0.0f : sums.x / float(C), mgx = sums.y / float(C);
+    T* dxr = dx + n * C;
+    for (int k = 0; k < kPer; ++k) { // x, dy and gamma again: the row is in L1 by now
+      const int64_t q = threadIdx.x + int64_t(k) * blockDim.x;
+      if (q >= packs)
+        continue;
+      float xv[P], d[P], g[P], o[P];
+      detail::load_pack(x + n * C + q * P, xv);
+      detail::load_pack(dy + n * C + q * P, d);
+      detail::load_pack(gamma + q * P, g);
+      if (accumulate_dx)
+        detail::load_pack(dxr + q * P, o);
+      for (int e = 0; e < P; ++e) {
+        const float xhat = (xv[e] - mu) * rs;
+        const float v = rs * (d[e] * g[e] - mg - xhat * mgx);
+        o[e] = accumulate_dx ? o[e] + v : v;
+      }
+      detail::store_pack(dxr + q * P, o);
+    }
+  }
+  for (int k = 0; k < kPer; ++k) {
+    const int64_t q = threadIdx.x + int64_t(k) * blockDim.x;
+    if (q >= packs)
+      continue;
+    for (int e = 0; e < P; e += 4) { // C a whole number of packs: 16-byte aligned float4s
+      const int64_t at = int64_t(blockIdx.x) * C + q * P + e;
+      *reinterpret_cast<float4*>(part_g + at) =
+          make_float4(pg[k][e], pg[k][e + 1], pg[k][e + 2], pg[k][e + 3]);
+      if constexpr (!kRms)
+        *reinterpret_cast<float4*>(part_b + at) =
+            make_float4(pb[k][e], pb[k][e + 1], pb[k][e + 2], pb[k][e + 3]);
+    }
+  }
+}
+
+// Launches the packed forward when the row fits (C a whole number of packs, aligned
+// pointers, at most kMaxValues values a thread); false: the caller runs the generic kernel.
+constexpr int kMaxValues = 32;
+
+template <class T, bool kRms>
+bool norm_forward_fast(const T* x, const T* gamma, const T* beta, T* y, float* mean, float* rstd, int64_t N,
+                       int64_t C, float eps, cudaStream_t stream) {
+  constexpr int P = detail::kPack<T>;
+  if (C % P != 0 || !detail::aligned16({x, gamma, beta, y}))
+    return false;
+  const launch::RowPacks rp = launch::row_packs(C / P, kMaxValues / P);
+  const dim3 grid = dim3(unsigned(N)), block = dim3(unsigned(rp.threads));
+  switch (rp.per) {
+  case 1:
+    norm_forward_packed<T, kRms, 1><<<grid, block, 0, stream>>>(x, gamma, beta, y, mean, rstd, C, eps);
+    break;
+  case 2:
+    norm_forward_packed<T, kRms, 2><<<grid, block, 0, stream>>>(x, gamma, beta, y, mean, rstd, C, eps);
+    break;
+  case 4:
+    norm_forward_packed<T, kRms, 4><<<grid, block, 0, stream>>>(x, gamma, beta, y, mean, rstd, C, eps);
+    break;
+  case 8:
+    if constexpr (kMaxValues / P >= 8) {
+      norm_forward_packed<T, kRms, 8><<<grid, block, 0, stream>>>(x, gamma, beta, y, mean, rstd, C, eps);
+      break;
+    }
+    return false;
+  default:
+    return false;
+  }
+  CUDA_CHECK_LAUNCH();
+  return true;
+}
+
+template <class T, bool kRms>
+bool norm_backward_fast(const T* dy, const T* x, const T* gamma, const float* mean, const float* rstd, T* dx,
+                        float* pg, float* pb, int64_t N, int64_t C, const launch::RowChunks& ch,
+                        bool accumulate_dx, cudaStream_t stream) {
+  constexpr int P = detail::kPack<T>;
+  if (C % P != 0 || !detail::aligned16({dy, x, gamma, dx}))
+    return false;
+  const launch::RowPacks rp = launch::row_packs(C / P, kMaxValues / P);
+  const dim3 grid = dim3(unsigned(ch.chunks)), block = dim3(unsigned(rp.threads));
+  switch (rp.per) {
+  case 1:
+    norm_backward_packed<T, kRms, 1>
+        <<<grid, block, 0, stream>>>(dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch.rows, accumulate_dx);
+    break;
+  case 2:
+    norm_backward_packed<T, kRms, 2>
+        <<<grid, block, 0, stream>>>(dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch.rows, accumulate_dx);
+    break;
+  case 4:
+    norm_backward_packed<T, kRms, 4>
+        <<<grid, block, 0, stream>>>(dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch.rows, accumulate_dx);
+    break;
+  case 8:
+    if constexpr (kMaxValues / P >= 8) {
+      norm_backward_packed<T, kRms, 8>
+          <<<grid, block, 0, stream>>>(dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch.rows, accumulate_dx);
+      break;
+    }
+    return false;
+  default:
+    return false;
+  }
+  CUDA_CHECK_LAUNCH();
+  return true;
+}
+
 template <class T, bool kRms>
 void norm_forward(const T* x, const T* gamma, const T* beta, T* y, float* mean, float* rstd, int64_t N,
                   int64_t C, double eps, cudaStream_t stream) {
   GLM3D_CHECK(C > 0) << "norm: C must be positive, got " << C;
-  if (N == 0)
+  if (N == 0 || norm_forward_fast<T, kRms>(x, gamma, beta, y, mean, rstd, N, C, float(eps), stream))
     return;
   norm_forward_kernel<T, kRms>
       <<<unsigned(N), launch::row_threads(C), 0, stream>>>(x, gamma, beta, y, mean, rstd, C, float(eps));
@@ -107,9 +293,11 @@ void norm_backward(const T* dy, const T* x, const T* gamma, const float* mean, c
   DeviceBuffer partial = alloc.allocate(size_t(ch.chunks * C * parts) * sizeof(float), stream);
   float* pg = partial.as<float>();
   float* pb = kRms ? nullptr : pg + ch.chunks * C;
-  norm_backward_kernel<T, kRms><<<unsigned(ch.chunks), launch::row_threads(C), 0, stream>>>(
-      dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch.rows, accumulate_dx);
-  CUDA_CHECK_LAUNCH();
+  if (!norm_backward_fast<T, kRms>(dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch, accumulate_dx, stream)) {
+    norm_backward_kernel<T, kRms><<<unsigned(ch.chunks), launch::row_threads(C), 0, stream>>>(
+        dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch.rows, accumulate_dx);
+    CUDA_CHECK_LAUNCH();
+  }
   detail::add_chunk_partials(pg, ch.chunks, C, dgamma, stream);
   if (!kRms)
     detail::add_chunk_partials(pb, ch.chunks, C, dbeta, stream);

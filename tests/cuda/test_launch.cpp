@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace glm3d::cuda::launch {
@@ -46,6 +47,45 @@ TEST(Launch, RowChunksCoverEveryRowOnce) {
   }
   EXPECT_EQ(row_chunks(2048, 132).rows, 8);
   EXPECT_EQ(row_chunks(2048, 132).chunks, 256);
+}
+
+TEST(Launch, RowPacksHoldTheRowWithTheFewestPacksPerThread) {
+  for (int64_t packs : {1, 31, 32, 33, 125, 512, 513, 1536, 2048, 3072, 4096}) {
+    for (int max_per : {4, 8}) {
+      const RowPacks r = row_packs(packs, max_per);
+      if (packs > int64_t(kRowPackThreads) * max_per) {
+        EXPECT_EQ(r.per, 0) << packs;
+        continue;
+      }
+      ASSERT_GT(r.per, 0) << packs;
+      EXPECT_EQ(r.threads % 32, 0);
+      EXPECT_LE(r.threads, kRowPackThreads);
+      EXPECT_GE(int64_t(r.threads) * r.per, packs) << "every pack has an owner";
+      if (r.per > 1) { // half as many packs per thread would not fit
+        EXPECT_GT(ceil_div(packs, r.per / 2), kRowPackThreads) << packs;
+      }
+    }
+  }
+  EXPECT_EQ(row_packs(1536, 4).per, 4); // bf16 hidden 12288: 384 threads of 4 packs (32 values)
+  EXPECT_EQ(row_packs(1536, 4).threads, 384);
+  EXPECT_EQ(row_packs(3072, 4).per, 0); // 3072 packs at most 4 a thread: the generic kernel
+  EXPECT_EQ(row_packs(125, 4).threads, 128);
+  EXPECT_THROW(row_packs(0, 4), Error);
+}
+
+TEST(Launch, UniformHashIsInTheUnitIntervalAndSpreads) {
+  double sum = 0;
+  float lo = 1, hi = 0;
+  for (uint64_t i = 0; i < 100000; ++i) {
+    const float u = uniform_hash(7, i);
+    ASSERT_GE(u, 0.0f);
+    ASSERT_LT(u, 1.0f);
+    sum += u, lo = std::min(lo, u), hi = std::max(hi, u);
+  }
+  EXPECT_NEAR(sum / 100000, 0.5, 0.005);
+  EXPECT_LT(lo, 1e-3f);
+  EXPECT_GT(hi, 1.0f - 1e-3f);
+  EXPECT_NE(uniform_hash(7, 0), uniform_hash(8, 0));
 }
 
 // Every visible pair is inside a visited tile, and every element the kernels do not mask

@@ -53,14 +53,24 @@ struct Timer {
   }
 };
 
-DeviceBuffer filled(Ctx& c, size_t n_bf16) { // small random-ish bf16 values (0x3c00..: ~0.0078)
-  DeviceBuffer b = c.alloc.allocate(n_bf16 * 2, c.stream);
-  cuda::fill_bytes(b.get(), 0x3c, n_bf16 * 2, c.stream);
-  return b;
-}
+// bf16 operands: uniform in [-amp, amp) from a fresh seed each, or the constant 0x3c3c.
+struct Filler {
+  Ctx& c;
+  BenchFill fill;
+  uint64_t seed = 1;
+  DeviceBuffer operator()(size_t n_bf16, float amp = 1.0f) {
+    DeviceBuffer b = c.alloc.allocate(n_bf16 * 2, c.stream);
+    if (fill == BenchFill::constant)
+      cuda::fill_bytes(b.get(), 0x3c, n_bf16 * 2, c.stream);
+    else
+      cuda::fill_uniform(b.as<bf16>(), int64_t(n_bf16), -amp, amp, seed++, c.stream);
+    return b;
+  }
+};
+constexpr float kWeightAmp = 0.03f; // about the 0.02 standard deviation of GLM's initialisation
 
-double gemm_tflops(Ctx& c, cuda::Blas& blas, Timer& t, int64_t M, int64_t N, int64_t K) {
-  DeviceBuffer A = filled(c, size_t(M * K)), B = filled(c, size_t(N * K)), C = filled(c, size_t(M * N));
+double gemm_tflops(Ctx& c, Filler& filled, cuda::Blas& blas, Timer& t, int64_t M, int64_t N, int64_t K) {
+  DeviceBuffer A = filled(size_t(M * K)), B = filled(size_t(N * K), kWeightAmp), C = filled(size_t(M * N));
   const double s = t.time(c.stream, 3, 20, [&] {
     blas.gemm(false, true, M, N, K, A.get(), B.get(), DType::bf16, C.get(), DType::bf16, 1.0f, 0.0f, {},
               c.stream);
@@ -91,20 +101,21 @@ DeviceBuffer f32(Ctx& c, int64_t n) {
   return b;
 }
 
-Layer make_layer(Ctx& c, const Slice& s) {
+Layer make_layer(Ctx& c, Filler& filled, const Slice& s) {
   Layer l;
   const int64_t A = s.nh * s.hd;
-  l.wqkv = filled(c, s.qkv() * s.H), l.bqkv = filled(c, s.qkv()), l.wd = filled(c, s.H * A),
-  l.bd = filled(c, s.H);
-  l.wup = filled(c, 2 * s.F * s.H), l.bup = filled(c, 2 * s.F), l.wdn = filled(c, s.H * s.F),
-  l.bdn = filled(c, s.H);
-  l.g1 = filled(c, s.H), l.b1 = filled(c, s.H), l.g2 = filled(c, s.H), l.b2 = filled(c, s.H);
+  const float w = kWeightAmp;
+  l.wqkv = filled(s.qkv() * s.H, w), l.bqkv = filled(s.qkv(), w), l.wd = filled(s.H * A, w),
+  l.bd = filled(s.H, w);
+  l.wup = filled(2 * s.F * s.H, w), l.bup = filled(2 * s.F, w), l.wdn = filled(s.H * s.F, w),
+  l.bdn = filled(s.H, w);
+  l.g1 = filled(s.H), l.b1 = filled(s.H), l.g2 = filled(s.H), l.b2 = filled(s.H);
   l.dwqkv = f32(c, s.qkv() * s.H), l.dbqkv = f32(c, s.qkv()), l.dwd = f32(c, s.H * A), l.dbd = f32(c, s.H);
   l.dwup = f32(c, 2 * s.F * s.H), l.dbup = f32(c, 2 * s.F), l.dwdn = f32(c, s.H * s.F), l.dbdn = f32(c, s.H);
   l.dg1 = f32(c, s.H), l.db1 = f32(c, s.H), l.dg2 = f32(c, s.H), l.db2 = f32(c, s.H);
-  l.x0 = filled(c, s.T * s.H), l.ln1 = filled(c, s.T * s.H), l.qkv = filled(c, s.T * s.qkv());
-  l.ctx = filled(c, s.T * A), l.x1 = filled(c, s.T * s.H), l.ln2 = filled(c, s.T * s.H);
-  l.up = filled(c, s.T * 2 * s.F), l.act = filled(c, s.T * s.F);
+  l.x0 = filled(s.T * s.H), l.ln1 = filled(s.T * s.H), l.qkv = filled(s.T * s.qkv());
+  l.ctx = filled(s.T * A), l.x1 = filled(s.T * s.H), l.ln2 = filled(s.T * s.H);
+  l.up = filled(s.T * 2 * s.F), l.act = filled(s.T * s.F);
   l.mean1 = f32(c, s.T), l.rstd1 = f32(c, s.T), l.mean2 = f32(c, s.T), l.rstd2 = f32(c, s.T);
   l.lse = f32(c, s.nh * s.T);
   return l;
@@ -174,6 +185,29 @@ void layer_backward(const Step& st, Layer& l, bf16* dout, bf16* dx, const bf16* 
                            l.dg1.as<float>(), l.db1.as<float>(), s.T, s.H, true, al, q);
 }
 
+// One layer's attention and LayerNorm alone, on the layer's saved activations (the step's
+// buffers w1, w2 as dctx and dqkv scratch): microseconds per call.
+void time_parts(const Step& st, Layer& l, bf16* w1, bf16* w2, Timer& t, BenchResult& r) {
+  const Slice& s = st.s;
+  cudaStream_t q = st.c.stream;
+  r.attn_fwd_us = 1e6 * t.time(q, 2, 10, [&] {
+    cuda::glm_attention_forward(l.qkv.as<bf16>(), st.sep, l.ctx.as<bf16>(), l.lse.as<float>(), 1, s.T, s.nh,
+                                s.hd, q);
+  });
+  r.attn_bwd_us = 1e6 * t.time(q, 2, 10, [&] {
+    cuda::glm_attention_backward(w1, l.qkv.as<bf16>(), l.ctx.as<bf16>(), l.lse.as<float>(), st.sep, w2, 1,
+                                 s.T, s.nh, s.hd, st.c.alloc, q);
+  });
+  r.ln_fwd_us = 1e6 * t.time(q, 2, 10, [&] {
+    cuda::layernorm_forward(l.x0.as<bf16>(), l.g1.as<bf16>(), l.b1.as<bf16>(), l.ln1.as<bf16>(),
+                            l.mean1.as<float>(), l.rstd1.as<float>(), s.T, s.H, 1e-5, q);
+  });
+  r.ln_bwd_us = 1e6 * t.time(q, 2, 10, [&] {
+    cuda::layernorm_backward(w1, l.x0.as<bf16>(), l.g1.as<bf16>(), l.mean1.as<float>(), l.rstd1.as<float>(),
+                             w2, l.dg1.as<float>(), l.db1.as<float>(), s.T, s.H, false, st.c.alloc, q);
+  });
+}
+
 double peak_bf16_tflops(const std::string& name) {
   if (name.find("H100") != std::string::npos)
     return name.find("PCIe") != std::string::npos ? 756.0 : 989.0;
@@ -186,19 +220,21 @@ double peak_bf16_tflops(const std::string& name) {
 
 } // namespace
 
-BenchResult run_bench(Ctx& c) {
+BenchResult run_bench(Ctx& c, BenchFill fill) {
   BenchResult r;
   const cuda::DeviceInfo dev = cuda::device_info(0);
   r.device = dev.name;
+  r.fill = fill;
   r.peak_tflops = peak_bf16_tflops(dev.name);
   cuda::Blas blas;
   Timer t;
-  r.gemm_8192 = gemm_tflops(c, blas, t, 8192, 8192, 8192);
+  Filler filled{c, fill};
+  r.gemm_8192 = gemm_tflops(c, filled, blas, t, 8192, 8192, 8192);
   const Slice s;
-  r.gemm_qkv = gemm_tflops(c, blas, t, s.T, s.qkv(), s.H);
-  r.gemm_dense = gemm_tflops(c, blas, t, s.T, s.H, s.nh * s.hd);
-  r.gemm_up = gemm_tflops(c, blas, t, s.T, 2 * s.F, s.H);
-  r.gemm_down = gemm_tflops(c, blas, t, s.T, s.H, s.F);
+  r.gemm_qkv = gemm_tflops(c, filled, blas, t, s.T, s.qkv(), s.H);
+  r.gemm_dense = gemm_tflops(c, filled, blas, t, s.T, s.H, s.nh * s.hd);
+  r.gemm_up = gemm_tflops(c, filled, blas, t, s.T, 2 * s.F, s.H);
+  r.gemm_down = gemm_tflops(c, filled, blas, t, s.T, s.H, s.F);
 
   std::vector<int32_t> pos(static_cast<size_t>(s.T)), bpos(static_cast<size_t>(s.T), 0);
   const int32_t sep_host = int32_t(s.T / 2); // half Part A, half Part B
@@ -213,12 +249,11 @@ BenchResult run_bench(Ctx& c) {
   CUDA_CHECK(cudaMemcpy(gsep.get(), &sep_host, 4, cudaMemcpyHostToDevice));
   std::vector<Layer> layers;
   for (int64_t i = 0; i < s.layers; ++i)
-    layers.push_back(make_layer(c, s));
+    layers.push_back(make_layer(c, filled, s));
   const int64_t wide = std::max({s.H, 2 * s.F, s.qkv()});
-  DeviceBuffer x = filled(c, size_t(s.T * s.H)), y = filled(c, size_t(s.T * s.H)),
-               dx = filled(c, size_t(s.T * s.H)),
+  DeviceBuffer x = filled(size_t(s.T * s.H)), y = filled(size_t(s.T * s.H)), dx = filled(size_t(s.T * s.H)),
                zero = c.alloc.allocate(static_cast<size_t>(s.T * s.H) * 2, c.stream),
-               w1 = filled(c, size_t(s.T * wide)), w2 = filled(c, size_t(s.T * wide));
+               w1 = filled(size_t(s.T * wide)), w2 = filled(size_t(s.T * wide));
   cuda::fill_bytes(zero.get(), 0, size_t(s.T * s.H) * 2, c.stream);
   const Step st{c, blas, s, gpos.as<int32_t>(), gbpos.as<int32_t>(), gsep.as<int32_t>(), 2.0};
   const double sec = t.time(c.stream, 2, 5, [&] {
@@ -236,18 +271,24 @@ BenchResult run_bench(Ctx& c) {
   r.step_seconds = sec;
   r.step_tflops = s.flops() / sec / 1e12;
   r.mfu = r.peak_tflops > 0 ? r.step_tflops / r.peak_tflops : 0.0;
+  time_parts(st, layers[0], w1.as<bf16>(), w2.as<bf16>(), t, r);
   return r;
 }
 
 void print_bench(const BenchResult& r) {
-  std::printf("bench: device %s, bf16 dense peak %.0f TFLOP/s%s\n", r.device.c_str(), r.peak_tflops,
-              r.peak_tflops > 0 ? "" : " (unknown card: no MFU)");
+  std::printf("bench: device %s, bf16 dense peak %.0f TFLOP/s%s, operands %s\n", r.device.c_str(),
+              r.peak_tflops, r.peak_tflops > 0 ? "" : " (unknown card: no MFU)",
+              r.fill == BenchFill::random ? "uniform random" : "constant 0x3c3c");
   std::printf("bench: cuBLASLt bf16 gemm 8192^3: %.1f TFLOP/s\n", r.gemm_8192);
   std::printf("bench: slice gemms (T=2048, row-major x W^T): qkv %.1f, dense %.1f, ffn up %.1f, ffn down "
               "%.1f TFLOP/s\n",
               r.gemm_qkv, r.gemm_dense, r.gemm_up, r.gemm_down);
   std::printf("bench: GLM-130B tp-8 slice, 2 layers fwd+bwd: %.2f ms, %.1f TFLOP/s, MFU %.1f%%\n",
               r.step_seconds * 1e3, r.step_tflops, r.mfu * 100.0);
+  std::printf(
+      "bench: one slice layer's parts: attention fwd %.1f us, bwd %.1f us; layernorm fwd %.1f us, bwd "
+      "%.1f us\n",
+      r.attn_fwd_us, r.attn_bwd_us, r.ln_fwd_us, r.ln_bwd_us);
 }
 
 } // namespace glm3d::gpucheck

@@ -13,6 +13,7 @@
 #include "core/cuda/adamw.h"
 #include "core/cuda/cross_entropy.h"
 #include "core/cuda/elementwise.h"
+#include "core/cuda/launch.h"
 #include "core/cuda/norm.h"
 #include "core/cuda/rope.h"
 
@@ -141,29 +142,41 @@ template <class T> void ropes(Ctx& c, Report& r) {
   }
 }
 
-template <class T> void sums(Ctx& c, Report& r) {
+// [N, C] with N * C and C whole numbers of 16-byte packs run the packed kernels, others the
+// generic ones: the callers cover both.
+template <class T> void sums(Ctx& c, Report& r, int64_t N, int64_t C, bool with_bias) {
   const double tol = tolerance<T>();
-  const std::string d = dtype_str<T>();
-  const int64_t N = 300, C = 520;
+  const std::string d = dtype_str<T>(), shape = "[" + std::to_string(N) + "x" + std::to_string(C) + "]";
   const Vec a = rounded<T>(c.uniform(N * C)), b = rounded<T>(c.uniform(N * C)),
             bias = rounded<T>(c.uniform(C));
   Vec out(a.size());
-  cpu::scale_add<double>(a.data(), 2.7, b.data(), bias.data(), out.data(), N, C);
+  cpu::scale_add<double>(a.data(), 2.7, b.data(), with_bias ? bias.data() : nullptr, out.data(), N, C);
   Dev<T> ga(c, a), gb(c, b), gbias(c, bias), gout(c, N * C);
-  cuda::scale_add(ga.get(), 2.7, gb.get(), gbias.get(), gout.get(), N, C, c.stream);
-  r.compare("scale_add (DeepNorm)", d, "out", gout.read(c), out, tol);
+  cuda::scale_add(ga.get(), 2.7, gb.get(), with_bias ? gbias.get() : nullptr, gout.get(), N, C, c.stream);
+  r.compare(std::string("scale_add") + (with_bias ? " bias" : "") + shape, d, "out", gout.read(c), out, tol);
   Vec col = c.uniform(C);
   Dev<float> gcol(c, col);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t k = 0; k < C; ++k)
       col[size_t(k)] += a[size_t(n * C + k)];
   cuda::column_sum_accumulate(ga.get(), N, C, gcol.get(), c.alloc, c.stream);
-  r.compare("column_sum_accumulate", d, "out (+=)", gcol.read(c), col, tol);
+  r.compare("column_sum_accumulate" + shape, d, "out (+=)", gcol.read(c), col, tol);
   cuda::DeviceBuffer ss = c.alloc.allocate(sizeof(double), c.stream);
   cuda::sum_squares(ga.get(), N * C, ss.as<double>(), c.alloc, c.stream);
   double got = 0;
   cudaMemcpy(&got, ss.get(), sizeof(double), cudaMemcpyDeviceToHost);
-  r.compare("sum_squares", d, "sum", {got}, {cpu::sum_squares<double>(a.data(), N * C)}, tol);
+  r.compare("sum_squares" + shape, d, "sum", {got}, {cpu::sum_squares<double>(a.data(), N * C)}, tol);
+}
+
+// fill_uniform equals launch::uniform_hash evaluated on the host, rounded to T (exactly).
+template <class T> void fill(Ctx& c, Report& r) {
+  const int64_t n = 100003;
+  Vec want(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    want[size_t(i)] = round_to<T>(double(cuda::launch::uniform_hash(42, uint64_t(i)) - 0.5f)); // exact in f32
+  Dev<T> g(c, n);
+  cuda::fill_uniform(g.get(), n, -0.5f, 0.5f, 42, c.stream);
+  r.compare("fill_uniform", dtype_str<T>(), "p", g.read(c), want, 0.0);
 }
 
 template <class T> void cross_entropy(Ctx& c, Report& r) {
@@ -228,12 +241,22 @@ void check_pointwise(Ctx& c, Report& r) {
   norms<bf16>(c, r, 64, 1000);
   norms<float>(c, r, 8, 12288);
   norms<bf16>(c, r, 8, 12288);
+  norms<float>(c, r, 600, 1536); // several rows per backward chunk
+  norms<bf16>(c, r, 600, 1536);
+  norms<bf16>(c, r, 33, 1001); // not a whole number of packs: the generic kernels
+  norms<bf16>(c, r, 4, 20000); // more than 32 values a thread: the generic kernels
   activations<float>(c, r);
   activations<bf16>(c, r);
   ropes<float>(c, r);
   ropes<bf16>(c, r);
-  sums<float>(c, r);
-  sums<bf16>(c, r);
+  for (const bool with_bias : {true, false}) {
+    sums<float>(c, r, 300, 520, with_bias);
+    sums<bf16>(c, r, 300, 520, with_bias);
+  }
+  sums<float>(c, r, 37, 13, true); // not whole packs: the generic kernels
+  sums<bf16>(c, r, 37, 13, false);
+  fill<float>(c, r);
+  fill<bf16>(c, r);
   cross_entropy<float>(c, r);
   cross_entropy<bf16>(c, r);
   adamw<float>(c, r);

@@ -2,7 +2,7 @@
 // outputs poisoned before each run, with the tolerance table of tests/gpu/harness.h; with
 // --bench also the GEMM and GLM-130B slice benchmark (tests/gpu/bench.h).
 //
-//   glm3d_gpu_check [--bench] [--no-checks] [--seed N]
+//   glm3d_gpu_check [--bench] [--bench-fill random|constant] [--no-checks] [--seed N]
 //
 // Without a visible CUDA device it prints "no CUDA device: skipped" and exits 0 (ctest maps
 // that line to SKIPPED). Exit 1 when any check fails.
@@ -21,19 +21,25 @@ using namespace glm3d;
 
 int main(int argc, char** argv) {
   bool bench = false, checks = true;
+  gpucheck::BenchFill fill = gpucheck::BenchFill::random;
   uint64_t seed = 0;
   bool seeded = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--bench") {
       bench = true;
+    } else if (a == "--bench-fill" && i + 1 < argc &&
+               (std::string(argv[i + 1]) == "random" || std::string(argv[i + 1]) == "constant")) {
+      fill = std::string(argv[++i]) == "random" ? gpucheck::BenchFill::random : gpucheck::BenchFill::constant;
     } else if (a == "--no-checks") {
       checks = false;
     } else if (a == "--seed" && i + 1 < argc) {
       seed = std::strtoull(argv[++i], nullptr, 10);
       seeded = true;
     } else {
-      std::fprintf(stderr, "usage: glm3d_gpu_check [--bench] [--no-checks] [--seed N]\n");
+      std::fprintf(
+          stderr,
+          "usage: glm3d_gpu_check [--bench] [--bench-fill random|constant] [--no-checks] [--seed N]\n");
       return 2;
     }
   }
@@ -60,7 +66,7 @@ int main(int argc, char** argv) {
       failed = report.failed();
     }
     if (bench)
-      gpucheck::print_bench(gpucheck::run_bench(ctx));
+      gpucheck::print_bench(gpucheck::run_bench(ctx, fill));
     std::printf("allocator: %s\n", alloc.stats().str().c_str());
     CUDA_CHECK(cudaStreamSynchronize(stream));
     return failed == 0 ? 0 : 1;
