@@ -1,8 +1,12 @@
-// Flash-attention forward: one block per (query tile, head, sample); each warp owns 16 query
-// rows. Per key tile: S = Q K^T (WMMA), online softmax on the warp's rows (two lanes per row),
-// O = alpha O + P V with O kept in shared memory (WMMA accumulator layouts are opaque, so the
-// per-row rescale happens there). The GLM mask is applied per element only on tiles that
-// straddle it (launch::tile_fully_visible).
+// Flash-attention forward, FlashAttention-2 style: one block per (query tile of kBr rows, head,
+// sample); each warp owns 16 query rows. Q stays in registers as mma A fragments; K and V tiles
+// of kBc keys are double-buffered in shared memory through cp.async, so the next tile loads
+// while this one is computed. Per key tile: S = Q K^T by mma.sync into registers; the online
+// softmax on those registers (a row's values sit in the 4 lanes of a quad, g = lane / 4); P,
+// rounded to bf16, is reused in place as the A operand of O += P V; O stays in registers
+// (flash_common.cuh gives the fragment layouts). The GLM mask is applied per element only on
+// tiles that straddle it (launch::tile_fully_visible). Scores are kept in log2 units
+// (exp(x) = exp2(x log2 e)); lse is written in natural units.
 #include "core/cuda/check.h"
 #include "core/cuda/flash_common.cuh"
 
@@ -12,107 +16,137 @@ namespace glm3d::cuda {
 namespace flash {
 
 template <int HD> __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
+  constexpr int LD =
+      launch::FlashSmem{HD}.ld_h();        // bf16 row pitch: 16-byte rows, ldmatrix rows on distinct banks
+  constexpr int NT = kBc / 8, DT = HD / 8; // n8 tiles of the scores and of the output
   extern __shared__ __align__(128) unsigned char smem[];
-  const launch::FlashSmem L{HD};
-  const int ldh = L.ld_h(), lds = L.ld_s(), ldp = L.ld_p(), ldo = L.ld_o();
-  bf* sQ = reinterpret_cast<bf*>(smem);
-  bf* sK = reinterpret_cast<bf*>(smem + L.tile_h());
-  bf* sV = reinterpret_cast<bf*>(smem + 2 * L.tile_h());
-  float* sS = reinterpret_cast<float*>(smem + 3 * L.tile_h());
-  bf* sP = reinterpret_cast<bf*>(smem + 3 * L.tile_h() + L.tile_s());
-  float* sO = reinterpret_cast<float*>(smem + 3 * L.tile_h() + L.tile_s() + L.tile_p());
-  float* sM = sO + kBr * ldo;
-  float* sL = sM + kBr;
+  bf* sQ = reinterpret_cast<bf*>(smem); // [kBr][LD]
+  bf* sK = sQ + kBr * LD;               // [2][kBc][LD]
+  bf* sV = sK + 2 * kBc * LD;           // [2][kBc][LD]
 
   const int64_t i0 = int64_t(blockIdx.x) * kBr, h = blockIdx.y, b = blockIdx.z;
-  const int64_t g = h / (p.nh / p.nkv), sep = sep_of(p, b), S = p.S;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const bf* kbase = p.k + b * p.kv.batch + g * p.kv.head;
-  const bf* vbase = p.v + b * p.kv.batch + g * p.kv.head;
-
-  load_tile<HD>(sQ, ldh, p.q + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0, S, p.hd);
-  for (int idx = threadIdx.x; idx < kBr * HD; idx += kThreads)
-    sO[(idx / HD) * ldo + idx % HD] = 0.0f;
-  if (threadIdx.x < kBr) {
-    sM[threadIdx.x] = -INFINITY;
-    sL[threadIdx.x] = 0.0f;
-  }
-  const int row = warp * 16 + lane / 2, half = lane % 2; // this lane's row and column half
-  const int64_t i = i0 + row;
+  const int64_t kvh = h / (p.nh / p.nkv), sep = sep_of(p, b), S = p.S;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, t = lane % 4;
+  const bf* kbase = p.k + b * p.kv.batch + kvh * p.kv.head;
+  const bf* vbase = p.v + b * p.kv.batch + kvh * p.kv.head;
   const int64_t tiles = launch::key_tiles(min(i0 + kBr, S), sep, S);
+
+  load_tile_async<HD>(sQ, LD, p.q + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0, S, p.hd);
+  load_tile_async<HD>(sK, LD, kbase, p.kv.tok, 0, S, p.hd);
+  load_tile_async<HD>(sV, LD, vbase, p.kv.tok, 0, S, p.hd);
+  cp_async_commit();
+  cp_async_wait_all();
+  __syncthreads();
+
+  // Q's A fragments: ldmatrix matrices (rows 0-7 | 8-15) x (cols 0-7 | 8-15) of each 16x16 block.
+  uint32_t qa[HD / 16][4];
+  const bf* qrow = sQ + (warp * 16 + lane % 8 + 8 * ((lane / 8) % 2)) * LD + 8 * (lane / 16);
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk)
+    ldmatrix_x4(qa[kk], qrow + kk * 16);
+  // K rows are B's columns: matrices (keys 0-7, hd 0-7), (keys 0-7, hd 8-15), (keys 8-15, ...).
+  const int koff = (lane % 8 + 8 * (lane / 16)) * LD + 8 * ((lane / 8) % 2);
+  // V rows are B's rows (.trans): matrices (keys 0-7, hd 0-7), (keys 8-15, hd 0-7), (keys 0-7, hd 8-15), ...
+  const int voff = (lane % 8 + 8 * ((lane / 8) % 2)) * LD + 8 * (lane / 16);
+
+  float o[DT][4] = {};
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  const int64_t row0 = i0 + warp * 16 + lane / 4; // this lane's rows: row0 and row0 + 8
+  const float scale2 = p.scale * 1.4426950408889634f;
+
   for (int64_t kt = 0; kt < tiles; ++kt) {
+    const int buf = int(kt % 2);
+    const bf* cK = sK + buf * kBc * LD;
+    const bf* cV = sV + buf * kBc * LD;
+    if (kt + 1 < tiles) { // everyone finished the previous tile (barrier below): its buffer is free
+      load_tile_async<HD>(sK + (buf ^ 1) * kBc * LD, LD, kbase, p.kv.tok, (kt + 1) * kBc, S, p.hd);
+      load_tile_async<HD>(sV + (buf ^ 1) * kBc * LD, LD, vbase, p.kv.tok, (kt + 1) * kBc, S, p.hd);
+      cp_async_commit();
+    }
     const int64_t j0 = kt * kBc;
-    __syncthreads(); // everyone is done with the previous K, V
-    load_tile<HD>(sK, ldh, kbase, p.kv.tok, j0, S, p.hd);
-    load_tile<HD>(sV, ldh, vbase, p.kv.tok, j0, S, p.hd);
-    __syncthreads();
-    for (int n = 0; n < kBc / 16; ++n) { // S_w [16, kBc] = Q_w K^T
-      FragC acc;
-      wmma::fill_fragment(acc, 0.0f);
-      for (int kk = 0; kk < HD / 16; ++kk) {
-        FragA a;
-        FragBcol kb;
-        wmma::load_matrix_sync(a, sQ + warp * 16 * ldh + kk * 16, ldh);
-        wmma::load_matrix_sync(kb, sK + n * 16 * ldh + kk * 16, ldh);
-        wmma::mma_sync(acc, a, kb, acc);
+    float s[NT][4] = {};
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; ++kk)
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        uint32_t kb[4];
+        ldmatrix_x4(kb, cK + koff + np * 16 * LD + kk * 16);
+        mma16816(s[2 * np], qa[kk], kb[0], kb[1]);
+        mma16816(s[2 * np + 1], qa[kk], kb[2], kb[3]);
       }
-      wmma::store_matrix_sync(sS + warp * 16 * lds + n * 16, acc, lds, wmma::mem_row_major);
-    }
-    __syncwarp();
     const bool full = launch::tile_fully_visible(i0, j0 + kBc, sep) && j0 + kBc <= S;
-    float* srow = sS + row * lds + half * 32;
-    float mx = -INFINITY;
-    for (int c = 0; c < 32; ++c) {
-      const int64_t j = j0 + half * 32 + c;
-      float s = srow[c] * p.scale;
-      if (!full && !(j < S && launch::visible(i, j, sep)))
-        s = -INFINITY;
-      srow[c] = s;
-      mx = fmaxf(mx, s);
-    }
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    const float m_old = sM[row], m_new = fmaxf(m_old, mx);
-    const float alpha = m_new == -INFINITY ? 1.0f : __expf(m_old - m_new);
-    float sum = 0.0f;
-    bf* prow = sP + row * ldp + half * 32;
-    for (int c = 0; c < 32; ++c) {
-      const float e = m_new == -INFINITY ? 0.0f : __expf(srow[c] - m_new);
-      sum += e;
-      prow[c] = __float2bfloat16(e);
-    }
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    for (int d = half * (HD / 2); d < (half + 1) * (HD / 2); ++d)
-      sO[row * ldo + d] *= alpha;
-    __syncwarp(); // both lanes of the row have read sM before it changes
-    if (half == 0) {
-      sM[row] = m_new;
-      sL[row] = sL[row] * alpha + sum;
-    }
-    __syncwarp();
-    for (int n = 0; n < HD / 16; ++n) { // O_w [16, HD] += P_w V
-      FragC acc;
-      wmma::load_matrix_sync(acc, sO + warp * 16 * ldo + n * 16, ldo, wmma::mem_row_major);
-      for (int kk = 0; kk < kBc / 16; ++kk) {
-        FragA a;
-        FragBrow vb;
-        wmma::load_matrix_sync(a, sP + warp * 16 * ldp + kk * 16, ldp);
-        wmma::load_matrix_sync(vb, sV + kk * 16 * ldh + n * 16, ldh);
-        wmma::mma_sync(acc, a, vb, acc);
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < NT; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int64_t i = row0 + 8 * (e / 2), j = j0 + n * 8 + 2 * t + e % 2;
+        float v = s[n][e] * scale2;
+        if (!full && !(j < S && launch::visible(i, j, sep)))
+          v = -INFINITY;
+        s[n][e] = v;
+        mx[e / 2] = fmaxf(mx[e / 2], v);
       }
-      wmma::store_matrix_sync(sO + warp * 16 * ldo + n * 16, acc, ldo, wmma::mem_row_major);
+    float alpha[2], rs[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      const float mn = fmaxf(m[r], mx[r]);
+      alpha[r] = mn == -INFINITY ? 1.0f : exp2f(m[r] - mn);
+      m[r] = mn;
     }
-    __syncwarp();
+#pragma unroll
+    for (int n = 0; n < NT; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float mr = m[e / 2];
+        const float pv = mr == -INFINITY ? 0.0f : exp2f(s[n][e] - mr);
+        s[n][e] = pv;
+        rs[e / 2] += pv;
+      }
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+      l[r] = l[r] * alpha[r] + rs[r]; // this lane's share of the row sum; the quad adds at the end
+#pragma unroll
+    for (int d = 0; d < DT; ++d) {
+      o[d][0] *= alpha[0], o[d][1] *= alpha[0];
+      o[d][2] *= alpha[1], o[d][3] *= alpha[1];
+    }
+#pragma unroll
+    for (int kk = 0; kk < kBc / 16; ++kk) {
+      const uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                              pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int dp = 0; dp < DT / 2; ++dp) {
+        uint32_t vb[4];
+        ldmatrix_x4_trans(vb, cV + voff + kk * 16 * LD + dp * 16);
+        mma16816(o[2 * dp], pa, vb[0], vb[1]);
+        mma16816(o[2 * dp + 1], pa, vb[2], vb[3]);
+      }
+    }
+    cp_async_wait_all(); // the next tile has landed ...
+    __syncthreads();     // ... for everyone, and nobody still reads this one
   }
   bf* obase = p.o + b * p.ov.batch + h * p.ov.head;
-  for (int r = warp * 16; r < warp * 16 + 16; ++r) {
-    const int64_t ir = i0 + r;
-    if (ir >= S)
-      break;
-    const float inv = 1.0f / sL[r];
-    for (int d = lane; d < p.hd; d += 32)
-      obase[ir * p.ov.tok + d] = __float2bfloat16(sO[r * ldo + d] * inv);
-    if (lane == 0)
-      p.lse[(b * p.nh + h) * S + ir] = sM[r] + logf(sL[r]);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    const int64_t i = row0 + 8 * r;
+    if (i >= S)
+      continue;
+    const float inv = 1.0f / l[r];
+#pragma unroll
+    for (int d = 0; d < DT; ++d) {
+      const int col = d * 8 + 2 * t; // hd is a multiple of 8: an n8 tile is wholly in or out
+      if (col < p.hd)
+        *reinterpret_cast<uint32_t*>(obase + i * p.ov.tok + col) =
+            pack_bf16(o[d][2 * r] * inv, o[d][2 * r + 1] * inv);
+    }
+    if (t == 0)
+      p.lse[(b * p.nh + h) * S + i] = (m[r] + log2f(l[r])) * 0.6931471805599453f;
   }
 }
 

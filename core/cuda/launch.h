@@ -100,10 +100,8 @@ struct FlashSmem {
   GLM3D_HD constexpr size_t tile_p() const { return size_t(kBr) * ld_p() * 2; }
   GLM3D_HD constexpr size_t tile_o() const { return size_t(kBr) * ld_o() * 4; }
   GLM3D_HD constexpr size_t rows_f() const { return size_t(kBr) * 4; }
-  // forward: Q K V | S | P | O | m l
-  GLM3D_HD constexpr size_t fwd_bytes() const {
-    return 3 * tile_h() + tile_s() + tile_p() + tile_o() + 2 * rows_f();
-  }
+  // forward (mma.sync, registers hold S, P and O): Q | K K | V V (K and V double-buffered)
+  GLM3D_HD constexpr size_t fwd_bytes() const { return 5 * tile_h(); }
   // backward dK/dV: K V Q dO | S | P dS | lse D
   GLM3D_HD constexpr size_t bwd_kv_bytes() const {
     return 4 * tile_h() + tile_s() + 2 * tile_p() + 2 * rows_f();
