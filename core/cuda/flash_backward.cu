@@ -1,4 +1,5 @@
-// Flash-attention backward in two deterministic kernels (no atomics):
+// Flash-attention backward in two deterministic kernels (no atomics), on mma.sync with every
+// score, probability and gradient tile in registers (flash_common.cuh: fragment layouts):
 //   dK/dV: one block per (key tile, kv head, sample); each warp owns 16 keys and loops over
 //          the query heads of its group and the query tiles that see the key tile, with
 //          P^T = exp(K Q^T scale - lse), dV += P^T dO, dP^T = V dO^T, dS^T = P^T (dP^T - D),
@@ -6,8 +7,8 @@
 //   dQ:    one block per (query tile, head, sample); each warp owns 16 queries:
 //          dQ += dS K over the visible key tiles.
 // D = rowsum(dO * O) per query row comes from a small kernel first. Probabilities are
-// recomputed from the saved logsumexp; each lane keeps its 32 of them in registers while dP
-// passes through shared memory.
+// recomputed from the saved logsumexp; the tiles a block loops over are double-buffered
+// through cp.async.
 #include "core/cuda/check.h"
 #include "core/cuda/flash_common.cuh"
 
@@ -34,165 +35,141 @@ __global__ void delta_kernel(Params p, float* delta) {
     delta[r] = s;
 }
 
-// acc[n] += A_w [16, 16 kk] x B: A from a [rows, lda] bf16 strip, B row-major [kk, HD] (ldb).
-template <int HD, int K>
-__device__ __forceinline__ void mma_rows(FragC (&acc)[HD / 16], const bf* a, int lda, const bf* bmat,
-                                         int ldb) {
-  for (int kk = 0; kk < K / 16; ++kk) {
-    FragA fa;
-    wmma::load_matrix_sync(fa, a + kk * 16, lda);
-    for (int n = 0; n < HD / 16; ++n) {
-      FragBrow fb;
-      wmma::load_matrix_sync(fb, bmat + kk * 16 * ldb + n * 16, ldb);
-      wmma::mma_sync(acc[n], fa, fb, acc[n]);
-    }
-  }
-}
-
-// out [16, kBc] f32 (row stride lds) = A_w [16, HD] x B^T, B [kBc, HD] bf16 row-major (ldb).
-template <int HD>
-__device__ __forceinline__ void mma_abt(float* out, int lds, const bf* a, int lda, const bf* bmat, int ldb) {
-  for (int n = 0; n < kBc / 16; ++n) {
-    FragC acc;
-    wmma::fill_fragment(acc, 0.0f);
-    for (int kk = 0; kk < HD / 16; ++kk) {
-      FragA fa;
-      FragBcol fb;
-      wmma::load_matrix_sync(fa, a + kk * 16, lda);
-      wmma::load_matrix_sync(fb, bmat + n * 16 * ldb + kk * 16, ldb);
-      wmma::mma_sync(acc, fa, fb, acc);
-    }
-    wmma::store_matrix_sync(out + n * 16, acc, lds, wmma::mem_row_major);
-  }
-}
-
-template <int HD> struct Tiles {
-  bf *a, *b, *c, *d; // four [kBr, HD] bf16 tiles
-  float* s;          // [kBr, kBc] f32
-  bf *p, *ds;        // [kBr, kBc] bf16
-  float *lse, *delta;
-  __device__ Tiles(unsigned char* smem, bool with_p) {
-    const launch::FlashSmem L{HD};
-    a = reinterpret_cast<bf*>(smem);
-    b = reinterpret_cast<bf*>(smem + L.tile_h());
-    c = reinterpret_cast<bf*>(smem + 2 * L.tile_h());
-    d = reinterpret_cast<bf*>(smem + 3 * L.tile_h());
-    s = reinterpret_cast<float*>(smem + 4 * L.tile_h());
-    unsigned char* q = smem + 4 * L.tile_h() + L.tile_s();
-    p = with_p ? reinterpret_cast<bf*>(q) : nullptr;
-    ds = reinterpret_cast<bf*>(q + (with_p ? L.tile_p() : 0));
-    lse = reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(ds) + L.tile_p());
-    delta = lse + kBr;
-  }
-};
-
+// dK, dV of one key tile (kBc keys, each warp 16 of them) for kv head g of sample b: over the
+// query heads of the group and the query tiles that see the tile, double-buffered (Q, dO, lse
+// and D of the next (head, query tile) load during this one's math).
 template <int HD> __global__ void __launch_bounds__(kThreads) dkdv_kernel(Params p) {
+  constexpr int LD = launch::FlashSmem{HD}.ld_h(), NT = kBr / 8, DT = HD / 8;
   extern __shared__ __align__(128) unsigned char smem[];
-  const launch::FlashSmem L{HD};
-  const int ldh = L.ld_h(), lds = L.ld_s(), ldp = L.ld_p();
-  Tiles<HD> t(smem, true); // a = K, b = V, c = Q, d = dO
+  bf* sK = reinterpret_cast<bf*>(smem);                    // [kBc][LD]
+  bf* sV = sK + kBc * LD;                                  // [kBc][LD]
+  bf* sQ = sV + kBc * LD;                                  // [2][kBr][LD]
+  bf* sO = sQ + 2 * kBr * LD;                              // dO [2][kBr][LD]
+  float* sL = reinterpret_cast<float*>(sO + 2 * kBr * LD); // lse in log2 units [2][kBr]
+  float* sD = sL + 2 * kBr;                                // D [2][kBr]
   const int64_t j0 = int64_t(blockIdx.x) * kBc, g = blockIdx.y, b = blockIdx.z, S = p.S;
   const int64_t group = p.nh / p.nkv, sep = sep_of(p, b);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int krow = warp * 16 + lane / 2, half = lane % 2; // this lane's key row and query half
-  const int64_t j = j0 + krow;
-  load_tile<HD>(t.a, ldh, p.k + b * p.kv.batch + g * p.kv.head, p.kv.tok, j0, S, p.hd);
-  load_tile<HD>(t.b, ldh, p.v + b * p.kv.batch + g * p.kv.head, p.kv.tok, j0, S, p.hd);
-  FragC dk[HD / 16], dv[HD / 16];
-  for (int n = 0; n < HD / 16; ++n) {
-    wmma::fill_fragment(dk[n], 0.0f);
-    wmma::fill_fragment(dv[n], 0.0f);
-  }
-  const int64_t qtiles = launch::ceil_div(S, kBr);
-  for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-    for (int64_t qt = launch::first_query_tile(j0, sep); qt < qtiles; ++qt) {
-      const int64_t i0 = qt * kBr;
-      __syncthreads(); // previous Q, dO, lse, D no longer read
-      load_tile<HD>(t.c, ldh, p.q + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0, S, p.hd);
-      load_tile<HD>(t.d, ldh, p.dout + b * p.ov.batch + h * p.ov.head, p.ov.tok, i0, S, p.hd);
-      if (threadIdx.x < kBr) {
-        const int64_t i = i0 + threadIdx.x, r = (b * p.nh + h) * S + i;
-        t.lse[threadIdx.x] = i < S ? p.lse_in[r] : INFINITY; // exp(s - inf) = 0 for padding rows
-        t.delta[threadIdx.x] = i < S ? p.delta[r] : 0.0f;
-      }
-      __syncthreads();
-      float* srow = t.s + warp * 16 * lds;
-      mma_abt<HD>(srow, lds, t.a + warp * 16 * ldh, ldh, t.c, ldh); // S^T_w = K_w Q^T
-      __syncwarp();
-      float pr[32]; // P^T of (key krow, queries half*32 + c)
-      float* mine = t.s + krow * lds + half * 32;
-      bf* prow = t.p + krow * ldp + half * 32;
-      for (int c = 0; c < 32; ++c) {
-        const int q = half * 32 + c;
-        const int64_t i = i0 + q;
-        const bool ok = j < S && i < S && launch::visible(i, j, sep);
-        pr[c] = ok ? __expf(mine[c] * p.scale - t.lse[q]) : 0.0f;
-        prow[c] = __float2bfloat16(pr[c]);
-      }
-      __syncwarp();
-      mma_rows<HD, kBr>(dv, t.p + warp * 16 * ldp, ldp, t.d, ldh);  // dV_w += P^T_w dO
-      mma_abt<HD>(srow, lds, t.b + warp * 16 * ldh, ldh, t.d, ldh); // dP^T_w = V_w dO^T
-      __syncwarp();
-      bf* dsrow = t.ds + krow * ldp + half * 32;
-      for (int c = 0; c < 32; ++c)
-        dsrow[c] = __float2bfloat16(pr[c] * (mine[c] - t.delta[half * 32 + c]));
-      __syncwarp();
-      mma_rows<HD, kBr>(dk, t.ds + warp * 16 * ldp, ldp, t.c, ldh); // dK_w += dS^T_w Q
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, t = lane % 4;
+  const LaneOffsets o(LD, warp, lane);
+  const int64_t qfirst = launch::first_query_tile(j0, sep), per_head = launch::ceil_div(S, kBr) - qfirst;
+  const int64_t items = group * per_head; // (query head, query tile) pairs, head-major
+  auto stage = [&](int64_t it, int buf) {
+    const int64_t h = g * group + it / per_head, i0 = (qfirst + it % per_head) * kBr;
+    load_tile_async<HD>(sQ + buf * kBr * LD, LD, p.q + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0, S, p.hd);
+    load_tile_async<HD>(sO + buf * kBr * LD, LD, p.dout + b * p.ov.batch + h * p.ov.head, p.ov.tok, i0, S,
+                        p.hd);
+    if (threadIdx.x < kBr) {
+      const int64_t i = i0 + threadIdx.x, r = (b * p.nh + h) * S + i;
+      sL[buf * kBr + threadIdx.x] =
+          i < S ? p.lse_in[r] * kLog2e : INFINITY; // exp2(s - inf) = 0: padding rows
+      sD[buf * kBr + threadIdx.x] = i < S ? p.delta[r] : 0.0f;
     }
+  };
+  load_tile_async<HD>(sK, LD, p.k + b * p.kv.batch + g * p.kv.head, p.kv.tok, j0, S, p.hd);
+  load_tile_async<HD>(sV, LD, p.v + b * p.kv.batch + g * p.kv.head, p.kv.tok, j0, S, p.hd);
+  stage(0, 0);
+  cp_async_commit();
+  cp_async_wait_all();
+  __syncthreads();
+  float dk[DT][4] = {}, dv[DT][4] = {};
+  const int64_t key0 = j0 + warp * 16 + lane / 4; // this lane's keys: key0 and key0 + 8
+  const float scale2 = p.scale * kLog2e;
+  for (int64_t it = 0; it < items; ++it) {
+    const int buf = int(it % 2);
+    const bf* cQ = sQ + buf * kBr * LD;
+    const bf* cO = sO + buf * kBr * LD;
+    const float* cL = sL + buf * kBr;
+    const float* cD = sD + buf * kBr;
+    if (it + 1 < items) {
+      stage(it + 1, buf ^ 1);
+      cp_async_commit();
+    }
+    const int64_t i0 = (qfirst + it % per_head) * kBr;
+    float s[NT][4] = {}, dpt[NT][4] = {};
+    mma_xyt<HD>(s, sK, cQ, o, LD);   // S^T_w = K_w Q^T  [16 keys, kBr queries]
+    mma_xyt<HD>(dpt, sV, cO, o, LD); // dP^T_w = V_w dO^T
+    const bool full = launch::tile_fully_visible(i0, j0 + kBc, sep) && j0 + kBc <= S;
+#pragma unroll
+    for (int n = 0; n < NT; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int c = n * 8 + 2 * t + e % 2; // query column in the tile
+        const int64_t key = key0 + 8 * (e / 2);
+        const bool ok = full || (key < S && launch::visible(i0 + c, key, sep));
+        const float pv = ok ? exp2f(s[n][e] * scale2 - cL[c]) : 0.0f;
+        s[n][e] = pv;                         // P^T
+        dpt[n][e] = pv * (dpt[n][e] - cD[c]); // dS^T
+      }
+    mma_py<HD>(dv, s, cO, o, LD);   // dV_w += P^T_w dO
+    mma_py<HD>(dk, dpt, cQ, o, LD); // dK_w += dS^T_w Q
+    cp_async_wait_all();
+    __syncthreads();
   }
-  const int64_t r0 = j0 + warp * 16;
-  float* stage = t.s + warp * 16 * lds;
-  __syncwarp();
-  store_rows<HD>(dk, stage, lds, p.dk + b * p.kv.batch + g * p.kv.head, p.kv.tok, r0, S, p.hd, p.scale);
-  store_rows<HD>(dv, stage, lds, p.dv + b * p.kv.batch + g * p.kv.head, p.kv.tok, r0, S, p.hd, 1.0f);
+  store_acc<HD>(dk, p.dk + b * p.kv.batch + g * p.kv.head, p.kv.tok, j0 + warp * 16, S, p.hd, p.scale);
+  store_acc<HD>(dv, p.dv + b * p.kv.batch + g * p.kv.head, p.kv.tok, j0 + warp * 16, S, p.hd, 1.0f);
 }
 
+// dQ of one query tile (each warp 16 queries) of head h, sample b, over the key tiles it sees,
+// with K and V double-buffered.
 template <int HD> __global__ void __launch_bounds__(kThreads) dq_kernel(Params p) {
+  constexpr int LD = launch::FlashSmem{HD}.ld_h(), NT = kBc / 8, DT = HD / 8;
   extern __shared__ __align__(128) unsigned char smem[];
-  const launch::FlashSmem L{HD};
-  const int ldh = L.ld_h(), lds = L.ld_s(), ldp = L.ld_p();
-  Tiles<HD> t(smem, false); // a = Q, b = dO, c = K, d = V
+  bf* sQ = reinterpret_cast<bf*>(smem); // [kBr][LD]
+  bf* sO = sQ + kBr * LD;               // dO [kBr][LD]
+  bf* sK = sO + kBr * LD;               // [2][kBc][LD]
+  bf* sV = sK + 2 * kBc * LD;           // [2][kBc][LD]
   const int64_t i0 = int64_t(blockIdx.x) * kBr, h = blockIdx.y, b = blockIdx.z, S = p.S;
-  const int64_t g = h / (p.nh / p.nkv), sep = sep_of(p, b);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int qrow = warp * 16 + lane / 2, half = lane % 2;
-  const int64_t i = i0 + qrow;
-  load_tile<HD>(t.a, ldh, p.q + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0, S, p.hd);
-  load_tile<HD>(t.b, ldh, p.dout + b * p.ov.batch + h * p.ov.head, p.ov.tok, i0, S, p.hd);
-  const int64_t r = (b * p.nh + h) * S + i;
-  const float lse = i < S ? p.lse_in[r] : INFINITY, delta = i < S ? p.delta[r] : 0.0f;
-  FragC dq[HD / 16];
-  for (int n = 0; n < HD / 16; ++n)
-    wmma::fill_fragment(dq[n], 0.0f);
+  const int64_t kvh = h / (p.nh / p.nkv), sep = sep_of(p, b);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, t = lane % 4;
+  const LaneOffsets o(LD, warp, lane);
+  const bf* kbase = p.k + b * p.kv.batch + kvh * p.kv.head;
+  const bf* vbase = p.v + b * p.kv.batch + kvh * p.kv.head;
   const int64_t tiles = launch::key_tiles(min(i0 + kBr, S), sep, S);
-  for (int64_t kt = 0; kt < tiles; ++kt) {
-    const int64_t j0 = kt * kBc;
-    __syncthreads();
-    load_tile<HD>(t.c, ldh, p.k + b * p.kv.batch + g * p.kv.head, p.kv.tok, j0, S, p.hd);
-    load_tile<HD>(t.d, ldh, p.v + b * p.kv.batch + g * p.kv.head, p.kv.tok, j0, S, p.hd);
-    __syncthreads();
-    float* srow = t.s + warp * 16 * lds;
-    mma_abt<HD>(srow, lds, t.a + warp * 16 * ldh, ldh, t.c, ldh); // S_w = Q_w K^T
-    __syncwarp();
-    float pr[32];
-    float* mine = t.s + qrow * lds + half * 32;
-    for (int c = 0; c < 32; ++c) {
-      const int64_t jj = j0 + half * 32 + c;
-      const bool ok = jj < S && i < S && launch::visible(i, jj, sep);
-      pr[c] = ok ? __expf(mine[c] * p.scale - lse) : 0.0f;
-    }
-    __syncwarp();
-    mma_abt<HD>(srow, lds, t.b + warp * 16 * ldh, ldh, t.d, ldh); // dP_w = dO_w V^T
-    __syncwarp();
-    bf* dsrow = t.ds + qrow * ldp + half * 32;
-    for (int c = 0; c < 32; ++c)
-      dsrow[c] = __float2bfloat16(pr[c] * (mine[c] - delta));
-    __syncwarp();
-    mma_rows<HD, kBc>(dq, t.ds + warp * 16 * ldp, ldp, t.c, ldh); // dQ_w += dS_w K
+  load_tile_async<HD>(sQ, LD, p.q + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0, S, p.hd);
+  load_tile_async<HD>(sO, LD, p.dout + b * p.ov.batch + h * p.ov.head, p.ov.tok, i0, S, p.hd);
+  load_tile_async<HD>(sK, LD, kbase, p.kv.tok, 0, S, p.hd);
+  load_tile_async<HD>(sV, LD, vbase, p.kv.tok, 0, S, p.hd);
+  cp_async_commit();
+  cp_async_wait_all();
+  __syncthreads();
+  const int64_t row0 = i0 + warp * 16 + lane / 4; // this lane's queries: row0 and row0 + 8
+  float lse2[2], dl[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t i = row0 + 8 * r, at = (b * p.nh + h) * S + i;
+    lse2[r] = i < S ? p.lse_in[at] * kLog2e : INFINITY;
+    dl[r] = i < S ? p.delta[at] : 0.0f;
   }
-  __syncwarp();
-  store_rows<HD>(dq, t.s + warp * 16 * lds, lds, p.dq + b * p.qv.batch + h * p.qv.head, p.qv.tok,
-                 i0 + warp * 16, S, p.hd, p.scale);
+  const float scale2 = p.scale * kLog2e;
+  float dq[DT][4] = {};
+  for (int64_t kt = 0; kt < tiles; ++kt) {
+    const int buf = int(kt % 2);
+    const bf* cK = sK + buf * kBc * LD;
+    const bf* cV = sV + buf * kBc * LD;
+    if (kt + 1 < tiles) {
+      load_tile_async<HD>(sK + (buf ^ 1) * kBc * LD, LD, kbase, p.kv.tok, (kt + 1) * kBc, S, p.hd);
+      load_tile_async<HD>(sV + (buf ^ 1) * kBc * LD, LD, vbase, p.kv.tok, (kt + 1) * kBc, S, p.hd);
+      cp_async_commit();
+    }
+    const int64_t j0 = kt * kBc;
+    float s[NT][4] = {}, dps[NT][4] = {};
+    mma_xyt<HD>(s, sQ, cK, o, LD);   // S_w = Q_w K^T
+    mma_xyt<HD>(dps, sO, cV, o, LD); // dP_w = dO_w V^T
+    const bool full = launch::tile_fully_visible(i0, j0 + kBc, sep) && j0 + kBc <= S;
+#pragma unroll
+    for (int n = 0; n < NT; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int64_t i = row0 + 8 * (e / 2), j = j0 + n * 8 + 2 * t + e % 2;
+        const bool ok = full || (j < S && launch::visible(i, j, sep));
+        const float pv = ok ? exp2f(s[n][e] * scale2 - lse2[e / 2]) : 0.0f;
+        dps[n][e] = pv * (dps[n][e] - dl[e / 2]); // dS
+      }
+    mma_py<HD>(dq, dps, cK, o, LD); // dQ_w += dS_w K
+    cp_async_wait_all();
+    __syncthreads();
+  }
+  store_acc<HD>(dq, p.dq + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0 + warp * 16, S, p.hd, p.scale);
 }
 
 template <int HD> void launch_backward(const Params& p, cudaStream_t stream) {

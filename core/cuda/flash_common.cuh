@@ -1,30 +1,22 @@
 #pragma once
 // Shared pieces of the flash-attention kernels (flash_forward.cu, flash_backward.cu):
-// parameters, tile loads (16-byte vectors or cp.async, zero fill past S and past hd), WMMA
-// fragment types and the staged write of a warp's [16, HD] f32 accumulators (backward), and
-// the mma.sync / ldmatrix building blocks (forward).
+// parameters, tile loads through cp.async (zero fill past S and past hd), and the mma.sync /
+// ldmatrix building blocks with the warp-level tile products both directions use.
 #include "core/cuda/flash_attention.h"
 #include "core/cuda/launch.h"
 
 #include <cuda_bf16.h>
-#include <mma.h>
 
 #include <initializer_list>
 
 namespace glm3d::cuda::flash {
 
-namespace wmma = nvcuda::wmma;
 using bf = __nv_bfloat16;
 using launch::kBc;
 using launch::kBr;
 using launch::kWarps;
 constexpr int kThreads = 32 * kWarps;
 static_assert(kBr == kBc && kBr == 16 * kWarps, "one 16-row strip per warp, square tiles");
-
-using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf, wmma::row_major>;
-using FragBrow = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf, wmma::row_major>;
-using FragBcol = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf, wmma::col_major>;
-using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
 struct Params {
   const bf *q, *k, *v, *out, *dout;
@@ -43,42 +35,6 @@ __device__ __forceinline__ int64_t sep_of(const Params& p, int64_t b) {
     return 0;
   const int64_t s = p.sep[b];
   return s < 0 ? 0 : (s > p.S ? p.S : s);
-}
-
-// dst [kBr, ld] bf16 <- rows [r0, r0 + kBr) of src (row stride `tok`), hd of HD columns;
-// rows past S and columns past hd are zero (they must not carry NaN from stale memory).
-template <int HD>
-__device__ __forceinline__ void load_tile(bf* dst, int ld, const bf* src, int64_t tok, int64_t r0, int64_t S,
-                                          int64_t hd) {
-  constexpr int chunks = HD / 8;
-  for (int idx = threadIdx.x; idx < kBr * chunks; idx += kThreads) {
-    const int r = idx / chunks, c = (idx % chunks) * 8;
-    uint4 val = make_uint4(0, 0, 0, 0);
-    if (r0 + r < S && c < hd)
-      val = *reinterpret_cast<const uint4*>(src + (r0 + r) * tok + c);
-    *reinterpret_cast<uint4*>(dst + r * ld + c) = val;
-  }
-}
-
-// Writes a warp's accumulators acc[HD/16] ([16 rows, HD] f32, scaled by `mul`) to rows
-// [r0, r0 + 16) of dst (row stride tok), hd columns, rows < S only; staged through the
-// warp's own [16, kBc] strip of f32 shared memory `stage` (row stride lds).
-template <int HD>
-__device__ __forceinline__ void store_rows(FragC (&acc)[HD / 16], float* stage, int lds, bf* dst, int64_t tok,
-                                           int64_t r0, int64_t S, int64_t hd, float mul) {
-  const int lane = threadIdx.x & 31;
-  for (int n0 = 0; n0 < HD / 16; n0 += kBc / 16) {
-    for (int f = 0; f < kBc / 16 && n0 + f < HD / 16; ++f)
-      wmma::store_matrix_sync(stage + f * 16, acc[n0 + f], lds, wmma::mem_row_major);
-    __syncwarp();
-    const int cols = (HD / 16 - n0) * 16 < kBc ? (HD / 16 - n0) * 16 : kBc;
-    for (int idx = lane; idx < 16 * cols; idx += 32) {
-      const int r = idx / cols, c = idx % cols, d = n0 * 16 + c;
-      if (r0 + r < S && d < hd)
-        dst[(r0 + r) * tok + d] = __float2bfloat16(stage[r * lds + c] * mul);
-    }
-    __syncwarp();
-  }
 }
 
 // ---------------------------------------------------------------- mma.sync building blocks
@@ -136,7 +92,8 @@ __device__ __forceinline__ void cp_async_wait_all() {
   asm volatile("cp.async.wait_all;\n" ::: "memory");
 }
 
-// load_tile through cp.async: rows past S and columns past hd become zeros.
+// dst [kBr, ld] bf16 <- rows [r0, r0 + kBr) of src (row stride `tok`), hd of HD columns, through
+// cp.async; rows past S and columns past hd become zeros (they must not carry NaN from stale memory).
 template <int HD>
 __device__ __forceinline__ void load_tile_async(bf* dst, int ld, const bf* src, int64_t tok, int64_t r0,
                                                 int64_t S, int64_t hd) {
@@ -145,6 +102,79 @@ __device__ __forceinline__ void load_tile_async(bf* dst, int ld, const bf* src, 
     const int r = idx / chunks, c = (idx % chunks) * 8;
     const bool valid = r0 + r < S && c < hd;
     cp_async16(dst + r * ld + c, valid ? src + (r0 + r) * tok + c : src, valid);
+  }
+}
+
+constexpr float kLog2e = 1.4426950408889634f; // scores in log2 units: exp(x) = exp2(x log2 e)
+
+// This lane's ldmatrix row address (in elements, row pitch LD) for three uses of a tile:
+//   a_off: A fragments of warp w's 16 rows, matrices (rows 0-7 | 8-15) x (cols 0-7 | 8-15);
+//   b_off: the tile's rows as B's columns (S = X Y^T), matrices (rows 0-7, cols 0-7),
+//          (rows 0-7, cols 8-15), (rows 8-15, cols 0-7), (rows 8-15, cols 8-15);
+//   t_off: the tile's rows as B's rows (O = P Y, with .trans), matrices (rows 0-7, cols 0-7),
+//          (rows 8-15, cols 0-7), (rows 0-7, cols 8-15), (rows 8-15, cols 8-15).
+struct LaneOffsets {
+  int a, b, t;
+  __device__ LaneOffsets(int ld, int warp, int lane)
+      : a((warp * 16 + lane % 8 + 8 * ((lane / 8) % 2)) * ld + 8 * (lane / 16)),
+        b((lane % 8 + 8 * (lane / 16)) * ld + 8 * ((lane / 8) % 2)),
+        t((lane % 8 + 8 * ((lane / 8) % 2)) * ld + 8 * (lane / 16)) {}
+};
+
+// acc [16 x 64] += A [16 x HD] (fragments from `a`, or held) x Y^T, Y the [64 x HD] tile at y.
+template <int HD>
+__device__ __forceinline__ void mma_xyt(float (&acc)[kBc / 8][4], const bf* a, const bf* y,
+                                        const LaneOffsets& o, int ld) {
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+    uint32_t fa[4];
+    ldmatrix_x4(fa, a + o.a + kk * 16);
+#pragma unroll
+    for (int np = 0; np < kBc / 16; ++np) {
+      uint32_t fb[4];
+      ldmatrix_x4(fb, y + o.b + np * 16 * ld + kk * 16);
+      mma16816(acc[2 * np], fa, fb[0], fb[1]);
+      mma16816(acc[2 * np + 1], fa, fb[2], fb[3]);
+    }
+  }
+}
+
+// acc [16 x HD] += P [16 x 64] (C fragments, reused as A) x Y, Y the [64 x HD] tile at y.
+template <int HD>
+__device__ __forceinline__ void mma_py(float (&acc)[HD / 8][4], const float (&pm)[kBc / 8][4], const bf* y,
+                                       const LaneOffsets& o, int ld) {
+#pragma unroll
+  for (int kk = 0; kk < kBc / 16; ++kk) {
+    const uint32_t fa[4] = {pack_bf16(pm[2 * kk][0], pm[2 * kk][1]), pack_bf16(pm[2 * kk][2], pm[2 * kk][3]),
+                            pack_bf16(pm[2 * kk + 1][0], pm[2 * kk + 1][1]),
+                            pack_bf16(pm[2 * kk + 1][2], pm[2 * kk + 1][3])};
+#pragma unroll
+    for (int dp = 0; dp < HD / 16; ++dp) {
+      uint32_t fb[4];
+      ldmatrix_x4_trans(fb, y + o.t + kk * 16 * ld + dp * 16);
+      mma16816(acc[2 * dp], fa, fb[0], fb[1]);
+      mma16816(acc[2 * dp + 1], fa, fb[2], fb[3]);
+    }
+  }
+}
+
+// Rows r0 + (lane / 4) and + 8 of dst (row stride tok) <- acc * mul, rows < S and columns < hd.
+template <int HD>
+__device__ __forceinline__ void store_acc(const float (&acc)[HD / 8][4], bf* dst, int64_t tok, int64_t r0,
+                                          int64_t S, int64_t hd, float mul) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t i = r0 + lane / 4 + 8 * r;
+    if (i >= S)
+      continue;
+#pragma unroll
+    for (int d = 0; d < HD / 8; ++d) {
+      const int col = d * 8 + 2 * (lane % 4);
+      if (col < hd)
+        *reinterpret_cast<uint32_t*>(dst + i * tok + col) =
+            pack_bf16(acc[d][2 * r] * mul, acc[d][2 * r + 1] * mul);
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 // Flash-attention forward, FlashAttention-2 style: one block per (query tile of kBr rows, head,
-// sample); each warp owns 16 query rows. Q stays in registers as mma A fragments; K and V tiles
+// sample); each warp owns 16 query rows. Q's A fragments come from shared memory; K and V tiles
 // of kBc keys are double-buffered in shared memory through cp.async, so the next tile loads
 // while this one is computed. Per key tile: S = Q K^T by mma.sync into registers; the online
 // softmax on those registers (a row's values sit in the 4 lanes of a quad, g = lane / 4); P,
@@ -16,21 +16,18 @@ namespace glm3d::cuda {
 namespace flash {
 
 template <int HD> __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
-  constexpr int LD =
-      launch::FlashSmem{HD}.ld_h();        // bf16 row pitch: 16-byte rows, ldmatrix rows on distinct banks
-  constexpr int NT = kBc / 8, DT = HD / 8; // n8 tiles of the scores and of the output
+  constexpr int LD = launch::FlashSmem{HD}.ld_h(), NT = kBc / 8, DT = HD / 8;
   extern __shared__ __align__(128) unsigned char smem[];
   bf* sQ = reinterpret_cast<bf*>(smem); // [kBr][LD]
   bf* sK = sQ + kBr * LD;               // [2][kBc][LD]
   bf* sV = sK + 2 * kBc * LD;           // [2][kBc][LD]
-
   const int64_t i0 = int64_t(blockIdx.x) * kBr, h = blockIdx.y, b = blockIdx.z;
   const int64_t kvh = h / (p.nh / p.nkv), sep = sep_of(p, b), S = p.S;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, t = lane % 4;
+  const LaneOffsets o(LD, warp, lane);
   const bf* kbase = p.k + b * p.kv.batch + kvh * p.kv.head;
   const bf* vbase = p.v + b * p.kv.batch + kvh * p.kv.head;
   const int64_t tiles = launch::key_tiles(min(i0 + kBr, S), sep, S);
-
   load_tile_async<HD>(sQ, LD, p.q + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0, S, p.hd);
   load_tile_async<HD>(sK, LD, kbase, p.kv.tok, 0, S, p.hd);
   load_tile_async<HD>(sV, LD, vbase, p.kv.tok, 0, S, p.hd);
@@ -38,22 +35,10 @@ template <int HD> __global__ void __launch_bounds__(kThreads) forward_kernel(Par
   cp_async_wait_all();
   __syncthreads();
 
-  // Q's A fragments: ldmatrix matrices (rows 0-7 | 8-15) x (cols 0-7 | 8-15) of each 16x16 block.
-  uint32_t qa[HD / 16][4];
-  const bf* qrow = sQ + (warp * 16 + lane % 8 + 8 * ((lane / 8) % 2)) * LD + 8 * (lane / 16);
-#pragma unroll
-  for (int kk = 0; kk < HD / 16; ++kk)
-    ldmatrix_x4(qa[kk], qrow + kk * 16);
-  // K rows are B's columns: matrices (keys 0-7, hd 0-7), (keys 0-7, hd 8-15), (keys 8-15, ...).
-  const int koff = (lane % 8 + 8 * (lane / 16)) * LD + 8 * ((lane / 8) % 2);
-  // V rows are B's rows (.trans): matrices (keys 0-7, hd 0-7), (keys 8-15, hd 0-7), (keys 0-7, hd 8-15), ...
-  const int voff = (lane % 8 + 8 * ((lane / 8) % 2)) * LD + 8 * (lane / 16);
-
-  float o[DT][4] = {};
+  float acc[DT][4] = {};
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   const int64_t row0 = i0 + warp * 16 + lane / 4; // this lane's rows: row0 and row0 + 8
-  const float scale2 = p.scale * 1.4426950408889634f;
-
+  const float scale2 = p.scale * kLog2e;
   for (int64_t kt = 0; kt < tiles; ++kt) {
     const int buf = int(kt % 2);
     const bf* cK = sK + buf * kBc * LD;
@@ -65,15 +50,7 @@ template <int HD> __global__ void __launch_bounds__(kThreads) forward_kernel(Par
     }
     const int64_t j0 = kt * kBc;
     float s[NT][4] = {};
-#pragma unroll
-    for (int kk = 0; kk < HD / 16; ++kk)
-#pragma unroll
-      for (int np = 0; np < NT / 2; ++np) {
-        uint32_t kb[4];
-        ldmatrix_x4(kb, cK + koff + np * 16 * LD + kk * 16);
-        mma16816(s[2 * np], qa[kk], kb[0], kb[1]);
-        mma16816(s[2 * np + 1], qa[kk], kb[2], kb[3]);
-      }
+    mma_xyt<HD>(s, sQ, cK, o, LD); // S_w = Q_w K^T
     const bool full = launch::tile_fully_visible(i0, j0 + kBc, sep) && j0 + kBc <= S;
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
@@ -110,44 +87,29 @@ template <int HD> __global__ void __launch_bounds__(kThreads) forward_kernel(Par
       l[r] = l[r] * alpha[r] + rs[r]; // this lane's share of the row sum; the quad adds at the end
 #pragma unroll
     for (int d = 0; d < DT; ++d) {
-      o[d][0] *= alpha[0], o[d][1] *= alpha[0];
-      o[d][2] *= alpha[1], o[d][3] *= alpha[1];
+      acc[d][0] *= alpha[0], acc[d][1] *= alpha[0];
+      acc[d][2] *= alpha[1], acc[d][3] *= alpha[1];
     }
-#pragma unroll
-    for (int kk = 0; kk < kBc / 16; ++kk) {
-      const uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                              pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-      for (int dp = 0; dp < DT / 2; ++dp) {
-        uint32_t vb[4];
-        ldmatrix_x4_trans(vb, cV + voff + kk * 16 * LD + dp * 16);
-        mma16816(o[2 * dp], pa, vb[0], vb[1]);
-        mma16816(o[2 * dp + 1], pa, vb[2], vb[3]);
-      }
-    }
-    cp_async_wait_all(); // the next tile has landed ...
-    __syncthreads();     // ... for everyone, and nobody still reads this one
+    mma_py<HD>(acc, s, cV, o, LD); // O_w += P_w V
+    cp_async_wait_all();           // the next tile has landed ...
+    __syncthreads();               // ... for everyone, and nobody still reads this one
   }
-  bf* obase = p.o + b * p.ov.batch + h * p.ov.head;
+  float inv[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
     l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    inv[r] = 1.0f / l[r];
     const int64_t i = row0 + 8 * r;
-    if (i >= S)
-      continue;
-    const float inv = 1.0f / l[r];
-#pragma unroll
-    for (int d = 0; d < DT; ++d) {
-      const int col = d * 8 + 2 * t; // hd is a multiple of 8: an n8 tile is wholly in or out
-      if (col < p.hd)
-        *reinterpret_cast<uint32_t*>(obase + i * p.ov.tok + col) =
-            pack_bf16(o[d][2 * r] * inv, o[d][2 * r + 1] * inv);
-    }
-    if (t == 0)
+    if (t == 0 && i < S)
       p.lse[(b * p.nh + h) * S + i] = (m[r] + log2f(l[r])) * 0.6931471805599453f;
   }
+#pragma unroll
+  for (int d = 0; d < DT; ++d) {
+    acc[d][0] *= inv[0], acc[d][1] *= inv[0];
+    acc[d][2] *= inv[1], acc[d][3] *= inv[1];
+  }
+  store_acc<HD>(acc, p.o + b * p.ov.batch + h * p.ov.head, p.ov.tok, i0 + warp * 16, S, p.hd, 1.0f);
 }
 
 // Checks shared by forward and backward: shapes, head grouping, 16-byte alignment.

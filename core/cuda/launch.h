@@ -87,27 +87,20 @@ GLM3D_HD constexpr bool tile_fully_visible(int64_t i0, int64_t j1, int64_t sep) 
   return j1 <= sep || j1 - 1 <= i0;
 }
 
-// Shared-memory layout of the attention kernels (byte offsets; rows padded so consecutive
-// rows fall in different banks; every tile start stays 32-byte aligned as WMMA requires).
+// Shared-memory layout of the attention kernels: bf16 [rows, hd] tiles with rows padded by 8
+// elements, so rows stay 16-byte aligned (cp.async, ldmatrix) and the 8 rows one ldmatrix
+// reads fall in different banks.
 struct FlashSmem {
   int hd;
-  GLM3D_HD constexpr int ld_h() const { return hd + 8; }  // bf16 [rows, hd] tiles
-  GLM3D_HD constexpr int ld_s() const { return kBc + 4; } // f32 [rows, kBc] scores
-  GLM3D_HD constexpr int ld_p() const { return kBc + 8; } // bf16 [rows, kBc] probabilities
-  GLM3D_HD constexpr int ld_o() const { return hd + 4; }  // f32 [rows, hd] accumulators
+  GLM3D_HD constexpr int ld_h() const { return hd + 8; }
   GLM3D_HD constexpr size_t tile_h() const { return size_t(kBr) * ld_h() * 2; }
-  GLM3D_HD constexpr size_t tile_s() const { return size_t(kBr) * ld_s() * 4; }
-  GLM3D_HD constexpr size_t tile_p() const { return size_t(kBr) * ld_p() * 2; }
-  GLM3D_HD constexpr size_t tile_o() const { return size_t(kBr) * ld_o() * 4; }
   GLM3D_HD constexpr size_t rows_f() const { return size_t(kBr) * 4; }
-  // forward (mma.sync, registers hold S, P and O): Q | K K | V V (K and V double-buffered)
+  // forward: Q | K K | V V (K and V double-buffered)
   GLM3D_HD constexpr size_t fwd_bytes() const { return 5 * tile_h(); }
-  // backward dK/dV: K V Q dO | S | P dS | lse D
-  GLM3D_HD constexpr size_t bwd_kv_bytes() const {
-    return 4 * tile_h() + tile_s() + 2 * tile_p() + 2 * rows_f();
-  }
-  // backward dQ: Q dO K V | S | dS | lse D
-  GLM3D_HD constexpr size_t bwd_q_bytes() const { return 4 * tile_h() + tile_s() + tile_p() + 2 * rows_f(); }
+  // backward dK/dV: K | V | Q Q | dO dO | lse lse | D D
+  GLM3D_HD constexpr size_t bwd_kv_bytes() const { return 6 * tile_h() + 4 * rows_f(); }
+  // backward dQ: Q | dO | K K | V V
+  GLM3D_HD constexpr size_t bwd_q_bytes() const { return 6 * tile_h(); }
 };
 
 } // namespace glm3d::cuda::launch
