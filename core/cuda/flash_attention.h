@@ -5,7 +5,7 @@
 // Query i of sample b sees key j iff j < sep[b] (Part A, bidirectional) or j <= i (causal);
 // sep == nullptr means sep = 0 everywhere (plain causal). Scale 1/sqrt(hd).
 //
-// bf16 in and out (tensor-core WMMA tiles, f32 accumulation and softmax); hd <= 128 and a
+// bf16 in and out (tensor cores through mma.sync, f32 accumulation and softmax); hd <= 128 and a
 // multiple of 8. Grouped kv heads: query head h uses kv head h / (nh / nkv).
 // Tensors are addressed by strides (in elements), so GLM's interleaved qkv [B, S, nh, 3, hd]
 // and separate q / k / v buffers are both read in place: element (b, s, head, d) of a

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU proof, in one go, for a machine with an NVIDIA GPU (issue 16):
-#   1. builds what it needs (or uses BUILD_DIR when it already holds glm3d_gpu_check),
+#   1. builds what it needs (or uses BUILD_DIR when it already holds glm3d_gpu_check, such as a
+#      bundle from tests/gpu/bundle.sh),
 #   2. every CUDA kernel against the CPU f64 path (glm3d_gpu_check),
 #   3. the benchmark: cuBLASLt bf16 GEMMs and one training step of the GLM-130B tp-8 slice,
 #      with TFLOP/s and MFU against the card's bf16 dense peak (glm3d_gpu_check --bench),
@@ -39,6 +40,11 @@ else
   say "using the build in $BUILD_DIR"
 fi
 CHECK="$BUILD_DIR/tests/gpu/glm3d_gpu_check"
+# A bundle made elsewhere (tests/gpu/bundle.sh) carries its libraries in lib/; cuBLASLt comes
+# from this machine's CUDA toolkit.
+if [ -d "$BUILD_DIR/lib" ]; then
+  export LD_LIBRARY_PATH="$BUILD_DIR/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 
 # ---------------------------------------------------------------- 2. kernels vs the CPU f64 path
 say ""
