@@ -7,6 +7,8 @@
 #include "core/cuda/device.h"
 #include "core/cuda/kernel_util.cuh"
 
+#include <type_traits>
+
 namespace glm3d::cuda {
 namespace {
 
@@ -203,6 +205,30 @@ __global__ void __launch_bounds__(launch::kRowPackThreads)
 // pointers, at most kMaxValues values a thread); false: the caller runs the generic kernel.
 constexpr int kMaxValues = 32;
 
+// Calls launch(std::integral_constant<int, per>{}) for the packs per thread row_packs chose
+// (1, 2, 4, or 8 where 8 packs of T stay within kMaxValues); false when there is no such kernel.
+template <int P, class Launch> bool dispatch_per(int per, const Launch& launch) {
+  switch (per) {
+  case 1:
+    launch(std::integral_constant<int, 1>{});
+    return true;
+  case 2:
+    launch(std::integral_constant<int, 2>{});
+    return true;
+  case 4:
+    launch(std::integral_constant<int, 4>{});
+    return true;
+  case 8:
+    if constexpr (kMaxValues / P >= 8) {
+      launch(std::integral_constant<int, 8>{});
+      return true;
+    }
+    return false;
+  default:
+    return false;
+  }
+}
+
 template <class T, bool kRms>
 bool norm_forward_fast(const T* x, const T* gamma, const T* beta, T* y, float* mean, float* rstd, int64_t N,
                        int64_t C, float eps, cudaStream_t stream) {
@@ -211,27 +237,13 @@ bool norm_forward_fast(const T* x, const T* gamma, const T* beta, T* y, float* m
     return false;
   const launch::RowPacks rp = launch::row_packs(C / P, kMaxValues / P);
   const dim3 grid = dim3(unsigned(N)), block = dim3(unsigned(rp.threads));
-  switch (rp.per) {
-  case 1:
-    norm_forward_packed<T, kRms, 1><<<grid, block, 0, stream>>>(x, gamma, beta, y, mean, rstd, C, eps);
-    break;
-  case 2:
-    norm_forward_packed<T, kRms, 2><<<grid, block, 0, stream>>>(x, gamma, beta, y, mean, rstd, C, eps);
-    break;
-  case 4:
-    norm_forward_packed<T, kRms, 4><<<grid, block, 0, stream>>>(x, gamma, beta, y, mean, rstd, C, eps);
-    break;
-  case 8:
-    if constexpr (kMaxValues / P >= 8) {
-      norm_forward_packed<T, kRms, 8><<<grid, block, 0, stream>>>(x, gamma, beta, y, mean, rstd, C, eps);
-      break;
-    }
-    return false;
-  default:
-    return false;
-  }
-  CUDA_CHECK_LAUNCH();
-  return true;
+  const bool ran = dispatch_per<P>(rp.per, [&](auto per) {
+    norm_forward_packed<T, kRms, decltype(per)::value>
+        <<<grid, block, 0, stream>>>(x, gamma, beta, y, mean, rstd, C, eps);
+  });
+  if (ran)
+    CUDA_CHECK_LAUNCH();
+  return ran;
 }
 
 template <class T, bool kRms>
@@ -243,31 +255,13 @@ bool norm_backward_fast(const T* dy, const T* x, const T* gamma, const float* me
     return false;
   const launch::RowPacks rp = launch::row_packs(C / P, kMaxValues / P);
   const dim3 grid = dim3(unsigned(ch.chunks)), block = dim3(unsigned(rp.threads));
-  switch (rp.per) {
-  case 1:
-    norm_backward_packed<T, kRms, 1>
+  const bool ran = dispatch_per<P>(rp.per, [&](auto per) {
+    norm_backward_packed<T, kRms, decltype(per)::value>
         <<<grid, block, 0, stream>>>(dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch.rows, accumulate_dx);
-    break;
-  case 2:
-    norm_backward_packed<T, kRms, 2>
-        <<<grid, block, 0, stream>>>(dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch.rows, accumulate_dx);
-    break;
-  case 4:
-    norm_backward_packed<T, kRms, 4>
-        <<<grid, block, 0, stream>>>(dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch.rows, accumulate_dx);
-    break;
-  case 8:
-    if constexpr (kMaxValues / P >= 8) {
-      norm_backward_packed<T, kRms, 8>
-          <<<grid, block, 0, stream>>>(dy, x, gamma, mean, rstd, dx, pg, pb, N, C, ch.rows, accumulate_dx);
-      break;
-    }
-    return false;
-  default:
-    return false;
-  }
-  CUDA_CHECK_LAUNCH();
-  return true;
+  });
+  if (ran)
+    CUDA_CHECK_LAUNCH();
+  return ran;
 }
 
 template <class T, bool kRms>
