@@ -8,6 +8,7 @@
 //   args: M, N, K, trans_b (B stored [N,K], as linear_forward's W), blocked (0 plain, 1 any)
 //   OMP_NUM_THREADS=2 ./glm3d_bench --benchmark_filter='MatmulLayout|WeightReorder'
 #include "benchmarks/bench_random.h"
+#include "core/cpu/onednn_compat.h"
 #include "core/dtype.h"
 
 #include <benchmark/benchmark.h>
@@ -40,9 +41,8 @@ struct Product {
           std::vector<bf16>& B, std::vector<float>& C) {
     const dnnl::memory::desc a_md(dims{M, K}, dt::bf16, tag::ab), c_md(dims{M, N}, dt::f32, tag::ab);
     const auto b_md = plain_b(N, K, trans_b);
-    pd = dnnl::matmul::primitive_desc(
-        dnnl::matmul::desc(a_md, blocked ? dnnl::memory::desc(dims{K, N}, dt::bf16, tag::any) : b_md, c_md),
-        eng);
+    pd = glm3d::cpu::detail::matmul_pd(
+        eng, a_md, blocked ? dnnl::memory::desc(dims{K, N}, dt::bf16, tag::any) : b_md, c_md);
     prim = dnnl::matmul(pd);
     a = dnnl::memory(a_md, eng, const_cast<bf16*>(A.data()));
     b_plain = dnnl::memory(b_md, eng, B.data());

@@ -3,6 +3,7 @@
 #include "core/check.h"
 #include "core/cpu/convert.h"
 #include "core/cpu/onednn.h"
+#include "core/cpu/onednn_compat.h"
 #include "core/cpu/simd_clones.h"
 
 #include <algorithm>
@@ -98,26 +99,18 @@ const MatmulEntry& matmul_entry(const MatmulKey& k) {
   dnnl::memory::desc a_md = strided_md(l.batch, l.M, l.K, l.a, k.in_type);
   dnnl::memory::desc b_md = strided_md(l.batch, l.K, l.N, l.b, k.in_type);
   dnnl::memory::desc c_md = strided_md(l.batch, l.M, l.N, l.c, dnnl::memory::data_type::f32);
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (k.alpha != 1.0f)
-    attr.set_output_scales(0, {k.alpha});
-  if (k.accumulate) {
-    dnnl::post_ops po;
-    po.append_sum(1.0f);
-    attr.set_post_ops(po);
-  }
+  const dnnl::primitive_attr attr = detail::scaled_matmul_attr(k.alpha, k.accumulate);
   bool widen = false;
   dnnl::matmul::primitive_desc pd;
   try {
-    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), attr, o.engine);
+    pd = detail::matmul_pd(o.engine, a_md, b_md, c_md, attr);
   } catch (const dnnl::error&) {
     if (k.in_type != dnnl::memory::data_type::bf16)
       throw;
     widen = true; // no bf16 implementation on this CPU: f32 on widened operands
     a_md = strided_md(l.batch, l.M, l.K, l.a, dnnl::memory::data_type::f32);
     b_md = strided_md(l.batch, l.K, l.N, l.b, dnnl::memory::data_type::f32);
-    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), attr, o.engine);
+    pd = detail::matmul_pd(o.engine, a_md, b_md, c_md, attr);
   }
   MatmulEntry e{widen ? dnnl::matmul() : dnnl::matmul(pd), // widened: runs block primitives
                 a_md,
