@@ -22,6 +22,7 @@ betas 0.9/0.95, eps 1e-8, weight decay 0.1 on matrices only), as `glm3d train` d
 import argparse
 import json
 import math
+import re
 import time
 
 import torch
@@ -203,6 +204,27 @@ def cmd_check(a):
     return 0 if learned and params == expected else 1
 
 
+def cmd_matmul(a):
+    # PyTorch's own matmul rate at 2048^3 (its bundled library, not glm3d's): best of `reps`
+    # repetitions of 5 products after 3 warm-up products, for each dtype and layout.
+    n, rates = 2048, {}
+    for name, dt in (("f32", torch.float32), ("bf16", torch.bfloat16)):
+        x, y = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt)
+        for layout, (p, q) in (("NN", (x, y)), ("NT", (x, y.t()))):
+            for _ in range(3):
+                torch.matmul(p, q)
+            best = float("inf")
+            for _ in range(a.reps):
+                t0 = time.perf_counter()
+                for _ in range(5):
+                    torch.matmul(p, q)
+                best = min(best, (time.perf_counter() - t0) / 5)
+            rates[f"{name} {layout}"] = 2.0 * n ** 3 / best / 1e9
+    lib = re.search(r"MKL-DNN v([0-9.]+)", torch.__config__.show())
+    print(json.dumps({"gflops": rates, "onednn": lib.group(1) if lib else "unknown", "torch": torch.__version__,
+                      "threads": torch.get_num_threads()}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common = argparse.ArgumentParser(add_help=False)
@@ -222,9 +244,11 @@ def main():
     c.add_argument("--steps", type=int, default=20)
     c.add_argument("--lr", type=float, default=1e-3)
     c.add_argument("--precision", choices=["f32", "bf16"], default="f32")
+    m = sub.add_parser("matmul", parents=[common], help="PyTorch's own matmul rate at 2048^3 (f32, bf16; NN, NT)")
+    m.add_argument("--reps", type=int, default=4)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    return cmd_speed(a) if a.cmd == "speed" else cmd_check(a)
+    return {"speed": cmd_speed, "check": cmd_check, "matmul": cmd_matmul}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,10 @@ matmul_run() {
     --benchmark_repetitions="$MATMUL_REPS" --benchmark_format=json >"$out/matmul_$1.json" 2>"$out/matmul_$1.err"
 }
 matmul_run before
+say "matmul 2048^3 through PyTorch's own library (torch.matmul), $THREADS threads"
+phase torch_matmul
+"$py" "$here/glm_block.py" matmul --threads "$THREADS" >"$out/torch_matmul.json" 2>"$out/torch_matmul.err" ||
+  say "PyTorch matmul failed (see $out/torch_matmul.err)"
 
 # ------------------------------------------------------------------ 2./3. training steps
 glm3d_run() {
