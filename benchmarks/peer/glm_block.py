@@ -222,7 +222,7 @@ def cmd_matmul(a):
             rates[f"{name} {layout}"] = 2.0 * n ** 3 / best / 1e9
     lib = re.search(r"MKL-DNN v([0-9.]+)", torch.__config__.show())
     print(json.dumps({"gflops": rates, "onednn": lib.group(1) if lib else "unknown", "torch": torch.__version__,
-                      "threads": torch.get_num_threads()}))
+                      "threads": torch.get_num_threads(), "reps": a.reps, "products_per_rep": 5}))
 
 
 def main():

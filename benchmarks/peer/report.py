@@ -214,8 +214,9 @@ def main():
     tm = last_json(out / "torch_matmul.json")
     if tm:
         r = tm["gflops"]
-        L.append(f"matmul 2048^3 through PyTorch's own library (torch.matmul, oneDNN {tm['onednn']}), best of 4 x 5 "
-                 f"products  GFLOP/s: f32 NN {r['f32 NN']:.0f}, bf16 NN {r['bf16 NN']:.0f}, bf16 NT {r['bf16 NT']:.0f}")
+        L.append(f"matmul 2048^3 through PyTorch's own library (torch.matmul, oneDNN {tm['onednn']}), best of "
+                 f"{tm['reps']} x {tm['products_per_rep']} products  GFLOP/s: f32 NN {r['f32 NN']:.0f}, "
+                 f"bf16 NN {r['bf16 NN']:.0f}, bf16 NT {r['bf16 NT']:.0f}")
         if mm_bf16:
             L.append(f"  PyTorch's bf16 NN / glm3d's bf16 NN: {r['bf16 NN'] / mm_bf16:.2f}x (the '% of mm' columns "
                      f"below divide both steps by glm3d's rates)")

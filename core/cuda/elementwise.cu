@@ -55,9 +55,7 @@ __global__ void column_partial_packed(const T* x, int64_t N, int64_t C, int64_t 
       for (int e = 0; e < P; ++e)
         s[e] += v[e];
     }
-    for (int e = 0; e < P; e += 4)
-      *reinterpret_cast<float4*>(partial + int64_t(blockIdx.x) * C + c + e) =
-          make_float4(s[e], s[e + 1], s[e + 2], s[e + 3]);
+    detail::store_f32(partial + int64_t(blockIdx.x) * C + c, s);
   }
 }
 

@@ -88,15 +88,14 @@ template <int HD> __global__ void __launch_bounds__(kThreads) dkdv_kernel(Params
     float s[NT][4] = {}, dpt[NT][4] = {};
     mma_xyt<HD>(s, sK, cQ, o, LD);   // S^T_w = K_w Q^T  [16 keys, kBr queries]
     mma_xyt<HD>(dpt, sV, cO, o, LD); // dP^T_w = V_w dO^T
-    const bool full = launch::tile_fully_visible(i0, j0 + kBc, sep) && j0 + kBc <= S;
+    const bool unmasked = launch::tile_unmasked(i0, j0, sep, S);
 #pragma unroll
     for (int n = 0; n < NT; ++n)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int c = n * 8 + 2 * t + e % 2; // query column in the tile
-        const int64_t key = key0 + 8 * (e / 2);
-        const bool ok = full || (key < S && launch::visible(i0 + c, key, sep));
-        const float pv = ok ? exp2f(s[n][e] * scale2 - cL[c]) : 0.0f;
+        const bool kept = launch::keeps(unmasked, i0 + c, key0 + 8 * (e / 2), sep, S);
+        const float pv = kept ? exp2f(s[n][e] * scale2 - cL[c]) : 0.0f;
         s[n][e] = pv;                         // P^T
         dpt[n][e] = pv * (dpt[n][e] - cD[c]); // dS^T
       }
@@ -115,20 +114,16 @@ template <int HD> __global__ void __launch_bounds__(kThreads) dq_kernel(Params p
   constexpr int LD = launch::FlashSmem{HD}.ld_h(), NT = kBc / 8, DT = HD / 8;
   extern __shared__ __align__(128) unsigned char smem[];
   bf* sQ = reinterpret_cast<bf*>(smem); // [kBr][LD]
-  bf* sO = sQ + kBr * LD;               // dO [kBr][LD]
-  bf* sK = sO + kBr * LD;               // [2][kBc][LD]
-  bf* sV = sK + 2 * kBc * LD;           // [2][kBc][LD]
+  bf* sO = sQ + kBr * LD;               // dO [kBr][LD], then K and V
   const int64_t i0 = int64_t(blockIdx.x) * kBr, h = blockIdx.y, b = blockIdx.z, S = p.S;
-  const int64_t kvh = h / (p.nh / p.nkv), sep = sep_of(p, b);
+  const int64_t sep = sep_of(p, b);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, t = lane % 4;
   const LaneOffsets o(LD, warp, lane);
-  const bf* kbase = p.k + b * p.kv.batch + kvh * p.kv.head;
-  const bf* vbase = p.v + b * p.kv.batch + kvh * p.kv.head;
+  const KvTiles<HD> kv(p, b, h / (p.nh / p.nkv), sO + kBr * LD);
   const int64_t tiles = launch::key_tiles(min(i0 + kBr, S), sep, S);
   load_tile_async<HD>(sQ, LD, p.q + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0, S, p.hd);
   load_tile_async<HD>(sO, LD, p.dout + b * p.ov.batch + h * p.ov.head, p.ov.tok, i0, S, p.hd);
-  load_tile_async<HD>(sK, LD, kbase, p.kv.tok, 0, S, p.hd);
-  load_tile_async<HD>(sV, LD, vbase, p.kv.tok, 0, S, p.hd);
+  kv.load(0);
   cp_async_commit();
   cp_async_wait_all();
   __syncthreads();
@@ -143,29 +138,24 @@ template <int HD> __global__ void __launch_bounds__(kThreads) dq_kernel(Params p
   const float scale2 = p.scale * kLog2e;
   float dq[DT][4] = {};
   for (int64_t kt = 0; kt < tiles; ++kt) {
-    const int buf = int(kt % 2);
-    const bf* cK = sK + buf * kBc * LD;
-    const bf* cV = sV + buf * kBc * LD;
     if (kt + 1 < tiles) {
-      load_tile_async<HD>(sK + (buf ^ 1) * kBc * LD, LD, kbase, p.kv.tok, (kt + 1) * kBc, S, p.hd);
-      load_tile_async<HD>(sV + (buf ^ 1) * kBc * LD, LD, vbase, p.kv.tok, (kt + 1) * kBc, S, p.hd);
+      kv.load(kt + 1);
       cp_async_commit();
     }
     const int64_t j0 = kt * kBc;
     float s[NT][4] = {}, dps[NT][4] = {};
-    mma_xyt<HD>(s, sQ, cK, o, LD);   // S_w = Q_w K^T
-    mma_xyt<HD>(dps, sO, cV, o, LD); // dP_w = dO_w V^T
-    const bool full = launch::tile_fully_visible(i0, j0 + kBc, sep) && j0 + kBc <= S;
+    mma_xyt<HD>(s, sQ, kv.k(kt), o, LD);   // S_w = Q_w K^T
+    mma_xyt<HD>(dps, sO, kv.v(kt), o, LD); // dP_w = dO_w V^T
+    const bool unmasked = launch::tile_unmasked(i0, j0, sep, S);
 #pragma unroll
     for (int n = 0; n < NT; ++n)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int64_t i = row0 + 8 * (e / 2), j = j0 + n * 8 + 2 * t + e % 2;
-        const bool ok = full || (j < S && launch::visible(i, j, sep));
-        const float pv = ok ? exp2f(s[n][e] * scale2 - lse2[e / 2]) : 0.0f;
+        const float pv = launch::keeps(unmasked, i, j, sep, S) ? exp2f(s[n][e] * scale2 - lse2[e / 2]) : 0.0f;
         dps[n][e] = pv * (dps[n][e] - dl[e / 2]); // dS
       }
-    mma_py<HD>(dq, dps, cK, o, LD); // dQ_w += dS_w K
+    mma_py<HD>(dq, dps, kv.k(kt), o, LD); // dQ_w += dS_w K
     cp_async_wait_all();
     __syncthreads();
   }

@@ -106,12 +106,34 @@ __device__ __forceinline__ void load_tile_async(bf* dst, int ld, const bf* src, 
 }
 
 constexpr float kLog2e = 1.4426950408889634f; // scores in log2 units: exp(x) = exp2(x log2 e)
+constexpr float kLn2 = 0.6931471805599453f;   // back to natural units: ln(x) = log2(x) ln 2
+
+// The K and V tiles of one kv head (sample b, head kvh), double-buffered in shared memory from
+// `smem` on ([2][kBc][LD] of K, then of V): load(kt) starts the cp.async copy of key tile kt into
+// buffer kt % 2 (the caller commits); k(kt), v(kt) are that buffer. The forward and dQ kernels
+// loop over key tiles with it.
+template <int HD> struct KvTiles {
+  static constexpr int LD = launch::FlashSmem{HD}.ld_h();
+  bf *sK, *sV;
+  const bf *kbase, *vbase;
+  int64_t tok, S, hd;
+  __device__ KvTiles(const Params& p, int64_t b, int64_t kvh, bf* smem)
+      : sK(smem), sV(smem + 2 * kBc * LD), kbase(p.k + b * p.kv.batch + kvh * p.kv.head),
+        vbase(p.v + b * p.kv.batch + kvh * p.kv.head), tok(p.kv.tok), S(p.S), hd(p.hd) {}
+  __device__ void load(int64_t kt) const {
+    const int buf = int(kt % 2);
+    load_tile_async<HD>(sK + buf * kBc * LD, LD, kbase, tok, kt * kBc, S, hd);
+    load_tile_async<HD>(sV + buf * kBc * LD, LD, vbase, tok, kt * kBc, S, hd);
+  }
+  __device__ const bf* k(int64_t kt) const { return sK + int(kt % 2) * kBc * LD; }
+  __device__ const bf* v(int64_t kt) const { return sV + int(kt % 2) * kBc * LD; }
+};
 
 // This lane's ldmatrix row address (in elements, row pitch LD) for three uses of a tile:
-//   a_off: A fragments of warp w's 16 rows, matrices (rows 0-7 | 8-15) x (cols 0-7 | 8-15);
-//   b_off: the tile's rows as B's columns (S = X Y^T), matrices (rows 0-7, cols 0-7),
+//   a: A fragments of warp w's 16 rows, matrices (rows 0-7 | 8-15) x (cols 0-7 | 8-15);
+//   b: the tile's rows as B's columns (S = X Y^T), matrices (rows 0-7, cols 0-7),
 //          (rows 0-7, cols 8-15), (rows 8-15, cols 0-7), (rows 8-15, cols 8-15);
-//   t_off: the tile's rows as B's rows (O = P Y, with .trans), matrices (rows 0-7, cols 0-7),
+//   t: the tile's rows as B's rows (O = P Y, with .trans), matrices (rows 0-7, cols 0-7),
 //          (rows 8-15, cols 0-7), (rows 0-7, cols 8-15), (rows 8-15, cols 8-15).
 struct LaneOffsets {
   int a, b, t;
@@ -121,7 +143,8 @@ struct LaneOffsets {
         t((lane % 8 + 8 * ((lane / 8) % 2)) * ld + 8 * (lane / 16)) {}
 };
 
-// acc [16 x 64] += A [16 x HD] (fragments from `a`, or held) x Y^T, Y the [64 x HD] tile at y.
+// acc [16 x 64] += A [16 x HD] x Y^T: A the warp's 16 rows of the tile at a, Y the [64 x HD]
+// tile at y (both in shared memory, read through ldmatrix).
 template <int HD>
 __device__ __forceinline__ void mma_xyt(float (&acc)[kBc / 8][4], const bf* a, const bf* y,
                                         const LaneOffsets& o, int ld) {

@@ -5,7 +5,7 @@
 // softmax on those registers (a row's values sit in the 4 lanes of a quad, g = lane / 4); P,
 // rounded to bf16, is reused in place as the A operand of O += P V; O stays in registers
 // (flash_common.cuh gives the fragment layouts). The GLM mask is applied per element only on
-// tiles that straddle it (launch::tile_fully_visible). Scores are kept in log2 units
+// tiles that straddle it (launch::tile_unmasked). Scores are kept in log2 units
 // (exp(x) = exp2(x log2 e)); lse is written in natural units.
 #include "core/cuda/check.h"
 #include "core/cuda/flash_common.cuh"
@@ -18,19 +18,15 @@ namespace flash {
 template <int HD> __global__ void __launch_bounds__(kThreads) forward_kernel(Params p) {
   constexpr int LD = launch::FlashSmem{HD}.ld_h(), NT = kBc / 8, DT = HD / 8;
   extern __shared__ __align__(128) unsigned char smem[];
-  bf* sQ = reinterpret_cast<bf*>(smem); // [kBr][LD]
-  bf* sK = sQ + kBr * LD;               // [2][kBc][LD]
-  bf* sV = sK + 2 * kBc * LD;           // [2][kBc][LD]
+  bf* sQ = reinterpret_cast<bf*>(smem); // [kBr][LD], then K and V
   const int64_t i0 = int64_t(blockIdx.x) * kBr, h = blockIdx.y, b = blockIdx.z;
-  const int64_t kvh = h / (p.nh / p.nkv), sep = sep_of(p, b), S = p.S;
+  const int64_t sep = sep_of(p, b), S = p.S;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, t = lane % 4;
   const LaneOffsets o(LD, warp, lane);
-  const bf* kbase = p.k + b * p.kv.batch + kvh * p.kv.head;
-  const bf* vbase = p.v + b * p.kv.batch + kvh * p.kv.head;
+  const KvTiles<HD> kv(p, b, h / (p.nh / p.nkv), sQ + kBr * LD);
   const int64_t tiles = launch::key_tiles(min(i0 + kBr, S), sep, S);
   load_tile_async<HD>(sQ, LD, p.q + b * p.qv.batch + h * p.qv.head, p.qv.tok, i0, S, p.hd);
-  load_tile_async<HD>(sK, LD, kbase, p.kv.tok, 0, S, p.hd);
-  load_tile_async<HD>(sV, LD, vbase, p.kv.tok, 0, S, p.hd);
+  kv.load(0);
   cp_async_commit();
   cp_async_wait_all();
   __syncthreads();
@@ -40,27 +36,21 @@ template <int HD> __global__ void __launch_bounds__(kThreads) forward_kernel(Par
   const int64_t row0 = i0 + warp * 16 + lane / 4; // this lane's rows: row0 and row0 + 8
   const float scale2 = p.scale * kLog2e;
   for (int64_t kt = 0; kt < tiles; ++kt) {
-    const int buf = int(kt % 2);
-    const bf* cK = sK + buf * kBc * LD;
-    const bf* cV = sV + buf * kBc * LD;
     if (kt + 1 < tiles) { // everyone finished the previous tile (barrier below): its buffer is free
-      load_tile_async<HD>(sK + (buf ^ 1) * kBc * LD, LD, kbase, p.kv.tok, (kt + 1) * kBc, S, p.hd);
-      load_tile_async<HD>(sV + (buf ^ 1) * kBc * LD, LD, vbase, p.kv.tok, (kt + 1) * kBc, S, p.hd);
+      kv.load(kt + 1);
       cp_async_commit();
     }
     const int64_t j0 = kt * kBc;
     float s[NT][4] = {};
-    mma_xyt<HD>(s, sQ, cK, o, LD); // S_w = Q_w K^T
-    const bool full = launch::tile_fully_visible(i0, j0 + kBc, sep) && j0 + kBc <= S;
+    mma_xyt<HD>(s, sQ, kv.k(kt), o, LD); // S_w = Q_w K^T
+    const bool unmasked = launch::tile_unmasked(i0, j0, sep, S);
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int n = 0; n < NT; ++n)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int64_t i = row0 + 8 * (e / 2), j = j0 + n * 8 + 2 * t + e % 2;
-        float v = s[n][e] * scale2;
-        if (!full && !(j < S && launch::visible(i, j, sep)))
-          v = -INFINITY;
+        const float v = launch::keeps(unmasked, i, j, sep, S) ? s[n][e] * scale2 : -INFINITY;
         s[n][e] = v;
         mx[e / 2] = fmaxf(mx[e / 2], v);
       }
@@ -90,9 +80,9 @@ template <int HD> __global__ void __launch_bounds__(kThreads) forward_kernel(Par
       acc[d][0] *= alpha[0], acc[d][1] *= alpha[0];
       acc[d][2] *= alpha[1], acc[d][3] *= alpha[1];
     }
-    mma_py<HD>(acc, s, cV, o, LD); // O_w += P_w V
-    cp_async_wait_all();           // the next tile has landed ...
-    __syncthreads();               // ... for everyone, and nobody still reads this one
+    mma_py<HD>(acc, s, kv.v(kt), o, LD); // O_w += P_w V
+    cp_async_wait_all();                 // the next tile has landed ...
+    __syncthreads();                     // ... for everyone, and nobody still reads this one
   }
   float inv[2];
 #pragma unroll
@@ -102,7 +92,7 @@ template <int HD> __global__ void __launch_bounds__(kThreads) forward_kernel(Par
     inv[r] = 1.0f / l[r];
     const int64_t i = row0 + 8 * r;
     if (t == 0 && i < S)
-      p.lse[(b * p.nh + h) * S + i] = (m[r] + log2f(l[r])) * 0.6931471805599453f;
+      p.lse[(b * p.nh + h) * S + i] = (m[r] + log2f(l[r])) * kLn2;
   }
 #pragma unroll
   for (int d = 0; d < DT; ++d) {

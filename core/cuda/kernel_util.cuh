@@ -106,6 +106,14 @@ template <class T> __device__ __forceinline__ void store_pack(T* p, const float 
   *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
 }
 
+// n f32 values (a multiple of 4, p 16-byte aligned) written as float4s: the packed kernels'
+// rows of f32 partial sums.
+template <int n> __device__ __forceinline__ void store_f32(float* p, const float (&v)[n]) {
+  static_assert(n % 4 == 0, "whole float4s");
+  for (int e = 0; e < n; e += 4)
+    *reinterpret_cast<float4*>(p + e) = make_float4(v[e], v[e + 1], v[e + 2], v[e + 3]);
+}
+
 // True when every pointer (null ones aside) is 16-byte aligned: the packed kernels' condition.
 inline bool aligned16(std::initializer_list<const void*> ptrs) {
   for (const void* p : ptrs)
@@ -114,7 +122,7 @@ inline bool aligned16(std::initializer_list<const void*> ptrs) {
   return true;
 }
 
-// partial [chunks, C] f32 (row-chunk sums) -> out[c] += sum over chunks in chunk order
+// partial [chunks, C] f32 (row-chunk sums) -> out[c] += sum over chunks in a fixed order
 // (core/cuda/elementwise.cu): the deterministic second pass of every column sum.
 void add_chunk_partials(const float* partial, int64_t chunks, int64_t C, float* out, cudaStream_t stream);
 

@@ -32,7 +32,7 @@ int row_threads(int64_t C, int per_thread = 8);
 
 // Column sums over N rows (layer-norm dgamma/dbeta, bias gradients) are taken in two
 // deterministic passes: `chunks` blocks each sum `rows` consecutive rows into a partial
-// row, then one pass adds the partials in chunk order. Aims at 2 chunks per SM.
+// row, then one pass adds the partials in a fixed order (kPartialGroups). Aims at 2 chunks per SM.
 struct RowChunks {
   int64_t chunks, rows;
 };
@@ -85,6 +85,17 @@ GLM3D_HD constexpr int64_t first_query_tile(int64_t j0, int64_t sep) {
 // True when every (query, key) pair of the rectangle is visible, so no element mask is needed.
 GLM3D_HD constexpr bool tile_fully_visible(int64_t i0, int64_t j1, int64_t sep) {
   return j1 <= sep || j1 - 1 <= i0;
+}
+
+// True when the query tile at i0 and the key tile at j0 need no per-element mask: every pair is
+// visible and every key is < S.
+GLM3D_HD constexpr bool tile_unmasked(int64_t i0, int64_t j0, int64_t sep, int64_t S) {
+  return tile_fully_visible(i0, j0 + kBc, sep) && j0 + kBc <= S;
+}
+// Whether the kernels keep score (i, j) of a tile: the whole tile when it is unmasked, else the
+// pairs the mask shows among keys < S.
+GLM3D_HD constexpr bool keeps(bool unmasked, int64_t i, int64_t j, int64_t sep, int64_t S) {
+  return unmasked || (j < S && visible(i, j, sep));
 }
 
 // Shared-memory layout of the attention kernels: bf16 [rows, hd] tiles with rows padded by 8

@@ -190,19 +190,14 @@ __global__ void __launch_bounds__(launch::kRowPackThreads)
     const int64_t q = threadIdx.x + int64_t(k) * blockDim.x;
     if (q >= packs)
       continue;
-    for (int e = 0; e < P; e += 4) { // C a whole number of packs: 16-byte aligned float4s
-      const int64_t at = int64_t(blockIdx.x) * C + q * P + e;
-      *reinterpret_cast<float4*>(part_g + at) =
-          make_float4(pg[k][e], pg[k][e + 1], pg[k][e + 2], pg[k][e + 3]);
-      if constexpr (!kRms)
-        *reinterpret_cast<float4*>(part_b + at) =
-            make_float4(pb[k][e], pb[k][e + 1], pb[k][e + 2], pb[k][e + 3]);
-    }
+    const int64_t at = int64_t(blockIdx.x) * C + q * P; // C whole packs: 16-byte aligned
+    detail::store_f32(part_g + at, pg[k]);
+    if constexpr (!kRms)
+      detail::store_f32(part_b + at, pb[k]);
   }
 }
 
-// Launches the packed forward when the row fits (C a whole number of packs, aligned
-// pointers, at most kMaxValues values a thread); false: the caller runs the generic kernel.
+// Registers a thread gives to a row in the packed kernels (values of x, or of each partial).
 constexpr int kMaxValues = 32;
 
 // Calls launch(std::integral_constant<int, per>{}) for the packs per thread row_packs chose
@@ -229,6 +224,8 @@ template <int P, class Launch> bool dispatch_per(int per, const Launch& launch) 
   }
 }
 
+// The packed kernels' launches: true when the row fits (C a whole number of packs, aligned
+// pointers, at most kMaxValues values a thread); false: the caller runs the generic kernel.
 template <class T, bool kRms>
 bool norm_forward_fast(const T* x, const T* gamma, const T* beta, T* y, float* mean, float* rstd, int64_t N,
                        int64_t C, float eps, cudaStream_t stream) {

@@ -2,7 +2,7 @@
 // LayerNorm and RMSNorm over the last dim on the GPU, with the semantics of
 // core/cpu/layernorm.h. Activations x, y, dy, dx [N, C] in T (float or bf16), math in f32;
 // row statistics mean, rstd [N] f32; parameter gradients in f32 and accumulated (+=).
-// Column sums for dgamma/dbeta go through per-row-chunk partials added in chunk order, so
+// Column sums for dgamma/dbeta go through per-row-chunk partials added in a fixed order, so
 // results are bit-reproducible run to run.
 #include "core/cuda/allocator.h"
 

@@ -97,14 +97,18 @@ void check_tiling(int64_t S, int64_t sep) {
     const int64_t i0 = qt * kBr, i1 = std::min(S, i0 + kBr);
     for (int64_t kt = 0; kt < key_tiles(i1, sep, S); ++kt) {
       const int64_t j0 = kt * kBc, j1 = std::min(S, j0 + kBc);
-      const bool full = tile_fully_visible(i0, j0 + kBc, sep) && j0 + kBc <= S;
-      for (int64_t i = i0; i < i1; ++i)
+      const bool full = tile_unmasked(i0, j0, sep, S);
+      for (int64_t i = i0; i < i1; ++i) {
         for (int64_t j = j0; j < j1; ++j) {
           ++fwd[size_t(i * S + j)];
           if (full) {
             ASSERT_TRUE(visible(i, j, sep)) << "S=" << S << " sep=" << sep << " i=" << i << " j=" << j;
           }
         }
+        for (int64_t j = j0; j < j0 + kBc; ++j) // the kernels' keep decision, keys past S included
+          ASSERT_EQ(keeps(full, i, j, sep, S), j < S && visible(i, j, sep))
+              << "S=" << S << " sep=" << sep << " i=" << i << " j=" << j;
+      }
     }
   }
   for (int64_t kt = 0; kt < ktiles; ++kt) { // dK/dV: query tiles per key tile
