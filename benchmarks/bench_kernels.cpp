@@ -11,6 +11,7 @@
 #include "core/cpu/matmul.h"
 
 #include "benchmarks/bench_random.h"
+#include <algorithm>
 #include <benchmark/benchmark.h>
 #include <cstdint>
 #include <vector>
@@ -66,17 +67,54 @@ void BM_LinearBackward(benchmark::State& state) {
   set_flops(state, 4.0 * double(N) * double(in) * double(out));
   state.SetLabel(prec == Precision::bf16 ? "bf16" : "f32");
 }
-// The FFN shape above, then the LM head of the peer model (hidden 1024, vocab 32000) over one
-// chunk of rows (model/memory_model.h head_chunk_rows: 131 rows, 2^22 logits) and over 1024:
-// dW += dy^T x makes one pass over the f32 [32000, 1024] gradient per chunk. Measured (bf16,
-// 2 threads, AVX512_BF16): 241 and 319 GFLOP/s; larger chunks did not show in the peer model's
-// step time beyond the run-to-run noise (5.78-5.99 s best steps either way), so the chunk rule
-// stays.
+// The FFN shape above, then the LM head of the peer model (hidden 1024, vocab 32000) over 131
+// rows (2^22 logits, the head's old chunk) and over 1024: dW += dy^T x makes one pass over the
+// f32 [32000, 1024] gradient per chunk. These round f32 operands to bf16 on every call; the
+// head as the model runs it, on pre-rounded operands, is BM_HeadChunks below. On an
+// AVX512_BF16 CPU without AMX (2 threads): 241 and 319 GFLOP/s, and larger chunks did not show in
+// the peer model's step time then. With AMX they do (BM_HeadChunks), hence head_chunk_rows' floor.
 BENCHMARK(BM_LinearBackward)
     ->Args({2048, 1024, 4096, 0})
     ->Args({2048, 1024, 4096, 1})
     ->Args({131, 1024, 32000, 1})
     ->Args({1024, 1024, 32000, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The LM head of a bf16 step as the model runs it (model/glm_model.cpp head_rows / head_backward):
+// the bf16 input hf [N, H] and the bf16 weight E [V, H] are rounded once, and the N rows go
+// through linear_forward_bf16 and linear_backward_bf16 in chunks of `rows` rows. FLOPs: 6 N H V
+// per iteration (forward, input gradient, weight gradient). args: N, H, V, rows.
+// oneDNN packs the whole weight for every product, so small chunks pay for E again and again.
+void BM_HeadChunks(benchmark::State& state) {
+  const int64_t N = state.range(0), H = state.range(1), V = state.range(2), rows = state.range(3);
+  const auto hf = random_values<glm3d::bf16>(N * H), E = random_values<glm3d::bf16>(V * H);
+  const auto dlogits = random_values(rows * V, -1e-3f, 1e-3f);
+  std::vector<float> logits(static_cast<size_t>(rows * V)), dhf(static_cast<size_t>(N * H));
+  std::vector<float> dE(static_cast<size_t>(V * H), 0.0f);
+  auto step = [&] {
+    for (int64_t r0 = 0; r0 < N; r0 += rows) {
+      const int64_t n = std::min(rows, N - r0);
+      linear_forward_bf16(hf.data() + r0 * H, E.data(), nullptr, logits.data(), n, H, V);
+      linear_backward_bf16(dlogits.data(), hf.data() + r0 * H, E.data(), dhf.data() + r0 * H, dE.data(),
+                           nullptr, n, H, V, false);
+    }
+  };
+  step(); // warm-up: creates the primitives
+  for (auto _ : state) {
+    step();
+    benchmark::DoNotOptimize(dE.data());
+  }
+  set_flops(state, 6.0 * double(N) * double(H) * double(V));
+}
+// The peer model's head (2048 tokens, hidden 1024, vocab 32000) in chunks of 131 rows (2^22
+// logits), 512, 1024 and 2048 rows.
+BENCHMARK(BM_HeadChunks)
+    ->ArgNames({"N", "H", "V", "rows"})
+    ->Args({2048, 1024, 32000, 131})
+    ->Args({2048, 1024, 32000, 512})
+    ->Args({2048, 1024, 32000, 1024})
+    ->Args({2048, 1024, 32000, 2048})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -112,8 +112,8 @@ template <class T> void GlmModel<T>::init(uint64_t seed) {
 }
 
 template <class T> void GlmModel<T>::zero_grads() {
-  std::fill(grads_.begin(), grads_.end(), T(0));
-  std::fill(agrads_.begin(), agrads_.end(), T(0));
+  cpu::zero(grads_.data(), int64_t(grads_.size()));
+  cpu::zero(agrads_.data(), int64_t(agrads_.size()));
 }
 
 template <class T> bool GlmModel<T>::chunk_has_head(int chunk) const {

@@ -44,10 +44,16 @@ struct RankMemory {
 // Bytes stored per transformer layer per micro-batch of B x S tokens on a tp rank.
 int64_t layer_activation_bytes(const ModelConfig& cfg, int tp, int64_t B, int64_t S, const ExecPolicy& p);
 // The head chunk's extra activations (final LayerNorm input and output, local-vocabulary logits).
-// Rows of the micro-batch the LM head and cross-entropy process at a time: at most 2^22 logits
-// (16 MB in f32) of the local vocabulary slice Vl, at least 1 row, at most N.
+// Rows of the micro-batch the LM head and cross-entropy process at a time: 2^22 logits (16 MB
+// in f32) of the local vocabulary slice Vl, but at least k_head_min_rows rows, and at most N.
+// The floor is for speed: oneDNN packs the whole [Vl, H] weight for every product, so chunks of
+// a few rows pay for that packing again and again. benchmarks/bench_kernels.cpp BM_HeadChunks
+// (the peer model's head, 2048 tokens, vocab 32000, bf16, AMX, 2 threads): 683 ms a micro-batch
+// in chunks of 131 rows (2^22 logits), 449 ms in chunks of 512, 448 in 1024, 434 in 2048.
+inline constexpr int64_t k_head_min_rows = 512;
 inline int64_t head_chunk_rows(int64_t N, int64_t Vl) {
-  return std::clamp<int64_t>((int64_t(1) << 22) / std::max<int64_t>(Vl, 1), 1, std::max<int64_t>(N, 1));
+  const int64_t by_logits = (int64_t(1) << 22) / std::max<int64_t>(Vl, 1);
+  return std::clamp<int64_t>(std::max(by_logits, k_head_min_rows), 1, std::max<int64_t>(N, 1));
 }
 
 int64_t head_activation_bytes(const ModelConfig& cfg, int tp, int64_t padded_vocab, int64_t B, int64_t S,

@@ -3,6 +3,7 @@
 #include "core/cpu/simd_clones.h"
 
 #include <cstddef>
+#include <cstring>
 #include <vector>
 
 namespace glm3d::cpu {
@@ -57,6 +58,11 @@ template <class T> void scale(T* x, double alpha, int64_t n) {
   });
 }
 
+template <class T> void zero(T* x, int64_t n) {
+  parallel_simd(n, [=](int64_t i0, int64_t i1)
+                       GLM3D_INLINE { std::memset(x + i0, 0, size_t(i1 - i0) * sizeof(T)); });
+}
+
 template void scale_add<float>(const float*, double, const float*, const float*, float*, int64_t, int64_t);
 template void scale_add<double>(const double*, double, const double*, const double*, double*, int64_t,
                                 int64_t);
@@ -66,5 +72,7 @@ template double sum_squares<float>(const float*, int64_t);
 template double sum_squares<double>(const double*, int64_t);
 template void scale<float>(float*, double, int64_t);
 template void scale<double>(double*, double, int64_t);
+template void zero<float>(float*, int64_t);
+template void zero<double>(double*, int64_t);
 
 } // namespace glm3d::cpu

@@ -54,5 +54,17 @@ TEST(Elementwise, ScaleAddWithRowBias) {
       ASSERT_EQ(out[n * C + c], double(n * C + c) + 3.0 + 100.0 * double(c)); // 2i + 3 - i + bias
 }
 
+// zero clears exactly [0, n): every thread's share, odd sizes, and nothing past the end.
+TEST(Elementwise, ZeroClearsExactlyTheRange) {
+  for (const int64_t n : {int64_t(1), int64_t(17), int64_t(1000003)}) {
+    std::vector<float> x(size_t(n + 5), 7.0f);
+    zero<float>(x.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(x[size_t(i)], 0.0f) << "n " << n << " at " << i;
+    for (int64_t i = n; i < n + 5; ++i)
+      ASSERT_EQ(x[size_t(i)], 7.0f) << "n " << n << " past the end at " << i;
+  }
+}
+
 } // namespace
 } // namespace glm3d::cpu

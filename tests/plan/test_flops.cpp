@@ -1,6 +1,7 @@
 // model/flops: the GEMM list of a layer sums to training_flops_per_token's count; backward is
 // twice forward; recomputation adds exactly the forward GEMMs it reruns.
 #include "model/flops.h"
+#include "model/memory_model.h"
 #include "parallel/parallel_dims.h"
 
 #include <gtest/gtest.h>
@@ -43,6 +44,19 @@ TEST(Flops, RecomputationAddsTheForwardItReruns) {
   EXPECT_DOUBLE_EQ(total_flops(layer_backward_gemms(c, 1, B, S, p)), 2 * fwd + attention);
   p.attention = AttentionImpl::flash; // selective = none with flash, which reruns the scores
   EXPECT_DOUBLE_EQ(total_flops(layer_backward_gemms(c, 1, B, S, p)), 2 * fwd + attention / 2);
+}
+
+// The LM head's row chunks (model/memory_model.h): 2^22 logits of the local vocabulary, never
+// fewer than k_head_min_rows rows, never more than the micro-batch.
+TEST(MemoryModel, HeadChunkRowsBoundTheLogitsAboveAFloor) {
+  EXPECT_EQ(k_head_min_rows, 512);
+  EXPECT_EQ(head_chunk_rows(2048, 32000), 512);  // 2^22 / 32000 = 131 rows: the floor
+  EXPECT_EQ(head_chunk_rows(2048, 37632), 512);  // GLM-130B's vocabulary at tp 4
+  EXPECT_EQ(head_chunk_rows(2048, 4096), 1024);  // 2^22 logits
+  EXPECT_EQ(head_chunk_rows(640, 70000), 512);   // tests/train/wide_vocab.ini: 512 + 128
+  EXPECT_EQ(head_chunk_rows(300, 70000), 300);   // the whole micro-batch
+  EXPECT_EQ(head_chunk_rows(100000, 1), 100000); // a huge chunk bound by N
+  EXPECT_EQ(head_chunk_rows(1, 0), 1);           // degenerate sizes stay at one row
 }
 
 } // namespace

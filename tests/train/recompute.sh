@@ -39,7 +39,7 @@ print("f32 dense vs flash attention: loss max rel diff %.2e" % worst)
 sys.exit(0 if worst <= 1e-5 else 1)
 PY
 WIDE=(train --model "$GLM3D_SOURCE_DIR/tests/train/wide_vocab.ini" --synthetic --steps 3 --seed "$SEED"
-  --global-batch 4 --quiet)
+  --global-batch 4 --micro-batch 4 --quiet)
 for precision in f32 bf16; do
   for tp in 1 2; do
     for mode in none full; do
