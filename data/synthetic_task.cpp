@@ -19,8 +19,8 @@ Sample SyntheticTask::get(int64_t k) {
   uint64_t draw = 0;
   auto uniform_int = [&](int64_t n) { return int64_t(Philox4x32::uniform(key, draw++) * double(n)); };
   const int64_t words = vocab_ - kFirstWord;
-  const int64_t part_b = kSpans * (kSpanLen + 1);
-  const int64_t part_a = seq_ - part_b; // includes one [MASK] per span
+  const int64_t part_b = kTargetsPerSample; // every Part B token is a target
+  const int64_t part_a = seq_ - part_b;     // includes one [MASK] per span
   const int64_t text_len = part_a - kSpans + kSpans * kSpanLen;
   const int64_t start = uniform_int(words);
   std::vector<int32_t> text(static_cast<size_t>(text_len));

@@ -17,6 +17,7 @@ public:
   // Reserved ids in this task: 0 <pad>, 1 [MASK], 2 [gMASK], 3 <sop>, 4 <eop>, 5 <eos>.
   static constexpr int32_t kPad = 0, kMask = 1, kSop = 3, kEop = 4, kFirstWord = 8;
   static constexpr int kSpans = 2, kSpanLen = 3;
+  static constexpr int kTargetsPerSample = kSpans * (kSpanLen + 1); // each span and its <eop>
   SyntheticTask(int64_t seq_len, int64_t vocab, uint64_t seed);
   int64_t seq_len() const override { return seq_; }
   int64_t vocab_size() const override { return vocab_; }

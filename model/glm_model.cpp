@@ -8,6 +8,7 @@
 #include "core/cpu/elementwise.h"
 #include "core/cpu/embedding.h"
 #include "model/glm_model_impl.h"
+#include "model/head_rows.h"
 #include "model/init.h"
 
 #include <algorithm>
@@ -191,68 +192,97 @@ template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T*
 // Final norm, LM head (tied or output_layer), vocab-parallel cross-entropy, over rows of the
 // micro-batch in chunks of head_chunk_rows (model/memory_model.h), so the logits of a large
 // vocabulary need not exist for the whole micro-batch at once. Every recompute mode runs the same
-// chunks, so their losses and gradients stay bit-identical.
+// chunks, so their losses and gradients stay bit-identical. In training the head runs only on the
+// rows that carry loss (model/head_rows.h); with on_logits (evaluation, generation) on all rows.
 
-// The final norm of the head's input: ca.hf [N, H], ca.meanf, ca.rstdf.
-template <class T> void GlmModel<T>::head_norm(const MicroBatch& mb, ChunkActs& ca) {
+// The rows the head runs on: every row of the micro-batch, or the compacted rows with loss.
+template <class T>
+typename GlmModel<T>::HeadView GlmModel<T>::head_view(const MicroBatch& mb, const ChunkActs& ca) const {
+  if (!ca.head_compacted)
+    return {mb.B * mb.S, mb.targets.data(), mb.loss_mask.data()};
+  return {int64_t(ca.head_rows.size()), ca.head_targets.data(), ca.head_mask.data()};
+}
+
+// Training without on_logits: keeps only the rows of ca.final_x [N, H] that carry loss, moved to
+// the front, with their targets (when every row carries loss, nothing moves).
+template <class T> void GlmModel<T>::head_select_rows(const MicroBatch& mb, ChunkActs& ca) {
   const int64_t N = mb.B * mb.S, H = cfg_.hidden;
+  std::vector<int64_t> rows = rows_with_loss(mb.loss_mask.data(), N);
+  if (int64_t(rows.size()) == N)
+    return;
+  compact_rows(ca.final_x.data(), rows, H);
+  ca.final_x.resize(rows.size() * size_t(H));
+  ca.head_targets.resize(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i)
+    ca.head_targets[i] = mb.targets[size_t(rows[i])];
+  ca.head_mask.assign(rows.size(), uint8_t(1));
+  ca.head_rows = std::move(rows);
+  ca.head_compacted = true;
+}
+
+// The final norm of the head's n input rows: ca.hf [n, H], ca.meanf, ca.rstdf.
+template <class T> void GlmModel<T>::head_norm(int64_t n, ChunkActs& ca) {
+  const int64_t H = cfg_.hidden;
   const ParamInfo* lb = table_.find("final_layernorm.bias");
-  T* hf = ca.hf.begin_write(N * H, exec_.bf16(), scratch_->h);
+  T* hf = ca.hf.begin_write(n * H, exec_.bf16(), scratch_->h);
   norm_forward(ca.final_x.data(), vector_param(table_.get("final_layernorm.weight")),
-               lb ? vector_param(*lb) : nullptr, hf, ca.meanf, ca.rstdf, N);
+               lb ? vector_param(*lb) : nullptr, hf, ca.meanf, ca.rstdf, n);
   ca.hf.commit(hf);
 }
 
-// Rows [r0, r0 + n): logits [n, Vl] into probs, then probabilities; losses + r0 the per-token loss.
+// Head rows [r0, r0 + n): logits [n, Vl] into probs, then probabilities; losses + r0 the per-row loss.
 template <class T>
-void GlmModel<T>::head_rows(const MicroBatch& mb, const ChunkActs& ca, int64_t r0, int64_t n, T* probs,
+void GlmModel<T>::head_rows(const HeadView& hv, const ChunkActs& ca, int64_t r0, int64_t n, T* probs,
                             T* losses, bool logits_only) {
   const int64_t H = cfg_.hidden;
   const ParamInfo& e = table_.get(table_.head_name());
   const int64_t Vl = e.local_rows;
   linear_fwd(ca.hf.in().rows(r0, H), matrix_param(e), static_cast<const T*>(nullptr), probs, n, H, Vl);
   if (!logits_only)
-    head_ce_rows(mb, r0, n, probs, losses);
+    head_ce_rows(hv, r0, n, probs, losses);
 }
 
-// Rows [r0, r0 + n) of the vocab-parallel cross-entropy: logits -> probabilities in place.
+// Head rows [r0, r0 + n) of the vocab-parallel cross-entropy: logits -> probabilities in place.
 template <class T>
-void GlmModel<T>::head_ce_rows(const MicroBatch& mb, int64_t r0, int64_t n, T* probs, T* losses) {
+void GlmModel<T>::head_ce_rows(const HeadView& hv, int64_t r0, int64_t n, T* probs, T* losses) {
   const int64_t Vl = table_.get(table_.head_name()).local_rows;
   cpu::VocabReduce<T> reduce = cpu::VocabReduce<T>::local();
   if (tp_.size() > 1) {
     reduce.max = [this](T* b, int64_t k) { tp_.all_reduce(b, size_t(k), ReduceOp::max); };
     reduce.sum = [this](T* b, int64_t k) { tp_.all_reduce(b, size_t(k), ReduceOp::sum); };
   }
-  cpu::vocab_parallel_ce_forward(probs, mb.targets.data() + r0, mb.loss_mask.data() + r0, losses + r0, probs,
-                                 n, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab, reduce);
+  cpu::vocab_parallel_ce_forward(probs, hv.targets + r0, hv.mask + r0, losses + r0, probs, n, Vl,
+                                 int64_t(plan_.tp_rank) * Vl, cfg_.vocab, reduce);
 }
 
-// The head's forward: the loss. Without --recompute full, ca.probs [N, Vl] keeps every row's
+// The head's forward: the loss. Without --recompute full, ca.probs [n, Vl] keeps every head row's
 // probabilities for backward (on_logits sees the logits of the whole micro-batch first). Under
 // full only the head's input is kept (the logits of a large vocabulary are the biggest
 // activation of all): each chunk's logits live only while its loss is computed.
 template <class T>
 void GlmModel<T>::head_forward(int microbatch, const MicroBatch& mb, std::vector<T>&& x, ChunkActs& ca) {
-  const int64_t N = mb.B * mb.S, Vl = table_.get(table_.head_name()).local_rows;
-  const int64_t C = head_chunk_rows(N, Vl);
+  const int64_t Vl = table_.get(table_.head_name()).local_rows;
   ca.final_x = std::move(x);
-  head_norm(mb, ca);
+  if (!on_logits)
+    head_select_rows(mb, ca);
+  const HeadView hv = head_view(mb, ca);
+  const int64_t N = hv.n, C = head_chunk_rows(N, Vl);
+  head_norm(N, ca);
   std::vector<T> losses(static_cast<size_t>(N));
   const bool keep = exec_.recompute != Recompute::full || on_logits;
   if (keep) {
     ca.probs.resize(size_t(N * Vl)); // [N, Vl]
     for (int64_t r0 = 0; r0 < N; r0 += C)
-      head_rows(mb, ca, r0, std::min(C, N - r0), ca.probs.data() + r0 * Vl, losses.data(), bool(on_logits));
+      head_rows(hv, ca, r0, std::min(C, N - r0), ca.probs.data() + r0 * Vl, losses.data(), bool(on_logits));
     if (on_logits) {
       on_logits(microbatch, ca.probs.data());
       for (int64_t r0 = 0; r0 < N; r0 += C) // the loss of the logits on_logits saw
-        head_ce_rows(mb, r0, std::min(C, N - r0), ca.probs.data() + r0 * Vl, losses.data());
+        head_ce_rows(hv, r0, std::min(C, N - r0), ca.probs.data() + r0 * Vl, losses.data());
     }
   } else {
     std::vector<T> chunk(size_t(std::min(C, N) * Vl)); // [C, Vl]
     for (int64_t r0 = 0; r0 < N; r0 += C)
-      head_rows(mb, ca, r0, std::min(C, N - r0), chunk.data(), losses.data(), false);
+      head_rows(hv, ca, r0, std::min(C, N - r0), chunk.data(), losses.data(), false);
   }
   double s = 0;
   for (const T l : losses)
@@ -265,16 +295,18 @@ void GlmModel<T>::head_forward(int microbatch, const MicroBatch& mb, std::vector
   }
 }
 
-// dx [N, H]: the gradient of the head chunk's input (overwritten).
+// dx [N, H]: the gradient of the head chunk's input (overwritten; zero on rows without loss
+// when the head ran on the rows with loss only).
 template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkActs& ca, T* dx) {
-  const int64_t N = mb.B * mb.S, H = cfg_.hidden;
+  const int64_t H = cfg_.hidden;
   const ParamInfo& lw = table_.get("final_layernorm.weight");
   const ParamInfo* lb = table_.find("final_layernorm.bias");
   const ParamInfo& e = table_.get(table_.head_name());
-  const int64_t Vl = e.local_rows, C = head_chunk_rows(N, Vl);
-  const bool kept = !ca.probs.empty();
+  const HeadView hv = head_view(mb, ca);
+  const int64_t N = hv.n, Vl = e.local_rows, C = head_chunk_rows(N, Vl);
+  const bool kept = !ca.probs.empty() || N == 0;
   if (!kept) // recomputed: the same kernels on the same input, losses not counted again
-    head_norm(mb, ca);
+    head_norm(N, ca);
   std::vector<T> chunk(kept ? 0 : size_t(std::min(C, N) * Vl)), losses(kept ? 0 : size_t(N));
   const std::vector<T> dloss(size_t(std::min(C, N)), T(loss_weight_));
   T* dhf = sized(scratch_->h, N * H);
@@ -283,15 +315,17 @@ template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkAc
     const int64_t n = std::min(C, N - r0);
     T* probs = kept ? ca.probs.data() + r0 * Vl : chunk.data();
     if (!kept)
-      head_rows(mb, ca, r0, n, probs, losses.data(), false);
-    cpu::vocab_parallel_ce_backward(probs, mb.targets.data() + r0, mb.loss_mask.data() + r0, dloss.data(),
-                                    probs, n, Vl, int64_t(plan_.tp_rank) * Vl, cfg_.vocab);
+      head_rows(hv, ca, r0, n, probs, losses.data(), false);
+    cpu::vocab_parallel_ce_backward(probs, hv.targets + r0, hv.mask + r0, dloss.data(), probs, n, Vl,
+                                    int64_t(plan_.tp_rank) * Vl, cfg_.vocab);
     linear_bwd(probs, ca.hf.in().rows(r0, H), matrix_param(e), dhf + r0 * H, g ? g + e.offset : nullptr,
                static_cast<T*>(nullptr), n, H, Vl);
   }
   tp_sum(dhf, N * H);
   norm_backward(dhf, ca.final_x.data(), vector_param(lw), ca.meanf, ca.rstdf, dx, g ? g + lw.offset : nullptr,
                 g && lb ? g + lb->offset : nullptr, N, false);
+  if (ca.head_compacted)
+    expand_rows(dx, ca.head_rows, mb.B * mb.S, H);
 }
 
 template <class T> void GlmModel<T>::backward(int chunk, int microbatch, const T* dout, T* din) {

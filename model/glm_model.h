@@ -154,10 +154,18 @@ private:
                     LayerActs& a);
   void lora_backward(int l, int m, MatIn<T> x, const T* dy, T* dx, int64_t in, int64_t out,
                      const MicroBatch& mb, LayerActs& a);
-  void head_norm(const MicroBatch& mb, ChunkActs& ca);
-  void head_rows(const MicroBatch& mb, const ChunkActs& ca, int64_t r0, int64_t n, T* probs, T* losses,
+  // The rows the LM head runs on (model/head_rows.h): n rows, their targets and loss mask.
+  struct HeadView {
+    int64_t n;
+    const int32_t* targets;
+    const uint8_t* mask;
+  };
+  HeadView head_view(const MicroBatch& mb, const ChunkActs& ca) const;
+  void head_select_rows(const MicroBatch& mb, ChunkActs& ca);
+  void head_norm(int64_t n, ChunkActs& ca);
+  void head_rows(const HeadView& hv, const ChunkActs& ca, int64_t r0, int64_t n, T* probs, T* losses,
                  bool logits_only);
-  void head_ce_rows(const MicroBatch& mb, int64_t r0, int64_t n, T* probs, T* losses);
+  void head_ce_rows(const HeadView& hv, int64_t r0, int64_t n, T* probs, T* losses);
   // P-tuning v2 (model/prefix.h, glm_prefix.cpp): every layer's attention runs over P + S keys,
   // the prefix's first (queries at P + i, mask Part A widened by P, so every token sees the whole
   // prefix); the P rows before each sample's tokens hold zero queries, and their outputs and

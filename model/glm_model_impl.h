@@ -34,9 +34,14 @@ template <class T> struct GlmModel<T>::LayerActs {
 
 template <class T> struct GlmModel<T>::ChunkActs {
   std::vector<LayerActs> layers;
-  std::vector<T> final_x, meanf, rstdf; // head chunk: LNf input and statistics [N, H], [N]
-  StoredAct<T> hf;                      // head chunk: LNf output, the LM head's input [N, H]
-  std::vector<T> probs;                 // head chunk: softmax over the local vocab [T, Vl]
+  // Head chunk. n: the head's rows, N or (training) the R rows with loss (model/head_rows.h).
+  std::vector<T> final_x, meanf, rstdf; // LNf input and statistics [n, H], [n]
+  StoredAct<T> hf;                      // LNf output, the LM head's input [n, H]
+  std::vector<T> probs;                 // softmax over the local vocab [n, Vl]
+  bool head_compacted = false;          // the head runs on the rows with loss only:
+  std::vector<int64_t> head_rows;       //   their rows in the micro-batch [R], ascending
+  std::vector<int32_t> head_targets;    //   their targets [R]
+  std::vector<uint8_t> head_mask;       //   all 1 [R]
 };
 
 // A layer's weights: matrices as MatIn (T or bf16), vectors as T.

@@ -61,14 +61,15 @@ int64_t layer_activation_bytes(const ModelConfig& c, int tp, int64_t B, int64_t 
   return full_layer_bytes(d, B, S, p, /*with_probs=*/true);
 }
 
-// ChunkActs of the head: final_x [N, H] f32; hf [N, H] (bf16 under bf16); mean, rstd [N];
-// probs [N, Vpad/tp] f32. Under full recomputation only final_x.
+// ChunkActs of the head: final_x [N, H] f32 (its head rows moved to the front, the buffer kept);
+// over the R head rows hf [R, H] (bf16 under bf16), mean, rstd [R], probs [R, Vpad/tp] f32.
+// Under full recomputation only final_x.
 int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab, int64_t B, int64_t S,
-                              const ExecPolicy& p) {
-  const int64_t N = B * S;
+                              const ExecPolicy& p, int64_t head_rows) {
+  const int64_t N = B * S, R = std::min(head_rows, N);
   if (p.recompute == Recompute::full)
     return kF32 * N * c.hidden;
-  return kF32 * (N * c.hidden + 2 * N + N * (padded_vocab / tp)) + (p.bf16() ? 2 : 4) * N * c.hidden;
+  return kF32 * (N * c.hidden + 2 * R + R * (padded_vocab / tp)) + (p.bf16() ? 2 : 4) * R * c.hidden;
 }
 
 // The buffers one layer's forward and backward use (GlmModel::Scratch, see glm_layer.cpp):
@@ -80,11 +81,12 @@ int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab
 // largest bf16 operand (a weight, an activation, the head's weight or logit chunk). Dense attention adds its
 // backward staging buffer. Under full recomputation one layer's complete activations are rebuilt in backward.
 int64_t layer_workspace_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S, const ExecPolicy& p,
-                              int64_t head_vocab) {
+                              int64_t head_vocab, int64_t head_rows_total) {
   const LayerDims d = dims_of(c, tp, B, S);
   const bool gated = d.Ul != d.Fl;
   const int64_t widest = std::max({d.H, d.Ul, d.W});
-  const int64_t head_rows = head_vocab > 0 ? head_chunk_rows(d.N, head_vocab) : 0; // [rows, Vl] at a time
+  const int64_t R = head_rows_total > 0 ? std::min(head_rows_total, d.N) : d.N;
+  const int64_t head_rows = head_vocab > 0 ? head_chunk_rows(R, head_vocab) : 0; // [rows, Vl] at a time
   int64_t bytes = kF32 * d.N *
                   (2 * d.H + std::max(d.W, p.bf16() ? d.Ul : 0) + d.Fl + (gated ? std::max(d.H, d.Ul) : d.H) +
                    d.Hl + 2 * d.H);
@@ -190,8 +192,10 @@ RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, c
        prefix_activation_bytes(cfg, int(tp), B, S, pol.adapters, pol.exec));
   if (head)
     m.activations +=
-        pol.head_in_flight * head_activation_bytes(cfg, int(tp), table.padded_vocab(), B, S, pol.exec);
-  m.workspace = layer_workspace_bytes(cfg, int(tp), B, S, pol.exec, head ? table.padded_vocab() / tp : 0);
+        pol.head_in_flight * head_activation_bytes(cfg, int(tp), table.padded_vocab(), B, S, pol.exec,
+                                                   pol.head_rows > 0 ? pol.head_rows : B * S);
+  m.workspace = layer_workspace_bytes(cfg, int(tp), B, S, pol.exec, head ? table.padded_vocab() / tp : 0,
+                                      pol.head_rows);
   if (pol.adapters.adapters()) // loading the base comes before any activation: the larger counts
     m.workspace = std::max(m.workspace, base_staging_bytes(table.total(), pol.exec) - m.activations - m.comm);
   if (pol.adapters.lora()) // the dropped input and its f32 copy under bf16 (model/glm_adapters.cpp)

@@ -52,6 +52,7 @@ json step_record(const StepMetrics& m) {
             {"lr", num(m.lr)},
             {"grad_norm", num(m.grad_norm)},
             {"tokens", m.tokens},
+            {"target_tokens", m.target_tokens},
             {"step_time_s", num(m.step_time_s)},
             {"tokens_per_s", num(m.tokens_per_s)},
             {"mfu", num(m.mfu)},

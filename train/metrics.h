@@ -15,7 +15,7 @@ namespace glm3d {
 struct StepMetrics {
   int64_t step = 0, total_steps = 0;
   double loss = 0, lr = 0, grad_norm = 0;
-  int64_t tokens = 0;
+  int64_t tokens = 0, target_tokens = 0; // global batch: all tokens, those with loss
   double step_time_s = 0, tokens_per_s = 0, mfu = 0;
   bool skipped = false;
   int64_t skipped_total = 0;

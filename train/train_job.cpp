@@ -193,6 +193,8 @@ RankMemory estimate_memory(const TrainJob& j) {
   MemoryPolicy pol = memory_policy_of(j.exec, j.dims, j.opt.zero == 1, j.settings.micro_batch, j.cfg.seq_len,
                                       in_flight_of(j.schedule, j.dims, j.num_mb, j.pg.pp_rank()));
   pol.adapters = j.adapters;
+  if (j.opt.synthetic) // the LM head's rows (model/head_rows.h) are known for the synthetic task only
+    pol.head_rows = SyntheticTask::kTargetsPerSample * j.settings.micro_batch;
   return estimate_rank_memory(j.cfg, j.plan, pol);
 }
 

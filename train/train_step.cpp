@@ -152,6 +152,7 @@ StepMetrics run_train_step(TrainJob& j, int64_t step, int64_t& consecutive_skips
   }
   m.step_time_s = seconds_since(t0);
   m.tokens = j.settings.global_batch * j.cfg.seq_len;
+  m.target_tokens = global_targets;
   m.tokens_per_s = double(m.tokens) / m.step_time_s;
   m.mfu = model_flops_utilisation(j.flops_per_token, m.tokens_per_s, j.peak);
   m.compute_s = timing.compute_s;

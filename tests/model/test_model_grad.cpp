@@ -6,6 +6,8 @@
 #include "model/glm_model.h"
 #include "model_steps.h"
 
+#include <algorithm>
+#include <cmath>
 #include <gtest/gtest.h>
 
 using namespace glm3d;
@@ -85,6 +87,47 @@ TEST(ModelGradient, TinyDirectionalDerivative) {
                                                            f.rng, [&] { return f.loss(); });
   EXPECT_NEAR(r.numeric / r.analytic, 1.0, 1e-6)
       << "analytic " << r.analytic << " numeric " << r.numeric << " " << f.rng.tag();
+}
+
+// In training the LM head runs on the rows that carry loss only (model/head_rows.h; the
+// synthetic task puts loss on 8 of tiny's 32 rows per sample). The loss and every gradient equal those of the
+// head over all rows, which an on_logits hook forces (as evaluation and generation set one), and the head
+// holds its probabilities [rows, Vl] for the rows with loss only.
+TEST(ModelGradient, HeadOnLossRowsEqualsHeadOnAllRows) {
+  Fixture f;
+  struct Run {
+    double loss;
+    std::vector<double> grads;
+    int64_t held;
+  };
+  auto run = [&](bool all_rows) {
+    f.model.on_logits = nullptr;
+    if (all_rows)
+      f.model.on_logits = [](int, const double*) {};
+    f.model.zero_grads();
+    f.model.set_batch(&f.mbs, 1.0 / f.targets());
+    for (int m = 0; m < 2; ++m)
+      f.model.forward(0, m, nullptr, nullptr);
+    Run r{f.model.loss_sum(), {}, f.model.activation_bytes_held()};
+    for (int m = 0; m < 2; ++m)
+      f.model.backward(0, m, nullptr, nullptr);
+    r.grads.assign(f.model.grads(), f.model.grads() + f.model.num_params());
+    return r;
+  };
+  const Run all = run(true), loss_rows = run(false);
+  EXPECT_NEAR(loss_rows.loss / all.loss, 1.0, 1e-13);
+  double gmax = 0, diff = 0;
+  for (size_t i = 0; i < all.grads.size(); ++i) {
+    gmax = std::max(gmax, std::abs(all.grads[i]));
+    diff = std::max(diff, std::abs(all.grads[i] - loss_rows.grads[i]));
+  }
+  EXPECT_GT(gmax, 0.0);
+  EXPECT_LE(diff, 1e-13 * gmax) << "gradients differ by " << diff << " (largest " << gmax << ")";
+  const int64_t rows = f.mbs[0].B * f.mbs[0].S + f.mbs[1].B * f.mbs[1].S;
+  const int64_t Vl = f.model.table().get(f.model.table().head_name()).local_rows;
+  ASSERT_LE(f.targets(), double(rows) / 4); // 8 of 32 rows per sample
+  EXPECT_GE(all.held - loss_rows.held, (rows - int64_t(f.targets())) * Vl * int64_t(sizeof(double)))
+      << "held " << all.held << " bytes over all rows, " << loss_rows.held << " over the rows with loss";
 }
 
 // f32 and f64 instantiations compute the same loss (to f32 accuracy).

@@ -59,13 +59,15 @@ L, H, F, U, vocab, S = 8, 64, 128, 256, 256, 32          # tiny (GeGLU: up width
 stage_layers = ([int(x) for x in extra[extra.index("--pp-layers") + 1].split(",")] if "--pp-layers" in extra
                 else [L // pp] * pp)
 T = 1 * S                                                 # tokens per micro-batch
+R = 8                                  # of which carry loss: the synthetic task's 2 spans x (3 + <eop>)
+assert all(r["target_tokens"] == 8 * R for r in run), run[0]["target_tokens"]  # 8 samples a step
 m = 8 // dp                                               # micro-batches per rank
 Vp = -(-vocab // (tp * 128)) * (tp * 128)
 exp = {"tp": 0, "pp": 0, "dp": 0, "embedding": 0, "model_parallel": 0, "world": 16 * tp * pp * dp}
 if tp > 1:
     per_layer = m * 4 * T * H                             # 2 all-reduces forward, 2 backward per layer
     first = m * T * H                                     # embedding output
-    last = m * (3 * T + T * H)                            # CE max + (sum-exp, target logit), head input grad
+    last = m * (3 * R + R * H)     # CE max + (sum-exp, target logit), head input grad: rows with loss only
     exp["tp"] = 4 * tp * dp * (L * per_layer + first + last)
 if pp > 1:
     exp["pp"] = 4 * tp * dp * m * (pp * V - 1) * 4 * T * H   # fwd + bwd, counted by sender and receiver
