@@ -89,32 +89,33 @@ TEST(ModelGradient, TinyDirectionalDerivative) {
       << "analytic " << r.analytic << " numeric " << r.numeric << " " << f.rng.tag();
 }
 
-// In training the LM head runs on the rows that carry loss only (model/head_rows.h; the
-// synthetic task puts loss on 8 of tiny's 32 rows per sample). The loss and every gradient equal those of the
-// head over all rows, which an on_logits hook forces (as evaluation and generation set one), and the head
-// holds its probabilities [rows, Vl] for the rows with loss only.
-TEST(ModelGradient, HeadOnLossRowsEqualsHeadOnAllRows) {
-  Fixture f;
-  struct Run {
-    double loss;
-    std::vector<double> grads;
-    int64_t held;
-  };
-  auto run = [&](bool all_rows) {
-    f.model.on_logits = nullptr;
-    if (all_rows)
-      f.model.on_logits = [](int, const double*) {};
-    f.model.zero_grads();
-    f.model.set_batch(&f.mbs, 1.0 / f.targets());
-    for (int m = 0; m < 2; ++m)
-      f.model.forward(0, m, nullptr, nullptr);
-    Run r{f.model.loss_sum(), {}, f.model.activation_bytes_held()};
-    for (int m = 0; m < 2; ++m)
-      f.model.backward(0, m, nullptr, nullptr);
-    r.grads.assign(f.model.grads(), f.model.grads() + f.model.num_params());
-    return r;
-  };
-  const Run all = run(true), loss_rows = run(false);
+namespace {
+// One forward and backward of the fixture's two micro-batches, with the LM head over all rows
+// (an on_logits hook forces them, as evaluation and generation set one) or, as in training,
+// over the rows that carry loss only (model/head_rows.h).
+struct HeadRun {
+  double loss;
+  std::vector<double> grads;
+  int64_t held; // activation bytes after both forwards
+};
+HeadRun head_run(Fixture& f, bool all_rows) {
+  f.model.on_logits = nullptr;
+  if (all_rows)
+    f.model.on_logits = [](int, const double*) {};
+  f.model.zero_grads();
+  f.model.set_batch(&f.mbs, 1.0 / f.targets());
+  for (int m = 0; m < 2; ++m)
+    f.model.forward(0, m, nullptr, nullptr);
+  HeadRun r{f.model.loss_sum(), {}, f.model.activation_bytes_held()};
+  for (int m = 0; m < 2; ++m)
+    f.model.backward(0, m, nullptr, nullptr);
+  r.grads.assign(f.model.grads(), f.model.grads() + f.model.num_params());
+  f.model.on_logits = nullptr;
+  return r;
+}
+
+// The loss and every gradient of the two runs agree to 1e-13 relative.
+void expect_same_loss_and_gradients(const HeadRun& all, const HeadRun& loss_rows) {
   EXPECT_NEAR(loss_rows.loss / all.loss, 1.0, 1e-13);
   double gmax = 0, diff = 0;
   for (size_t i = 0; i < all.grads.size(); ++i) {
@@ -123,11 +124,30 @@ TEST(ModelGradient, HeadOnLossRowsEqualsHeadOnAllRows) {
   }
   EXPECT_GT(gmax, 0.0);
   EXPECT_LE(diff, 1e-13 * gmax) << "gradients differ by " << diff << " (largest " << gmax << ")";
+}
+} // namespace
+
+// The synthetic task puts loss on 8 of tiny's 32 rows per sample. The head over those rows gives
+// the loss and gradients of the head over all rows, and holds its probabilities [rows, Vl] for
+// those rows only.
+TEST(ModelGradient, HeadOnLossRowsEqualsHeadOnAllRows) {
+  Fixture f;
+  const HeadRun all = head_run(f, true), loss_rows = head_run(f, false);
+  expect_same_loss_and_gradients(all, loss_rows);
   const int64_t rows = f.mbs[0].B * f.mbs[0].S + f.mbs[1].B * f.mbs[1].S;
   const int64_t Vl = f.model.table().get(f.model.table().head_name()).local_rows;
   ASSERT_LE(f.targets(), double(rows) / 4); // 8 of 32 rows per sample
   EXPECT_GE(all.held - loss_rows.held, (rows - int64_t(f.targets())) * Vl * int64_t(sizeof(double)))
       << "held " << all.held << " bytes over all rows, " << loss_rows.held << " over the rows with loss";
+}
+
+// A micro-batch without any loss (say a long prompt cut before its response): the head runs on
+// no rows there, and the loss and gradients still equal those of the head over all rows.
+TEST(ModelGradient, HeadSkipsAMicroBatchWithoutLoss) {
+  Fixture f;
+  std::fill(f.mbs[1].loss_mask.begin(), f.mbs[1].loss_mask.end(), uint8_t(0));
+  ASSERT_EQ(f.mbs[1].target_count(), 0);
+  expect_same_loss_and_gradients(head_run(f, true), head_run(f, false));
 }
 
 // f32 and f64 instantiations compute the same loss (to f32 accuracy).
