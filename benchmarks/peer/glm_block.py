@@ -84,16 +84,27 @@ class GLM(nn.Module):
             GLMLayer(hidden, num_heads, ffn_hidden, alpha, beta, eps) for _ in range(num_layers))
         self.final_layernorm = nn.LayerNorm(hidden, eps=eps)
 
-    def logits(self, tokens, position_ids, mask):  # tokens, position_ids [B, S] -> [B, S, V]
+    def hidden(self, tokens, position_ids, mask):  # tokens, position_ids [B, S] -> [B, S, H]
         cos, sin = rope_tables(position_ids, self.hd, self.rope_base)
         x = self.word_embeddings(tokens)
         for layer in self.layers:
             x = layer(x, cos.to(x.dtype), sin.to(x.dtype), mask)
-        return F.linear(self.final_layernorm(x), self.word_embeddings.weight)  # tied head
+        return x
 
-    def forward(self, tokens, position_ids, mask, targets):  # targets [B, S], -100 where no loss
-        logits = self.logits(tokens, position_ids, mask)
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+    def head(self, x):  # [..., H] -> [..., V], the tied head
+        return F.linear(self.final_layernorm(x), self.word_embeddings.weight)
+
+    def logits(self, tokens, position_ids, mask):  # [B, S] -> [B, S, V]
+        return self.head(self.hidden(tokens, position_ids, mask))
+
+    # targets [B, S], -100 where no loss. head_rows "all": logits of every position (as HF and
+    # Megatron); "loss": of the positions with loss only (as glm3d, model/head_rows.h).
+    def forward(self, tokens, position_ids, mask, targets, head_rows="all"):
+        x, t = self.hidden(tokens, position_ids, mask).flatten(0, 1), targets.flatten()
+        if head_rows == "loss":
+            keep = t != -100
+            x, t = x[keep], t[keep]
+        return F.cross_entropy(self.head(x).float(), t, ignore_index=-100)
 
 
 def rope_tables(position_ids, hd, base):
@@ -136,10 +147,10 @@ def make_optimizer(model, lr):
                              lr=lr, betas=(0.9, 0.95), eps=1e-8)
 
 
-def train_step(model, opt, batch, precision):
+def train_step(model, opt, batch, precision, head_rows="all"):
     opt.zero_grad(set_to_none=True)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        loss = model(*batch)
+        loss = model(*batch, head_rows=head_rows)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
@@ -173,10 +184,11 @@ def cmd_speed(a):
     losses, times = [], []
     for _ in range(a.warmup + a.steps):
         t0 = time.perf_counter()
-        losses.append(train_step(model, opt, batch, a.precision))
+        losses.append(train_step(model, opt, batch, a.precision, a.head_rows))
         times.append(time.perf_counter() - t0)
     timed = times[a.warmup:]
-    print(json.dumps({"precision": a.precision, "tokens_per_s": B * S * len(timed) / sum(timed),
+    print(json.dumps({"precision": a.precision, "head_rows": a.head_rows,
+                      "tokens_per_s": B * S * len(timed) / sum(timed),
                       "tokens_per_step": B * S,
                       "step_times_s": times, "losses": losses, "warmup": a.warmup,
                       "params": sum(p.numel() for p in model.parameters()), "attention": path,
@@ -235,6 +247,8 @@ def main():
         s.add_argument("--" + k.replace("_", "-"), dest=k, type=int, default=v)
     s.add_argument("--sep", type=int, default=-1, help="Part A length of every sample (default S/2)")
     s.add_argument("--precision", choices=["f32", "bf16"], default="f32")
+    s.add_argument("--head-rows", dest="head_rows", choices=["all", "loss"], default="all",
+                   help="the LM head over every position (HF, Megatron) or the positions with loss only (glm3d)")
     s.add_argument("--warmup", type=int, default=2)
     s.add_argument("--steps", type=int, default=4)
     s.add_argument("--lr", type=float, default=1e-4)
