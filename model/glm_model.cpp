@@ -8,7 +8,6 @@
 #include "core/cpu/elementwise.h"
 #include "core/cpu/embedding.h"
 #include "model/glm_model_impl.h"
-#include "model/head_rows.h"
 #include "model/init.h"
 
 #include <algorithm>
@@ -198,26 +197,20 @@ template <class T> void GlmModel<T>::forward(int chunk, int microbatch, const T*
 // The rows the head runs on: every row of the micro-batch, or the compacted rows with loss.
 template <class T>
 typename GlmModel<T>::HeadView GlmModel<T>::head_view(const MicroBatch& mb, const ChunkActs& ca) const {
-  if (!ca.head_compacted)
+  if (!ca.loss_rows)
     return {mb.B * mb.S, mb.targets.data(), mb.loss_mask.data()};
-  return {int64_t(ca.head_rows.size()), ca.head_targets.data(), ca.head_mask.data()};
+  const LossRows& s = *ca.loss_rows;
+  return {int64_t(s.rows.size()), s.targets.data(), s.mask.data()};
 }
 
 // Training without on_logits: keeps only the rows of ca.final_x [N, H] that carry loss, moved to
-// the front, with their targets (when every row carries loss, nothing moves).
+// the front (when every row carries loss, nothing moves).
 template <class T> void GlmModel<T>::head_select_rows(const MicroBatch& mb, ChunkActs& ca) {
-  const int64_t N = mb.B * mb.S, H = cfg_.hidden;
-  std::vector<int64_t> rows = rows_with_loss(mb.loss_mask.data(), N);
-  if (int64_t(rows.size()) == N)
+  ca.loss_rows = select_loss_rows(mb);
+  if (!ca.loss_rows)
     return;
-  compact_rows(ca.final_x.data(), rows, H);
-  ca.final_x.resize(rows.size() * size_t(H));
-  ca.head_targets.resize(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i)
-    ca.head_targets[i] = mb.targets[size_t(rows[i])];
-  ca.head_mask.assign(rows.size(), uint8_t(1));
-  ca.head_rows = std::move(rows);
-  ca.head_compacted = true;
+  compact_rows(ca.final_x.data(), ca.loss_rows->rows, cfg_.hidden);
+  ca.final_x.resize(ca.loss_rows->rows.size() * size_t(cfg_.hidden));
 }
 
 // The final norm of the head's n input rows: ca.hf [n, H], ca.meanf, ca.rstdf.
@@ -304,7 +297,7 @@ template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkAc
   const ParamInfo& e = table_.get(table_.head_name());
   const HeadView hv = head_view(mb, ca);
   const int64_t N = hv.n, Vl = e.local_rows, C = head_chunk_rows(N, Vl);
-  const bool kept = !ca.probs.empty() || N == 0;
+  const bool kept = !ca.probs.empty();
   if (!kept) // recomputed: the same kernels on the same input, losses not counted again
     head_norm(N, ca);
   std::vector<T> chunk(kept ? 0 : size_t(std::min(C, N) * Vl)), losses(kept ? 0 : size_t(N));
@@ -324,8 +317,8 @@ template <class T> void GlmModel<T>::head_backward(const MicroBatch& mb, ChunkAc
   tp_sum(dhf, N * H);
   norm_backward(dhf, ca.final_x.data(), vector_param(lw), ca.meanf, ca.rstdf, dx, g ? g + lw.offset : nullptr,
                 g && lb ? g + lb->offset : nullptr, N, false);
-  if (ca.head_compacted)
-    expand_rows(dx, ca.head_rows, mb.B * mb.S, H);
+  if (ca.loss_rows)
+    expand_rows(dx, ca.loss_rows->rows, mb.B * mb.S, H);
 }
 
 template <class T> void GlmModel<T>::backward(int chunk, int microbatch, const T* dout, T* din) {

@@ -4,6 +4,7 @@
 #include "core/check.h"
 #include "core/cpu/flash_attention.h"
 #include "model/glm_model.h"
+#include "model/head_rows.h"
 #include "model/qlora_base.h"
 
 namespace glm3d {
@@ -38,10 +39,7 @@ template <class T> struct GlmModel<T>::ChunkActs {
   std::vector<T> final_x, meanf, rstdf; // LNf input and statistics [n, H], [n]
   StoredAct<T> hf;                      // LNf output, the LM head's input [n, H]
   std::vector<T> probs;                 // softmax over the local vocab [n, Vl]
-  bool head_compacted = false;          // the head runs on the rows with loss only:
-  std::vector<int64_t> head_rows;       //   their rows in the micro-batch [R], ascending
-  std::vector<int32_t> head_targets;    //   their targets [R]
-  std::vector<uint8_t> head_mask;       //   all 1 [R]
+  std::optional<LossRows> loss_rows;    // set: the head runs on these R rows only (head_rows.h)
 };
 
 // A layer's weights: matrices as MatIn (T or bf16), vectors as T.

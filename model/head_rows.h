@@ -5,20 +5,36 @@
 // GLM's objective puts loss on Part B only, and fine-tuning on the response only, so most rows of
 // a batch often carry none. The rows are moved to the front of their [N, H] buffer in forward and
 // back in backward; both keep row order, so the head sees its rows in micro-batch order.
+#include "model/microbatch.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace glm3d {
 
-// The rows r < N with mask[r] != 0, ascending.
-inline std::vector<int64_t> rows_with_loss(const uint8_t* mask, int64_t N) {
+// The rows of a micro-batch that carry loss (ascending), their targets, and their loss mask
+// (all 1: the cross-entropy kernels take one).
+struct LossRows {
   std::vector<int64_t> rows;
-  for (int64_t r = 0; r < N; ++r)
-    if (mask[r])
-      rows.push_back(r);
-  return rows;
+  std::vector<int32_t> targets;
+  std::vector<uint8_t> mask;
+};
+
+// The micro-batch's rows with loss; nullopt when every row carries loss (nothing to select).
+inline std::optional<LossRows> select_loss_rows(const MicroBatch& mb) {
+  LossRows s;
+  for (size_t r = 0; r < mb.loss_mask.size(); ++r)
+    if (mb.loss_mask[r]) {
+      s.rows.push_back(int64_t(r));
+      s.targets.push_back(mb.targets[r]);
+    }
+  if (s.rows.size() == mb.loss_mask.size())
+    return std::nullopt;
+  s.mask.assign(s.rows.size(), uint8_t(1));
+  return s;
 }
 
 // x [N, H]: row rows[i] moves to row i, for every i (rows ascending, so rows[i] >= i and no row

@@ -66,7 +66,7 @@ int64_t layer_activation_bytes(const ModelConfig& c, int tp, int64_t B, int64_t 
 // Under full recomputation only final_x.
 int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab, int64_t B, int64_t S,
                               const ExecPolicy& p, int64_t head_rows) {
-  const int64_t N = B * S, R = std::min(head_rows, N);
+  const int64_t N = B * S, R = head_rows;
   if (p.recompute == Recompute::full)
     return kF32 * N * c.hidden;
   return kF32 * (N * c.hidden + 2 * R + R * (padded_vocab / tp)) + (p.bf16() ? 2 : 4) * R * c.hidden;
@@ -81,24 +81,24 @@ int64_t head_activation_bytes(const ModelConfig& c, int tp, int64_t padded_vocab
 // largest bf16 operand (a weight, an activation, the head's weight or logit chunk). Dense attention adds its
 // backward staging buffer. Under full recomputation one layer's complete activations are rebuilt in backward.
 int64_t layer_workspace_bytes(const ModelConfig& c, int tp, int64_t B, int64_t S, const ExecPolicy& p,
-                              int64_t head_vocab, int64_t head_rows_total) {
+                              int64_t head_vocab, int64_t head_rows) {
   const LayerDims d = dims_of(c, tp, B, S);
   const bool gated = d.Ul != d.Fl;
   const int64_t widest = std::max({d.H, d.Ul, d.W});
-  const int64_t R = head_rows_total > 0 ? std::min(head_rows_total, d.N) : d.N;
-  const int64_t head_rows = head_vocab > 0 ? head_chunk_rows(R, head_vocab) : 0; // [rows, Vl] at a time
+  const int64_t chunk_rows =
+      head_vocab > 0 ? head_chunk_rows(head_rows, head_vocab) : 0; // [rows, Vl] at a time
   int64_t bytes = kF32 * d.N *
                   (2 * d.H + std::max(d.W, p.bf16() ? d.Ul : 0) + d.Fl + (gated ? std::max(d.H, d.Ul) : d.H) +
                    d.Hl + 2 * d.H);
   if (p.bf16()) { // + the operand blocks widened to f32 where this CPU has no bf16 matmul
     const int64_t widest_all = std::max({widest, d.Fl, d.Hl});
     const int64_t operand =
-        std::max({d.N * widest_all, d.H * widest_all, head_rows * head_vocab, head_vocab * d.H});
-    bytes += 2 * (d.N * (d.Hl + d.W) + std::max(d.N * widest, head_rows * head_vocab)) +
+        std::max({d.N * widest_all, d.H * widest_all, chunk_rows * head_vocab, head_vocab * d.H});
+    bytes += 2 * (d.N * (d.Hl + d.W) + std::max(d.N * widest, chunk_rows * head_vocab)) +
              cpu::bf16_widening_bytes(operand);
   }
   if (p.recompute == Recompute::full) // the head's logits, one chunk at a time
-    bytes += kF32 * head_rows * head_vocab;
+    bytes += kF32 * chunk_rows * head_vocab;
   if (p.attention == AttentionImpl::dense)
     bytes += dense_stage_bytes(d.nhl, S) + k_dense_attention_code_bytes;
   if (p.recompute == Recompute::full)
@@ -180,6 +180,7 @@ RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, c
     m = model_state_bytes(shard * pol.dp, pol.zero ? shard : shard * pol.dp, pol.exec);
   }
   const int64_t B = pol.micro_batch, S = pol.seq_len, tp = plan.tp;
+  const int64_t head_rows = pol.head_rows > 0 ? std::min(pol.head_rows, B * S) : B * S;
   bool head = false;
   int64_t chunk_layers = 0;
   for (const auto& [first, count] : plan.chunks) {
@@ -191,11 +192,10 @@ RankMemory estimate_rank_memory(const ModelConfig& cfg, const StagePlan& plan, c
       (layer_activation_bytes(cfg, int(tp), B, S, pol.exec) + lora_activation_bytes(pol.adapters, B * S) +
        prefix_activation_bytes(cfg, int(tp), B, S, pol.adapters, pol.exec));
   if (head)
-    m.activations +=
-        pol.head_in_flight * head_activation_bytes(cfg, int(tp), table.padded_vocab(), B, S, pol.exec,
-                                                   pol.head_rows > 0 ? pol.head_rows : B * S);
-  m.workspace = layer_workspace_bytes(cfg, int(tp), B, S, pol.exec, head ? table.padded_vocab() / tp : 0,
-                                      pol.head_rows);
+    m.activations += pol.head_in_flight *
+                     head_activation_bytes(cfg, int(tp), table.padded_vocab(), B, S, pol.exec, head_rows);
+  m.workspace =
+      layer_workspace_bytes(cfg, int(tp), B, S, pol.exec, head ? table.padded_vocab() / tp : 0, head_rows);
   if (pol.adapters.adapters()) // loading the base comes before any activation: the larger counts
     m.workspace = std::max(m.workspace, base_staging_bytes(table.total(), pol.exec) - m.activations - m.comm);
   if (pol.adapters.lora()) // the dropped input and its f32 copy under bf16 (model/glm_adapters.cpp)

@@ -60,15 +60,15 @@ inline int64_t head_chunk_rows(int64_t N, int64_t Vl) {
   return std::clamp<int64_t>(std::max(by_logits, k_head_min_rows), 1, std::max<int64_t>(N, 1));
 }
 
-// head_rows: the rows of the micro-batch the head runs on (at most B x S).
+// head_rows: the rows of the micro-batch the head runs on (1 .. B x S).
 int64_t head_activation_bytes(const ModelConfig& cfg, int tp, int64_t padded_vocab, int64_t B, int64_t S,
                               const ExecPolicy& p, int64_t head_rows);
 // Transient bytes of one layer's forward and backward (scratch, gradients, the recomputed
 // activations under full recomputation, the attention kernel's scratch). head_vocab: the local
 // vocabulary Vl on the rank with the LM head (its logit gradient is rounded to bf16), else 0;
-// head_rows: the rows the head runs on (0: all B x S).
+// head_rows: the rows the head runs on (1 .. B x S; read only with a head_vocab).
 int64_t layer_workspace_bytes(const ModelConfig& cfg, int tp, int64_t B, int64_t S, const ExecPolicy& p,
-                              int64_t head_vocab = 0, int64_t head_rows = 0);
+                              int64_t head_vocab, int64_t head_rows);
 // Model-state bytes of `elems` parameters on this rank, `shard` of them in the optimizer.
 RankMemory model_state_bytes(int64_t elems, int64_t shard, const ExecPolicy& p);
 // A frozen base's weights (no gradients, no optimizer) plus its adapters' f32 weights,
